@@ -1,0 +1,168 @@
+"""All settings of the platform's processes, in one typed object.
+
+Values come from `RACETRACK_*` environment variables, then from a YAML file named by
+`RACETRACK_CONFIG_FILE`, then from the defaults below. Secrets that the platform manages itself
+(the token signing key, the Pulumi passphrase) are generated on first use and kept in the data
+directory with owner-only permissions, so that no fixed default ever reaches production.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings", "managed_secret"]
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "racetrack"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "racetrack"
+
+
+class _YamlFileSource(PydanticBaseSettingsSource):
+    """Reads the YAML file named by RACETRACK_CONFIG_FILE (keys are the field names)."""
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("RACETRACK_CONFIG_FILE")
+        if not path:
+            return {}
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"config file {path} must hold a mapping of setting names to values")
+        return data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RACETRACK_", env_file=".env", extra="ignore")
+
+    # Where everything the platform keeps lives: database, Pulumi state, logs, generated secrets.
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    # Heavy build outputs (Pulumi CLI, providers), shared by every checkout on the machine.
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    database_url: str | None = None  # default: SQLite file in data_dir
+
+    lifecycle_host: str = "127.0.0.1"
+    lifecycle_port: int = 7002
+    dashboard_port: int = 7003
+    pub_port: int = 7005
+    # URLs that users see; defaults point at the local ports.
+    lifecycle_url: str | None = None
+    pub_url: str | None = None
+    dashboard_url: str | None = None
+
+    auth_required: bool = True
+    auth_key: SecretStr | None = None  # JWT signing key; generated into data_dir when unset
+    admin_username: str = "admin"
+    admin_password: SecretStr | None = None
+    secure_cookie: bool = False
+    internal_token: SecretStr | None = None  # pub's token for asking the lifecycle; generated when unset
+
+    # Pulumi engine.
+    pulumi_version: str = "3.276.0"
+    pulumi_backend_url: str | None = None  # default: file:// backend in data_dir
+    pulumi_passphrase: SecretStr | None = None  # generated into data_dir when unset
+
+    # Images and builds.
+    base_image_python: str = "racetrack/base-python:bookworm"
+    base_image_golang: str = "racetrack/base-golang:bookworm"
+    extra_ca_bundle: Path | None = None  # given to image builds, e.g. a corporate proxy's CA
+    default_infrastructure_target: str = "docker"
+    docker_network: str = "racetrack"
+    job_bind_address: str = "127.0.0.1"
+
+    # Pub gateway.
+    pub_auth_cache_ttl: float = 10.0  # seconds an auth decision is reused
+    pub_auth_cache_ttl_max: float = 600.0  # seconds it may be reused while the lifecycle is down
+    pub_job_timeout: float = 600.0
+    async_call_retention: float = 4 * 3600.0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, dotenv_settings, _YamlFileSource(settings_cls)
+
+    # Derived values -----------------------------------------------------------------------
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'racetrack.db'}"
+
+    @property
+    def effective_lifecycle_url(self) -> str:
+        return self.lifecycle_url or f"http://{self.lifecycle_host}:{self.lifecycle_port}/lifecycle"
+
+    @property
+    def effective_pub_url(self) -> str:
+        return self.pub_url or f"http://{self.lifecycle_host}:{self.pub_port}/pub"
+
+    @property
+    def effective_dashboard_url(self) -> str:
+        return self.dashboard_url or f"http://{self.lifecycle_host}:{self.dashboard_port}/dashboard"
+
+    @property
+    def effective_pulumi_backend_url(self) -> str:
+        return self.pulumi_backend_url or f"file://{self.data_dir / 'pulumi-state'}"
+
+    @property
+    def pulumi_root(self) -> Path:
+        return self.cache_dir / "pulumi" / f"v{self.pulumi_version}"
+
+    @property
+    def pulumi_home(self) -> Path:
+        return self.cache_dir / "pulumi-home"
+
+    def signing_key(self) -> str:
+        if self.auth_key is not None:
+            return self.auth_key.get_secret_value()
+        return managed_secret(self.data_dir, "auth_key")
+
+    def pulumi_secret_passphrase(self) -> str:
+        if self.pulumi_passphrase is not None:
+            return self.pulumi_passphrase.get_secret_value()
+        return managed_secret(self.data_dir, "pulumi_passphrase")
+
+
+def managed_secret(data_dir: Path, name: str) -> str:
+    """Returns the secret stored as `data_dir/secrets/name`, generating it on first use.
+
+    The file is created with mode 0600 atomically (O_EXCL), so two processes starting together
+    agree on one value.
+    """
+    folder = data_dir / "secrets"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / name
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    value = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The `racetrack` command-line client. Imports nothing from the server side."""

@@ -1,0 +1,1 @@
+"""How a job's code becomes an image: job types, their templates and runtime wrappers."""

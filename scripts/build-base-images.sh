@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Makes the base images that job images start from. No container registry is reachable from our
+# machines, so each image is a Debian root file system made by debootstrap and imported into Docker.
+# The image names are settings (RACETRACK_BASE_IMAGE_PYTHON, RACETRACK_BASE_IMAGE_GOLANG).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/versions.sh"
+PY_IMAGE="${RACETRACK_BASE_IMAGE_PYTHON:-racetrack/base-python:$BASE_IMAGE_SUITE}"
+GO_IMAGE="${RACETRACK_BASE_IMAGE_GOLANG:-racetrack/base-golang:$BASE_IMAGE_SUITE}"
+SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+
+mirror() {  # the Debian mirror apt already uses
+  local m
+  m="$(grep -rhoE '^URIs: *\S+' /etc/apt/sources.list.d/ 2>/dev/null | awk '{print $2}' | grep -v security | head -1 || true)"
+  [[ -z "$m" ]] && m="$(grep -hoE '^deb +\S+' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | head -1 || true)"
+  echo "${m:-http://deb.debian.org/debian}"
+}
+
+rootfs_tarball() {  # name packages -> path of a cached tar of the root file system
+  local name="$1" packages="$2"
+  local tar="$RACETRACK_CACHE_DIR/base-images/$name-$BASE_IMAGE_SUITE.tar"
+  if [[ ! -s "$tar" ]]; then
+    command -v debootstrap >/dev/null || { $SUDO apt-get update -qq; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq debootstrap >/dev/null; }
+    local root; root="$(mktemp -d)"
+    echo "base image $name: debootstrap $BASE_IMAGE_SUITE (first time only, about a minute)" >&2
+    $SUDO debootstrap --variant=minbase --include="$packages" "$BASE_IMAGE_SUITE" "$root" "$(mirror)" >/dev/null
+    $SUDO rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    mkdir -p "$(dirname "$tar")"
+    $SUDO tar -C "$root" -cf "$tar.partial" . && mv "$tar.partial" "$tar"
+    $SUDO rm -rf "$root"
+  fi
+  echo "$tar"
+}
+
+ensure_image() {  # image name packages
+  local image="$1" name="$2" packages="$3"
+  if docker image inspect "$image" >/dev/null 2>&1; then echo "base image $image: present"; return; fi
+  local tar; tar="$(rootfs_tarball "$name" "$packages")"
+  docker import --change 'ENV PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' "$tar" "$image" >/dev/null
+  echo "base image $image: imported"
+}
+
+ensure_image "$PY_IMAGE" python "python3,python3-venv,python3-pip,ca-certificates"
+
+# The Go job type compiles inside the image; it gets the host's Go toolchain on top of a minimal
+# Debian, because Debian's own Go is too old for current modules.
+if docker image inspect "$GO_IMAGE" >/dev/null 2>&1; then
+  echo "base image $GO_IMAGE: present"
+else
+  base="racetrack/base-minimal:$BASE_IMAGE_SUITE"
+  ensure_image "$base" minimal "ca-certificates,git"
+  goroot="$(go env GOROOT)"
+  ctx="$(mktemp -d)"
+  cp -a "$goroot" "$ctx/go"
+  rm -rf "$ctx/go/pkg/tool/"*/{vet,cover,fix,doc} "$ctx/go/test" "$ctx/go/api" "$ctx/go/doc" 2>/dev/null || true
+  printf 'FROM %s\nCOPY go /usr/local/go\nENV GOTOOLCHAIN=local CGO_ENABLED=0\n' "$base" > "$ctx/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q -t "$GO_IMAGE" "$ctx" >/dev/null 2>&1 || docker build -q -t "$GO_IMAGE" "$ctx" >/dev/null
+  rm -rf "$ctx"
+  echo "base image $GO_IMAGE: built with $(go version | awk '{print $3}')"
+fi

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make setup`: everything the platform and its tests need on this machine. Idempotent; heavy
+# outputs are cached in $RACETRACK_CACHE_DIR keyed by version, so a second run takes seconds.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+. "$here/versions.sh"
+step() { printf '\n==> %s\n' "$*"; }
+start=$(date +%s)
+
+step "Python virtual environment (.venv)"
+cd "$root"
+[[ -x .venv/bin/python ]] || python3 -m venv .venv
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [[ ! -f "$stamp" ]]; then
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q -e '.[test]'
+  rm -f .venv/.installed-*; touch "$stamp"
+fi
+echo "project installed in editable mode"
+
+step "Pulumi CLI v$PULUMI_VERSION"
+bash "$here/build-pulumi.sh"
+step "Pulumi provider plugins"
+bash "$here/build-providers.sh" all
+step "Docker engine"
+bash "$here/ensure-docker.sh"
+step "Base images"
+bash "$here/build-base-images.sh"
+printf '\nsetup done in %ss\n' "$(( $(date +%s) - start ))"

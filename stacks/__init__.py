@@ -1,0 +1,1 @@
+"""Pulumi programs for jobs and the Automation API runner that drives them."""

@@ -21,11 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("entrypoint_path")
     run.add_argument("entrypoint_class", nargs="?")
     run.add_argument("--port", type=int, default=int(os.environ.get("JOB_PORT", "7000")))
+    run.add_argument("--host", default=os.environ.get("JOB_HOST", "0.0.0.0"))
     check = commands.add_parser("check", help="check the entrypoint file without running it")
     check.add_argument("entrypoint_path")
     check.add_argument("entrypoint_class", nargs="?")
     proxy = commands.add_parser("proxy", help="serve a docker-proxy job")
     proxy.add_argument("--port", type=int, default=int(os.environ.get("JOB_PORT", "7000")))
+    proxy.add_argument("--host", default=os.environ.get("JOB_HOST", "0.0.0.0"))
     args = parser.parse_args(argv)
 
     if args.command == "check":
@@ -40,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     from .server import serve_entrypoint, serve_proxy
 
     if args.command == "run":
-        serve_entrypoint(args.entrypoint_path, args.entrypoint_class, port=args.port)
+        serve_entrypoint(args.entrypoint_path, args.entrypoint_class, port=args.port, host=args.host)
     else:
-        serve_proxy(port=args.port)
+        serve_proxy(port=args.port, host=args.host)
     return 0
 
 

@@ -38,13 +38,15 @@ def serve_app(app: JobApp, *, port: int = 7000, host: str = "0.0.0.0") -> None:
     uvicorn.Server(config).run()
 
 
-def serve_entrypoint(entrypoint_path: str, entrypoint_class: str | None = None, *, port: int = 7000) -> None:
+def serve_entrypoint(
+    entrypoint_path: str, entrypoint_class: str | None = None, *, port: int = 7000, host: str = "0.0.0.0"
+) -> None:
     """Serves the class found in `entrypoint_path` (run from the job's directory)."""
 
     def factory() -> Any:
         return load_entrypoint_class(entrypoint_path, entrypoint_class)()
 
-    serve_app(JobApp(factory, WrapperOptions.from_env()), port=port)
+    serve_app(JobApp(factory, WrapperOptions.from_env()), port=port, host=host)
 
 
 def serve_job_class(job_class: type[Any], *, port: int = 7000) -> None:
@@ -52,11 +54,11 @@ def serve_job_class(job_class: type[Any], *, port: int = 7000) -> None:
     serve_app(JobApp(job_class, WrapperOptions.from_env()), port=port)
 
 
-def serve_proxy(*, port: int = 7000) -> None:
+def serve_proxy(*, port: int = 7000, host: str = "0.0.0.0") -> None:
     """Serves a docker-proxy job: perform forwards to the user's container (see proxy.py)."""
     from .proxy import ProxyJob
 
-    serve_app(JobApp(ProxyJob, WrapperOptions.from_env()), port=port)
+    serve_app(JobApp(ProxyJob, WrapperOptions.from_env()), port=port, host=host)
 
 
 def _has(module: str) -> bool:

@@ -250,7 +250,9 @@ def _summarise_failure(lines: list[str]) -> str:
         text = _STEP_PREFIX.sub("", line).strip()
         if text and _ERROR_LINE.search(text) and text not in picked and not text.startswith("------"):
             picked.append(text)
-    return "; ".join(picked[-6:]) or (lines[-1] if lines else "no output")
+    # BuildKit's own closing line repeats the whole RUN command; the lines before it say more.
+    specific = [text for text in picked if "executor failed running" not in text and "failed to solve" not in text]
+    return "; ".join((specific or picked)[-6:]) or (lines[-1] if lines else "no output")
 
 
 def build_image(

@@ -209,3 +209,43 @@ def test_sample_readmes_and_manifests_exist() -> None:
         manifest = yaml.safe_load((folder / "job.yaml").read_text())
         assert manifest["git"]["remote"].startswith("https://")
         assert manifest["owner_email"] and manifest["jobtype"]
+
+
+def _cached_steps(log: list[str]) -> dict[str, bool]:
+    """BuildKit step title -> whether the step was CACHED, from a `--progress=plain` log."""
+    titles: dict[str, str] = {}
+    cached: dict[str, bool] = {}
+    for line in log:
+        number, _, rest = line.partition(" ")
+        if not number.startswith("#"):
+            continue
+        if rest.startswith("["):
+            titles[number] = rest
+            cached.setdefault(rest, False)
+        elif rest.strip() == "CACHED" and number in titles:
+            cached[titles[number]] = True
+    return cached
+
+
+def test_rebuild_with_unchanged_requirements_reuses_dependency_layer(
+    build_sample: Callable[..., Built], tmp_path: Path
+) -> None:
+    import shutil
+
+    from .jobs import job_settings
+
+    first = build_sample("python-class")
+    folder = tmp_path / "adder"
+    shutil.copytree(SAMPLES / "python-class", folder)
+    with open(folder / "adder.py", "a", encoding="utf-8") as handle:
+        handle.write("\n# a code change that leaves requirements.txt alone\n")
+    second = build_job(folder, job_settings(tmp_path / "data"), tmp_path / "ws", manifest=first.manifest)
+    try:
+        steps = _cached_steps(second.log)
+        dependency_steps = [title for title in steps if "pip install -r /src/job-requirements.txt" in title]
+        assert dependency_steps and all(steps[title] for title in dependency_steps), steps
+        code_steps = [title for title in steps if "COPY . /src/job/" in title]
+        assert code_steps and not any(steps[title] for title in code_steps)
+        assert not any("Collecting six" in line for line in second.log)
+    finally:
+        remove_images(second)

@@ -47,7 +47,9 @@ USE_CA = (
     "if [ -s /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle "
     "SSL_CERT_FILE=/run/secrets/ca_bundle GIT_SSL_CAINFO=/run/secrets/ca_bundle; fi;"
 )
-USE_BUILD_SECRETS = "if [ -s /run/secrets/build_secrets ]; then set -a; . /run/secrets/build_secrets; set +a; fi;"
+USE_BUILD_SECRETS = (
+    "if [ -s /run/secrets/build_secrets ]; then set -a; . /run/secrets/build_secrets; set +a; fi;"
+)
 
 
 @dataclass
@@ -88,7 +90,9 @@ def _tag_part(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", value)[:120]
 
 
-def image_name(job_name: str, job_version: str, build_id: str, role: str = "job", *, prefix: str = "racetrack") -> str:
+def image_name(
+    job_name: str, job_version: str, build_id: str, role: str = "job", *, prefix: str = "racetrack"
+) -> str:
     """`racetrack/job-entrypoint/adder:1.0.0-<build>`; sidecar images use `job-<role>`."""
     repository = "job-entrypoint" if role == "job" else f"job-{role}"
     return f"{prefix}/{repository}/{job_name}:{_tag_part(f'{job_version}-{build_id}')}"
@@ -202,7 +206,9 @@ def plan_build(
             try:
                 text = env.from_string(spec.template.read_text(encoding="utf-8")).render(**variables)
             except jinja2.TemplateError as exc:
-                raise InvalidInput(f"job type {job_type.ref}: template {spec.template.name} failed: {exc}") from None
+                raise InvalidInput(
+                    f"job type {job_type.ref}: template {spec.template.name} failed: {exc}"
+                ) from None
             dockerfile = workspace / f"Dockerfile.{spec.role}"
             dockerfile.write_text(text, encoding="utf-8")
         else:
@@ -210,12 +216,15 @@ def plan_build(
             dockerfile = context / spec.dockerfile_path
             if not dockerfile.is_file():
                 raise InvalidInput(
-                    f"jobtype_extra.dockerfile_path: file '{spec.dockerfile_path}' not found in the job's code"
+                    f"jobtype_extra.dockerfile_path: file '{spec.dockerfile_path}' "
+                    "not found in the job's code"
                 )
         images.append(
             ImageBuild(
                 role=spec.role,
-                image=image_name(parsed.name, parsed.version, build_id, spec.role, prefix=settings.job_image_prefix),
+                image=image_name(
+                    parsed.name, parsed.version, build_id, spec.role, prefix=settings.job_image_prefix
+                ),
                 dockerfile=dockerfile,
                 context=context,
                 port=spec.port,
@@ -240,7 +249,9 @@ def plan_build(
 # Execution ----------------------------------------------------------------------------------------
 
 _STEP_PREFIX = re.compile(r"^#\d+ (\d+\.\d+ )?")
-_ERROR_LINE = re.compile(r"(ERROR|error:|Error:|SyntaxError|No matching distribution|not found)", re.IGNORECASE)
+_ERROR_LINE = re.compile(
+    r"(ERROR|error:|Error:|SyntaxError|No matching distribution|not found)", re.IGNORECASE
+)
 
 
 def _summarise_failure(lines: list[str]) -> str:
@@ -251,7 +262,9 @@ def _summarise_failure(lines: list[str]) -> str:
         if text and _ERROR_LINE.search(text) and text not in picked and not text.startswith("------"):
             picked.append(text)
     # BuildKit's own closing line repeats the whole RUN command; the lines before it say more.
-    specific = [text for text in picked if "executor failed running" not in text and "failed to solve" not in text]
+    specific = [
+        text for text in picked if "executor failed running" not in text and "failed to solve" not in text
+    ]
     return "; ".join((specific or picked)[-6:]) or (lines[-1] if lines else "no output")
 
 
@@ -268,7 +281,15 @@ def build_image(
     Raises DeployFailed with the lines that say why when the build fails or runs past `timeout`.
     """
     settings = settings or get_settings()
-    command = [settings.docker_build_cli, "build", "--progress=plain", "-f", str(image.dockerfile), "-t", image.image]
+    command = [
+        settings.docker_build_cli,
+        "build",
+        "--progress=plain",
+        "-f",
+        str(image.dockerfile),
+        "-t",
+        image.image,
+    ]
     for key, value in image.labels.items():
         command += ["--label", f"{key}={value}"]
     for key, value in image.build_args.items():
@@ -304,14 +325,19 @@ def build_image(
     finally:
         timer.cancel()
     if timed_out.is_set():
-        raise DeployFailed(f"building image {image.image} took longer than {timeout or settings.image_build_timeout:.0f} s")
+        raise DeployFailed(
+            f"building image {image.image} took longer than {timeout or settings.image_build_timeout:.0f} s"
+        )
     if code != 0:
         raise DeployFailed(
-            f"building image {image.image} failed: {_summarise_failure(lines)}", details="\n".join(lines[-100:])
+            f"building image {image.image} failed: {_summarise_failure(lines)}",
+            details="\n".join(lines[-100:]),
         )
     inspect = subprocess.run(
         [settings.docker_build_cli, "image", "inspect", "-f", "{{.Id}}", image.image],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return inspect.stdout.strip()
 

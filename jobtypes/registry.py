@@ -53,7 +53,11 @@ _PLUGIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def builtin_job_types() -> list[JobType]:
-    return [Python3JobType(BUILTIN_VERSION), GolangJobType(BUILTIN_VERSION), DockerProxyJobType(BUILTIN_VERSION)]
+    return [
+        Python3JobType(BUILTIN_VERSION),
+        GolangJobType(BUILTIN_VERSION),
+        DockerProxyJobType(BUILTIN_VERSION),
+    ]
 
 
 @dataclass(frozen=True)
@@ -91,14 +95,18 @@ def _plugins_dir(settings: Settings) -> Path:
 def _read_manifest(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
     names = set(archive.namelist())
     if "plugin-manifest.yaml" not in names:
-        raise InvalidInput(f"{source} is not a Racetrack plugin: plugin-manifest.yaml is missing at the top of the zip")
+        raise InvalidInput(
+            f"{source} is not a Racetrack plugin: plugin-manifest.yaml is missing at the top of the zip"
+        )
     if "plugin.py" not in names:
         raise InvalidInput(f"{source} is not a Racetrack plugin: plugin.py is missing at the top of the zip")
     manifest = yaml.safe_load(archive.read("plugin-manifest.yaml")) or {}
     if not isinstance(manifest, dict) or not manifest.get("name") or not manifest.get("version"):
         raise InvalidInput(f"{source}: plugin-manifest.yaml must set name and version")
     if not _PLUGIN_NAME.match(str(manifest["name"])) or not _PLUGIN_NAME.match(str(manifest["version"])):
-        raise InvalidInput(f"{source}: plugin name and version may hold only letters, digits, '.', '_' and '-'")
+        raise InvalidInput(
+            f"{source}: plugin name and version may hold only letters, digits, '.', '_' and '-'"
+        )
     return manifest
 
 
@@ -132,7 +140,9 @@ def _load_plugin(zip_path: Path) -> tuple[PluginInfo, list[JobType]]:
     plugin.plugin_manifest = manifest
     plugin.config_path = target / "config.yaml"
     origin = f"plugin {manifest['name']} {manifest['version']}"
-    job_types = _plugin_job_types(plugin, target, origin) if callable(getattr(plugin, "job_types", None)) else []
+    job_types = (
+        _plugin_job_types(plugin, target, origin) if callable(getattr(plugin, "job_types", None)) else []
+    )
     info = PluginInfo(
         name=str(manifest["name"]),
         version=str(manifest["version"]),
@@ -223,7 +233,9 @@ def remove_plugin(name: str, version: str | None = None, *, settings: Settings |
         if info.name == name and (version is None or info.version == version):
             info.zip_path.unlink(missing_ok=True)
             _loaded.pop(info.zip_path, None)
-            shutil.rmtree(info.zip_path.parent / ".extracted" / f"{info.name}-{info.version}", ignore_errors=True)
+            shutil.rmtree(
+                info.zip_path.parent / ".extracted" / f"{info.name}-{info.version}", ignore_errors=True
+            )
             removed = True
     if not removed:
         raise NotFound(f"plugin {name}{' ' + version if version else ''} is not installed")

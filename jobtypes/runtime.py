@@ -59,7 +59,10 @@ def job_runtime_env(
     Raises InvalidInput when the manifest or the secrets set a variable the platform owns.
     """
     parsed = parse_manifest(manifest)
-    for source, values in (("runtime_env", parsed.runtime_env), ("secret_runtime_env", secret_runtime_env or {})):
+    for source, values in (
+        ("runtime_env", parsed.runtime_env),
+        ("secret_runtime_env", secret_runtime_env or {}),
+    ):
         clash = sorted(RESERVED_ENV.intersection(values))
         if clash:
             raise InvalidInput(f"{source} sets {', '.join(clash)}, which the platform sets; rename them")
@@ -68,7 +71,9 @@ def job_runtime_env(
         "JOB_VERSION": parsed.version,
         "PUB_URL": pub_url,
         "AUTH_TOKEN": auth_token,
-        "JOB_DEPLOYMENT_TIMESTAMP": str(int(deployment_timestamp if deployment_timestamp is not None else time.time())),
+        "JOB_DEPLOYMENT_TIMESTAMP": str(
+            int(deployment_timestamp if deployment_timestamp is not None else time.time())
+        ),
         "REQUEST_TRACING_HEADER": tracing_header,
         "CALLER_NAME_HEADER": caller_header,
     }
@@ -103,7 +108,13 @@ def job_containers(plan: BuildPlan, *, name: str, env: Mapping[str, str]) -> lis
         sidecar_name = f"{name}-{image.role}"
         if image.address_env:
             main_env[image.address_env] = f"{sidecar_name}:{image.port}"
-        sidecars.append(ContainerSpec(role=image.role, name=sidecar_name, image=image.image, port=image.port,
-                                      env=dict(env)))
+        sidecars.append(
+            ContainerSpec(
+                role=image.role, name=sidecar_name, image=image.image, port=image.port, env=dict(env)
+            )
+        )
     main = plan.images[0]
-    return [ContainerSpec(role=main.role, name=name, image=main.image, port=main.port, env=main_env), *sidecars]
+    return [
+        ContainerSpec(role=main.role, name=name, image=main.image, port=main.port, env=main_env),
+        *sidecars,
+    ]

@@ -108,23 +108,35 @@ def fetch_git_source(
     finally:
         repo.close()
     shutil.rmtree(target / ".git", ignore_errors=True)
-    return SourceInfo(workspace=workspace, context_dir=_context_dir(target, directory), git_version=git_version)
+    return SourceInfo(
+        workspace=workspace, context_dir=_context_dir(target, directory), git_version=git_version
+    )
 
 
-def _clone_error(exc: git.GitCommandError, shown: str, branch: str | None, had_credentials: bool) -> Exception:
+def _clone_error(
+    exc: git.GitCommandError, shown: str, branch: str | None, had_credentials: bool
+) -> Exception:
     # stderr may echo the URL with credentials; only fixed messages leave this function.
     stderr = str(exc.stderr or "")
     lowered = stderr.lower()
     if "could not read username" in lowered or "terminal prompts disabled" in lowered:
         return Unauthenticated(f"cannot clone {shown}: no git credentials configured for this repository")
     if "authentication failed" in lowered or "403" in lowered or "401" in lowered:
-        return Unauthenticated(f"cannot clone {shown}: authentication failure, check the git username and token")
+        return Unauthenticated(
+            f"cannot clone {shown}: authentication failure, check the git username and token"
+        )
     if branch and ("remote branch" in lowered and "not found" in lowered):
         return NotFound(f"cannot clone {shown}: branch '{branch}' does not exist")
     if "not found" in lowered or "does not exist" in lowered or "does not appear to be a git" in lowered:
-        return NotFound(f"cannot clone {shown}: repository not found" + (
-            "" if had_credentials else " (private repositories need git credentials)"))
-    if "could not resolve host" in lowered or "failed to connect" in lowered or "connection refused" in lowered:
+        return NotFound(
+            f"cannot clone {shown}: repository not found"
+            + ("" if had_credentials else " (private repositories need git credentials)")
+        )
+    if (
+        "could not resolve host" in lowered
+        or "failed to connect" in lowered
+        or "connection refused" in lowered
+    ):
         return InvalidInput(f"cannot clone {shown}: the git server cannot be reached")
     return InvalidInput(f"cannot clone {shown}: git failed with exit code {exc.status}")
 
@@ -147,7 +159,9 @@ def unpack_build_context(workspace: Path, encoded: str | bytes, *, directory: st
         with tarfile.open(fileobj=io.BytesIO(raw), mode="r:*") as archive:
             total = sum(member.size for member in archive.getmembers())
             if total > MAX_CONTEXT_BYTES:
-                raise InvalidInput(f"build context unpacks to {total >> 20} MB, more than {MAX_CONTEXT_BYTES >> 20} MB")
+                raise InvalidInput(
+                    f"build context unpacks to {total >> 20} MB, more than {MAX_CONTEXT_BYTES >> 20} MB"
+                )
             archive.extractall(target, filter="data")  # refuses absolute paths, links out, devices
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise InvalidInput(f"build context is not a readable tar.gz: {exc}") from None

@@ -46,7 +46,7 @@ class DockerProxyJobType(JobType):
             version=version,
             extra_model=DockerProxyExtra,
             context_dirs=(PYTHON3_DIR, HERE),
-            description="Your own Dockerfile serving POST /perform, fronted by a proxy with the job endpoints.",
+            description="Your Dockerfile serving POST /perform, fronted by a proxy with the job endpoints.",
         )
 
     def images(self, extra: JobTypeExtra) -> list[ImageSpec]:

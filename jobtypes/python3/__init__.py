@@ -63,7 +63,9 @@ class Python3JobType(JobType):
         assert isinstance(extra, Python3Extra)
         notes = []
         if extra.python_version and not extra.python_version.startswith("3.11"):
-            notes.append(f"python_version {extra.python_version} is not available here; the job runs on Python 3.11")
+            notes.append(
+                f"python_version {extra.python_version} is not available here; the job runs on Python 3.11"
+            )
         if extra.debian_version:
             notes.append(f"debian_version {extra.debian_version} is ignored; the job runs on Debian bookworm")
         if extra.memray_profiler:

@@ -1,6 +1,7 @@
 import random
+from collections.abc import Callable
 from http import HTTPMethod
-from typing import Any, Callable
+from typing import Any
 
 from racetrack_job_wrapper.endpoint_config import EndpointConfig
 
@@ -34,4 +35,8 @@ class JobWithEndpoints:
         return random.uniform(start, end)
 
     def docs_input_examples(self) -> dict[str, Any]:
-        return {"/perform": {"x": 40, "y": 2}, "/explain": {"x": 1, "y": 3}, "/multiply/{factor}": {"value": 2}}
+        return {
+            "/perform": {"x": 40, "y": 2},
+            "/explain": {"x": 1, "y": 3},
+            "/multiply/{factor}": {"value": 2},
+        }

@@ -13,7 +13,15 @@ class MetricsJob:
     def metrics(self) -> list[dict]:
         """Extra Prometheus metrics, read at each scrape of /metrics."""
         return [
-            {"name": "job_metrics_perform_calls", "description": "Calls of perform so far", "value": self.calls},
-            {"name": "job_metrics_zero", "description": "A labelled constant", "value": 0,
-             "labels": {"color": "blue"}},
+            {
+                "name": "job_metrics_perform_calls",
+                "description": "Calls of perform so far",
+                "value": self.calls,
+            },
+            {
+                "name": "job_metrics_zero",
+                "description": "A labelled constant",
+                "value": 0,
+                "labels": {"color": "blue"},
+            },
         ]

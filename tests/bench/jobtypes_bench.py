@@ -62,9 +62,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(name: str, command: list[str], env: dict[str, str], cwd: Path, log_dir: Path) -> subprocess.Popen[bytes]:
+def _start(
+    name: str, command: list[str], env: dict[str, str], cwd: Path, log_dir: Path
+) -> subprocess.Popen[bytes]:
     log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def _wait_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
@@ -73,7 +77,12 @@ def _wait_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 6
         if process.poll() is not None:
             raise RuntimeError(f"server for {url} exited with {process.returncode}")
         try:
-            if httpx.post(url, content=BODY, headers={"content-type": "application/json"}, timeout=2).status_code == 200:
+            if (
+                httpx.post(
+                    url, content=BODY, headers={"content-type": "application/json"}, timeout=2
+                ).status_code
+                == 200
+            ):
                 return
         except httpx.TransportError:
             pass
@@ -102,8 +111,20 @@ def _ms(text: str) -> float:
 
 def _wrk(url: str, concurrency: int, duration: float, script: Path) -> dict[str, float]:
     output = subprocess.run(
-        ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, int(duration))}s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True, timeout=duration + 60,
+        [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{max(1, int(duration))}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration + 60,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
@@ -118,26 +139,50 @@ def measure_wrappers(duration: float) -> dict[str, dict[int, dict[str, float]]]:
     upstream = upstream_python()
     work = Path(tempfile.mkdtemp(prefix="rt-jobtypes-bench-"))
     script = work / "post.lua"
-    script.write_text(f'wrk.method = "POST"\nwrk.body = \'{BODY}\'\nwrk.headers["Content-Type"] = "application/json"\n')
+    script.write_text(
+        f'wrk.method = "POST"\nwrk.body = \'{BODY}\'\nwrk.headers["Content-Type"] = "application/json"\n'
+    )
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("RACETRACK_")}
     base_env.update(JOB_NAME="adder", JOB_VERSION="1.0.0", LOG_LEVEL="WARNING")
     ports = {name: _free_port() for name in ("ours", "upstream", "bare")}
     servers = {
         "ours": _start(
             "ours",
-            [sys.executable, "-m", "racetrack_job_wrapper", "run", "adder.py", "AdderModel",
-             "--port", str(ports["ours"]), "--host", "127.0.0.1"],
-            {**base_env, "PYTHONPATH": str(WRAPPER_DIR)}, ADDER_DIR, work,
+            [
+                sys.executable,
+                "-m",
+                "racetrack_job_wrapper",
+                "run",
+                "adder.py",
+                "AdderModel",
+                "--port",
+                str(ports["ours"]),
+                "--host",
+                "127.0.0.1",
+            ],
+            {**base_env, "PYTHONPATH": str(WRAPPER_DIR)},
+            ADDER_DIR,
+            work,
         ),
         "upstream": _start(
             "upstream",
-            [str(upstream), str(Path(__file__).with_name("upstream_runner.py")), str(ports["upstream"]),
-             "adder.py", "AdderModel"],
-            base_env, ADDER_DIR, work,
+            [
+                str(upstream),
+                str(Path(__file__).with_name("upstream_runner.py")),
+                str(ports["upstream"]),
+                "adder.py",
+                "AdderModel",
+            ],
+            base_env,
+            ADDER_DIR,
+            work,
         ),
         "bare": _start(
-            "bare", [sys.executable, "-m", "tests.bench.bare_asgi_adder", str(ports["bare"])],
-            {**base_env, "PYTHONPATH": str(ROOT)}, ROOT, work,
+            "bare",
+            [sys.executable, "-m", "tests.bench.bare_asgi_adder", str(ports["bare"])],
+            {**base_env, "PYTHONPATH": str(ROOT)},
+            ROOT,
+            work,
         ),
     }
     urls = {name: f"http://127.0.0.1:{port}{PREFIX}/api/v1/perform" for name, port in ports.items()}
@@ -149,8 +194,12 @@ def measure_wrappers(duration: float) -> dict[str, dict[int, dict[str, float]]]:
         for concurrency in CONCURRENCY:
             for name, url in urls.items():
                 results[name][concurrency] = figures = _wrk(url, concurrency, duration, script)
-                print(f"  {name:9s} c={concurrency:<3d} {figures['rps']:9.0f} req/s  p50 {figures['p50_ms']:.3f} ms"
-                      f"  p99 {figures['p99_ms']:.3f} ms  non-2xx {figures['non_2xx']:.0f}", flush=True)
+                print(
+                    f"  {name:9s} c={concurrency:<3d} {figures['rps']:9.0f} req/s"
+                    f"  p50 {figures['p50_ms']:.3f} ms"
+                    f"  p99 {figures['p99_ms']:.3f} ms  non-2xx {figures['non_2xx']:.0f}",
+                    flush=True,
+                )
     finally:
         for process in servers.values():
             _stop(process)
@@ -182,7 +231,8 @@ def measure_builds() -> dict[str, float]:
             figures[label] = time.monotonic() - started
             if label == "warm":
                 figures["warm_dependency_layer_cached"] = float(
-                    any("CACHED" in line for line in log) and not any("Collecting six" in line for line in log)
+                    any("CACHED" in line for line in log)
+                    and not any("Collecting six" in line for line in log)
                 )
             plan.cleanup()
             from tests.jobtypes.jobs import Built
@@ -197,15 +247,20 @@ def _table(results: dict[str, dict[int, dict[str, float]]]) -> list[str]:
         "| concurrency | server | requests/s | median ms | p99 ms | vs upstream (req/s) |",
         "| ---: | --- | ---: | ---: | ---: | ---: |",
     ]
-    labels = {"ours": "our python3 wrapper", "upstream": f"upstream {UPSTREAM_PACKAGE} {UPSTREAM_VERSION}",
-              "bare": "bare ASGI app (ceiling)"}
+    labels = {
+        "ours": "our python3 wrapper",
+        "upstream": f"upstream {UPSTREAM_PACKAGE} {UPSTREAM_VERSION}",
+        "bare": "bare ASGI app (ceiling)",
+    }
     for concurrency in CONCURRENCY:
         reference = results["upstream"][concurrency]["rps"]
         for name in ("ours", "upstream", "bare"):
             row = results[name][concurrency]
             ratio = row["rps"] / reference if reference else float("nan")
-            lines.append(f"| {concurrency} | {labels[name]} | {row['rps']:.0f} | {row['p50_ms']:.3f} | "
-                         f"{row['p99_ms']:.3f} | {ratio:.1f}x |")
+            lines.append(
+                f"| {concurrency} | {labels[name]} | {row['rps']:.0f} | {row['p50_ms']:.3f} | "
+                f"{row['p99_ms']:.3f} | {ratio:.1f}x |"
+            )
     return lines
 
 
@@ -230,15 +285,20 @@ def run(duration: float | None = None, *, builds: bool = True) -> dict[str, Any]
     cpus = os.cpu_count()
     lines = [
         f"Measured {when} on {platform.machine()} with {cpus} CPUs shared with other work (figures vary by",
-        "run), by `python -m tests.bench --only jobtypes`. One uvicorn process per server, all on 127.0.0.1; load",
+        "run), by `python -m tests.bench --only jobtypes`. One uvicorn process per server, all on",
+        "127.0.0.1; load"
         f"from `wrk -t1` for {duration:.0f} s per row, `POST {PREFIX}/api/v1/perform` with `{BODY}`",
         "(the adder of `sample/python-class`). Upstream runs its own CLI, bound to 127.0.0.1.",
         "",
         *_table(results),
     ]
     c16 = results["ours"][16]["rps"] / results["upstream"][16]["rps"]
-    lines += ["", f"At concurrency 16 our wrapper serves {c16:.1f}x the upstream wrapper's requests per second "
-              f"(target: 10x); median latency at concurrency 1: {results['ours'][1]['p50_ms']:.3f} ms (target: < 1 ms)."]
+    lines += [
+        "",
+        f"At concurrency 16 our wrapper serves {c16:.1f}x the upstream wrapper's requests per second "
+        "(target: 10x); median latency at concurrency 1: "
+        f"{results['ours'][1]['p50_ms']:.3f} ms (target: < 1 ms).",
+    ]
     if build_times:
         lines += [
             "",
@@ -246,11 +306,16 @@ def run(duration: float | None = None, *, builds: bool = True) -> dict[str, Any]
             "",
             "| build | seconds |",
             "| --- | ---: |",
-            f"| cold (`--no-cache`: venv, wrapper and job requirements installed from PyPI) | {build_times['cold']:.1f} |",
+            "| cold (`--no-cache`: venv, wrapper and job requirements from PyPI) | "
+            f"{build_times['cold']:.1f} |",
             f"| warm (adder.py changed, requirements.txt not) | {build_times['warm']:.1f} |",
             "",
             "Warm build reused the dependency layer: "
-            + ("yes (`CACHED`, no pip download)." if build_times.get("warm_dependency_layer_cached") else "no."),
+            + (
+                "yes (`CACHED`, no pip download)."
+                if build_times.get("warm_dependency_layer_cached")
+                else "no."
+            ),
         ]
     write_section("\n".join(lines))
     return {"wrappers": results, "builds": build_times}

@@ -41,7 +41,9 @@ def load_manifest(folder: Path) -> dict[str, Any]:
 class Built:
     """A built job: its plan (images), manifest and full build log."""
 
-    def __init__(self, plan: jobtypes.BuildPlan, manifest: dict[str, Any], log: list[str], seconds: float) -> None:
+    def __init__(
+        self, plan: jobtypes.BuildPlan, manifest: dict[str, Any], log: list[str], seconds: float
+    ) -> None:
         self.plan = plan
         self.manifest = manifest
         self.log = log
@@ -61,8 +63,12 @@ def build_job(
     log: list[str] = []
     source = jobtypes.unpack_build_context(workspace, jobtypes.pack_directory(folder))
     plan = jobtypes.plan_build(
-        manifest, source, build_id=build_id or f"t{RUN_ID}-{uuid.uuid4().hex[:6]}",
-        secret_build_env=secret_build_env, settings=settings, log=log.append,
+        manifest,
+        source,
+        build_id=build_id or f"t{RUN_ID}-{uuid.uuid4().hex[:6]}",
+        secret_build_env=secret_build_env,
+        settings=settings,
+        log=log.append,
     )
     started = time.monotonic()
     try:
@@ -116,7 +122,10 @@ def run_job(
     client = docker.from_env()
     name = f"rt-jt-{RUN_ID}-{uuid.uuid4().hex[:6]}"
     env = jobtypes.job_runtime_env(
-        built.manifest, pub_url=pub_url, auth_token="test-token", job_type_env=built.plan.runtime_env,
+        built.manifest,
+        pub_url=pub_url,
+        auth_token="test-token",
+        job_type_env=built.plan.runtime_env,
         secret_runtime_env=secret_runtime_env,
     )
     env.update(extra_env or {})

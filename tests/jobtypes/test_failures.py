@@ -49,8 +49,10 @@ def _job(tmp_path: Path, code: str, requirements: str | None = None) -> Path:
 def test_failing_init_is_reported_by_live(
     tmp_path: Path, settings: Settings, built_images: list[Built]
 ) -> None:
-    code = "class Job:\n    def __init__(self):\n        raise RuntimeError('model file missing')\n\n" \
-           "    def perform(self):\n        return 1\n"
+    code = (
+        "class Job:\n    def __init__(self):\n        raise RuntimeError('model file missing')\n\n"
+        "    def perform(self):\n        return 1\n"
+    )
     built = build_job(_job(tmp_path, code), settings, tmp_path / "ws", manifest=MANIFEST)
     built_images.append(built)
     with run_job(built) as (base, _):
@@ -61,10 +63,16 @@ def test_failing_init_is_reported_by_live(
         assert response.status_code == 500 and "model file missing" in response.json()["error"]
 
 
-def test_missing_class_is_reported_by_live(tmp_path: Path, settings: Settings, built_images: list[Built]) -> None:
+def test_missing_class_is_reported_by_live(
+    tmp_path: Path, settings: Settings, built_images: list[Built]
+) -> None:
     manifest = {**MANIFEST, "jobtype_extra": {"entrypoint_path": "job.py", "entrypoint_class": "Missing"}}
-    built = build_job(_job(tmp_path, "class Job:\n    def perform(self):\n        return 1\n"), settings,
-                      tmp_path / "ws", manifest=manifest)
+    built = build_job(
+        _job(tmp_path, "class Job:\n    def perform(self):\n        return 1\n"),
+        settings,
+        tmp_path / "ws",
+        manifest=manifest,
+    )
     built_images.append(built)
     with run_job(built) as (base, _):
         live = wait_live(base, timeout=60)
@@ -88,9 +96,15 @@ def test_syntax_error_fails_the_build_with_the_line(tmp_path: Path, settings: Se
 
 
 def test_bad_requirement_fails_the_build_naming_it(tmp_path: Path, settings: Settings) -> None:
-    folder = _job(tmp_path, "class Job:\n    def perform(self):\n        return 1\n",
-                  "racetrack-no-such-package-xyz==0.0.1\n")
-    manifest = {**MANIFEST, "jobtype_extra": {"entrypoint_path": "job.py", "requirements_path": "requirements.txt"}}
+    folder = _job(
+        tmp_path,
+        "class Job:\n    def perform(self):\n        return 1\n",
+        "racetrack-no-such-package-xyz==0.0.1\n",
+    )
+    manifest = {
+        **MANIFEST,
+        "jobtype_extra": {"entrypoint_path": "job.py", "requirements_path": "requirements.txt"},
+    }
     with pytest.raises(DeployFailed) as caught:
         build_job(folder, settings, tmp_path / "ws", manifest=manifest)
     assert "racetrack-no-such-package-xyz" in caught.value.message

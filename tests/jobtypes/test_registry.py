@@ -12,7 +12,7 @@ import jobtypes
 from api.errors import AlreadyExists, InvalidInput, NotFound
 from api.settings import Settings
 
-PLUGIN_PY = '''
+PLUGIN_PY = """
 class Plugin:
     def job_types(self):
         return {
@@ -20,7 +20,7 @@ class Plugin:
                                             "template": True}]},
             "mllab:1.4.0-3.11": ["job-template.Dockerfile"],
         }
-'''
+"""
 
 
 def _plugin_zip(name: str = "mllab-job-type", version: str = "1.4.0", plugin_py: str = PLUGIN_PY) -> bytes:
@@ -55,7 +55,9 @@ def test_upstream_version_of_builtin_type_falls_back_with_a_note(settings: Setti
 
 
 def test_unknown_type_names_the_known_ones(settings: Settings) -> None:
-    with pytest.raises(NotFound, match="job type 'rust' is not installed; available: docker-proxy, golang, python3"):
+    with pytest.raises(
+        NotFound, match="job type 'rust' is not installed; available: docker-proxy, golang, python3"
+    ):
         jobtypes.resolve_job_type("rust:1.0", settings=settings)
 
 
@@ -82,7 +84,10 @@ def test_plugin_install_list_resolve_and_remove(settings: Settings) -> None:
     ("content", "message"),
     [
         (b"not a zip", "is not a zip file"),
-        (_plugin_zip(plugin_py="raise ImportError('numpy missing')"), "cannot be loaded: ImportError: numpy missing"),
+        (
+            _plugin_zip(plugin_py="raise ImportError('numpy missing')"),
+            "cannot be loaded: ImportError: numpy missing",
+        ),
     ],
 )
 def test_bad_plugins_are_refused(content: bytes, message: str, settings: Settings) -> None:
@@ -111,16 +116,26 @@ def test_python3_extra_errors_name_field_and_fix(settings: Settings) -> None:
 
 def test_upstream_python3_extra_fields_are_accepted(settings: Settings) -> None:
     job_type = jobtypes.resolve_job_type("python3:2.15.1", settings=settings).job_type
-    extra = job_type.validate_extra({
-        "entrypoint_path": "job.py", "entrypoint_class": "Job", "requirements_path": "req.txt",
-        "check_requirements": False, "python_version": "3.9", "debian_version": "slim-bullseye",
-        "home_page": "/docs", "max_concurrency": 2, "max_concurrency_queue": 5,
-    })
+    extra = job_type.validate_extra(
+        {
+            "entrypoint_path": "job.py",
+            "entrypoint_class": "Job",
+            "requirements_path": "req.txt",
+            "check_requirements": False,
+            "python_version": "3.9",
+            "debian_version": "slim-bullseye",
+            "home_page": "/docs",
+            "max_concurrency": 2,
+            "max_concurrency_queue": 5,
+        }
+    )
     assert "python_version 3.9 is not available here" in job_type.build_warnings(extra)[0]
 
 
 def test_manifest_legacy_fields() -> None:
-    parsed = jobtypes.parse_manifest({"name": "old", "lang": "python3:latest", "python": {"entrypoint_path": "a.py"}})
+    parsed = jobtypes.parse_manifest(
+        {"name": "old", "lang": "python3:latest", "python": {"entrypoint_path": "a.py"}}
+    )
     assert parsed.jobtype == "python3:latest" and parsed.jobtype_extra == {"entrypoint_path": "a.py"}
     with pytest.raises(InvalidInput, match="invalid manifest: jobtype: is required"):
         jobtypes.parse_manifest({"name": "x"})
@@ -129,11 +144,23 @@ def test_manifest_legacy_fields() -> None:
 
 
 def test_runtime_env_and_reserved_names() -> None:
-    manifest = {"name": "adder", "version": "1.0.0", "jobtype": "python3:latest", "runtime_env": {"MODE": "x"}}
-    env = jobtypes.job_runtime_env(manifest, pub_url="http://pub/pub", auth_token="tok", deployment_timestamp=5,
-                                   secret_runtime_env={"API_KEY": "k", "MODE": "secret-wins"})
+    manifest = {
+        "name": "adder",
+        "version": "1.0.0",
+        "jobtype": "python3:latest",
+        "runtime_env": {"MODE": "x"},
+    }
+    env = jobtypes.job_runtime_env(
+        manifest,
+        pub_url="http://pub/pub",
+        auth_token="tok",
+        deployment_timestamp=5,
+        secret_runtime_env={"API_KEY": "k", "MODE": "secret-wins"},
+    )
     assert env["JOB_NAME"] == "adder" and env["JOB_VERSION"] == "1.0.0" and env["PUB_URL"] == "http://pub/pub"
     assert env["AUTH_TOKEN"] == "tok" and env["JOB_DEPLOYMENT_TIMESTAMP"] == "5"
     assert env["MODE"] == "secret-wins" and env["API_KEY"] == "k"
     with pytest.raises(InvalidInput, match="runtime_env sets AUTH_TOKEN"):
-        jobtypes.job_runtime_env({**manifest, "runtime_env": {"AUTH_TOKEN": "x"}}, pub_url="p", auth_token="t")
+        jobtypes.job_runtime_env(
+            {**manifest, "runtime_env": {"AUTH_TOKEN": "x"}}, pub_url="p", auth_token="t"
+        )

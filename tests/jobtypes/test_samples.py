@@ -55,7 +55,9 @@ def test_python_class_adder(build_sample: Callable[..., Built]) -> None:
             response = httpx.post(base + path, json={"numbers": [40, 2]})
             assert response.status_code == 200 and response.json() == 42
         spec = httpx.get(base + prefix + "/openapi.json").json()
-        example = spec["paths"]["/api/v1/perform"]["post"]["requestBody"]["content"]["application/json"]["example"]
+        example = spec["paths"]["/api/v1/perform"]["post"]["requestBody"]["content"]["application/json"][
+            "example"
+        ]
         assert example == {"numbers": [40, 2]}
         bad = httpx.post(base + "/api/v1/perform", json={"numbrs": [1]})
         assert bad.status_code == 400 and "numbrs" in bad.json()["error"]
@@ -88,20 +90,26 @@ def test_python_chain_calls_adder_through_pub(build_sample: Callable[..., Built]
         with run_job(built, pub_url=f"http://{gateway}:{server.server_port}/pub") as (base, _):
             _check_common(base, "adder-chain")
             response = httpx.post(
-                base + "/api/v1/perform", json={"numbers": [0.4, 41.5]}, headers={"X-Request-Tracing-Id": "trace-1"}
+                base + "/api/v1/perform",
+                json={"numbers": [0.4, 41.5]},
+                headers={"X-Request-Tracing-Id": "trace-1"},
             )
             assert response.status_code == 200, response.text
             assert response.json() == 42
     finally:
         server.shutdown()
         server.server_close()
-    assert seen == {"path": "/pub/job/adder/latest/api/v1/perform", "auth": "test-token", "tracing": "trace-1"}
+    assert seen == {
+        "path": "/pub/job/adder/latest/api/v1/perform",
+        "auth": "test-token",
+        "tracing": "trace-1",
+    }
 
 
 def _bridge_gateway() -> str:
-    import docker
-
     import ipaddress
+
+    import docker
 
     config = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
     return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
@@ -113,7 +121,9 @@ def test_python_auxiliary_endpoints(build_sample: Callable[..., Built]) -> None:
         _check_common(base, "auxiliary-endpoints")
         prefix = PREFIX.format(name="auxiliary-endpoints")
         assert httpx.post(base + prefix + "/api/v1/explain", json={"x": 1, "y": 3}).json() == {
-            "x_importance": 0.25, "y_importance": 0.75}
+            "x_importance": 0.25,
+            "y_importance": 0.75,
+        }
         assert httpx.post(base + "/api/v1/multiply/3", json={"value": 2}).json() == 6.0
         value = httpx.get(base + "/api/v1/random", params={"start": 1, "end": 2}).json()
         assert 1 <= value <= 2
@@ -166,8 +176,12 @@ def test_python_env_and_secrets(build_sample: Callable[..., Built]) -> None:
     with run_job(built, secret_runtime_env={"API_KEY": "abcdef"}) as (base, _):
         _check_common(base, "env-secrets")
         result = httpx.post(base + "/api/v1/perform", json={}).json()
-        assert result == {"greeting_style": "formal", "built_with": "racetrack", "api_key_length": 6,
-                          "job_name": "env-secrets"}
+        assert result == {
+            "greeting_style": "formal",
+            "built_with": "racetrack",
+            "api_key_length": 6,
+            "job_name": "env-secrets",
+        }
     import docker
 
     image = docker.from_env().images.get(built.plan.images[0].image)

@@ -39,7 +39,11 @@ def test_git_clone_branch_and_directory(tmp_path: Path) -> None:
     origin = _repository(tmp_path)
     logged: list[str] = []
     source = jobtypes.fetch_git_source(
-        tmp_path / "ws", remote=f"file://{origin}", branch="feature", directory="jobs/adder", log=logged.append
+        tmp_path / "ws",
+        remote=f"file://{origin}",
+        branch="feature",
+        directory="jobs/adder",
+        log=logged.append,
     )
     assert (source.context_dir / "adder.py").is_file()
     assert source.context_dir == (tmp_path / "ws" / "src" / "jobs" / "adder").resolve()
@@ -62,7 +66,10 @@ def test_git_credentials_never_appear_in_messages(tmp_path: Path, caplog: pytest
     logged: list[str] = []
     with caplog.at_level("DEBUG"), pytest.raises(Exception) as caught:
         jobtypes.fetch_git_source(
-            tmp_path / "ws", remote="https://127.0.0.1:1/team/jobs.git", username="alice", token="s3cr3t-t0ken",
+            tmp_path / "ws",
+            remote="https://127.0.0.1:1/team/jobs.git",
+            username="alice",
+            token="s3cr3t-t0ken",
             log=logged.append,
         )
     text = str(caught.value) + " ".join(logged) + caplog.text
@@ -91,9 +98,16 @@ def test_upload_round_trip_and_unsafe_members(tmp_path: Path) -> None:
 
 def test_plan_renders_dockerfile_with_cached_dependency_layer_and_secret_mounts(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", extra_ca_bundle=None)
-    source = jobtypes.unpack_build_context(tmp_path / "ws", jobtypes.pack_directory(SAMPLES / "python-env-secrets"))
-    plan = jobtypes.plan_build(load_manifest(SAMPLES / "python-env-secrets"), source, build_id="b42",
-                               secret_build_env={"PIP_EXTRA_INDEX_URL": "https://user:pw@index"}, settings=settings)
+    source = jobtypes.unpack_build_context(
+        tmp_path / "ws", jobtypes.pack_directory(SAMPLES / "python-env-secrets")
+    )
+    plan = jobtypes.plan_build(
+        load_manifest(SAMPLES / "python-env-secrets"),
+        source,
+        build_id="b42",
+        secret_build_env={"PIP_EXTRA_INDEX_URL": "https://user:pw@index"},
+        settings=settings,
+    )
     image = plan.images[0]
     assert image.image == "racetrack/job-entrypoint/env-secrets:1.0.0-b42"
     assert image.labels["racetrack.job-name"] == "env-secrets" and image.labels["racetrack.build-id"] == "b42"
@@ -115,11 +129,14 @@ def test_plan_renders_dockerfile_with_cached_dependency_layer_and_secret_mounts(
 def test_docker_proxy_plan_yields_two_images_connected_by_env(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     source = jobtypes.unpack_build_context(tmp_path / "ws", jobtypes.pack_directory(SAMPLES / "docker-proxy"))
-    plan = jobtypes.plan_build(load_manifest(SAMPLES / "docker-proxy"), source, build_id="b1", settings=settings)
+    plan = jobtypes.plan_build(
+        load_manifest(SAMPLES / "docker-proxy"), source, build_id="b1", settings=settings
+    )
     assert [(i.role, i.port) for i in plan.images] == [("job", 7000), ("user-module", 7004)]
     assert plan.images[1].dockerfile.name == "Dockerfile"
-    env = jobtypes.job_runtime_env(load_manifest(SAMPLES / "docker-proxy"), pub_url="p", auth_token="t",
-                                   job_type_env=plan.runtime_env)
+    env = jobtypes.job_runtime_env(
+        load_manifest(SAMPLES / "docker-proxy"), pub_url="p", auth_token="t", job_type_env=plan.runtime_env
+    )
     containers = jobtypes.job_containers(plan, name="job-docker-adder", env=env)
     assert containers[0].env["JOB_USER_MODULE_HOSTNAME"] == "job-docker-adder-user-module:7004"
     assert containers[1].name == "job-docker-adder-user-module"

@@ -223,7 +223,9 @@ def test_tracing_header_is_echoed_and_visible_to_job_code() -> None:
     async def go() -> None:
         async with _client(_ready_app(Tracing)) as client:
             response = await client.post(
-                "/api/v1/perform", json={}, headers={"X-Request-Tracing-Id": "abc", "X-Caller-Name": "User bob"}
+                "/api/v1/perform",
+                json={},
+                headers={"X-Request-Tracing-Id": "abc", "X-Caller-Name": "User bob"},
             )
             assert response.headers["x-request-tracing-id"] == "abc"
             assert seen[0].tracing_id == "abc" and seen[0].caller_name == "User bob"
@@ -234,7 +236,9 @@ def test_tracing_header_is_echoed_and_visible_to_job_code() -> None:
 def test_caller_name_is_logged_when_asked(caplog: pytest.LogCaptureFixture) -> None:
     async def go() -> None:
         async with _client(_ready_app(log_caller_name=True)) as client:
-            await client.post("/api/v1/perform", json={"numbers": [1]}, headers={"X-Caller-Name": "User alice"})
+            await client.post(
+                "/api/v1/perform", json={"numbers": [1]}, headers={"X-Caller-Name": "User alice"}
+            )
 
     with caplog.at_level("INFO", logger="racetrack_job_wrapper"):
         _run(go())
@@ -295,3 +299,73 @@ def test_call_job_uses_token_pub_url_and_passes_tracing(monkeypatch: pytest.Monk
     assert received["headers"]["X-Racetrack-Auth"] == "secret-token"
     assert received["headers"]["X-Request-Tracing-Id"] == "t-1"
     assert received["body"] == {"numbers": [40, 2]}
+
+
+def test_static_endpoints_file_and_folder(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "data.json").write_text('{"a": 1}')
+    (tmp_path / "site" / "css").mkdir(parents=True)
+    (tmp_path / "site" / "css" / "x.css").write_text("h1 {}")
+    (tmp_path / "secret.txt").write_text("no")
+    monkeypatch.chdir(tmp_path)
+
+    class Static:
+        def perform(self) -> None: ...
+
+        def static_endpoints(self) -> dict[str, Any]:
+            return {"/data": "data.json", "/typed": ("data.json", "text/plain"), "/site/": "site"}
+
+    async def go() -> None:
+        async with _client(_ready_app(Static)) as client:
+            data = await client.get(PREFIX + "/api/v1/data")
+            assert data.json() == {"a": 1} and data.headers["content-type"] == "application/json"
+            assert (await client.get("/api/v1/typed")).headers["content-type"] == "text/plain"
+            assert (await client.get("/api/v1/site/css/x.css")).text == "h1 {}"
+            assert (await client.get("/api/v1/site/../secret.txt")).status_code == 404
+
+    _run(go())
+
+
+def test_webview_wsgi_and_asgi_apps() -> None:
+    def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = f"{environ['SCRIPT_NAME']}|{environ['PATH_INFO']}|{environ['QUERY_STRING']}".encode()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [body]
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        body = f"{scope['root_path']}|{scope['path']}".encode()
+        await send(
+            {"type": "http.response.start", "status": 201, "headers": [(b"content-type", b"text/plain")]}
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def job_with(app: Any) -> Any:
+        class Webview:
+            def perform(self) -> None: ...
+
+            def webview_app(self, base_url: str) -> Any:
+                assert base_url == "/pub/job/adder/1.2.3/api/v1/webview"
+                return app
+
+        return Webview
+
+    async def go() -> None:
+        async with _client(_ready_app(job_with(wsgi_app))) as client:
+            page = await client.get(PREFIX + "/api/v1/webview/page", params={"q": "1"})
+            assert page.text == f"{PREFIX}/api/v1/webview|/page|q=1"
+            redirect = await client.get(PREFIX + "/api/v1/webview")
+            assert redirect.status_code == 307 and redirect.headers["location"] == PREFIX + "/api/v1/webview/"
+        async with _client(_ready_app(job_with(asgi_app))) as client:
+            page = await client.get("/api/v1/webview/x")
+            assert page.status_code == 201 and page.text == "/api/v1/webview|/x"
+
+    _run(go())
+
+
+def test_unknown_path_and_wrong_method() -> None:
+    async def go() -> None:
+        async with _client(_ready_app()) as client:
+            assert (await client.get("/api/v1/nothing")).status_code == 404
+            wrong = await client.get("/api/v1/perform")
+            assert wrong.status_code == 405 and "GET not allowed" in wrong.json()["error"]
+
+    _run(go())

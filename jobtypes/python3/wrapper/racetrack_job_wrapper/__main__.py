@@ -1,8 +1,8 @@
 """Command line of the wrapper, as the job image runs it.
 
-    python -m racetrack_job_wrapper run job.py [ClassName]    serve the job class on port 7000
-    python -m racetrack_job_wrapper check job.py [ClassName]  build-time check: file exists and compiles
-    python -m racetrack_job_wrapper proxy                     serve a docker-proxy job (see proxy.py)
+python -m racetrack_job_wrapper run job.py [ClassName]    serve the job class on port 7000
+python -m racetrack_job_wrapper check job.py [ClassName]  build-time check: file exists and compiles
+python -m racetrack_job_wrapper proxy                     serve a docker-proxy job (see proxy.py)
 """
 
 from __future__ import annotations

@@ -149,12 +149,18 @@ class JobApp:
         self._pattern_routes = patterns
         self._prefix_routes = prefixes
         self.ready = True
-        logger.info("job %s %s ready in %.2f s", self.options.job_name, self.options.job_version,
-                    time.monotonic() - started)
+        logger.info(
+            "job %s %s ready in %.2f s",
+            self.options.job_name,
+            self.options.job_version,
+            time.monotonic() - started,
+        )
 
     def _job_routes(
         self, job: Any
-    ) -> tuple[dict[str, dict[str, Handler]], list[tuple[re.Pattern[str], str, Handler]], list[tuple[str, Handler]]]:
+    ) -> tuple[
+        dict[str, dict[str, Handler]], list[tuple[re.Pattern[str], str, Handler]], list[tuple[str, Handler]]
+    ]:
         routes: dict[str, dict[str, Handler]] = {}
         patterns: list[tuple[re.Pattern[str], str, Handler]] = []
         prefixes: list[tuple[str, Handler]] = []
@@ -169,8 +175,9 @@ class JobApp:
         self._examples = _input_examples(job)
 
         for path, method_name in _call_optional(job, "auxiliary_endpoints", {}).items():
-            config = EndpointConfig(path, "POST", getattr(job, method_name) if isinstance(method_name, str)
-                                    else method_name)
+            config = EndpointConfig(
+                path, "POST", getattr(job, method_name) if isinstance(method_name, str) else method_name
+            )
             self._add_aux(config, routes, patterns)
         for config in _call_optional(job, "auxiliary_endpoints_v2", []):
             self._add_aux(config, routes, patterns)
@@ -299,7 +306,9 @@ class JobApp:
             return await respond_error(send, 400, f"request body is not valid JSON: {exc}")
         if not isinstance(payload, dict):
             return await respond_error(
-                send, 400, f"request body must be a JSON object of perform's arguments, got {type(payload).__name__}"
+                send,
+                400,
+                f"request body must be a JSON object of perform's arguments, got {type(payload).__name__}",
             )
         check = self._perform_check
         runner = self._perform
@@ -310,7 +319,9 @@ class JobApp:
             return await respond_error(send, 400, str(exc))
         return await self._run(scope, send, runner, payload, "perform")
 
-    async def _run(self, scope: Scope, send: Send, runner: FunctionRunner, kwargs: dict[str, Any], what: str) -> int:
+    async def _run(
+        self, scope: Scope, send: Send, runner: FunctionRunner, kwargs: dict[str, Any], what: str
+    ) -> int:
         tracing_id = caller = None
         for key, value in scope["headers"]:
             if key == self._tracing_header:
@@ -334,12 +345,14 @@ class JobApp:
             reset_request(token)
         return await respond(send, 200, body, headers=extra_headers)
 
-    async def _handle_parameters(self, scope: Scope, receive: Receive, send: Send, base: str, path: str) -> int:
+    async def _handle_parameters(
+        self, scope: Scope, receive: Receive, send: Send, base: str, path: str
+    ) -> int:
         return await respond_json(send, 200, describe_parameters(self.entrypoint.perform))
 
     async def _handle_webview(self, scope: Scope, receive: Receive, send: Send, base: str, path: str) -> int:
         assert self._webview is not None
-        sub = path[len("/api/v1/webview"):]
+        sub = path[len("/api/v1/webview") :]
         if not sub:
             location = (base + "/api/v1/webview/").encode()
             return await respond(send, 307, b"", b"text/plain", [(b"location", location)])
@@ -377,8 +390,10 @@ class JobApp:
         )
 
     async def _handle_live(self, scope: Scope, receive: Receive, send: Send, base: str, path: str) -> int:
-        body: dict[str, Any] = {"live": self.init_error is None,
-                                "deployment_timestamp": self.options.deployment_timestamp}
+        body: dict[str, Any] = {
+            "live": self.init_error is None,
+            "deployment_timestamp": self.options.deployment_timestamp,
+        }
         if self.init_error:
             body["error"] = self.init_error
             return await respond_json(send, 500, body)
@@ -479,7 +494,7 @@ def _static_dir_handler(folder: Path, prefix: str) -> Handler:
     root = folder.resolve()
 
     async def handler(scope: Scope, receive: Receive, send: Send, base: str, path: str) -> int:
-        relative = path[len(prefix):]
+        relative = path[len(prefix) :]
         target = (root / relative).resolve()
         if root not in target.parents or not target.is_file():
             return await respond_error(send, 404, f"no file {relative} here")
@@ -489,7 +504,11 @@ def _static_dir_handler(folder: Path, prefix: str) -> Handler:
     return handler
 
 
-_CONVERTERS: dict[Any, Callable[[str], Any]] = {int: int, float: float, bool: lambda v: v.lower() in ("1", "true")}
+_CONVERTERS: dict[Any, Callable[[str], Any]] = {
+    int: int,
+    float: float,
+    bool: lambda v: v.lower() in ("1", "true"),
+}
 
 
 def _aux_handler(app: JobApp, func: Callable[..., Any], path: str, method: str) -> Handler:
@@ -514,8 +533,14 @@ def _aux_handler(app: JobApp, func: Callable[..., Any], path: str, method: str) 
         if typing.get_origin(hint) is typing.Annotated:
             args = typing.get_args(hint)
             hint = args[0]
-            marker = next((type(meta).__name__ for meta in args[1:]
-                           if type(meta).__name__ in ("Body", "Query", "Path")), "")
+            marker = next(
+                (
+                    type(meta).__name__
+                    for meta in args[1:]
+                    if type(meta).__name__ in ("Body", "Query", "Path")
+                ),
+                "",
+            )
         if param.name in path_names or marker == "Path":
             sources[param.name] = "path"
         elif marker == "Query" or (method == "GET" and marker != "Body"):
@@ -571,10 +596,15 @@ def _aux_handler(app: JobApp, func: Callable[..., Any], path: str, method: str) 
                 kwargs.update(payload)
             elif len(body_fields) == 1 and payload is not None:
                 kwargs[body_fields[0]] = payload
-        missing = [name for name, p in signature.parameters.items()
-                   if name in sources and p.default is p.empty and name not in kwargs]
+        missing = [
+            name
+            for name, p in signature.parameters.items()
+            if name in sources and p.default is p.empty and name not in kwargs
+        ]
         if missing:
-            return await respond_error(send, 400, f"missing required argument '{missing[0]}' for endpoint {path}")
+            return await respond_error(
+                send, 400, f"missing required argument '{missing[0]}' for endpoint {path}"
+            )
         return await app._run(scope, send, runner, kwargs, f"endpoint {path}")
 
     return handler

@@ -89,11 +89,15 @@ def dumps(value: Any) -> bytes:
     return _encoder.encode(value).encode()
 
 
-async def respond_json(send: Send, status: int, value: Any, headers: list[tuple[bytes, bytes]] | None = None) -> int:
+async def respond_json(
+    send: Send, status: int, value: Any, headers: list[tuple[bytes, bytes]] | None = None
+) -> int:
     return await respond(send, status, dumps(value), JSON_TYPE, headers)
 
 
-async def respond_error(send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> int:
+async def respond_error(
+    send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> int:
     return await respond(send, status, dumps({"error": message}), JSON_TYPE, headers)
 
 

@@ -14,7 +14,9 @@ class RequestInfo:
     caller_name: str | None
 
 
-_current: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar("racetrack_request", default=None)
+_current: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar(
+    "racetrack_request", default=None
+)
 
 
 def current_request() -> RequestInfo | None:

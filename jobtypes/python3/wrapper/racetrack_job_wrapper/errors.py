@@ -8,7 +8,7 @@ __all__ = ["JobHTTPError"]
 class JobHTTPError(Exception):
     """Answered with `status` and `{"error": message}` instead of a 500.
 
-        raise JobHTTPError(404, "no such customer")
+    raise JobHTTPError(404, "no such customer")
     """
 
     def __init__(self, status: int, message: str) -> None:

@@ -53,7 +53,8 @@ class ArgumentCheck:
             hints = {}
         self.types: dict[str, tuple[tuple[type, ...], str]] = {}
         for name in self.names:
-            check = _TYPE_CHECKS.get(hints.get(name))
+            hint = hints.get(name)
+            check = _TYPE_CHECKS.get(hint) or _TYPE_CHECKS.get(typing.get_origin(hint))  # list[int] -> list
             if check is not None:
                 self.types[name] = check
 

@@ -81,7 +81,9 @@ class JobMetrics:
             "Requests started, by endpoint",
             [({"endpoint": key}, value) for key, value in sorted(self.endpoint_started.items())],
         )
-        counter("request_internal_errors", "Requests answered with a 5xx status", [({}, self.internal_errors)])
+        counter(
+            "request_internal_errors", "Requests answered with a 5xx status", [({}, self.internal_errors)]
+        )
         counter(
             "request_errors",
             "Requests answered with an error status, by status",

@@ -142,10 +142,7 @@ def openapi_spec(
         }
     for path, method, handler in aux_endpoints:
         openapi_path = "/api/v1" + path
-        params = [
-            {"name": name, "in": "path", "required": True, "schema": {}}
-            for name in _path_params(path)
-        ]
+        params = [{"name": name, "in": "path", "required": True, "schema": {}} for name in _path_params(path)]
         operation: dict[str, Any] = {
             "summary": f"Auxiliary endpoint {path}",
             "description": _summary(handler),
@@ -176,11 +173,19 @@ def openapi_spec(
         paths.setdefault(openapi_path, {})[method.lower()] = operation
     for path in static_paths:
         paths["/api/v1" + path] = {
-            "get": {"summary": f"Static file {path}", "tags": ["static"], "responses": {"200": {"description": "File"}}}
+            "get": {
+                "summary": f"Static file {path}",
+                "tags": ["static"],
+                "responses": {"200": {"description": "File"}},
+            }
         }
     if has_webview:
         paths["/api/v1/webview/"] = {
-            "get": {"summary": "The job's web view", "tags": ["webview"], "responses": {"200": {"description": "Page"}}}
+            "get": {
+                "summary": "The job's web view",
+                "tags": ["webview"],
+                "responses": {"200": {"description": "Page"}},
+            }
         }
     paths["/api/v1/parameters"] = {
         "get": {
@@ -194,9 +199,15 @@ def openapi_spec(
         ("/live", "Whether the job is alive (500 with the error when its initialisation failed)"),
         ("/ready", "Whether the job finished its initialisation"),
     ):
-        paths[path] = {"get": {"summary": text, "tags": ["health"], "responses": {"200": _json_response("Status")}}}
+        paths[path] = {
+            "get": {"summary": text, "tags": ["health"], "responses": {"200": _json_response("Status")}}
+        }
     paths["/metrics"] = {
-        "get": {"summary": "Prometheus metrics", "tags": ["health"], "responses": {"200": {"description": "Text"}}}
+        "get": {
+            "summary": "Prometheus metrics",
+            "tags": ["health"],
+            "responses": {"200": {"description": "Text"}},
+        }
     }
     return {
         "openapi": "3.0.3",
@@ -204,7 +215,9 @@ def openapi_spec(
         "servers": [{"url": base_path or "/"}],
         "paths": paths,
         "components": {
-            "securitySchemes": {"RacetrackAuth": {"type": "apiKey", "in": "header", "name": "X-Racetrack-Auth"}}
+            "securitySchemes": {
+                "RacetrackAuth": {"type": "apiKey", "in": "header", "name": "X-Racetrack-Auth"}
+            }
         },
         "security": [{"RacetrackAuth": []}],
     }

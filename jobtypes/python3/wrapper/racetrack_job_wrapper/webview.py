@@ -16,8 +16,11 @@ __all__ = ["is_asgi_app", "MountedApp"]
 
 
 def is_asgi_app(app: Any) -> bool:
-    call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(app, "__call__", None)
-    return inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call)
+    """True for an ASGI app (an async callable); False for WSGI (Flask, Django)."""
+    if inspect.iscoroutinefunction(app):
+        return True
+    call = next((vars(klass)["__call__"] for klass in type(app).__mro__ if "__call__" in vars(klass)), None)
+    return inspect.iscoroutinefunction(call)
 
 
 class MountedApp:
@@ -28,7 +31,9 @@ class MountedApp:
         self.pool = pool
         self.asgi = is_asgi_app(app)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, mount_path: str, sub_path: str) -> int:
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, mount_path: str, sub_path: str
+    ) -> int:
         if self.asgi:
             child = dict(scope)
             child["root_path"] = scope.get("root_path", "") + mount_path
@@ -45,7 +50,9 @@ class MountedApp:
             return status_box[0]
         return await self._call_wsgi(scope, receive, send, mount_path, sub_path)
 
-    async def _call_wsgi(self, scope: Scope, receive: Receive, send: Send, mount_path: str, sub_path: str) -> int:
+    async def _call_wsgi(
+        self, scope: Scope, receive: Receive, send: Send, mount_path: str, sub_path: str
+    ) -> int:
         body = await read_body(receive)
         environ = _wsgi_environ(scope, body, mount_path, sub_path or "/")
         loop = asyncio.get_running_loop()
@@ -89,10 +96,14 @@ def _wsgi_environ(scope: Scope, body: bytes, script_name: str, path_info: str) -
     return environ
 
 
-def _run_wsgi(app: Callable[..., Any], environ: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+def _run_wsgi(
+    app: Callable[..., Any], environ: dict[str, Any]
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     started: dict[str, Any] = {}
 
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
         started["status"] = int(status.split(" ", 1)[0])
         started["headers"] = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         return chunks.append

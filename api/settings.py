@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     base_image_python: str = "racetrack/base-python:bookworm"
     base_image_golang: str = "racetrack/base-golang:bookworm"
     extra_ca_bundle: Path | None = None  # given to image builds, e.g. a corporate proxy's CA
+    # Job image builds (jobtypes/): a Docker CLI whose `build` speaks BuildKit (DOCKER_BUILDKIT=1),
+    # the time one image may take, and the repository prefix of job images.
+    docker_build_cli: str = "/usr/bin/docker"
+    image_build_timeout: float = 1800.0
+    job_image_prefix: str = "racetrack"
     default_infrastructure_target: str = "docker"
     docker_network: str = "racetrack"
     job_bind_address: str = "127.0.0.1"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -149,7 +150,7 @@ class Settings(BaseSettings):
         return managed_secret(self.data_dir, "pulumi_passphrase")
 
 
-def managed_secret(data_dir: Path, name: str) -> str:
+def managed_secret(data_dir: Path, name: str, *, generate: Callable[[], str] | None = None) -> str:
     """Returns the secret stored as `data_dir/secrets/name`, generating it on first use.
 
     The file is created with mode 0600 atomically (O_EXCL), so two processes starting together
@@ -162,7 +163,7 @@ def managed_secret(data_dir: Path, name: str) -> str:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return path.read_text(encoding="utf-8").strip()
-    value = secrets.token_urlsafe(32)
+    value = generate() if generate else secrets.token_urlsafe(32)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value)
     return value

@@ -19,14 +19,16 @@ __all__ = ["ImageSpec", "ContainerSpec", "VersionSpec", "FamilySpec", "resource_
 class ImageSpec:
     """One image of a job version, built from a prepared context (or reused by tag and digest)."""
 
-    role: str  # "job" for the image that serves the convention; others, e.g. "user-module"
+    role: str  # the first image of a version serves the job; others (e.g. "user-module") run beside it
     tag: str
     context_digest: str
     context: str = ""  # where the context is this run; empty when the image already exists
     dockerfile: str = ""
     build_args: dict[str, str] = field(default_factory=dict)
     build_secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    secret_files: dict[str, str] = field(default_factory=dict)  # non-secret files mounted like secrets (CA bundle)
     port: int = 7000
+    address_env: str | None = None  # the main container learns this image's host:port from this variable
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,10 @@ class VersionSpec:
     deployment_timestamp: int
     labels: dict[str, str] = field(default_factory=dict)
 
-    def image(self, role: str) -> ImageSpec | None:
-        return next((image for image in self.images if image.role == role), None)
+    @property
+    def main_image(self) -> ImageSpec:
+        """The image whose container serves the job convention; any others run beside it."""
+        return self.images[0]
 
 
 @dataclass(frozen=True)

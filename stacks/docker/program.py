@@ -54,6 +54,9 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
                 "labels": {k: v for k, v in labels.items() if k != "racetrack/revision"},
                 "build_args": image.build_args,
                 "build_secrets": pulumi.Output.secret(image.build_secrets) if image.build_secrets else {},
+                "secret_files": image.secret_files,
+                "role": image.role,
+                "port": image.port,
                 "log_path": settings.get("build_log_path", ""),
             },
         )
@@ -66,27 +69,29 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
     env = {**run.env, "JOB_DEPLOYMENT_TIMESTAMP": str(version.deployment_timestamp)}
     extra_hosts = {"host.docker.internal": "host-gateway"}
 
-    for image in version.images:
-        if image.role == "job":
-            continue
+    main = version.main_image
+    job_env = dict(env)
+    for image in version.images[1:]:
+        alias = f"{name}-{image.role}"
+        if image.address_env:
+            job_env[image.address_env] = f"{alias}:{image.port}"
         Container(
-            f"{name}-{image.role}",
+            alias,
             {
-                "name": f"{name}-{image.role}",
+                "name": alias,
                 "image": image.tag,
                 "image_id": images[image.role].image_id,
                 "env": env,
                 "secret_env": pulumi.Output.secret(run.secret_env) if run.secret_env else {},
                 "labels": {**labels, "racetrack/role": image.role},
                 "network": network.name,
-                "network_aliases": [f"{name}-{image.role}"],
+                "network_aliases": [alias],
                 "restart_policy": "unless-stopped",
                 "extra_hosts": extra_hosts,
                 **limits,
             },
         )
 
-    job_image = version.image("job")
     addresses = []
     containers = []
     for replica in range(max(1, run.replicas)):
@@ -95,13 +100,15 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
             f"{name}{suffix}",
             {
                 "name": f"{name}{suffix}",
-                "image": job_image.tag,
-                "image_id": images["job"].image_id,
-                "env": env,
+                "image": main.tag,
+                "image_id": images[main.role].image_id,
+                "env": job_env,
                 "secret_env": pulumi.Output.secret(run.secret_env) if run.secret_env else {},
                 "labels": {**labels, "racetrack/role": "job", "racetrack/replica": str(replica)},
-                "ports": [{"container_port": job_image.port, "host_ip": settings.get("bind_address", "127.0.0.1"),
+                "ports": [{"container_port": main.port, "host_ip": settings.get("bind_address", "127.0.0.1"),
                            "host_port": 0}],
+                "ready_check": {"port": main.port, "timeout": settings.get("ready_timeout", 300)}
+                if settings.get("ready_check", True) else None,
                 "network": network.name,
                 "network_aliases": [f"{name}{suffix}"],
                 "restart_policy": "unless-stopped",
@@ -109,7 +116,7 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
                 **limits,
             },
         )
-        port = str(job_image.port)
+        port = str(main.port)
         addresses.append(container.published.apply(lambda published, port=port: published.get(port)))
         containers.append(container.container_name)
-    return {"addresses": addresses, "containers": containers, "network_address": f"{name}:{job_image.port}"}
+    return {"addresses": addresses, "containers": containers, "network_address": f"{name}:{main.port}"}

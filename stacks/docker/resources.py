@@ -25,7 +25,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 __all__ = ["Container", "Network", "Image", "ContainerProvider", "NetworkProvider", "ImageProvider"]
 
 # Inputs that may change without touching the running container.
-_IN_PLACE = frozenset({"wait_seconds"})
+_IN_PLACE = frozenset({"wait_seconds", "ready_check"})
 
 
 def _client():  # imported lazily: the engine's provider process is the one that needs it
@@ -81,6 +81,12 @@ class ContainerProvider(ResourceProvider):
         outs = dict(props)
         outs.update(_observed(client, container.id, props.get("wait_seconds", 10)))
         outs["container_name"] = name
+        if props.get("ready_check"):
+            try:
+                _wait_ready(container, outs["published"], props["ready_check"])
+            except RuntimeError:
+                container.remove(force=True)
+                raise
         return CreateResult(id_=container.id, outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -144,6 +150,46 @@ def _observed(client, container_id: str, wait_seconds: float) -> dict[str, Any]:
         "image_id": container.attrs["Image"],
         "published": published,
     }
+
+
+def _wait_ready(container, published: dict[str, str], check: dict[str, Any]) -> None:
+    """Waits until the job answers `/live` and `/ready` with 200; fails early if it stops or says why.
+
+    Creating the container only succeeds once it serves, so a replacement that crashes at start
+    fails the update before the engine removes the container that was serving.
+    """
+    import httpx
+
+    address = published.get(str(int(check["port"])))
+    deadline = time.monotonic() + float(check.get("timeout", 300))
+    pending = ["/live", "/ready"]
+    last = "no answer yet"
+    while pending:
+        container.reload()
+        if container.status in ("exited", "dead"):
+            raise RuntimeError(f"the job stopped while starting (exit code {container.attrs['State']['ExitCode']}): "
+                               f"{_log_tail(container)}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the job did not answer {pending[0]} within {check.get('timeout', 300)} s "
+                               f"(last: {last}): {_log_tail(container)}")
+        try:
+            response = httpx.get(f"http://{address}{pending[0]}", timeout=2.0)
+            if response.status_code == 200:
+                pending.pop(0)
+                continue
+            last = f"{response.status_code} {response.text[:300]}"
+            if pending[0] == "/live" and response.status_code == 500:
+                error = response.json().get("error") if "json" in response.headers.get("content-type", "") else None
+                if error:
+                    raise RuntimeError(f"the job failed to initialise: {error}")
+        except httpx.TransportError as exc:
+            last = type(exc).__name__
+        time.sleep(0.2)
+
+
+def _log_tail(container, lines: int = 20) -> str:
+    text = container.logs(tail=lines).decode("utf-8", "replace").strip()
+    return f"last log lines:\n{text}" if text else "no log output"
 
 
 class Container(Resource):
@@ -214,7 +260,7 @@ class Network(Resource):
 
 # Image inputs that say where to find things this run, not what is built: they differ between runs
 # (a fresh temporary directory per deploy) without changing the image.
-_IMAGE_LOCATIONS = frozenset({"context", "dockerfile", "log_path"})
+_IMAGE_LOCATIONS = frozenset({"context", "dockerfile", "log_path", "secret_files"})
 DIGEST_LABEL = "org.racetrack.context-digest"
 
 
@@ -222,7 +268,7 @@ class ImageProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         import docker.errors
 
-        from stacks.docker import build
+        from jobtypes.build import ImageBuild, build_image
 
         client = _client()
         try:
@@ -232,24 +278,28 @@ class ImageProvider(ResourceProvider):
                 return CreateResult(id_=existing.id, outs={**props, "image_id": existing.id, "reused": True})
         except docker.errors.ImageNotFound:
             pass
-        log = _file_logger(props.get("log_path"))
+        if not props.get("context") or not Path(props["context"]).is_dir():
+            raise RuntimeError(
+                f"image {props['tag']} no longer exists and its build context is gone: deploy the job again"
+            )
         with tempfile.TemporaryDirectory(prefix="racetrack-secrets-") as folder:
-            secret_files = {}
+            secret_files = {key: Path(path) for key, path in (props.get("secret_files") or {}).items()}
             for key, content in (props.get("build_secrets") or {}).items():
                 path = Path(folder) / key
+                path.touch(mode=0o600)
                 path.write_text(content)
-                path.chmod(0o600)
                 secret_files[key] = path
-            image_id = build.build(
-                context=Path(props["context"]),
+            image = ImageBuild(
+                role=props.get("role", "job"),
+                image=props["tag"],
                 dockerfile=Path(props["dockerfile"]),
-                tag=props["tag"],
-                labels={**(props.get("labels") or {}), DIGEST_LABEL: props["context_digest"]},
+                context=Path(props["context"]),
+                port=int(props.get("port") or 7000),
                 build_args=props.get("build_args") or {},
-                secret_files=secret_files,
-                no_cache=bool(props.get("no_cache")),
-                log=log,
+                labels={**(props.get("labels") or {}), DIGEST_LABEL: props["context_digest"]},
+                secrets=secret_files,
             )
+            image_id = build_image(image, log=_file_logger(props.get("log_path")), no_cache=bool(props.get("no_cache")))
         return CreateResult(id_=image_id, outs={**props, "image_id": image_id, "reused": False})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -277,7 +327,7 @@ class ImageProvider(ResourceProvider):
 
 def _file_logger(path: str | None):
     if not path:
-        return None
+        return lambda line: None
 
     def write(line: str) -> None:
         with open(path, "a", encoding="utf-8") as handle:

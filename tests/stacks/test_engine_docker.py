@@ -16,7 +16,7 @@ import pytest
 
 from api.settings import Settings
 from stacks.docker import Container, Image
-from stacks.docker.build import context_digest
+from stacks.digest import context_digest
 from stacks.plan import PlanCollector
 from stacks.engine import EngineConfig, open_stack, remove_stack
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from api.settings import Settings
-from stacks.docker.build import context_digest
+from stacks.digest import context_digest
 from stacks.engine import EngineConfig
 from stacks.runner import StackRunner
 from stacks.spec import ContainerSpec, FamilySpec, ImageSpec, VersionSpec
@@ -20,8 +20,10 @@ from stacks.spec import ContainerSpec, FamilySpec, ImageSpec, VersionSpec
 def _context(path: Path, body: str) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     (path / "index.html").write_text(body)
+    (path / "live").write_text("{}")  # the engine waits for /live and /ready before a container counts
+    (path / "ready").write_text("{}")
     (path / "Dockerfile").write_text(
-        f"FROM {Settings().base_image_python}\nCOPY index.html /srv/index.html\n"
+        f"FROM {Settings().base_image_python}\nCOPY index.html live ready /srv/\n"
         'CMD ["python3", "-m", "http.server", "7000", "--directory", "/srv"]\n'
     )
     return path

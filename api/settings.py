@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     default_infrastructure_target: str = "docker"
     docker_network: str = "racetrack"
     job_bind_address: str = "127.0.0.1"
+    # The pub URL that job containers use to call other jobs; default: pub on the Docker host.
+    job_pub_url: str | None = None
+    job_ready_timeout: float = 300.0  # seconds a new job container has to answer /live and /ready
+    # Settings of the Kubernetes target (namespace, registry, ingress_class, pub_image, kubeconfig,
+    # context, render_dir, ...); see stacks/kubernetes/program.py for the accepted keys.
+    kubernetes_settings: dict[str, Any] = Field(default_factory=dict)
 
     # Pub gateway.
     pub_auth_cache_ttl: float = 10.0  # seconds an auth decision is reused

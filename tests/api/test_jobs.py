@@ -91,10 +91,10 @@ def test_revisions_are_listed_newest_first(api: Api, world: World) -> None:
     with world.session() as session:
         family = get_family(session, "adder")
         assert family is not None
-        first = add_revision(session, family, target="docker", desired_state={"jobs": [{"version": "1.0.0"}]},
+        first = add_revision(session, family, target="docker", desired_state={"versions": [{"version": "1.0.0"}]},
                              operation="deploy", created_by="alice@example.com")
         second = add_revision(session, family, target="docker",
-                              desired_state={"jobs": [{"version": "1.0.0"}, {"version": "1.1.0"}]},
+                              desired_state={"versions": [{"version": "1.0.0"}, {"version": "1.1.0"}]},
                               operation="deploy", created_by="alice@example.com")
         assert (first.number, second.number) == (1, 2)
         assert session.scalars(select(Deployment)).all() == []

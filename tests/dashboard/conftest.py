@@ -1,0 +1,83 @@
+"""Fixtures for the dashboard tests: a fake lifecycle and the dashboard in front of it, in-process."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from api.dashboard import create_app
+from api.settings import Settings
+from tests.dashboard.fake_lifecycle import FakeLifecycle
+
+ADMIN = ("admin", "admin-password-1")
+LIFECYCLE_URL = "http://lifecycle.test/lifecycle"
+PUB_URL = "http://pub.test/pub"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("RACETRACK_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        auth_key="dashboard-test-signing-key",
+        lifecycle_url=LIFECYCLE_URL,
+        pub_url=PUB_URL,
+    )
+
+
+@pytest.fixture
+def fake() -> FakeLifecycle:
+    return FakeLifecycle(admin_username=ADMIN[0], admin_password=ADMIN[1])
+
+
+def make_client(settings: Settings, fake: FakeLifecycle) -> TestClient:
+    app = create_app(settings, transport=httpx.ASGITransport(app=fake.app))
+    return TestClient(app, base_url="http://127.0.0.1:7003")
+
+
+@pytest.fixture
+def client(settings: Settings, fake: FakeLifecycle) -> Iterator[TestClient]:
+    with make_client(settings, fake) as test_client:
+        yield test_client
+
+
+def csrf_of(client: TestClient, path: str = "/dashboard/login") -> str:
+    """The CSRF token a form on `path` carries for this client's browser."""
+    response = client.get(path)
+    match = _CSRF.search(response.text)
+    assert match, f"no CSRF field on {path}"
+    return match.group(1)
+
+
+def login(client: TestClient, username: str, password: str) -> httpx.Response:
+    token = csrf_of(client)
+    return client.post(
+        "/dashboard/login",
+        data={"username": username, "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
+
+
+@pytest.fixture
+def staff_client(client: TestClient) -> TestClient:
+    assert login(client, *ADMIN).status_code == 303
+    return client
+
+
+@pytest.fixture
+def user_client(client: TestClient, fake: FakeLifecycle) -> TestClient:
+    fake.add_user("alice@example.com", "alice-password-1", active=True)
+    assert login(client, "alice@example.com", "alice-password-1").status_code == 303
+    return client

@@ -81,7 +81,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         csrf_token=csrf_token(request),
         flash=message,
         settings=request.app.state.settings,
-        url=lambda name, **params: str(request.app.url_path_for(name, **params)),
+        url=lambda route_name, /, **params: str(request.app.url_path_for(route_name, **params)),
     )
     response = templates.TemplateResponse(request, template, context, status_code=status_code)
     if message is not None:

@@ -1,6 +1,7 @@
 """Protection against cross-site request forgery for every form of the dashboard.
 
-Each browser gets a random secret in the cookie `rt_csrf` (HttpOnly, SameSite=Strict). Every form
+Each browser gets a random secret in the cookie `rt_csrf` (HttpOnly, SameSite=Strict), set with the
+first page that shows a form. Every form
 carries `csrf_token` = HMAC(signing key, secret) in a hidden field. A POST is accepted only when the
 field matches the cookie's secret: another site can make the browser send the cookie, but can
 neither read it nor compute the field without the platform's signing key. Script calls may send the
@@ -56,7 +57,7 @@ class CsrfCookieMiddleware:
         scope["state"]["csrf_secret"] = secret
         scope["state"]["csrf_signer"] = self.signer
 
-        if not is_new:
+        if not is_new or not scope.get("path", "").startswith(self.path):
             await self.app(scope, receive, send)
             return
 
@@ -71,7 +72,9 @@ class CsrfCookieMiddleware:
         header = morsel.OutputString().encode("latin-1")
 
         async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            # Only a response that carries a form gets the cookie, so that a request for a
+            # stylesheet or a script never replaces the secret a page's forms were made with.
+            if message["type"] == "http.response.start" and scope["state"].get("csrf_used"):
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + [(b"set-cookie", header)]
             await send(message)
@@ -82,6 +85,7 @@ class CsrfCookieMiddleware:
 def csrf_token(request: Request) -> str:
     """The value forms put into their hidden `csrf_token` field."""
     signer: Signer = request.state.csrf_signer
+    request.state.csrf_used = True
     return signer.mac(request.state.csrf_secret)
 
 

@@ -145,8 +145,9 @@ class LifecycleClient:
 
     async def job_logs(self, token: str, name: str, version: str, *, build: bool, tail: int) -> str:
         kind = "build-logs" if build else "logs"
-        path = f"/job/{_q(name)}/{_q(version)}/{kind}/plain"
-        return await self.request("GET", path, token=token, params={"tail": tail}, expect_json=False)
+        path = f"/job/{_q(name)}/{_q(version)}/{kind}"
+        data = await self.request("GET", path, token=token, params={"tail": tail})
+        return str(data.get("logs", "")) if isinstance(data, dict) else str(data or "")
 
     async def redeploy(self, token: str, name: str, version: str) -> Any:
         return await self.request("POST", f"/job/{_q(name)}/{_q(version)}/redeploy", token=token)
@@ -182,14 +183,18 @@ class LifecycleClient:
     async def update_user(self, token: str, username: str, changes: dict[str, Any]) -> Any:
         return await self.request("PATCH", f"/users/{_q(username)}", token=token, json=changes)
 
-    async def permissions(self, token: str, **filters: Any) -> list[dict[str, Any]]:
-        return await self.request("GET", "/permissions", token=token, params=filters) or []
+    async def permissions(
+        self, token: str, *, subject_kind: str | None = None, subject_name: str | None = None
+    ) -> list[dict[str, Any]]:
+        params = {"subject_kind": subject_kind, "subject_name": subject_name}
+        return await self.request("GET", "/auth/permissions", token=token, params=params) or []
 
     async def grant(self, token: str, grant: dict[str, Any]) -> Any:
-        return await self.request("POST", "/permissions", token=token, json=grant)
+        """`grant`: subject_kind (user, esc, job_family), subject_name, scope, job_family, job_version, endpoint."""
+        return await self.request("POST", "/auth/permissions", token=token, json=grant)
 
     async def revoke(self, token: str, permission_id: str) -> Any:
-        return await self.request("DELETE", f"/permissions/{_q(permission_id)}", token=token)
+        return await self.request("DELETE", f"/auth/permissions/{_q(permission_id)}", token=token)
 
     async def allow_family(self, token: str, source: str, target: str, scope: str) -> Any:
         path = f"/auth/allow/job_family/{_q(source)}/job/{_q(target)}/scope/{_q(scope)}"
@@ -204,8 +209,11 @@ class LifecycleClient:
     async def esc_auth_data(self, token: str, esc_id: str) -> dict[str, Any]:
         return await self.request("GET", f"/escs/{_q(esc_id)}/auth_data", token=token)
 
-    async def create_esc_token(self, token: str, esc_id: str) -> dict[str, Any]:
-        return await self.request("POST", f"/escs/{_q(esc_id)}/auth_token", token=token)
+    async def create_esc_token(
+        self, token: str, esc_id: str, *, expiry_days: int | None = None, description: str | None = None
+    ) -> dict[str, Any]:
+        body = {k: v for k, v in {"expiry_days": expiry_days, "description": description}.items() if v}
+        return await self.request("POST", f"/escs/{_q(esc_id)}/auth_token", token=token, json=body)
 
     async def revoke_esc_token(self, token: str, esc_id: str, token_id: str) -> Any:
         return await self.request("DELETE", f"/escs/{_q(esc_id)}/auth_token/{_q(token_id)}", token=token)
@@ -217,17 +225,17 @@ class LifecycleClient:
     async def plugins(self, token: str) -> list[dict[str, Any]]:
         return await self.request("GET", "/plugin", token=token) or []
 
-    async def upload_plugin(self, token: str, filename: str, content: bytes) -> Any:
+    async def upload_plugin(self, token: str, filename: str, content: bytes, *, replace: bool = False) -> Any:
         files = {"file": (filename, content, "application/zip")}
-        return await self.request("POST", "/plugin/upload", token=token, files=files)
+        params = {"replace": "true"} if replace else None
+        return await self.request("POST", "/plugin/upload", token=token, files=files, params=params)
 
     async def delete_plugin(self, token: str, name: str, version: str) -> Any:
         return await self.request("DELETE", f"/plugin/{_q(name)}/{_q(version)}", token=token)
 
     async def maintenance(self, token: str) -> bool:
-        data = await self.request("GET", "/settings/maintenance_mode", token=token)
-        return bool(data.get("maintenance_mode")) if isinstance(data, dict) else bool(data)
+        data = await self.request("GET", "/settings", token=token)
+        return bool(data.get("maintenance_mode")) if isinstance(data, dict) else False
 
     async def set_maintenance(self, token: str, enabled: bool) -> Any:
-        body = {"maintenance_mode": enabled}
-        return await self.request("PUT", "/settings/maintenance_mode", token=token, json=body)
+        return await self.request("PUT", "/settings", token=token, json={"maintenance_mode": enabled})

@@ -1,7 +1,8 @@
 """An in-memory lifecycle that speaks the REST API the dashboard relies on (docs/dashboard.md).
 
-It stands in for `api.lifecycle` until that app exists on this branch: paths and shapes follow
-docs/architecture.md and upstream Racetrack (shared reference section 3). It keeps just enough
+It stands in for `api.lifecycle` until that app exists on this branch: paths, shapes and messages
+follow the `lifecycle` branch's routes and schemas (read at commit 979ab47), docs/architecture.md and
+upstream Racetrack (shared reference section 3). It keeps just enough
 state to walk the dashboard's pages: users and tokens, jobs grouped in families with revisions,
 deployments (with rollback previews), the audit log, permissions, ESCs, plugins, maintenance mode.
 `can_call_job` answers as pub's contract says, so a fake pub can check the session cookie.
@@ -17,11 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, File, Request, UploadFile
-from fastapi.responses import JSONResponse, PlainTextResponse
+import yaml
+from fastapi.responses import JSONResponse
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-COMMON_PASSWORDS = {"password", "password1", "12345678", "qwertyuiop", "iloveyou", "letmein1"}
+SCOPES = {"read_job", "deploy_job", "deploy_new_family", "delete_job", "call_job", "call_admin_api", "full_access"}
+COMMON_PASSWORDS = {"password", "password1", "12345678", "qwertyuiop", "iloveyou", "letmein1", "racetrack"}
 
 
 class FakeError(Exception):
@@ -52,6 +55,8 @@ class FakeUser:
     password: str
     is_active: bool = False
     is_staff: bool = False
+    is_superuser: bool = False
+    id: int = 0
 
 
 @dataclass
@@ -83,7 +88,9 @@ class FakeLifecycle:
     # Helpers used by tests to set the scene ---------------------------------------------------
 
     def add_user(self, username: str, password: str, *, active: bool, staff: bool = False) -> str:
-        self.state.users[username] = FakeUser(username, password, is_active=active, is_staff=staff)
+        self.state.users[username] = FakeUser(
+            username, password, is_active=active, is_staff=staff, is_superuser=staff, id=next(self._ids)
+        )
         return self._new_token(username)
 
     def token_of(self, username: str) -> str:
@@ -92,7 +99,14 @@ class FakeLifecycle:
     def deploy_job(
         self, name: str, version: str, *, by: str, owner: str = "owner@example.com", status: str = "running"
     ) -> dict[str, Any]:
-        now = time.time()
+        now = int(time.time())
+        manifest = {
+            "name": name,
+            "version": version,
+            "owner_email": owner,
+            "jobtype": "python3:3.11",
+            "git": {"remote": f"https://example.com/{name}.git", "directory": "."},
+        }
         job = {
             "id": str(next(self._ids)),
             "name": name,
@@ -100,25 +114,22 @@ class FakeLifecycle:
             "status": status,
             "create_time": now,
             "update_time": now,
-            "manifest": {
-                "name": name,
-                "version": version,
-                "owner_email": owner,
-                "jobtype": "python3:3.11",
-                "git": {"remote": f"https://example.com/{name}.git", "directory": "."},
-            },
+            "last_call_time": None,
+            "manifest_yaml": yaml.safe_dump(manifest, sort_keys=False),
             "internal_name": f"127.0.0.1:{9000 + len(self.state.families)}",
             "error": None,
             "notice": None,
-            "image_tag": f"racetrack/job-{name}:{version}",
+            "image_ref": f"racetrack/job-{name}:{version}",
+            "image_tag": version,
             "deployed_by": by,
-            "last_call_time": None,
             "infrastructure_target": "docker",
             "job_type_version": "python3:3.11",
+            "replicas": 1,
+            "pub_url": f"http://pub.test/pub/job/{name}/{version}",
         }
         self.state.families.setdefault(name, {})[version] = job
         deployment = self._deployment(kind="deploy", name=name, version=version, by=by, status="done")
-        self._revision(name, operation="deploy", by=by, summary=f"deploy {name} {version}")
+        self._revision(name, operation="deploy", by=by, summary={"version": version})
         self._event("job_deployed", by, name, version)
         return deployment
 
@@ -134,30 +145,36 @@ class FakeLifecycle:
 
     def _deployment(self, *, kind: str, name: str, version: str | None, by: str, status: str,
                     preview: dict[str, Any] | None = None, error: str | None = None) -> dict[str, Any]:
-        now = time.time()
+        now = int(time.time())
         deployment = {
             "id": f"dep-{next(self._ids)}",
             "kind": kind,
             "status": status,
             "phase": "done" if status == "done" else "building image",
             "error": error,
+            "warnings": None,
+            "image_name": None,
             "job_name": name,
             "job_version": version,
             "deployed_by": by,
-            "create_time": now - 12.0,
-            "update_time": now,
             "infrastructure_target": "docker",
+            "revision_number": None,
+            "manifest_yaml": None,
             "preview": preview,
+            "create_time": now - 12,
+            "update_time": now,
+            "job": None,
         }
         self.state.deployments[deployment["id"]] = deployment
         return deployment
 
-    def _revision(self, family: str, *, operation: str, by: str, summary: str) -> dict[str, Any]:
+    def _revision(self, family: str, *, operation: str, by: str, summary: dict[str, Any]) -> dict[str, Any]:
         revisions = self.state.revisions.setdefault(family, [])
         jobs = self.state.families.get(family, {})
         revision = {
             "number": len(revisions) + 1,
-            "created_at": time.time(),
+            "target": "docker",
+            "created_at": int(time.time()),
             "created_by": by,
             "operation": operation,
             "status": "succeeded",
@@ -171,9 +188,8 @@ class FakeLifecycle:
 
     def _event(self, kind: str, by: str, name: str | None = None, version: str | None = None, **props: Any) -> None:
         self.state.events.append({
-            "id": str(next(self._ids)),
-            "version": 1,
-            "timestamp": time.time(),
+            "id": next(self._ids),
+            "timestamp": int(time.time()),
             "event_type": kind,
             "properties": props or None,
             "username_executor": by,
@@ -238,22 +254,30 @@ class FakeLifecycle:
             state.calls.append(f"{request.method} {request.url.path.removeprefix('/lifecycle/api/v1')}")
             return await call_next(request)
 
+        def check_password(password: str) -> None:
+            if len(password) < 8:
+                raise invalid("password: too short (accepted: at least 8 characters)")
+            if password.isdigit():
+                raise invalid("password: only digits (accepted: a password that is not entirely numeric)")
+            if password.lower() in COMMON_PASSWORDS:
+                raise invalid("password: too common (accepted: a password that is not on common-password lists)")
+
+        def user_out(user: FakeUser) -> dict[str, Any]:
+            return {"id": user.id, "username": user.username, "is_active": user.is_active,
+                    "is_staff": user.is_staff, "is_superuser": user.is_superuser, "date_joined": None,
+                    "last_login": None}
+
         # Users -------------------------------------------------------------------------------
         @api.post("/users/register")
         async def register(body: dict[str, Any]) -> dict[str, Any]:
             username, password = str(body.get("username", "")), str(body.get("password", ""))
-            if "@" not in username:
-                raise invalid("You have to pass email as username")
+            if not 3 <= len(username) <= 150:
+                raise invalid("username: wrong length (accepted: 3 to 150 characters)")
+            check_password(password)
             if username in state.users:
-                raise FakeError(409, f"User {username} already exists", "AlreadyExists")
-            if len(password) < 8:
-                raise invalid("This password is too short. It must contain at least 8 characters.")
-            if password.isdigit():
-                raise invalid("This password is entirely numeric.")
-            if password.lower() in COMMON_PASSWORDS:
-                raise invalid("This password is too common.")
+                raise FakeError(409, f"user {username} already exists", "AlreadyExists")
             self.add_user(username, password, active=False)
-            return {"username": username}
+            return user_out(state.users[username])
 
         @api.post("/users/login")
         async def login(body: dict[str, Any]) -> dict[str, Any]:
@@ -261,33 +285,34 @@ class FakeLifecycle:
             if user is None or user.password != body.get("password"):
                 raise unauthenticated("wrong username or password")
             if not user.is_active:
-                raise unauthenticated(f"user account {user.username} is not active yet")
-            return {"username": user.username, "token": self.token_of(user.username), "is_staff": user.is_staff}
+                raise unauthenticated(
+                    f"user {user.username} is inactive: wait till a Racetrack admin activates the account")
+            return {"username": user.username, "token": self.token_of(user.username)}
 
         @api.get("/users/validate_user_auth")
         async def whoami(request: Request) -> dict[str, Any]:
             user = self._user(request)
-            return {"username": user.username, "token": self.token_of(user.username), "is_staff": user.is_staff}
+            return {"username": user.username, "subject_type": "user", "is_staff": user.is_staff,
+                    "is_superuser": user.is_superuser}
 
         @api.put("/users/change_password")
         async def change_password(request: Request, body: dict[str, Any]) -> None:
             user = self._user(request)
             if body.get("old_password") != user.password:
-                raise invalid("the current password is not correct")
-            if len(str(body.get("new_password", ""))) < 8:
-                raise invalid("This password is too short. It must contain at least 8 characters.")
+                raise unauthenticated("old password is wrong")
+            check_password(str(body.get("new_password", "")))
             user.password = str(body["new_password"])
+            return {"message": "password changed"}
 
         @api.post("/auth/token/user/regenerate")
         async def regenerate(request: Request) -> dict[str, Any]:
             user = self._user(request)
-            return {"username": user.username, "token": self._new_token(user.username), "is_staff": user.is_staff}
+            return {"token": self._new_token(user.username)}
 
         @api.get("/users")
         async def list_users(request: Request) -> list[dict[str, Any]]:
             self._staff(request)
-            return [{"username": u.username, "is_active": u.is_active, "is_staff": u.is_staff}
-                    for u in state.users.values()]
+            return [user_out(u) for u in sorted(state.users.values(), key=lambda u: u.username)]
 
         @api.patch("/users/{username}")
         async def update_user(username: str, request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -295,15 +320,19 @@ class FakeLifecycle:
             user = state.users.get(username)
             if user is None:
                 raise not_found(f"user {username} not found")
+            if "is_staff" in body and bool(body["is_staff"]) != user.is_staff and not staff.is_superuser:
+                raise forbidden(f"User {staff.username} is not a superuser: only superusers change the staff flag")
             for key in ("is_active", "is_staff"):
                 if key in body:
                     setattr(user, key, bool(body[key]))
-            self._event("user_updated", staff.username, changes=body, user=username)
-            return {"username": user.username, "is_active": user.is_active, "is_staff": user.is_staff}
+            self._event("user_updated", staff.username, **body)
+            return user_out(user)
 
         @api.get("/info")
         async def info() -> dict[str, Any]:
-            return {"service": "lifecycle", "auth_required": True, "maintenance_mode": state.maintenance_mode}
+            return {"service": "lifecycle", "git_version": "fake", "docker_tag": "fake", "auth_required": True,
+                    "external_pub_url": "http://pub.test/pub", "lifecycle_url": "http://lifecycle.test/lifecycle",
+                    "dashboard_url": "http://127.0.0.1:7003/dashboard", "grafana_url": None}
 
         # Jobs ----------------------------------------------------------------------------------
         @api.get("/job")
@@ -323,8 +352,9 @@ class FakeLifecycle:
                 raise FakeError(503, "Racetrack is in maintenance mode", "Unavailable")
             self._job(name, version)
             del state.families[name][version]
-            self._revision(name, operation="delete", by=user.username, summary=f"delete {name} {version}")
+            self._revision(name, operation="delete", by=user.username, summary={"version": version})
             self._event("job_deleted", user.username, name, version)
+            return self._deployment(kind="delete", name=name, version=version, by=user.username, status="done")
 
         @api.post("/job/{name}/{version}/redeploy")
         async def redeploy(name: str, version: str, request: Request) -> dict[str, Any]:
@@ -335,17 +365,17 @@ class FakeLifecycle:
             self._event("job_redeployed", user.username, name, version)
             return {"id": deployment["id"]}
 
-        @api.get("/job/{name}/{version}/logs/plain")
-        async def logs(name: str, version: str, request: Request, tail: int = 20) -> PlainTextResponse:
+        @api.get("/job/{name}/{version}/logs")
+        async def logs(name: str, version: str, request: Request, tail: int = 20) -> dict[str, str]:
             self._user(request)
             self._job(name, version)
-            return PlainTextResponse(f"INFO {name} {version} serving on :7000\nINFO GET /live 200\n")
+            return {"logs": f"INFO {name} {version} serving on :7000\nINFO GET /live 200\n"}
 
-        @api.get("/job/{name}/{version}/build-logs/plain")
-        async def build_logs(name: str, version: str, request: Request, tail: int = 0) -> PlainTextResponse:
+        @api.get("/job/{name}/{version}/build-logs")
+        async def build_logs(name: str, version: str, request: Request, tail: int = 0) -> dict[str, str]:
             self._user(request)
             self._job(name, version)
-            return PlainTextResponse(f"Step 1/3 : FROM racetrack/base-python\nbuilt {name}:{version}\n")
+            return {"logs": f"Step 1/3 : FROM racetrack/base-python\nbuilt {name}:{version}\n"}
 
         @api.get("/job_family/{name}/revisions")
         async def revisions(name: str, request: Request) -> list[dict[str, Any]]:
@@ -368,13 +398,13 @@ class FakeLifecycle:
             if body.get("preview"):
                 deployment = self._deployment(kind="preview", name=name, version=None, by=user.username,
                                               status="done", preview=plan)
-                return {"id": deployment["id"]}
+                return JSONResponse(deployment, status_code=202)
             state.families[name] = copy.deepcopy(target["_jobs"])
-            self._revision(name, operation="rollback", by=user.username, summary=f"rollback to revision {number}")
+            self._revision(name, operation="rollback", by=user.username, summary={"to_revision": number})
             deployment = self._deployment(kind="rollback", name=name, version=None, by=user.username,
                                           status="done", preview=plan)
             self._event("job_rolled_back", user.username, name, None, to_revision=number)
-            return {"id": deployment["id"]}
+            return JSONResponse(deployment, status_code=202)
 
         # Deployments and audit -----------------------------------------------------------------
         @api.get("/deploy")
@@ -400,33 +430,36 @@ class FakeLifecycle:
             return events
 
         # Permissions, ESCs -------------------------------------------------------------------
-        def grant(subject_type: str, subject_name: str, scope: str, family: str | None = None,
+        def grant(subject_kind: str, subject_name: str, scope: str, family: str | None = None,
                   version: str | None = None, endpoint: str | None = None) -> dict[str, Any]:
-            permission = {"id": f"perm-{next(self._ids)}", "subject_type": subject_type,
+            permission = {"id": next(self._ids), "subject_kind": subject_kind,
                           "subject_name": subject_name, "scope": scope, "job_family": family,
                           "job_version": version, "endpoint": endpoint}
             state.permissions[permission["id"]] = permission
             return permission
 
-        @api.get("/permissions")
-        async def permissions(request: Request, subject_type: str | None = None,
+        @api.get("/auth/permissions")
+        async def permissions(request: Request, subject_kind: str | None = None,
                               subject_name: str | None = None) -> list[dict[str, Any]]:
             self._staff(request)
             return [p for p in state.permissions.values()
-                    if (not subject_type or p["subject_type"] == subject_type)
+                    if (not subject_kind or p["subject_kind"] == subject_kind)
                     and (not subject_name or p["subject_name"] == subject_name)]
 
-        @api.post("/permissions")
+        @api.post("/auth/permissions", status_code=201)
         async def add_permission(request: Request, body: dict[str, Any]) -> dict[str, Any]:
             self._staff(request)
-            return grant(body["subject_type"], body["subject_name"], body["scope"], body.get("job_family"),
+            if body.get("scope") not in SCOPES:
+                raise FakeError(422, "scope: not a valid scope", "InvalidInput")
+            return grant(body["subject_kind"], body["subject_name"], body["scope"], body.get("job_family"),
                          body.get("job_version"), body.get("endpoint"))
 
-        @api.delete("/permissions/{permission_id}")
-        async def delete_permission(permission_id: str, request: Request) -> None:
+        @api.delete("/auth/permissions/{permission_id}")
+        async def delete_permission(permission_id: int, request: Request) -> dict[str, str]:
             self._staff(request)
             if state.permissions.pop(permission_id, None) is None:
-                raise not_found(f"permission {permission_id} not found")
+                raise not_found(f"permission {permission_id} was not found")
+            return {"message": "permission revoked"}
 
         @api.post("/auth/allow/job_family/{source}/job/{target}/scope/{scope}")
         async def allow_family(source: str, target: str, scope: str, request: Request) -> dict[str, Any]:
@@ -458,16 +491,18 @@ class FakeLifecycle:
                 raise not_found(f"ESC {esc_id} not found")
             return {**state.escs[esc_id], "tokens": state.esc_tokens[esc_id]}
 
-        @api.post("/escs/{esc_id}/auth_token")
-        async def esc_token(esc_id: str, request: Request) -> dict[str, Any]:
+        @api.post("/escs/{esc_id}/auth_token", status_code=201)
+        async def esc_token(esc_id: str, request: Request, body: dict[str, Any]) -> dict[str, Any]:
             self._staff(request)
-            token = {"id": f"tok-{next(self._ids)}", "token": "esc-" + secrets.token_urlsafe(16), "active": True,
-                     "expiry_time": None, "last_use_time": None}
+            days = body.get("expiry_days")
+            token = {"id": next(self._ids), "token": "esc-" + secrets.token_urlsafe(16), "active": True,
+                     "expiry_time": int(time.time()) + 86400 * days if days else None, "last_use_time": None,
+                     "create_time": int(time.time()), "description": body.get("description")}
             state.esc_tokens[esc_id].append(token)
             return token
 
         @api.delete("/escs/{esc_id}/auth_token/{token_id}")
-        async def revoke_esc_token(esc_id: str, token_id: str, request: Request) -> None:
+        async def revoke_esc_token(esc_id: str, token_id: int, request: Request) -> None:
             self._staff(request)
             for token in state.esc_tokens.get(esc_id, []):
                 if token["id"] == token_id:
@@ -479,12 +514,17 @@ class FakeLifecycle:
             self._user(request)
             return state.plugins
 
-        @api.post("/plugin/upload")
-        async def upload(request: Request, file: UploadFile = File(...)) -> dict[str, Any]:  # noqa: B008
-            self._staff(request)
+        @api.post("/plugin/upload", status_code=201)
+        async def upload(request: Request, file: UploadFile = File(...), replace: bool = False) -> dict[str, Any]:  # noqa: B008
+            user = self._staff(request)
             stem = (file.filename or "plugin.zip").removesuffix(".zip")
             name, _, version = stem.partition("-")
-            plugin = {"name": name, "version": version or "0.0.1", "category": "core", "size": len(await file.read())}
+            content = await file.read()
+            if not content.startswith(b"PK"):
+                raise invalid("plugin: the file is not a ZIP archive (accepted: a plugin ZIP)")
+            plugin = {"name": name, "version": version or "0.0.1", "category": "core", "url": None,
+                      "size": len(content), "sha256": "0" * 64, "uploaded_by": user.username,
+                      "uploaded_at": int(time.time())}
             state.plugins.append(plugin)
             return plugin
 
@@ -493,12 +533,12 @@ class FakeLifecycle:
             self._staff(request)
             state.plugins[:] = [p for p in state.plugins if (p["name"], p["version"]) != (name, version)]
 
-        @api.get("/settings/maintenance_mode")
+        @api.get("/settings")
         async def maintenance(request: Request) -> dict[str, Any]:
             self._user(request)
             return {"maintenance_mode": state.maintenance_mode}
 
-        @api.put("/settings/maintenance_mode")
+        @api.put("/settings")
         async def set_maintenance(request: Request, body: dict[str, Any]) -> dict[str, Any]:
             self._staff(request)
             state.maintenance_mode = bool(body.get("maintenance_mode"))

@@ -95,7 +95,7 @@ def test_a_new_user_goes_from_registration_to_rollback(stack: Stack, browser) ->
 
     # Logging in before activation is refused, with the reason.
     log_in(page, stack, *USER)
-    expect(page.locator("#login-hint")).to_contain_text("wait till a Racetrack admin activates it")
+    expect(page.get_by_role("main")).to_contain_text("wait till a Racetrack admin activates")
     shot(page, "02-login-refused-inactive")
 
     # Staff activates the account, in a browser of their own.

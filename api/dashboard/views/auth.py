@@ -57,7 +57,8 @@ async def login_submit(request: Request) -> Response:
         profile = await lifecycle(request).login(username, password)
     except PlatformError as exc:
         message = exc.message
-        hint = INACTIVE_HINT if "activ" in message.lower() else None
+        lowered = message.lower()
+        hint = INACTIVE_HINT if "activ" in lowered and "wait" not in lowered else None
         return render(
             request, "login.html", exc.status_code, error=message, hint=hint, username=username, next=next_path
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
+import yaml
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,8 +23,18 @@ LOG_TAIL = 500
 
 
 def _manifest(job: dict[str, Any]) -> dict[str, Any]:
+    """The job's manifest as a mapping: `manifest` (upstream) or the parsed `manifest_yaml`."""
     manifest = job.get("manifest")
-    return manifest if isinstance(manifest, dict) else {}
+    if isinstance(manifest, dict):
+        return manifest
+    text = job.get("manifest_yaml")
+    if isinstance(text, str) and text.strip():
+        try:
+            parsed = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
 
 
 def job_summary(job: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ _USER_ACTIONS: dict[str, tuple[dict[str, bool], str]] = {
     "make_staff": ({"is_staff": True}, "made staff"),
     "revoke_staff": ({"is_staff": False}, "no longer staff"),
 }
-MAX_PLUGIN_BYTES = 100 * 1024 * 1024
+MAX_PLUGIN_BYTES = 200 * 1024 * 1024
 
 
 def _field(data: FormData, name: str, *, required: bool = True) -> str:
@@ -76,7 +76,7 @@ async def update_user(request: Request, user: User, data: FormData) -> Response:
 @page(staff=True)
 async def user_permissions(request: Request, user: User) -> Response:
     username = request.path_params["username"]
-    grants = await lifecycle(request).permissions(user.token, subject_type="user", subject_name=username)
+    grants = await lifecycle(request).permissions(user.token, subject_kind="user", subject_name=username)
     return render(request, "staff/user.html", username=username, permissions=grants, scopes=SCOPES)
 
 
@@ -84,7 +84,7 @@ async def user_permissions(request: Request, user: User) -> Response:
 async def grant_user_permission(request: Request, user: User, data: FormData) -> Response:
     username = request.path_params["username"]
     grant = {
-        "subject_type": "user",
+        "subject_kind": "user",
         "subject_name": username,
         "scope": _scope(data),
         "job_family": _field(data, "job_family", required=False) or None,
@@ -111,7 +111,7 @@ async def revoke_permission(request: Request, user: User, data: FormData) -> Res
 
 @page(staff=True)
 async def permissions(request: Request, user: User) -> Response:
-    grants = await lifecycle(request).permissions(user.token, subject_type="job_family")
+    grants = await lifecycle(request).permissions(user.token, subject_kind="job_family")
     return render(request, "staff/permissions.html", permissions=grants, scopes=SCOPES)
 
 
@@ -148,7 +148,7 @@ async def create_esc(request: Request, user: User, data: FormData) -> Response:
 async def esc(request: Request, user: User) -> Response:
     esc_id = request.path_params["esc_id"]
     auth = await lifecycle(request).esc_auth_data(user.token, esc_id)
-    grants = await lifecycle(request).permissions(user.token, subject_type="esc", subject_name=esc_id)
+    grants = await lifecycle(request).permissions(user.token, subject_kind="esc", subject_name=esc_id)
     tokens = auth.get("tokens", []) if isinstance(auth, dict) else []
     return render(request, "staff/esc.html", esc_id=esc_id, esc=auth, tokens=tokens, permissions=grants, scopes=SCOPES)
 
@@ -156,7 +156,13 @@ async def esc(request: Request, user: User) -> Response:
 @form(staff=True)
 async def create_esc_token(request: Request, user: User, data: FormData) -> Response:
     esc_id = request.path_params["esc_id"]
-    call = lifecycle(request).create_esc_token(user.token, esc_id)
+    days = _field(data, "expiry_days", required=False)
+    if days and not days.isdigit():
+        raise InvalidInput("expiry_days must be a whole number of days (empty: never expires)")
+    description = _field(data, "description", required=False) or None
+    call = lifecycle(request).create_esc_token(
+        user.token, esc_id, expiry_days=int(days) if days else None, description=description
+    )
     return await _done(request, redirect(request, "staff_esc", esc_id=esc_id), call, "A new token was created.")
 
 
@@ -194,8 +200,9 @@ async def upload_plugin(request: Request, user: User, data: FormData) -> Respons
         raise InvalidInput(f"{upload.filename} is not a ZIP file: a plugin is a .zip archive")
     content = await upload.read(MAX_PLUGIN_BYTES + 1)
     if len(content) > MAX_PLUGIN_BYTES:
-        raise InvalidInput("the plugin is larger than 100 MiB")
-    call = lifecycle(request).upload_plugin(user.token, upload.filename, content)
+        raise InvalidInput("the plugin is larger than 200 MiB")
+    replace = data.get("replace") == "on"
+    call = lifecycle(request).upload_plugin(user.token, upload.filename, content, replace=replace)
     return await _done(request, redirect(request, "staff_plugins"), call, f"Plugin {upload.filename} uploaded.")
 
 

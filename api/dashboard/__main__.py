@@ -10,7 +10,9 @@ from api.settings import get_settings
 
 def main() -> None:
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.lifecycle_host, port=settings.dashboard_port, proxy_headers=True)
+    uvicorn.run(
+        create_app(settings), host=settings.lifecycle_host, port=settings.dashboard_port, proxy_headers=True
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The dashboard's ASGI application: routes, middleware and error pages.
 
-    create_app(settings)                      # talks to settings.effective_lifecycle_url
-    create_app(settings, transport=...)       # tests: an in-process lifecycle behind httpx
+create_app(settings)                      # talks to settings.effective_lifecycle_url
+create_app(settings, transport=...)       # tests: an in-process lifecycle behind httpx
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ _SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (
         b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        b"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; "
+        b"base-uri 'none'",
     ),
 ]
 
@@ -83,7 +84,9 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", 404, error=PlatformError("no such page"), title="Not found")
 
 
-def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> Starlette:
     """Builds the dashboard app; `transport` replaces the network between it and the lifecycle."""
     settings = settings or get_settings()
     key = settings.signing_key()
@@ -108,7 +111,9 @@ def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTr
     ]
     middleware = [
         Middleware(SecurityHeadersMiddleware),
-        Middleware(CsrfCookieMiddleware, signer=Signer(key, "csrf"), secure=settings.secure_cookie, path=PREFIX),
+        Middleware(
+            CsrfCookieMiddleware, signer=Signer(key, "csrf"), secure=settings.secure_cookie, path=PREFIX
+        ),
     ]
     app = Starlette(
         routes=[

@@ -57,7 +57,9 @@ def _error_from(response: httpx.Response) -> PlatformError:
         elif isinstance(body.get("detail"), str):
             message = body["detail"]
         elif isinstance(body.get("detail"), list):  # FastAPI request validation errors
-            message = "; ".join(str(item.get("msg", item)) for item in body["detail"] if isinstance(item, dict))
+            message = "; ".join(
+                str(item.get("msg", item)) for item in body["detail"] if isinstance(item, dict)
+            )
     cls = _ERRORS_BY_STATUS.get(response.status_code, PlatformError)
     return cls(message)
 
@@ -117,7 +119,9 @@ class LifecycleClient:
     # Users and tokens ---------------------------------------------------------------------
 
     async def register(self, username: str, password: str) -> Any:
-        return await self.request("POST", "/users/register", json={"username": username, "password": password})
+        return await self.request(
+            "POST", "/users/register", json={"username": username, "password": password}
+        )
 
     async def login(self, username: str, password: str) -> dict[str, Any]:
         return await self.request("POST", "/users/login", json={"username": username, "password": password})
@@ -190,7 +194,8 @@ class LifecycleClient:
         return await self.request("GET", "/auth/permissions", token=token, params=params) or []
 
     async def grant(self, token: str, grant: dict[str, Any]) -> Any:
-        """`grant`: subject_kind (user, esc, job_family), subject_name, scope, job_family, job_version, endpoint."""
+        """`grant`: subject_kind (user, esc, job_family), subject_name, scope, and optionally
+        job_family, job_version, endpoint."""
         return await self.request("POST", "/auth/permissions", token=token, json=grant)
 
     async def revoke(self, token: str, permission_id: str) -> Any:

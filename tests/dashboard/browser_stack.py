@@ -79,7 +79,7 @@ class FakeStack:
         self.dashboard_url = f"http://127.0.0.1:{dashboard_port}/dashboard"
         settings = Settings(
             data_dir=self.data_dir,
-            auth_key="browser-test-signing-key",
+            auth_key="browser-test-signing-key-of-at-least-32-bytes",
             lifecycle_url=self.lifecycle_url,
             pub_url=self.pub_url,
             dashboard_port=dashboard_port,
@@ -92,8 +92,9 @@ class FakeStack:
         self.fake.deploy_job(name, version, by=as_user)
 
     def token_works(self, token: str) -> bool:
-        answer = httpx.get(f"{self.lifecycle_url}/api/v1/users/validate_user_auth",
-                           headers={"X-Racetrack-Auth": token})
+        answer = httpx.get(
+            f"{self.lifecycle_url}/api/v1/users/validate_user_auth", headers={"X-Racetrack-Auth": token}
+        )
         return answer.status_code == 200
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures for the dashboard tests: a fake lifecycle and the dashboard in front of it, in-process."""
+"""Fixtures for the dashboard tests: a lifecycle (fake, or real when present) and the dashboard in-process."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from starlette.testclient import TestClient
 
 from api.dashboard import create_app
 from api.settings import Settings
+from tests.dashboard.backends import ADMIN, FakeBackend, RealBackend, real_lifecycle_available
 from tests.dashboard.fake_lifecycle import FakeLifecycle
 
-ADMIN = ("admin", "admin-password-1")
+__all__ = ["ADMIN", "LIFECYCLE_URL", "PUB_URL", "csrf_of", "login", "make_client"]
+
 LIFECYCLE_URL = "http://lifecycle.test/lifecycle"
 PUB_URL = "http://pub.test/pub"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -30,26 +32,39 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings(
-        data_dir=tmp_path / "data",
-        auth_key="dashboard-test-signing-key",
+        data_dir=tmp_path / "dashboard-data",
+        auth_key="dashboard-test-signing-key-of-at-least-32-bytes",
         lifecycle_url=LIFECYCLE_URL,
         pub_url=PUB_URL,
     )
 
 
 @pytest.fixture
-def fake() -> FakeLifecycle:
-    return FakeLifecycle(admin_username=ADMIN[0], admin_password=ADMIN[1])
+def lifecycle(request: pytest.FixtureRequest, tmp_path) -> FakeBackend | RealBackend:
+    """The fake lifecycle; tests parametrized with `indirect=True` also get the real one when present."""
+    kind = getattr(request, "param", "fake")
+    if kind == "real":
+        if not real_lifecycle_available():
+            pytest.skip("api.lifecycle is not on this branch yet")
+        return RealBackend(tmp_path / "lifecycle-data")
+    return FakeBackend()
 
 
-def make_client(settings: Settings, fake: FakeLifecycle) -> TestClient:
-    app = create_app(settings, transport=httpx.ASGITransport(app=fake.app))
+@pytest.fixture
+def fake(lifecycle) -> FakeLifecycle:
+    """The fake lifecycle's state, for tests that set up jobs and history directly."""
+    assert isinstance(lifecycle, FakeBackend), "this test needs the fake lifecycle"
+    return lifecycle.fake
+
+
+def make_client(settings: Settings, lifecycle: FakeBackend | RealBackend) -> TestClient:
+    app = create_app(settings, transport=lifecycle.transport())
     return TestClient(app, base_url="http://127.0.0.1:7003")
 
 
 @pytest.fixture
-def client(settings: Settings, fake: FakeLifecycle) -> Iterator[TestClient]:
-    with make_client(settings, fake) as test_client:
+def client(settings: Settings, lifecycle) -> Iterator[TestClient]:
+    with make_client(settings, lifecycle) as test_client:
         yield test_client
 
 
@@ -77,7 +92,7 @@ def staff_client(client: TestClient) -> TestClient:
 
 
 @pytest.fixture
-def user_client(client: TestClient, fake: FakeLifecycle) -> TestClient:
-    fake.add_user("alice@example.com", "alice-password-1", active=True)
+def user_client(client: TestClient, lifecycle) -> TestClient:
+    lifecycle.add_user("alice@example.com", "alice-password-1", active=True)
     assert login(client, "alice@example.com", "alice-password-1").status_code == 303
     return client

@@ -17,13 +17,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI, File, Request, UploadFile
 import yaml
+from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-SCOPES = {"read_job", "deploy_job", "deploy_new_family", "delete_job", "call_job", "call_admin_api", "full_access"}
+SCOPES = {
+    "read_job",
+    "deploy_job",
+    "deploy_new_family",
+    "delete_job",
+    "call_job",
+    "call_admin_api",
+    "full_access",
+}
 COMMON_PASSWORDS = {"password", "password1", "12345678", "qwertyuiop", "iloveyou", "letmein1", "racetrack"}
 
 
@@ -143,8 +151,17 @@ class FakeLifecycle:
         self.state.tokens[token] = username
         return token
 
-    def _deployment(self, *, kind: str, name: str, version: str | None, by: str, status: str,
-                    preview: dict[str, Any] | None = None, error: str | None = None) -> dict[str, Any]:
+    def _deployment(
+        self,
+        *,
+        kind: str,
+        name: str,
+        version: str | None,
+        by: str,
+        status: str,
+        preview: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> dict[str, Any]:
         now = int(time.time())
         deployment = {
             "id": f"dep-{next(self._ids)}",
@@ -186,17 +203,21 @@ class FakeLifecycle:
         revisions.append(revision)
         return revision
 
-    def _event(self, kind: str, by: str, name: str | None = None, version: str | None = None, **props: Any) -> None:
-        self.state.events.append({
-            "id": next(self._ids),
-            "timestamp": int(time.time()),
-            "event_type": kind,
-            "properties": props or None,
-            "username_executor": by,
-            "username_subject": None,
-            "job_name": name,
-            "job_version": version,
-        })
+    def _event(
+        self, kind: str, by: str, name: str | None = None, version: str | None = None, **props: Any
+    ) -> None:
+        self.state.events.append(
+            {
+                "id": next(self._ids),
+                "timestamp": int(time.time()),
+                "event_type": kind,
+                "properties": props or None,
+                "username_executor": by,
+                "username_subject": None,
+                "job_name": name,
+                "job_version": version,
+            }
+        )
 
     def _user(self, request: Request) -> FakeUser:
         token = request.headers.get("X-Racetrack-Auth") or request.cookies.get("X-Racetrack-Auth")
@@ -231,11 +252,27 @@ class FakeLifecycle:
         for version in sorted(set(current) | set(target)):
             urn = f"urn:pulumi:rt::job::docker:Container::{family}-{version}"
             if version not in current:
-                steps.append({"op": "create", "urn": urn, "type": "docker:Container", "name": f"{family}-{version}",
-                              "diffs": [], "changes": {}})
+                steps.append(
+                    {
+                        "op": "create",
+                        "urn": urn,
+                        "type": "docker:Container",
+                        "name": f"{family}-{version}",
+                        "diffs": [],
+                        "changes": {},
+                    }
+                )
             elif version not in target:
-                steps.append({"op": "delete", "urn": urn, "type": "docker:Container", "name": f"{family}-{version}",
-                              "diffs": [], "changes": {}})
+                steps.append(
+                    {
+                        "op": "delete",
+                        "urn": urn,
+                        "type": "docker:Container",
+                        "name": f"{family}-{version}",
+                        "diffs": [],
+                        "changes": {},
+                    }
+                )
         summary: dict[str, int] = {}
         for step in steps:
             summary[step["op"]] = summary.get(step["op"], 0) + 1
@@ -260,12 +297,20 @@ class FakeLifecycle:
             if password.isdigit():
                 raise invalid("password: only digits (accepted: a password that is not entirely numeric)")
             if password.lower() in COMMON_PASSWORDS:
-                raise invalid("password: too common (accepted: a password that is not on common-password lists)")
+                raise invalid(
+                    "password: too common (accepted: a password that is not on common-password lists)"
+                )
 
         def user_out(user: FakeUser) -> dict[str, Any]:
-            return {"id": user.id, "username": user.username, "is_active": user.is_active,
-                    "is_staff": user.is_staff, "is_superuser": user.is_superuser, "date_joined": None,
-                    "last_login": None}
+            return {
+                "id": user.id,
+                "username": user.username,
+                "is_active": user.is_active,
+                "is_staff": user.is_staff,
+                "is_superuser": user.is_superuser,
+                "date_joined": None,
+                "last_login": None,
+            }
 
         # Users -------------------------------------------------------------------------------
         @api.post("/users/register")
@@ -286,14 +331,19 @@ class FakeLifecycle:
                 raise unauthenticated("wrong username or password")
             if not user.is_active:
                 raise unauthenticated(
-                    f"user {user.username} is inactive: wait till a Racetrack admin activates the account")
+                    f"user {user.username} is inactive: wait till a Racetrack admin activates the account"
+                )
             return {"username": user.username, "token": self.token_of(user.username)}
 
         @api.get("/users/validate_user_auth")
         async def whoami(request: Request) -> dict[str, Any]:
             user = self._user(request)
-            return {"username": user.username, "subject_type": "user", "is_staff": user.is_staff,
-                    "is_superuser": user.is_superuser}
+            return {
+                "username": user.username,
+                "subject_type": "user",
+                "is_staff": user.is_staff,
+                "is_superuser": user.is_superuser,
+            }
 
         @api.put("/users/change_password")
         async def change_password(request: Request, body: dict[str, Any]) -> None:
@@ -321,7 +371,9 @@ class FakeLifecycle:
             if user is None:
                 raise not_found(f"user {username} not found")
             if "is_staff" in body and bool(body["is_staff"]) != user.is_staff and not staff.is_superuser:
-                raise forbidden(f"User {staff.username} is not a superuser: only superusers change the staff flag")
+                raise forbidden(
+                    f"User {staff.username} is not a superuser: only superusers change the staff flag"
+                )
             for key in ("is_active", "is_staff"):
                 if key in body:
                     setattr(user, key, bool(body[key]))
@@ -330,9 +382,16 @@ class FakeLifecycle:
 
         @api.get("/info")
         async def info() -> dict[str, Any]:
-            return {"service": "lifecycle", "git_version": "fake", "docker_tag": "fake", "auth_required": True,
-                    "external_pub_url": "http://pub.test/pub", "lifecycle_url": "http://lifecycle.test/lifecycle",
-                    "dashboard_url": "http://127.0.0.1:7003/dashboard", "grafana_url": None}
+            return {
+                "service": "lifecycle",
+                "git_version": "fake",
+                "docker_tag": "fake",
+                "auth_required": True,
+                "external_pub_url": "http://pub.test/pub",
+                "lifecycle_url": "http://lifecycle.test/lifecycle",
+                "dashboard_url": "http://127.0.0.1:7003/dashboard",
+                "grafana_url": None,
+            }
 
         # Jobs ----------------------------------------------------------------------------------
         @api.get("/job")
@@ -354,14 +413,17 @@ class FakeLifecycle:
             del state.families[name][version]
             self._revision(name, operation="delete", by=user.username, summary={"version": version})
             self._event("job_deleted", user.username, name, version)
-            return self._deployment(kind="delete", name=name, version=version, by=user.username, status="done")
+            return self._deployment(
+                kind="delete", name=name, version=version, by=user.username, status="done"
+            )
 
         @api.post("/job/{name}/{version}/redeploy")
         async def redeploy(name: str, version: str, request: Request) -> dict[str, Any]:
             user = self._user(request)
             self._job(name, version)
-            deployment = self._deployment(kind="redeploy", name=name, version=version, by=user.username,
-                                          status="done")
+            deployment = self._deployment(
+                kind="redeploy", name=name, version=version, by=user.username, status="done"
+            )
             self._event("job_redeployed", user.username, name, version)
             return {"id": deployment["id"]}
 
@@ -396,13 +458,15 @@ class FakeLifecycle:
                 raise not_found(f"job family {name} has no revision {number}")
             plan = self._plan(name, target["_jobs"])
             if body.get("preview"):
-                deployment = self._deployment(kind="preview", name=name, version=None, by=user.username,
-                                              status="done", preview=plan)
+                deployment = self._deployment(
+                    kind="preview", name=name, version=None, by=user.username, status="done", preview=plan
+                )
                 return JSONResponse(deployment, status_code=202)
             state.families[name] = copy.deepcopy(target["_jobs"])
             self._revision(name, operation="rollback", by=user.username, summary={"to_revision": number})
-            deployment = self._deployment(kind="rollback", name=name, version=None, by=user.username,
-                                          status="done", preview=plan)
+            deployment = self._deployment(
+                kind="rollback", name=name, version=None, by=user.username, status="done", preview=plan
+            )
             self._event("job_rolled_back", user.username, name, None, to_revision=number)
             return JSONResponse(deployment, status_code=202)
 
@@ -420,39 +484,68 @@ class FakeLifecycle:
             return state.deployments[deployment_id]
 
         @api.get("/audit/activity")
-        async def activity(request: Request, job_name: str | None = None, job_version: str | None = None,
-                           related_to_me: bool = False) -> list[dict[str, Any]]:
+        async def activity(
+            request: Request,
+            job_name: str | None = None,
+            job_version: str | None = None,
+            related_to_me: bool = False,
+        ) -> list[dict[str, Any]]:
             user = self._user(request)
-            events = [e for e in reversed(state.events)
-                      if (not job_name or e["job_name"] == job_name)
-                      and (not job_version or e["job_version"] == job_version)
-                      and (not related_to_me or user.username in (e["username_executor"], e["username_subject"]))]
+            events = [
+                e
+                for e in reversed(state.events)
+                if (not job_name or e["job_name"] == job_name)
+                and (not job_version or e["job_version"] == job_version)
+                and (not related_to_me or user.username in (e["username_executor"], e["username_subject"]))
+            ]
             return events
 
         # Permissions, ESCs -------------------------------------------------------------------
-        def grant(subject_kind: str, subject_name: str, scope: str, family: str | None = None,
-                  version: str | None = None, endpoint: str | None = None) -> dict[str, Any]:
-            permission = {"id": next(self._ids), "subject_kind": subject_kind,
-                          "subject_name": subject_name, "scope": scope, "job_family": family,
-                          "job_version": version, "endpoint": endpoint}
+        def grant(
+            subject_kind: str,
+            subject_name: str,
+            scope: str,
+            family: str | None = None,
+            version: str | None = None,
+            endpoint: str | None = None,
+        ) -> dict[str, Any]:
+            permission = {
+                "id": next(self._ids),
+                "subject_kind": subject_kind,
+                "subject_name": subject_name,
+                "scope": scope,
+                "job_family": family,
+                "job_version": version,
+                "endpoint": endpoint,
+            }
             state.permissions[permission["id"]] = permission
             return permission
 
         @api.get("/auth/permissions")
-        async def permissions(request: Request, subject_kind: str | None = None,
-                              subject_name: str | None = None) -> list[dict[str, Any]]:
+        async def permissions(
+            request: Request, subject_kind: str | None = None, subject_name: str | None = None
+        ) -> list[dict[str, Any]]:
             self._staff(request)
-            return [p for p in state.permissions.values()
-                    if (not subject_kind or p["subject_kind"] == subject_kind)
-                    and (not subject_name or p["subject_name"] == subject_name)]
+            return [
+                p
+                for p in state.permissions.values()
+                if (not subject_kind or p["subject_kind"] == subject_kind)
+                and (not subject_name or p["subject_name"] == subject_name)
+            ]
 
         @api.post("/auth/permissions", status_code=201)
         async def add_permission(request: Request, body: dict[str, Any]) -> dict[str, Any]:
             self._staff(request)
             if body.get("scope") not in SCOPES:
                 raise FakeError(422, "scope: not a valid scope", "InvalidInput")
-            return grant(body["subject_kind"], body["subject_name"], body["scope"], body.get("job_family"),
-                         body.get("job_version"), body.get("endpoint"))
+            return grant(
+                body["subject_kind"],
+                body["subject_name"],
+                body["scope"],
+                body.get("job_family"),
+                body.get("job_version"),
+                body.get("endpoint"),
+            )
 
         @api.delete("/auth/permissions/{permission_id}")
         async def delete_permission(permission_id: int, request: Request) -> dict[str, str]:
@@ -495,9 +588,15 @@ class FakeLifecycle:
         async def esc_token(esc_id: str, request: Request, body: dict[str, Any]) -> dict[str, Any]:
             self._staff(request)
             days = body.get("expiry_days")
-            token = {"id": next(self._ids), "token": "esc-" + secrets.token_urlsafe(16), "active": True,
-                     "expiry_time": int(time.time()) + 86400 * days if days else None, "last_use_time": None,
-                     "create_time": int(time.time()), "description": body.get("description")}
+            token = {
+                "id": next(self._ids),
+                "token": "esc-" + secrets.token_urlsafe(16),
+                "active": True,
+                "expiry_time": int(time.time()) + 86400 * days if days else None,
+                "last_use_time": None,
+                "create_time": int(time.time()),
+                "description": body.get("description"),
+            }
             state.esc_tokens[esc_id].append(token)
             return token
 
@@ -515,16 +614,27 @@ class FakeLifecycle:
             return state.plugins
 
         @api.post("/plugin/upload", status_code=201)
-        async def upload(request: Request, file: UploadFile = File(...), replace: bool = False) -> dict[str, Any]:  # noqa: B008
+        async def upload(
+            request: Request,
+            file: UploadFile = File(...),  # noqa: B008 - FastAPI's way to declare a form file
+            replace: bool = False,
+        ) -> dict[str, Any]:
             user = self._staff(request)
             stem = (file.filename or "plugin.zip").removesuffix(".zip")
             name, _, version = stem.partition("-")
             content = await file.read()
             if not content.startswith(b"PK"):
                 raise invalid("plugin: the file is not a ZIP archive (accepted: a plugin ZIP)")
-            plugin = {"name": name, "version": version or "0.0.1", "category": "core", "url": None,
-                      "size": len(content), "sha256": "0" * 64, "uploaded_by": user.username,
-                      "uploaded_at": int(time.time())}
+            plugin = {
+                "name": name,
+                "version": version or "0.0.1",
+                "category": "core",
+                "url": None,
+                "size": len(content),
+                "sha256": "0" * 64,
+                "uploaded_by": user.username,
+                "uploaded_at": int(time.time()),
+            }
             state.plugins.append(plugin)
             return plugin
 
@@ -554,6 +664,9 @@ class FakeLifecycle:
                 caller = None
             else:
                 caller = f"User {self._user(request).username}"
-            return {"job": {k: job[k] for k in ("name", "version", "status", "internal_name")}, "caller": caller}
+            return {
+                "job": {k: job[k] for k in ("name", "version", "status", "internal_name")},
+                "caller": caller,
+            }
 
         return api

@@ -83,7 +83,9 @@ def create_fake_pub(lifecycle_url: str) -> Starlette:
         if answer.status_code != 200:
             message = answer.json().get("error", "")
             kind = "Unauthenticated" if answer.status_code == 401 else answer.json().get("type", "Error")
-            return JSONResponse({"error": f"{kind}: {message}", "requestId": "fake"}, status_code=answer.status_code)
+            return JSONResponse(
+                {"error": f"{kind}: {message}", "requestId": "fake"}, status_code=answer.status_code
+            )
         if request.method == "GET" and path in ("", "docs"):
             return HTMLResponse(SWAGGER_PAGE.format(name=name, version=version))
         if request.method == "POST" and path == "api/v1/perform":

@@ -40,7 +40,9 @@ USER = ("carol@example.com", "carol-password-1")
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Debian's Chromium, installed by scripts/ensure-chromium.sh when missing."""
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "ensure-chromium.sh")], capture_output=True, text=True)
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "ensure-chromium.sh")], capture_output=True, text=True
+    )
     if result.returncode != 0:
         pytest.fail(f"could not install chromium: {result.stderr.strip()}")
     return CHROMIUM
@@ -80,7 +82,9 @@ def log_in(page, stack: Stack, username: str, password: str) -> None:
 
 def test_a_new_user_goes_from_registration_to_rollback(stack: Stack, browser) -> None:
     context = browser.new_context(viewport={"width": 1200, "height": 800})
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.dashboard_url.rsplit("/", 1)[0])
+    context.grant_permissions(
+        ["clipboard-read", "clipboard-write"], origin=stack.dashboard_url.rsplit("/", 1)[0]
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 from starlette.testclient import TestClient
 
 from api.dashboard import create_app
-from tests.dashboard.conftest import ADMIN, LIFECYCLE_URL, PUB_URL, csrf_of, login
+from tests.dashboard.conftest import ADMIN, LIFECYCLE_URL, PUB_URL, csrf_of, login, make_client
 
 
 def register(client: TestClient, username: str, password: str, confirm: str | None = None) -> httpx.Response:
     token = csrf_of(client, "/dashboard/register")
-    data = {"username": username, "password": password, "password_confirm": confirm or password, "csrf_token": token}
+    data = {
+        "username": username,
+        "password": password,
+        "password_confirm": confirm or password,
+        "csrf_token": token,
+    }
     return client.post("/dashboard/register", data=data)
 
 
@@ -64,9 +70,15 @@ def test_session_cookie_is_secure_when_configured(settings, fake) -> None:
 def test_login_follows_next_only_within_the_dashboard(client: TestClient) -> None:
     token = csrf_of(client)
     data = {"username": ADMIN[0], "password": ADMIN[1], "csrf_token": token, "next": "https://evil.example/"}
-    assert client.post("/dashboard/login", data=data, follow_redirects=False).headers["location"] == "/dashboard/jobs"
+    assert (
+        client.post("/dashboard/login", data=data, follow_redirects=False).headers["location"]
+        == "/dashboard/jobs"
+    )
     data["next"] = "/dashboard/activity"
-    assert client.post("/dashboard/login", data=data, follow_redirects=False).headers["location"] == "/dashboard/activity"
+    assert (
+        client.post("/dashboard/login", data=data, follow_redirects=False).headers["location"]
+        == "/dashboard/activity"
+    )
 
 
 def test_profile_shows_token_and_ready_login_command(user_client: TestClient, fake) -> None:
@@ -87,7 +99,12 @@ def test_regenerate_token_moves_the_session_to_the_new_token(user_client: TestCl
 
 def test_change_password(user_client: TestClient, fake) -> None:
     csrf = csrf_of(user_client, "/dashboard/profile")
-    data = {"csrf_token": csrf, "old_password": "wrong", "new_password": "x-password-2", "new_password_confirm": "x-password-2"}
+    data = {
+        "csrf_token": csrf,
+        "old_password": "wrong",
+        "new_password": "x-password-2",
+        "new_password_confirm": "x-password-2",
+    }
     assert "old password is wrong" in user_client.post("/dashboard/profile/password", data=data).text
     data["old_password"] = "alice-password-1"
     assert "Your password was changed" in user_client.post("/dashboard/profile/password", data=data).text
@@ -131,9 +148,13 @@ def test_job_page_shows_details_links_manifest_and_logs(user_client: TestClient,
 def test_delete_needs_the_name_typed(user_client: TestClient, fake) -> None:
     fake.deploy_job("adder", "0.0.1", by="alice@example.com")
     csrf = csrf_of(user_client, "/dashboard/jobs/adder/0.0.1/delete")
-    wrong = user_client.post("/dashboard/jobs/adder/0.0.1/delete", data={"csrf_token": csrf, "confirm_name": "x"})
+    wrong = user_client.post(
+        "/dashboard/jobs/adder/0.0.1/delete", data={"csrf_token": csrf, "confirm_name": "x"}
+    )
     assert wrong.status_code == 400 and "0.0.1" in fake.state.families["adder"]
-    done = user_client.post("/dashboard/jobs/adder/0.0.1/delete", data={"csrf_token": csrf, "confirm_name": "adder"})
+    done = user_client.post(
+        "/dashboard/jobs/adder/0.0.1/delete", data={"csrf_token": csrf, "confirm_name": "adder"}
+    )
     assert "was deleted" in done.text and "0.0.1" not in fake.state.families["adder"]
 
 
@@ -142,7 +163,9 @@ def test_redeploy_after_confirmation_opens_the_deployment(user_client: TestClien
     assert "Yes, redeploy" in user_client.get("/dashboard/jobs/adder/0.0.1/redeploy").text
     csrf = csrf_of(user_client, "/dashboard/jobs/adder/0.0.1/redeploy")
     page = user_client.post("/dashboard/jobs/adder/0.0.1/redeploy", data={"csrf_token": csrf})
-    assert page.url.path.startswith("/dashboard/deployments/") and "Redeploy of adder 0.0.1 started" in page.text
+    assert (
+        page.url.path.startswith("/dashboard/deployments/") and "Redeploy of adder 0.0.1 started" in page.text
+    )
 
 
 def test_history_shows_diffs_and_rollback_previews_before_confirming(user_client: TestClient, fake) -> None:
@@ -154,7 +177,9 @@ def test_history_shows_diffs_and_rollback_previews_before_confirming(user_client
     assert "Preview rollback to revision 1" in history and "Preview rollback to revision 2" not in history
 
     csrf = csrf_of(user_client, "/dashboard/families/adder/history")
-    preview = user_client.post("/dashboard/families/adder/rollback/preview", data={"csrf_token": csrf, "to_revision": "1"})
+    preview = user_client.post(
+        "/dashboard/families/adder/rollback/preview", data={"csrf_token": csrf, "to_revision": "1"}
+    )
     assert "1 to delete" in preview.text and "adder-0.0.2" in preview.text
     assert set(fake.state.families["adder"]) == {"0.0.1", "0.0.2"}, "a preview changed nothing"
     form = re.search(r'action="(/dashboard/families/adder/rollback)"', preview.text)
@@ -182,19 +207,27 @@ def test_staff_activates_users_and_manages_permissions(staff_client: TestClient,
     users = staff_client.get("/dashboard/staff/users").text
     assert "1 account(s) wait for activation" in users
     csrf = csrf_of(staff_client, "/dashboard/staff/users")
-    page = staff_client.post("/dashboard/staff/users/bob@example.com", data={"csrf_token": csrf, "action": "activate"})
+    page = staff_client.post(
+        "/dashboard/staff/users/bob@example.com", data={"csrf_token": csrf, "action": "activate"}
+    )
     assert "User bob@example.com activated" in page.text and fake.state.users["bob@example.com"].is_active
-    staff_client.post("/dashboard/staff/users/bob@example.com", data={"csrf_token": csrf, "action": "make_staff"})
+    staff_client.post(
+        "/dashboard/staff/users/bob@example.com", data={"csrf_token": csrf, "action": "make_staff"}
+    )
     assert fake.state.users["bob@example.com"].is_staff
 
     grant = {"csrf_token": csrf, "scope": "delete_job", "job_family": "adder"}
     page = staff_client.post("/dashboard/staff/users/bob@example.com/permissions", data=grant)
     assert "Permission granted" in page.text and "delete_job" in page.text
-    bad = staff_client.post("/dashboard/staff/users/bob@example.com/permissions", data={**grant, "scope": "root"})
+    bad = staff_client.post(
+        "/dashboard/staff/users/bob@example.com/permissions", data={**grant, "scope": "root"}
+    )
     assert bad.status_code == 400 and "unknown scope" in bad.text
 
-    page = staff_client.post("/dashboard/staff/permissions",
-                             data={"csrf_token": csrf, "source": "chain", "target": "adder", "scope": "call_job"})
+    page = staff_client.post(
+        "/dashboard/staff/permissions",
+        data={"csrf_token": csrf, "source": "chain", "target": "adder", "scope": "call_job"},
+    )
     assert "Job family chain may now call_job on adder" in page.text
     perm_id = next(p["id"] for p in fake.state.permissions.values() if p["subject_name"] == "chain")
     staff_client.post(f"/dashboard/staff/permissions/{perm_id}/revoke", data={"csrf_token": csrf})
@@ -209,14 +242,17 @@ def test_staff_manages_escs_plugins_and_maintenance(staff_client: TestClient, fa
     page = staff_client.post(f"/dashboard/staff/escs/{esc_id}/tokens", data={"csrf_token": csrf})
     token = fake.state.esc_tokens[esc_id][0]
     assert token["token"] in page.text
-    staff_client.post(f"/dashboard/staff/escs/{esc_id}/tokens/{token['id']}/revoke", data={"csrf_token": csrf})
+    staff_client.post(
+        f"/dashboard/staff/escs/{esc_id}/tokens/{token['id']}/revoke", data={"csrf_token": csrf}
+    )
     assert not token["active"]
 
     files = {"file": ("python3-job-type-2.15.1.zip", b"PK\x03\x04fake", "application/zip")}
     page = staff_client.post("/dashboard/staff/plugins", data={"csrf_token": csrf}, files=files)
     assert "uploaded" in page.text and "python3" in page.text
-    not_zip = staff_client.post("/dashboard/staff/plugins", data={"csrf_token": csrf},
-                                files={"file": ("x.txt", b"x", "text/plain")})
+    not_zip = staff_client.post(
+        "/dashboard/staff/plugins", data={"csrf_token": csrf}, files={"file": ("x.txt", b"x", "text/plain")}
+    )
     assert not_zip.status_code == 400
     staff_client.post("/dashboard/staff/plugins/python3/job/delete", data={"csrf_token": csrf})
 
@@ -229,7 +265,9 @@ def test_a_lifecycle_that_cannot_be_reached_gives_a_clear_503(settings) -> None:
     settings = settings.model_copy(update={"lifecycle_url": "http://127.0.0.1:9/lifecycle"})
     with TestClient(create_app(settings), base_url="http://127.0.0.1:7003") as client:
         token = csrf_of(client)
-        response = client.post("/dashboard/login", data={"username": "a@b.c", "password": "x", "csrf_token": token})
+        response = client.post(
+            "/dashboard/login", data={"username": "a@b.c", "password": "x", "csrf_token": token}
+        )
         assert response.status_code == 503 and "cannot be reached" in response.text
 
 
@@ -237,3 +275,32 @@ def test_a_revoked_session_goes_back_to_login(user_client: TestClient, fake) -> 
     fake.state.tokens.clear()
     response = user_client.get("/dashboard/jobs", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/dashboard/login")
+
+
+@pytest.mark.parametrize("lifecycle", ["fake", "real"], indirect=True)
+def test_onboarding_from_registration_to_a_working_token(settings, lifecycle) -> None:
+    """The user guide's path, in-process: against the fake and, once merged, the real lifecycle."""
+    with make_client(settings, lifecycle) as visitor, make_client(settings, lifecycle) as staff:
+        assert (
+            "Wait till a Racetrack admin activates"
+            in register(visitor, "dora@example.com", "dora-password-1").text
+        )
+        refused = login(visitor, "dora@example.com", "dora-password-1")
+        assert refused.status_code == 401 and "wait till a Racetrack admin activates" in refused.text
+
+        assert login(staff, *ADMIN).status_code == 303
+        csrf = csrf_of(staff, "/dashboard/staff/users")
+        page = staff.post(
+            "/dashboard/staff/users/dora@example.com", data={"csrf_token": csrf, "action": "activate"}
+        )
+        assert "User dora@example.com activated" in page.text
+
+        assert login(visitor, "dora@example.com", "dora-password-1").status_code == 303
+        profile = visitor.get("/dashboard/profile").text
+        command = re.search(r"racetrack login (\S+) --remote (\S+)</code>", profile)
+        assert command and command.group(2) == LIFECYCLE_URL
+        assert command.group(1) == lifecycle.token_of("dora@example.com", "dora-password-1")
+        assert "No jobs" in visitor.get("/dashboard/jobs").text
+        assert visitor.get("/dashboard/staff/users").status_code == 403
+        assert visitor.get("/dashboard/activity").status_code == 200
+        assert visitor.get("/dashboard/deployments").status_code == 200

@@ -52,7 +52,9 @@ async def login_submit(request: Request) -> Response:
     password = str(data.get("password", ""))
     next_path = _safe_next(str(data.get("next", "")))
     if not username or not password:
-        return render(request, "login.html", 400, error="Enter your username and password.", username=username)
+        return render(
+            request, "login.html", 400, error="Enter your username and password.", username=username
+        )
     try:
         profile = await lifecycle(request).login(username, password)
     except PlatformError as exc:
@@ -60,7 +62,13 @@ async def login_submit(request: Request) -> Response:
         lowered = message.lower()
         hint = INACTIVE_HINT if "activ" in lowered and "wait" not in lowered else None
         return render(
-            request, "login.html", exc.status_code, error=message, hint=hint, username=username, next=next_path
+            request,
+            "login.html",
+            exc.status_code,
+            error=message,
+            hint=hint,
+            username=username,
+            next=next_path,
         )
     response = RedirectResponse(next_path or str(request.app.url_path_for("jobs")), status_code=303)
     set_auth_cookie(request, response, profile["token"])
@@ -79,7 +87,9 @@ async def register_submit(request: Request) -> Response:
     confirm = str(data.get("password_confirm", ""))
 
     def again(message: str, status: int) -> Response:
-        return render(request, "register.html", status, error=message, username=username, rules=PASSWORD_RULES)
+        return render(
+            request, "register.html", status, error=message, username=username, rules=PASSWORD_RULES
+        )
 
     if "@" not in username:
         return again("The username must be your email address, e.g. alice@example.com.", 400)

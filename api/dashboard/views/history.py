@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
 import yaml
 from starlette.datastructures import FormData

@@ -156,7 +156,9 @@ async def job_logs(request: Request, user: User) -> Response:
         error = None
     except PlatformError as exc:
         text, error = "", exc.message
-    return render(request, "logs.html", name=name, version=version, kind=kind, text=text, error=error, tail=tail)
+    return render(
+        request, "logs.html", name=name, version=version, kind=kind, text=text, error=error, tail=tail
+    )
 
 
 @page()

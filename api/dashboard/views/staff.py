@@ -19,7 +19,15 @@ from api.errors import InvalidInput, PlatformError
 
 __all__ = ["routes", "SCOPES"]
 
-SCOPES = ("read_job", "deploy_job", "deploy_new_family", "delete_job", "call_job", "call_admin_api", "full_access")
+SCOPES = (
+    "read_job",
+    "deploy_job",
+    "deploy_new_family",
+    "delete_job",
+    "call_job",
+    "call_admin_api",
+    "full_access",
+)
 _USER_ACTIONS: dict[str, tuple[dict[str, bool], str]] = {
     "activate": ({"is_active": True}, "activated"),
     "deactivate": ({"is_active": False}, "deactivated"),
@@ -103,7 +111,9 @@ async def revoke_permission(request: Request, user: User, data: FormData) -> Res
         back_to = str(request.app.url_path_for("staff_permissions"))
     back = redirect(request, "staff_permissions")
     back.headers["location"] = back_to
-    return await _done(request, back, lifecycle(request).revoke(user.token, permission_id), "Permission revoked.")
+    return await _done(
+        request, back, lifecycle(request).revoke(user.token, permission_id), "Permission revoked."
+    )
 
 
 # Permissions between job families --------------------------------------------------------
@@ -140,7 +150,11 @@ async def create_esc(request: Request, user: User, data: FormData) -> Response:
         esc = await lifecycle(request).create_esc(user.token, name)
     except PlatformError as exc:
         return flash(request, redirect(request, "staff_escs"), exc.message, "error")
-    back = redirect(request, "staff_esc", esc_id=str(esc.get("id"))) if esc.get("id") else redirect(request, "staff_escs")
+    back = (
+        redirect(request, "staff_esc", esc_id=str(esc.get("id")))
+        if esc.get("id")
+        else redirect(request, "staff_escs")
+    )
     return flash(request, back, f"External Service Consumer {name} created.", "success")
 
 
@@ -150,7 +164,9 @@ async def esc(request: Request, user: User) -> Response:
     auth = await lifecycle(request).esc_auth_data(user.token, esc_id)
     grants = await lifecycle(request).permissions(user.token, subject_kind="esc", subject_name=esc_id)
     tokens = auth.get("tokens", []) if isinstance(auth, dict) else []
-    return render(request, "staff/esc.html", esc_id=esc_id, esc=auth, tokens=tokens, permissions=grants, scopes=SCOPES)
+    return render(
+        request, "staff/esc.html", esc_id=esc_id, esc=auth, tokens=tokens, permissions=grants, scopes=SCOPES
+    )
 
 
 @form(staff=True)
@@ -163,7 +179,9 @@ async def create_esc_token(request: Request, user: User, data: FormData) -> Resp
     call = lifecycle(request).create_esc_token(
         user.token, esc_id, expiry_days=int(days) if days else None, description=description
     )
-    return await _done(request, redirect(request, "staff_esc", esc_id=esc_id), call, "A new token was created.")
+    return await _done(
+        request, redirect(request, "staff_esc", esc_id=esc_id), call, "A new token was created."
+    )
 
 
 @form(staff=True)
@@ -203,7 +221,9 @@ async def upload_plugin(request: Request, user: User, data: FormData) -> Respons
         raise InvalidInput("the plugin is larger than 200 MiB")
     replace = data.get("replace") == "on"
     call = lifecycle(request).upload_plugin(user.token, upload.filename, content, replace=replace)
-    return await _done(request, redirect(request, "staff_plugins"), call, f"Plugin {upload.filename} uploaded.")
+    return await _done(
+        request, redirect(request, "staff_plugins"), call, f"Plugin {upload.filename} uploaded."
+    )
 
 
 @form(staff=True)
@@ -226,8 +246,10 @@ async def maintenance(request: Request, user: User) -> Response:
 async def set_maintenance(request: Request, user: User, data: FormData) -> Response:
     enabled = _field(data, "enabled") == "true"
     call = lifecycle(request).set_maintenance(user.token, enabled)
-    message = "Maintenance mode is on: deploys, deletes and job calls are refused." if enabled else (
-        "Maintenance mode is off."
+    message = (
+        "Maintenance mode is on: deploys, deletes and job calls are refused."
+        if enabled
+        else ("Maintenance mode is off.")
     )
     return await _done(request, redirect(request, "staff_maintenance"), call, message)
 
@@ -239,7 +261,9 @@ routes = [
     Route("/staff/users/{username}/permissions", grant_user_permission, methods=["POST"], name="staff_grant"),
     Route("/staff/permissions", permissions, methods=["GET"], name="staff_permissions"),
     Route("/staff/permissions", allow_family, methods=["POST"], name="staff_allow_family"),
-    Route("/staff/permissions/{permission_id}/revoke", revoke_permission, methods=["POST"], name="staff_revoke"),
+    Route(
+        "/staff/permissions/{permission_id}/revoke", revoke_permission, methods=["POST"], name="staff_revoke"
+    ),
     Route("/staff/escs", escs, methods=["GET"], name="staff_escs"),
     Route("/staff/escs", create_esc, methods=["POST"], name="staff_create_esc"),
     Route("/staff/escs/{esc_id}", esc, methods=["GET"], name="staff_esc"),
@@ -253,7 +277,9 @@ routes = [
     Route("/staff/escs/{esc_id}/allow", allow_esc, methods=["POST"], name="staff_allow_esc"),
     Route("/staff/plugins", plugins, methods=["GET"], name="staff_plugins"),
     Route("/staff/plugins", upload_plugin, methods=["POST"], name="staff_upload_plugin"),
-    Route("/staff/plugins/{name}/{version}/delete", delete_plugin, methods=["POST"], name="staff_delete_plugin"),
+    Route(
+        "/staff/plugins/{name}/{version}/delete", delete_plugin, methods=["POST"], name="staff_delete_plugin"
+    ),
     Route("/staff/maintenance", maintenance, methods=["GET"], name="staff_maintenance"),
     Route("/staff/maintenance", set_maintenance, methods=["POST"], name="staff_set_maintenance"),
 ]

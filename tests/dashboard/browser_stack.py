@@ -72,10 +72,12 @@ class FakeStack:
     _served: list[_Served] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        self.fake = FakeLifecycle(admin_username=self.admin[0], admin_password=self.admin[1])
         lifecycle_port, pub_port, dashboard_port = _free_port(), _free_port(), _free_port()
         self.lifecycle_url = f"http://127.0.0.1:{lifecycle_port}/lifecycle"
         self.pub_url = f"http://127.0.0.1:{pub_port}/pub"
+        self.fake = FakeLifecycle(
+            admin_username=self.admin[0], admin_password=self.admin[1], pub_url=self.pub_url
+        )
         self.dashboard_url = f"http://127.0.0.1:{dashboard_port}/dashboard"
         settings = Settings(
             data_dir=self.data_dir,

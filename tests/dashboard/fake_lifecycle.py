@@ -86,7 +86,14 @@ class FakeState:
 class FakeLifecycle:
     """The fake's state plus its ASGI app (`.app`, serving `/lifecycle/api/v1/...`)."""
 
-    def __init__(self, *, admin_username: str = "admin", admin_password: str = "admin-password-1") -> None:
+    def __init__(
+        self,
+        *,
+        admin_username: str = "admin",
+        admin_password: str = "admin-password-1",
+        pub_url: str = "http://pub.test/pub",
+    ) -> None:
+        self.pub_url = pub_url
         self.state = FakeState()
         self._ids = itertools.count(1)
         self.add_user(admin_username, admin_password, active=True, staff=True)
@@ -133,7 +140,7 @@ class FakeLifecycle:
             "infrastructure_target": "docker",
             "job_type_version": "python3:3.11",
             "replicas": 1,
-            "pub_url": f"http://pub.test/pub/job/{name}/{version}",
+            "pub_url": f"{self.pub_url}/job/{name}/{version}",
         }
         self.state.families.setdefault(name, {})[version] = job
         deployment = self._deployment(kind="deploy", name=name, version=version, by=by, status="done")
@@ -387,7 +394,7 @@ class FakeLifecycle:
                 "git_version": "fake",
                 "docker_tag": "fake",
                 "auth_required": True,
-                "external_pub_url": "http://pub.test/pub",
+                "external_pub_url": self.pub_url,
                 "lifecycle_url": "http://lifecycle.test/lifecycle",
                 "dashboard_url": "http://127.0.0.1:7003/dashboard",
                 "grafana_url": None,

@@ -112,12 +112,11 @@ async def jobs_table(request: Request, user: User) -> Response:
     return render(request, "_jobs_table.html", **await _list_context(request, user))
 
 
-def _links(request: Request, name: str, version: str) -> dict[str, str]:
+def _links(request: Request, job: dict[str, Any], name: str, version: str) -> dict[str, str]:
+    """The job's pub URL (as the lifecycle reports it, else from settings) and its Swagger page."""
     pub = request.app.state.settings.effective_pub_url.rstrip("/")
-    return {
-        "pub": f"{pub}/job/{name}/{version}/",
-        "swagger": f"{pub}/job/{name}/{version}/docs",
-    }
+    base = str(job.get("pub_url") or f"{pub}/job/{name}/{version}").rstrip("/")
+    return {"pub": f"{base}/", "swagger": f"{base}/docs"}
 
 
 @page()
@@ -137,7 +136,7 @@ async def job_page(request: Request, user: User) -> Response:
         job=job,
         summary=job_summary(job),
         manifest=manifest,
-        links=_links(request, job.get("name", name), job.get("version", version)),
+        links=_links(request, job, job.get("name", name), job.get("version", version)),
         revisions=revisions[:5],
         revisions_error=revisions_error,
     )

@@ -1,15 +1,16 @@
 """The platform the browser test walks through, behind one small interface.
 
-`FakeStack` serves the fake lifecycle, a fake pub with a fake adder job, and the real dashboard,
-each on its own port of 127.0.0.1 (uvicorn in threads), so the browser sees the same URLs and
-cookies as with the real processes. Once `api.lifecycle`, pub and the deploy engine are merged, a
-`RealStack` with the same attributes and methods (start `python -m api.run` on free ports, deploy
-the adder sample twice through `POST /deploy`) replaces it in the `stack` fixture; the test itself
-does not change.
+`FakeStack` serves the fake lifecycle, pub (the real `api.pub` when it is on the branch, else the fake
+in fake_job.py), a fake adder job and the real dashboard, each on its own port of 127.0.0.1 (uvicorn
+in threads), so the browser sees the same URLs and cookies as with the real processes. Once
+`api.lifecycle`, pub and the deploy engine run together, a `RealStack` with the same attributes and
+methods (start `python -m api.run` on free ports, deploy the adder sample twice through
+`POST /deploy`) replaces it in the `stack` fixture; the test itself does not change.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import threading
 import time
@@ -22,8 +23,24 @@ import uvicorn
 
 from api.dashboard import create_app
 from api.settings import Settings
+from tests.dashboard.fake_job import create_fake_job, create_fake_pub
 from tests.dashboard.fake_lifecycle import FakeLifecycle
-from tests.dashboard.fake_pub import create_fake_pub
+
+INTERNAL_TOKEN = "pub-internal-token-for-the-browser-test"
+
+
+def real_pub_available() -> bool:
+    return importlib.util.find_spec("api.pub") is not None
+
+
+def create_pub(lifecycle_url: str) -> Any:
+    """The real pub when this branch has it, else the fake; both ask `lifecycle_url` per call."""
+    if real_pub_available():
+        from api.pub import PubConfig
+        from api.pub import create_app as create_real_pub
+
+        return create_real_pub(PubConfig(lifecycle_url=lifecycle_url, internal_token=INTERNAL_TOKEN))
+    return create_fake_pub(lifecycle_url, INTERNAL_TOKEN)
 
 
 class Stack(Protocol):
@@ -72,13 +89,17 @@ class FakeStack:
     _served: list[_Served] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        lifecycle_port, pub_port, dashboard_port = _free_port(), _free_port(), _free_port()
+        lifecycle_port, pub_port, dashboard_port, job_port = (_free_port() for _ in range(4))
         self.lifecycle_url = f"http://127.0.0.1:{lifecycle_port}/lifecycle"
         self.pub_url = f"http://127.0.0.1:{pub_port}/pub"
-        self.fake = FakeLifecycle(
-            admin_username=self.admin[0], admin_password=self.admin[1], pub_url=self.pub_url
-        )
         self.dashboard_url = f"http://127.0.0.1:{dashboard_port}/dashboard"
+        self.fake = FakeLifecycle(
+            admin_username=self.admin[0],
+            admin_password=self.admin[1],
+            pub_url=self.pub_url,
+            job_address=f"127.0.0.1:{job_port}",
+            internal_token=INTERNAL_TOKEN,
+        )
         settings = Settings(
             data_dir=self.data_dir,
             auth_key="browser-test-signing-key-of-at-least-32-bytes",
@@ -86,8 +107,10 @@ class FakeStack:
             pub_url=self.pub_url,
             dashboard_port=dashboard_port,
         )
+        self.pub_kind = "real" if real_pub_available() else "fake"
         self._served.append(serve(self.fake.app, lifecycle_port))
-        self._served.append(serve(create_fake_pub(self.lifecycle_url), pub_port))
+        self._served.append(serve(create_fake_job(), job_port))
+        self._served.append(serve(create_pub(self.lifecycle_url), pub_port))
         self._served.append(serve(create_app(settings), dashboard_port))
 
     def deploy_job(self, name: str, version: str, *, as_user: str) -> None:

@@ -92,8 +92,12 @@ class FakeLifecycle:
         admin_username: str = "admin",
         admin_password: str = "admin-password-1",
         pub_url: str = "http://pub.test/pub",
+        job_address: str = "127.0.0.1:9000",
+        internal_token: str | None = None,
     ) -> None:
         self.pub_url = pub_url
+        self.job_address = job_address  # where every job "runs" (internal_name)
+        self.internal_token = internal_token  # pub's token; checked by can-call-job when set
         self.state = FakeState()
         self._ids = itertools.count(1)
         self.add_user(admin_username, admin_password, active=True, staff=True)
@@ -131,7 +135,7 @@ class FakeLifecycle:
             "update_time": now,
             "last_call_time": None,
             "manifest_yaml": yaml.safe_dump(manifest, sort_keys=False),
-            "internal_name": f"127.0.0.1:{9000 + len(self.state.families)}",
+            "internal_name": self.job_address,
             "error": None,
             "notice": None,
             "image_ref": f"racetrack/job-{name}:{version}",
@@ -664,6 +668,9 @@ class FakeLifecycle:
         # Pub's single auth question ------------------------------------------------------------
         @api.get("/auth/can-call-job/{name}/{version}/{path:path}")
         async def can_call(name: str, version: str, path: str, request: Request) -> dict[str, Any]:
+            sent = request.headers.get("X-Racetrack-Internal-Auth")
+            if self.internal_token is not None and sent != self.internal_token:
+                raise unauthenticated("header X-Racetrack-Internal-Auth: missing or wrong internal token")
             job = self._job(name, version)
             if state.maintenance_mode:
                 raise FakeError(503, "Racetrack is in maintenance mode", "Unavailable")
@@ -674,6 +681,8 @@ class FakeLifecycle:
             return {
                 "job": {k: job[k] for k in ("name", "version", "status", "internal_name")},
                 "caller": caller,
+                "remote_gateway_url": None,
+                "remote_gateway_token": None,
             }
 
         return api

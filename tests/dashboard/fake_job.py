@@ -1,9 +1,11 @@
-"""A stand-in for pub and one deployed job (the adder), for the browser test.
+"""Stand-ins for a deployed job (the adder) and for pub, for the browser test.
 
-Like the real pub it takes the caller's token from `X-Racetrack-Auth` (header or the dashboard's
-cookie) and asks the lifecycle `GET /auth/can-call-job/{name}/{version}/{path}` before answering.
-The job's Swagger page mimics Swagger UI's markup closely enough that the browser test drives it
-the same way (open the operation, "Try it out", "Execute", read the response).
+The job serves, like every Racetrack job, under `/pub/job/{name}/{version}/` on its own address: a
+Swagger page whose markup mimics Swagger UI closely enough that the browser test drives it the same
+way (open the operation, "Try it out", "Execute", read the response), and `/api/v1/perform`.
+The fake pub does what the real one (`api.pub`) does for these calls: it takes the caller's token from
+`X-Racetrack-Auth` (header or the dashboard's cookie), asks the lifecycle
+`GET /auth/can-call-job/{name}/{version}/{path}` and forwards the call to the job's `internal_name`.
 """
 
 from __future__ import annotations
@@ -64,8 +66,27 @@ SWAGGER_PAGE = """<!doctype html>
 """
 
 
-def create_fake_pub(lifecycle_url: str) -> Starlette:
-    """Pub at `/pub/job/{name}/{version}/...`, asking the lifecycle at `lifecycle_url` per call."""
+def create_fake_job() -> Starlette:
+    """The adder job: its Swagger page and `perform(numbers) -> sum`, under `/pub/job/{name}/{version}/`."""
+
+    async def docs(request: Request) -> Response:
+        name, version = request.path_params["name"], request.path_params["version"]
+        return HTMLResponse(SWAGGER_PAGE.format(name=name, version=version))
+
+    async def perform(request: Request) -> Response:
+        payload = json.loads(await request.body() or b"{}")
+        return JSONResponse(sum(payload.get("numbers", [])))
+
+    return Starlette(
+        routes=[
+            Route("/pub/job/{name}/{version}/docs", docs, methods=["GET"]),
+            Route("/pub/job/{name}/{version}/api/v1/perform", perform, methods=["POST"]),
+        ]
+    )
+
+
+def create_fake_pub(lifecycle_url: str, internal_token: str) -> Starlette:
+    """Pub at `/pub/job/{name}/{version}/...`: one permission question per call, then the job."""
 
     async def job(request: Request) -> Response:
         name, version = request.path_params["name"], request.path_params["version"]
@@ -73,29 +94,27 @@ def create_fake_pub(lifecycle_url: str) -> Starlette:
         token = request.headers.get("X-Racetrack-Auth")
         if token is None and request.cookies.get("X-Racetrack-Auth"):
             token = unquote(request.cookies["X-Racetrack-Auth"])
-        headers = {"X-Racetrack-Internal-Auth": "fake-internal-token"}
+        headers = {"X-Racetrack-Internal-Auth": internal_token}
         if token:
             headers["X-Racetrack-Auth"] = token
         async with httpx.AsyncClient() as client:
             answer = await client.get(
-                f"{lifecycle_url}/api/v1/auth/can-call-job/{name}/{version}/{path or 'docs'}", headers=headers
+                f"{lifecycle_url}/api/v1/auth/can-call-job/{name}/{version}/{path}", headers=headers
             )
-        if answer.status_code != 200:
-            message = answer.json().get("error", "")
-            kind = "Unauthenticated" if answer.status_code == 401 else answer.json().get("type", "Error")
-            return JSONResponse(
-                {"error": f"{kind}: {message}", "requestId": "fake"}, status_code=answer.status_code
+            if answer.status_code != 200:
+                error = answer.json()
+                message = f"Proxy request error: {error.get('type', 'Error')}: {error.get('error', '')}"
+                return JSONResponse({"error": message, "requestId": "fake"}, status_code=answer.status_code)
+            target = answer.json()["job"]
+            upstream = f"http://{target['internal_name']}/pub/job/{name}/{target['version']}/{path}"
+            reply = await client.request(
+                request.method,
+                upstream,
+                content=await request.body(),
+                headers={"content-type": request.headers.get("content-type", "application/json")},
             )
-        if request.method == "GET" and path in ("", "docs"):
-            return HTMLResponse(SWAGGER_PAGE.format(name=name, version=version))
-        if request.method == "POST" and path == "api/v1/perform":
-            payload = json.loads(await request.body() or b"{}")
-            return JSONResponse(sum(payload.get("numbers", [])))
-        return JSONResponse({"error": f"no endpoint {path}"}, status_code=404)
+        return Response(
+            reply.content, status_code=reply.status_code, media_type=reply.headers.get("content-type")
+        )
 
-    return Starlette(
-        routes=[
-            Route("/pub/job/{name}/{version}/", job, methods=["GET"]),
-            Route("/pub/job/{name}/{version}/{path:path}", job, methods=["GET", "POST"]),
-        ]
-    )
+    return Starlette(routes=[Route("/pub/job/{name}/{version}/{path:path}", job, methods=["GET", "POST"])])

@@ -86,7 +86,7 @@ def test_a_new_user_goes_from_registration_to_rollback(stack: Stack, browser) ->
         ["clipboard-read", "clipboard-write"], origin=stack.dashboard_url.rsplit("/", 1)[0]
     )
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(20_000)
 
     # Register.
     page.goto(f"{stack.dashboard_url}/register")
@@ -109,6 +109,15 @@ def test_a_new_user_goes_from_registration_to_rollback(stack: Stack, browser) ->
     staff.get_by_role("button", name=f"Activate {USER[0]}").click()
     expect(staff.get_by_role("status")).to_contain_text(f"User {USER[0]} activated")
     shot(staff, "03-staff-users")
+    for link, name in (
+        ("Consumers", "escs"),
+        ("Permissions", "permissions"),
+        ("Plugins", "plugins"),
+        ("Maintenance", "maintenance"),
+    ):
+        staff.get_by_role("link", name=link, exact=True).click()
+        expect(staff.get_by_role("heading", level=1)).to_be_visible()
+        shot(staff, f"03-staff-{name}")
     staff.context.close()
 
     # A job is deployed in two versions, by the user (the deploy itself is the stack's business).
@@ -134,10 +143,14 @@ def test_a_new_user_goes_from_registration_to_rollback(stack: Stack, browser) ->
     assert stack.token_works(match.group(1))
     shot(page, "04-profile")
 
-    # The jobs list shows the family with its versions and statuses.
+    # The jobs list shows the family with its versions and statuses, and updates itself.
     page.get_by_role("link", name="Jobs").click()
     family = page.locator("section.family", has=page.get_by_role("heading", name="adder"))
     expect(family.locator("tr[data-job='adder/0.0.2'] .status")).to_have_text("running")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    stack.deploy_job("chain", "1.0.0", as_user=USER[0])
+    expect(page.locator("tr[data-job='chain/1.0.0']")).to_be_visible(timeout=15_000)
     shot(page, "05-jobs")
     page.set_viewport_size({"width": 380, "height": 800})
     shot(page, "05-jobs-narrow")

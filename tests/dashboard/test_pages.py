@@ -145,6 +145,17 @@ def test_job_page_shows_details_links_manifest_and_logs(user_client: TestClient,
     assert missing.status_code == 404 and "not found" in missing.text
 
 
+def test_job_error_and_notice_are_shown_escaped(user_client: TestClient, fake) -> None:
+    fake.deploy_job("adder", "0.0.1", by="alice@example.com", status="error")
+    job = fake.state.families["adder"]["0.0.1"]
+    job["error"] = "<script>alert(1)</script> crashed on start"
+    job["notice"] = "the image is <b>old</b>"
+    page = user_client.get("/dashboard/jobs/adder/0.0.1").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; crashed on start" in page and "<script>alert" not in page
+    assert "the image is &lt;b&gt;old&lt;/b&gt;" in page
+    assert 'class="status status-error"' in page
+
+
 def test_delete_needs_the_name_typed(user_client: TestClient, fake) -> None:
     fake.deploy_job("adder", "0.0.1", by="alice@example.com")
     csrf = csrf_of(user_client, "/dashboard/jobs/adder/0.0.1/delete")

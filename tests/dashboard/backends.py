@@ -100,3 +100,7 @@ class RealBackend:
 
     def create_esc(self, name: str) -> str:
         return str(self._call("POST", "/escs", json={"name": name})["id"])
+
+    def deploy(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """`POST /deploy` as the admin; without a deploy engine the lifecycle fails it at once."""
+        return dict(self._call("POST", "/deploy", json={"manifest": manifest}))

@@ -315,3 +315,22 @@ def test_onboarding_from_registration_to_a_working_token(settings, lifecycle) ->
         assert visitor.get("/dashboard/staff/users").status_code == 403
         assert visitor.get("/dashboard/activity").status_code == 200
         assert visitor.get("/dashboard/deployments").status_code == 200
+
+
+@pytest.mark.parametrize("lifecycle", ["real"], indirect=True)
+def test_a_failed_deployment_of_the_real_lifecycle_is_shown_with_its_reason(lifecycle, staff_client) -> None:
+    manifest = {
+        "name": "adder",
+        "owner_email": "alice@example.com",
+        "jobtype": "python3:latest",
+        "git": {"remote": "https://github.com/TheRacetrack/racetrack"},
+    }
+    deployment = lifecycle.deploy(manifest)
+    listing = staff_client.get("/dashboard/deployments").text
+    assert "adder 0.0.1" in listing and 'class="status status-failed">failed' in listing
+    assert "no deploy engine is configured" in listing
+    page = staff_client.get(f"/dashboard/deployments/{deployment['id']}").text
+    assert "no deploy engine is configured" in page and "Deploy adder 0.0.1" in page
+    activity = staff_client.get("/dashboard/activity", params={"event_type": "deployment_failed"}).text
+    assert "adder 0.0.1" in activity
+    assert "No jobs" in staff_client.get("/dashboard/jobs").text

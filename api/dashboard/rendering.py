@@ -71,10 +71,15 @@ templates.env.filters["to_json"] = lambda value: json.dumps(value, indent=2, sor
 templates.env.globals["CSRF_FIELD"] = CSRF_FIELD
 
 
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
-    """Renders `template` with the request's user, CSRF token and pending flash message."""
+def render(
+    request: Request, template: str, status_code: int = 200, *, fragment: bool = False, **context: Any
+) -> Response:
+    """Renders `template` with the request's user, CSRF token and pending flash message.
+
+    A `fragment` (part of a page, fetched by script) leaves the flash message for the next page.
+    """
     signer = request.app.state.flash_signer
-    message = signer.loads(request.cookies.get(FLASH_COOKIE))
+    message = None if fragment else signer.loads(request.cookies.get(FLASH_COOKIE))
     context.setdefault("user", request.scope.get("state", {}).get("user"))
     context.update(
         request=request,

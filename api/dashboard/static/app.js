@@ -52,7 +52,13 @@
       if (!toggle.checked || document.hidden || box.contains(document.activeElement)) { return; }
       fetch(box.getAttribute("data-live"), { credentials: "same-origin", headers: { "Accept": "text/html" } })
         .then(function (response) { return response.ok ? response.text() : null; })
-        .then(function (html) { if (html !== null) { box.innerHTML = html; } })
+        .then(function (html) {
+          // Replace only on a change, so focus, selection and screen readers are left alone otherwise.
+          if (html !== null && html !== box.getAttribute("data-last")) {
+            box.setAttribute("data-last", html);
+            box.innerHTML = html;
+          }
+        })
         .catch(function () { /* the next tick tries again */ });
     }, 5000);
   }

@@ -109,7 +109,7 @@ async def jobs_page(request: Request, user: User) -> Response:
 @page()
 async def jobs_table(request: Request, user: User) -> Response:
     """The family table alone, fetched every few seconds by the list page's live update."""
-    return render(request, "_jobs_table.html", **await _list_context(request, user))
+    return render(request, "_jobs_table.html", fragment=True, **await _list_context(request, user))
 
 
 def _links(request: Request, job: dict[str, Any], name: str, version: str) -> dict[str, str]:

@@ -369,7 +369,8 @@ class DeployEngine:
         git = manifest.get("git") or {}
         directory = git.get("directory") or "."
         if inputs.get("build_context"):
-            return unpack_build_context(workspace, inputs["build_context"], directory=directory)
+            # The client uploads the job's own folder, so git.directory does not apply to it.
+            return unpack_build_context(workspace, inputs["build_context"])
         credentials = inputs.get("git_credentials") or {}
         return fetch_git_source(workspace, remote=git["remote"], branch=git.get("branch"), directory=directory,
                                 username=credentials.get("username"), token=credentials.get("password"),

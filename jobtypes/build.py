@@ -66,6 +66,10 @@ class ImageBuild:
     labels: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, Path] = field(default_factory=dict)  # secret id -> file
 
+    def secret_values(self) -> dict[str, str]:
+        """Secret id -> content, for an engine that keeps build secrets itself (e.g. in stack state)."""
+        return {key: path.read_text(encoding="utf-8") for key, path in self.secrets.items()}
+
 
 @dataclass
 class BuildPlan:

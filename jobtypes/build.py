@@ -285,8 +285,11 @@ def build_image(
     Raises DeployFailed with the lines that say why when the build fails or runs past `timeout`.
     """
     settings = settings or get_settings()
+    cli = settings.docker_build_cli
+    if "/" in cli and not Path(cli).is_file():
+        cli = shutil.which("docker") or cli  # elsewhere the docker on PATH may speak BuildKit itself
     command = [
-        settings.docker_build_cli,
+        cli,
         "build",
         "--progress=plain",
         "-f",
@@ -338,7 +341,7 @@ def build_image(
             details="\n".join(lines[-100:]),
         )
     inspect = subprocess.run(
-        [settings.docker_build_cli, "image", "inspect", "-f", "{{.Id}}", image.image],
+        [cli, "image", "inspect", "-f", "{{.Id}}", image.image],
         capture_output=True,
         text=True,
         check=False,

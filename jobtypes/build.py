@@ -118,6 +118,23 @@ def _copy_jobtype_files(job_type: JobType, target: Path) -> None:
         shutil.copytree(folder, target, dirs_exist_ok=True, ignore=ignore)
 
 
+_SYNTAX_DIRECTIVE = re.compile(r"^#\s*syntax\s*=.*\n", re.I | re.M)
+_JOBTYPE_STAGE = re.compile(r"^FROM\s+\S+\s+AS\s+jobtype\s*$", re.I | re.M)
+
+
+def _with_jobtype_stage(text: str) -> str:
+    """Gives a template the `jobtype` stage that upstream passes as a named build context.
+
+    `docker build` without buildx has no `--build-context`, so a first stage holding the job type's
+    files stands in for it: `COPY --from=jobtype <file>` works unchanged. A `# syntax=` directive is
+    dropped: it would pull a frontend image, and the engine's built-in frontend has what we use.
+    """
+    text = _SYNTAX_DIRECTIVE.sub("", text)
+    if _JOBTYPE_STAGE.search(text):
+        return text
+    return f"FROM scratch AS jobtype\nCOPY {JOBTYPE_DIR_NAME}/ /\n\n{text}"
+
+
 def _check_source(job_type: JobType, extra: JobTypeExtra, context: Path, directory: str) -> None:
     """Fails early, before any build, when a file the manifest names is not in the job's code."""
     where = f"the job's code (git.directory '{directory}')"
@@ -214,7 +231,7 @@ def plan_build(
                     f"job type {job_type.ref}: template {spec.template.name} failed: {exc}"
                 ) from None
             dockerfile = workspace / f"Dockerfile.{spec.role}"
-            dockerfile.write_text(text, encoding="utf-8")
+            dockerfile.write_text(_with_jobtype_stage(text), encoding="utf-8")
         else:
             assert spec.dockerfile_path is not None
             dockerfile = context / spec.dockerfile_path

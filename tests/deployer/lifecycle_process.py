@@ -23,10 +23,10 @@ def free_port() -> int:
 
 
 class LifecycleProcess:
-    def __init__(self, data_dir: Path, *, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, *, port: int | None = None, extra_env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/lifecycle"
         self.env = {
             **os.environ,

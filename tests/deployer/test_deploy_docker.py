@@ -143,9 +143,7 @@ def test_killing_the_lifecycle_mid_deploy_keeps_the_old_version_serving(
         time.sleep(0.2)
     lifecycle.kill()
 
-    restarted = LifecycleProcess(lifecycle.data_dir)
-    restarted.port, restarted.url = lifecycle.port, lifecycle.url
-    restarted.start()
+    restarted = LifecycleProcess(lifecycle.data_dir, port=lifecycle.port).start()
     try:
         interrupted = restarted.wait_deployment(deployment_id, timeout=60)
         assert interrupted["status"] == "failed" and "interrupted" in interrupted["error"]

@@ -7,6 +7,7 @@ at the root and under `/pub/job/<name>/<version>`. Health routes answer from the
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import mimetypes
@@ -14,6 +15,7 @@ import os
 import re
 import threading
 import time
+import typing
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -513,9 +515,6 @@ _CONVERTERS: dict[Any, Callable[[str], Any]] = {
 
 def _aux_handler(app: JobApp, func: Callable[..., Any], path: str, method: str) -> Handler:
     """A route calling an auxiliary endpoint: path, query and body parameters become kwargs."""
-    import inspect
-    import typing
-
     runner = FunctionRunner(func, app.pool)
     signature = inspect.signature(func)
     try:

@@ -332,7 +332,9 @@ def write_section(body: str, path: Path = DOCS, title: str = "Job types") -> Non
 def run(duration: float | None = None, *, builds: bool = True) -> dict[str, Any]:
     duration = duration or 5.0
     print(f"jobtypes: wrappers, {duration:.0f} s per measurement", flush=True)
+    load_before = os.getloadavg()[0]
     results = measure_wrappers(duration)
+    load_after = os.getloadavg()[0]
     build_times = measure_builds() if builds else {}
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     cpus = os.cpu_count()
@@ -342,6 +344,7 @@ def run(duration: float | None = None, *, builds: bool = True) -> dict[str, Any]
         f"127.0.0.1; load from {_load_tool()[0]} for {duration:.0f} s per row,",
         f"`POST {PREFIX}/api/v1/perform` with `{BODY}`",
         "(the adder of `sample/python-class`). Upstream runs its own CLI, bound to 127.0.0.1.",
+        f"Load average (1 min) on the machine: {load_before:.1f} before, {load_after:.1f} after the runs.",
         "",
         *_table(results),
     ]

@@ -131,7 +131,8 @@ def test_plugin_job_type_builds_with_files_from_the_plugin(
         archive.writestr(
             "hello.Dockerfile",
             "FROM {{ base_image_python }}\nCOPY --from=jobtype greeting.txt /greeting.txt\n"
-            "COPY . /src/job/\nENV JOB_VERSION={{ manifest.version }} EXTRA={{ manifest_jobtype_extra.color }}\n",
+            "COPY . /src/job/\n"
+            "ENV JOB_VERSION={{ manifest.version }} EXTRA={{ manifest_jobtype_extra.color }}\n",
         )
         archive.writestr("greeting.txt", "hello from the plugin\n")
     plugin_settings = settings.model_copy(update={"data_dir": tmp_path / "data"})
@@ -140,7 +141,8 @@ def test_plugin_job_type_builds_with_files_from_the_plugin(
     built = build_job(_job(tmp_path, "x = 1\n"), plugin_settings, tmp_path / "ws", manifest=manifest)
     built_images.append(built)
     output = docker.from_env().containers.run(
-        built.plan.images[0].image, ["sh", "-c", "cat /greeting.txt; echo $JOB_VERSION $EXTRA; ls /src/job"],
+        built.plan.images[0].image,
+        ["sh", "-c", "cat /greeting.txt; echo $JOB_VERSION $EXTRA; ls /src/job"],
         remove=True,
     )
     assert output.decode().split("\n")[:3] == ["hello from the plugin", "0.0.1 blue", "job.py"]

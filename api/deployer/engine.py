@@ -120,6 +120,43 @@ class DeployEngine:
         for family_name, target in families:
             self._restore(family_name, target)
 
+    def start_monitor(self, interval: float) -> None:
+        """Checks every `interval` seconds that each job's container runs, and sets its status."""
+        self._monitor_stop = threading.Event()
+
+        def loop() -> None:
+            while not self._monitor_stop.wait(interval):
+                try:
+                    self.check_jobs()
+                except Exception:  # noqa: BLE001 - the monitor must outlive a failed round
+                    logger.exception("job monitor round failed")
+
+        threading.Thread(target=loop, name="monitor", daemon=True).start()
+
+    def check_jobs(self) -> None:
+        """One monitor round over Docker jobs: running, error (stopped, restarting) or lost (gone)."""
+        import docker
+
+        client = docker.from_env()
+        states: dict[tuple[str, str], Any] = {}
+        for container in client.containers.list(all=True, filters={"label": ["racetrack/resource=job", "racetrack/replica=0"]}):
+            key = (container.labels.get("racetrack/job-name"), container.labels.get("racetrack/job-version"))
+            states[key] = container
+        with session_scope(self.sessions) as session:
+            jobs = session.scalars(select(Job).where(Job.infrastructure_target == "docker",
+                                                     Job.status.in_(("running", "error", "lost"))))
+            for job in jobs:
+                container = states.get((job.name, job.version))
+                if container is None:
+                    status, error = "lost", "its container is gone; reconcile the job to bring it back"
+                elif container.status == "running":
+                    status, error = "running", None
+                else:
+                    status = "error"
+                    error = f"its container is {container.status}: {_log_tail(container)}"
+                if (job.status, job.error) != (status, error):
+                    job.status, job.error = status, error
+
     # Operations ---------------------------------------------------------------------------------
 
     def _run(self, deployment_id: str) -> None:
@@ -127,8 +164,11 @@ class DeployEngine:
             deployment = get_deployment(session, deployment_id)
             kind, parameters = deployment.kind, dict(deployment.parameters or {})
         try:
-            if parameters.get("operation") == "rollback":
+            operation = parameters.get("operation")
+            if operation == "rollback":
                 self._rollback(deployment_id, parameters, preview=kind == "preview")
+            elif operation in ("reconcile", "refresh"):
+                self._reconcile(deployment_id, report_only=operation == "refresh")
             elif kind in ("deploy", "preview"):
                 self._deploy(deployment_id, preview=kind == "preview")
             elif kind == "delete":
@@ -178,6 +218,12 @@ class DeployEngine:
                     port=image.port, address_env=image.address_env,
                 ))
             secret_runtime = dict(secret_vars.get("runtime_env") or {})
+            with session_scope(self.sessions) as session:
+                family = ensure_family(session, name)
+                known = current_spec(session, family, target, self.sealer, {}).version(version)
+            if not secret_vars and known is not None:
+                # A redeploy from the dashboard or the API has no client to send secrets: keep the recorded ones.
+                secret_runtime = {k: v for k, v in known.run.secret_env.items() if k != "AUTH_TOKEN"}
             clash = sorted(RESERVED_ENV.intersection(secret_runtime))
             if clash:
                 raise InvalidInput(f"secret_runtime_env sets {', '.join(clash)}, which the platform sets; rename them")
@@ -255,6 +301,29 @@ class DeployEngine:
             return
         self._apply(deployment_id, desired, changed_version=version, operation=f"rollback to {chosen.revision}",
                     deployed_by=deployed_by, log_path=self._log_path(deployment_id))
+
+    def _reconcile(self, deployment_id: str, *, report_only: bool) -> None:
+        """Refresh reports drift; reconcile re-applies the last applied revision after refreshing."""
+        with session_scope(self.sessions) as session:
+            deployment = get_deployment(session, deployment_id)
+            family = get_family(session, deployment.job_name)
+            if family is None:
+                raise NotFound(f"job family {deployment.job_name} was not found")
+            target = deployment.infrastructure_target or self.settings.default_infrastructure_target
+            spec = current_spec(session, family, target, self.sealer, self._target_settings(target, self._log_path(deployment_id)))
+        if not spec.versions:
+            raise NotFound(f"job family {family.name} has no applied revision on {target}")
+        self._phase(deployment_id, "comparing with what runs" if report_only else "re-applying the last revision")
+        result = self.runner.run("refresh" if report_only else "reconcile", spec, log_path=str(self._log_path(deployment_id)))
+        if not result.ok:
+            raise _failure(result)
+        with session_scope(self.sessions) as session:
+            if not report_only:
+                self._sync_jobs(session, spec, result.outputs)
+                record_audit(session, "job_redeployed", executor=get_deployment(session, deployment_id).deployed_by,
+                             job_name=spec.family, properties={"operation": "reconcile", "revision": spec.revision})
+            deployment = finish_deployment(session, deployment_id, status="done", preview=result.plan)
+            deployment.phase = None
 
     def _delete(self, deployment_id: str) -> None:
         with session_scope(self.sessions) as session:
@@ -429,6 +498,10 @@ def _label_revision(spec: FamilySpec, version: str | None, revision: str) -> Fam
         for v in spec.versions
     )
     return dataclasses.replace(spec, versions=versions)
+
+
+def _log_tail(container: Any, lines: int = 5) -> str:
+    return container.logs(tail=lines).decode("utf-8", "replace").strip()[-500:]
 
 
 def _same_version(old: VersionSpec, new: VersionSpec) -> bool:

@@ -22,6 +22,7 @@ from ._headers import TRACING_HEADER
 from ._metrics import CONTENT_TYPE_LATEST, PubMetrics
 from ._proxy import JobProxy, split_job_path
 from ._responses import REQUEST_ID_KEY, send_error, send_json
+from ._transport import PooledTransport
 from ._websocket import proxy_websocket
 
 __all__ = ["Pub", "RequestTracing", "ServerErrors", "create_app"]
@@ -105,12 +106,14 @@ class Pub:
         if self._ready:
             return
         config = self.config
+        self.transport = PooledTransport(limits=httpx.Limits(
+            max_connections=config.max_connections, max_keepalive_connections=config.max_keepalive_connections,
+            keepalive_expiry=4.0))
         self.jobs = httpx.AsyncClient(
             timeout=httpx.Timeout(config.job_timeout, connect=config.job_connect_timeout,
                                   pool=config.job_connect_timeout),
             # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them under us.
-            limits=httpx.Limits(max_connections=config.max_connections,
-                                max_keepalive_connections=config.max_keepalive_connections, keepalive_expiry=4.0),
+            transport=self.transport,
             # A shared client must not keep one caller's cookies for the next: refuse them all.
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
             follow_redirects=False,
@@ -124,7 +127,7 @@ class Pub:
             trust_env=False,
         )
         self.authorizer = Authorizer(config, self.lifecycle, self.metrics)
-        self.proxy = JobProxy(config, self.jobs, self.authorizer, self.metrics)
+        self.proxy = JobProxy(config, self.transport, self.authorizer, self.metrics)
         self.async_calls = AsyncCalls(config, self.proxy, self.jobs, AsyncCallStore(self.lifecycle, config),
                                       self.metrics)
         await self.async_calls.start()

@@ -24,6 +24,7 @@ HOP_BY_HOP = frozenset(
 _NOT_FORWARDED = HOP_BY_HOP | {
     b"host", AUTH_HEADER, _LEGACY_USER, _LEGACY_ESC, b"x-racetrack-internal-auth", CALLER_HEADER, TRACING_HEADER,
     b"x-forwarded-host", b"x-forwarded-proto", b"x-forwarded-for",
+    b"expect",  # uvicorn already answered 100-continue to the caller; the job must not send another
 }
 _WEBSOCKET_HANDSHAKE = frozenset(
     {b"sec-websocket-key", b"sec-websocket-version", b"sec-websocket-extensions", b"sec-websocket-protocol"}
@@ -39,6 +40,7 @@ class Incoming:
     host: bytes
     forwarded_for: bytes  # an existing X-Forwarded-For chain, or b""
     forwarded_proto: bytes
+    sized: bool  # the caller sent Content-Length (kept, so the body is forwarded as framed)
 
 
 def read_incoming(raw_headers: list[tuple[bytes, bytes]], *, websocket: bool = False) -> Incoming:
@@ -47,9 +49,12 @@ def read_incoming(raw_headers: list[tuple[bytes, bytes]], *, websocket: bool = F
     token = legacy_user = legacy_esc = cookie_token = None
     forward: list[tuple[bytes, bytes]] = []
     host = forwarded_for = forwarded_proto = b""
+    sized = False
     for name, value in raw_headers:
         if name not in _NOT_FORWARDED:
-            if name == b"cookie":
+            if name == b"content-length":
+                sized = True
+            elif name == b"cookie":
                 found, value = _split_cookie(value)
                 if found is not None:
                     cookie_token = found
@@ -76,6 +81,7 @@ def read_incoming(raw_headers: list[tuple[bytes, bytes]], *, websocket: bool = F
         host=host,
         forwarded_for=forwarded_for,
         forwarded_proto=forwarded_proto,
+        sized=sized,
     )
 
 

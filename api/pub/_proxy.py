@@ -16,12 +16,14 @@ from ._config import PubConfig
 from ._headers import CALLER_HEADER, HOP_BY_HOP, TRACING_HEADER, read_incoming
 from ._metrics import PubMetrics
 from ._responses import REQUEST_ID_KEY, send_error
+from ._transport import PooledTransport, _Connection
 
 __all__ = ["JobProxy", "JobCall", "split_job_path", "refusal_message", "rewrite_location", "forward_headers"]
 
 log = logging.getLogger("racetrack.pub")
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _REFUSALS = {
     401: "Unauthenticated",
     403: "Forbidden",
@@ -117,10 +119,15 @@ class JobProxy:
     """Serves `/pub/job/...` HTTP calls: asks the authorizer, forwards, streams the answer back."""
 
     def __init__(
-        self, config: PubConfig, client: httpx.AsyncClient, authorizer: Authorizer, metrics: PubMetrics
+        self, config: PubConfig, transport: PooledTransport, authorizer: Authorizer, metrics: PubMetrics
     ) -> None:
         self._config = config
-        self._client = client
+        # The hot path talks to the shared client's transport directly: httpx's request and response
+        # models cost more CPU per call than the whole exchange (docs/benchmarks.md, "Pub").
+        self._transport = transport
+        self._timeouts: dict[str, float | None] = {
+            "connect": config.job_connect_timeout, "read": config.job_timeout, "write": config.job_timeout,
+            "pool": config.job_connect_timeout}
         self._authorizer = authorizer
         self._metrics = metrics
         self._sidecar = config.sidecar
@@ -168,32 +175,42 @@ class JobProxy:
             metrics.requests_done.inc()
             return
         address, upstream_prefix = self.target(call, decision)
-        url = f"http://{address}{upstream_prefix}"
-        if call.has_rest:
-            url += "/" + call.rest
+        target = upstream_prefix + "/" + call.rest if call.has_rest else upstream_prefix
         query = scope.get("query_string")
         if query:
-            url += "?" + query.decode("latin-1")
+            target += "?" + query.decode("latin-1")
         headers = forward_headers(
             scope, incoming.headers, host=incoming.host, forwarded_for=incoming.forwarded_for,
             forwarded_proto=incoming.forwarded_proto, request_id=request_id, caller=decision.caller,
         )
-        method = scope["method"]
+        method: str = scope["method"]
         first = await receive()
-        content: bytes | AsyncIterator[bytes]
         buffered = not first.get("more_body", False)
-        content = first.get("body", b"") if buffered else _body_stream(first.get("body", b""), receive)
-        request = self._client.build_request(method, url, headers=headers, content=content)
+        body: bytes | AsyncIterator[bytes] = first.get("body", b"")
+        chunked = False
+        if not incoming.sized:
+            if buffered:
+                if body or method in _BODY_METHODS:
+                    headers.append((b"content-length", str(len(body)).encode()))
+            else:
+                chunked = True
+                headers.append((b"transfer-encoding", b"chunked"))
+        if not buffered:
+            body = _body_stream(body, receive)  # type: ignore[arg-type]
+        host, _, port = address.rpartition(":")
+        head = _request_head(method, target, address, headers)
+        timeouts = self._timeouts
         try:
             try:
-                response = await self._client.send(request, stream=True)
+                connection = await self._transport.exchange(host, int(port), head, body, chunked=chunked,
+                                                            timeouts=timeouts)
             except (httpx.RemoteProtocolError, httpx.ReadError):
                 # A pooled connection the job closed as we reused it; safe to resend when nothing of
                 # the body was streamed and the method is idempotent.
                 if not (buffered and method in _IDEMPOTENT):
                     raise
-                request = self._client.build_request(method, url, headers=headers, content=content)
-                response = await self._client.send(request, stream=True)
+                connection = await self._transport.exchange(host, int(port), head, body, chunked=chunked,
+                                                            timeouts=timeouts)
         except _Disconnected:
             metrics.proxy_errors.labels("context_canceled").inc()
             metrics.requests_done.inc()
@@ -208,20 +225,23 @@ class JobProxy:
                              jobName=call.name, jobVersion=decision.job_version, jobStatus=decision.job_status)
             return
         try:
-            await self._respond(scope, receive, send, response, call, decision, address, upstream_prefix)
+            await self._respond(receive, send, connection, method, call, address, upstream_prefix)
+        except BaseException:
+            connection.close()
+            raise
         finally:
-            await response.aclose()
-            metrics.count_status(response.status_code)
+            self._transport.release(connection)
+            metrics.count_status(connection.status)
             metrics.response_time.observe(time.perf_counter() - started)
             metrics.requests_done.inc()
 
     async def _respond(
-        self, scope: Scope, receive: Receive, send: Send, response: httpx.Response, call: JobCall,
-        decision: Decision, address: str, upstream_prefix: str,
+        self, receive: Receive, send: Send, connection: _Connection, method: str, call: JobCall, address: str,
+        upstream_prefix: str,
     ) -> None:
         raw: list[tuple[bytes, bytes]] = []
         sized = False
-        for key, value in response.headers.raw:
+        for key, value in connection.headers:
             key = key.lower()
             if key in HOP_BY_HOP or key == TRACING_HEADER:
                 continue
@@ -233,25 +253,29 @@ class JobProxy:
                     public_prefix=call.public_prefix(), name=call.name,
                 ).encode("latin-1")
             raw.append((key, value))
-        await send({"type": "http.response.start", "status": response.status_code, "headers": raw})
+        await send({"type": "http.response.start", "status": connection.status, "headers": raw})
+        read_timeout = self._timeouts["read"]
         try:
-            if sized:
+            if method == "HEAD":
+                connection.close()  # httptools cannot be told this response has no body
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            elif sized:
                 # Hold one chunk back so the last is sent with more_body=False: one send per small body.
                 held = None
-                async for chunk in response.aiter_raw():
+                while (chunk := await connection.next_chunk(read_timeout)) is not None:
                     if held is not None:
                         await send({"type": "http.response.body", "body": held, "more_body": True})
                     held = chunk
                 await send({"type": "http.response.body", "body": held or b"", "more_body": False})
             else:
-                await self._stream(receive, send, response)
+                await self._stream(receive, send, connection, read_timeout)
         except httpx.HTTPError as exc:
             _, kind, message = _job_error(exc, self._config.job_timeout)
             self._metrics.proxy_errors.labels(kind).inc()
             log.warning("job %s broke its response: %s", call.name, message)
             raise
 
-    async def _stream(self, receive: Receive, send: Send, response: httpx.Response) -> None:
+    async def _stream(self, receive: Receive, send: Send, connection: _Connection, read_timeout: float | None) -> None:
         """Passes each chunk on as it arrives, and stops reading when the caller disconnects."""
 
         async def watch() -> None:
@@ -262,14 +286,23 @@ class JobProxy:
 
         watcher = asyncio.ensure_future(watch())
         try:
-            async for chunk in response.aiter_raw():
+            while (chunk := await connection.next_chunk(read_timeout)) is not None:
                 if watcher.done():
                     self._metrics.proxy_errors.labels("context_canceled").inc()
+                    connection.close()
                     return
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             watcher.cancel()
+
+
+def _request_head(method: str, target: str, address: str, headers: list[tuple[bytes, bytes]]) -> bytes:
+    parts = [method.encode("ascii"), b" ", target.encode("latin-1"), b" HTTP/1.1\r\nhost: ", address.encode(), b"\r\n"]
+    for name, value in headers:
+        parts += (name, b": ", value, b"\r\n")
+    parts.append(b"\r\n")
+    return b"".join(parts)
 
 
 async def _body_stream(first: bytes, receive: Receive) -> AsyncIterator[bytes]:

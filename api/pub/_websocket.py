@@ -52,6 +52,7 @@ async def proxy_websocket(proxy: JobProxy, scope: Scope, receive: Receive, send:
             max_size=None,
             compression=None,
             user_agent_header=None,
+            proxy=None,  # jobs are reached directly, whatever proxy the environment names
         )
     except (OSError, asyncio.TimeoutError, WebSocketException) as exc:
         reason = "the job refused the websocket" if isinstance(exc, InvalidStatus) else "connection refused"

@@ -121,7 +121,7 @@ def test_streaming_request_body(world):
 
 def test_websocket_is_proxied_with_auth(world):
     url = f"ws://{world.pub_server.address}/pub/job/adder/latest/ws"
-    with connect(url, additional_headers=AUTH, subprotocols=["chat"]) as ws:
+    with connect(url, additional_headers=AUTH, subprotocols=["chat"], proxy=None) as ws:
         assert ws.subprotocol == "chat"
         assert ws.recv(timeout=5) == "hello User alice"
         ws.send("ping")
@@ -129,7 +129,7 @@ def test_websocket_is_proxied_with_auth(world):
         ws.send(b"\x00\x01")
         assert ws.recv(timeout=5) == b"echo \x00\x01"
     with pytest.raises(InvalidStatus) as refused:
-        with connect(url):
+        with connect(url, proxy=None):
             pass
     assert refused.value.response.status_code == 401
 

@@ -1,0 +1,203 @@
+"""Pub's cost per call: the adder job called directly, through pub, and through nginx, side by side.
+
+`python -m tests.bench --only pub --duration 60` (default 5 s per measurement). Every server runs as
+its own process on 127.0.0.1: the adder job (Starlette on uvicorn, uvloop + httptools), the tests'
+fake lifecycle, pub (`python -m api.pub`, auth cache on, valid token), and Debian's nginx (one worker,
+keep-alive upstream, no access log; installed with apt-get when missing). The load generator is
+Debian's `wrk` (one thread, C; installed when missing), so it takes as little CPU as possible from the
+servers. It reports requests per second and median and p99 latency per concurrency level.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.bench.lifecycle_stub import INTERNAL, TOKEN
+from tests.pub.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+PERFORM = "/pub/job/adder/0.0.1/api/v1/perform"
+BODY = '{"numbers": [1, 2, 3, 4, 5, 6, 7, 8]}'
+
+
+@dataclass
+class Result:
+    target: str
+    concurrency: int
+    rps: float
+    median_ms: float
+    p99_ms: float
+    requests: int
+    errors: int  # socket errors plus non-2xx answers
+
+
+def _ensure_tools() -> None:
+    missing = [pkg for tool, pkg in (("wrk", "wrk"), ("nginx", "nginx-light")) if shutil.which(tool) is None
+               and not Path(f"/usr/sbin/{tool}").exists()]
+    if missing:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+
+
+def _nginx() -> str:
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def _wait(url: str, proc: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1, trust_env=False, headers={"X-Racetrack-Auth": TOKEN})
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start")
+
+
+def _nginx_conf(folder: Path, port: int, job_port: int) -> Path:
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    conf = folder / "nginx.conf"
+    conf.write_text(f"""{user}worker_processes 1;
+daemon off;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    upstream job {{
+        server 127.0.0.1:{job_port};
+        keepalive 256;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://job;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+""")
+    return conf
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not match:
+        raise ValueError(f"cannot read wrk latency {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _wrk(url: str, concurrency: int, duration: float, script: Path) -> tuple[float, float, float, int, int]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(duration))}s", "--timeout", "10s", "--latency",
+         "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    median = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = 0
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if socket:
+        errors += sum(int(g) for g in socket.groups())
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        errors += int(non2xx.group(1))
+    return rps, median, p99, requests, errors
+
+
+def run(duration: float = 5.0, concurrencies: tuple[int, ...] = (1, 16, 64), warmup: float = 1.0) -> list[Result]:
+    _ensure_tools()
+    procs: list[subprocess.Popen] = []
+    folder = Path(tempfile.mkdtemp(prefix="pub-bench-"))
+    os.chmod(folder, 0o755)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    try:
+        job_port, lifecycle_port, pub_port, nginx_port = (free_port() for _ in range(4))
+        job = subprocess.Popen([sys.executable, "-m", "tests.bench.adder_job", str(job_port)], cwd=ROOT, env=env)
+        procs.append(job)
+        _wait(f"http://127.0.0.1:{job_port}/pub/job/adder/0.0.1/live", job, "adder job")
+        lifecycle = subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.lifecycle_stub", str(lifecycle_port), f"127.0.0.1:{job_port}"],
+            cwd=ROOT, env=env)
+        procs.append(lifecycle)
+        pub = subprocess.Popen(
+            [sys.executable, "-m", "api.pub", "--port", str(pub_port), "--log-level", "warning"], cwd=ROOT,
+            env={**env, "RACETRACK_LIFECYCLE_URL": f"http://127.0.0.1:{lifecycle_port}/lifecycle",
+                 "RACETRACK_INTERNAL_TOKEN": INTERNAL, "RACETRACK_DATA_DIR": str(folder / "data")})
+        procs.append(pub)
+        _wait(f"http://127.0.0.1:{pub_port}/live", pub, "pub")
+        nginx = subprocess.Popen([_nginx(), "-p", str(folder), "-e", str(folder / "error.log"),
+                                  "-c", str(_nginx_conf(folder, nginx_port, job_port))])
+        procs.append(nginx)
+        _wait(f"http://127.0.0.1:{nginx_port}/pub/job/adder/0.0.1/live", nginx, "nginx")
+        script = folder / "perform.lua"
+        script.write_text(
+            'wrk.method = "POST"\n'
+            f"wrk.body = '{BODY}'\n"
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.headers["X-Racetrack-Auth"] = "{TOKEN}"\n'
+        )
+        check = httpx.post(f"http://127.0.0.1:{pub_port}{PERFORM}", content=BODY, trust_env=False,
+                           headers={"X-Racetrack-Auth": TOKEN, "Content-Type": "application/json"})
+        if check.status_code != 200 or check.json() != 36:
+            raise RuntimeError(f"pub does not answer the bench call: {check.status_code} {check.text}")
+        targets = {"direct": job_port, "pub": pub_port, "nginx": nginx_port}
+        results: list[Result] = []
+        for concurrency in concurrencies:
+            for name, port in targets.items():
+                url = f"http://127.0.0.1:{port}{PERFORM}"
+                if warmup > 0:
+                    _wrk(url, concurrency, warmup, script)
+                rps, median, p99, requests, errors = _wrk(url, concurrency, duration, script)
+                results.append(Result(name, concurrency, rps, median, p99, requests, errors))
+                print(f"c={concurrency:<3} {name:<7} {rps:9.0f} rps  median {median:7.3f} ms  p99 {p99:7.3f} ms"
+                      f"  requests {requests}  errors {errors}", flush=True)
+        _report(results, duration)
+        return results
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _report(results: list[Result], duration: float) -> None:
+    print(f"\n| concurrency | target | rps | median ms | p99 ms | errors | vs direct |  (wrk -t1, {duration:g} s each)")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    direct = {r.concurrency: r for r in results if r.target == "direct"}
+    for r in results:
+        base = direct[r.concurrency]
+        versus = "" if r.target == "direct" else (
+            f"{100 * r.rps / base.rps:.0f}% rps, {r.median_ms - base.median_ms:+.3f} ms median")
+        print(f"| {r.concurrency} | {r.target} | {r.rps:.0f} | {r.median_ms:.3f} | {r.p99_ms:.3f} | {r.errors} | {versus} |")
+
+
+if __name__ == "__main__":
+    run(duration=float(sys.argv[1]) if len(sys.argv) > 1 else 5.0)

@@ -88,6 +88,7 @@ class Settings(BaseSettings):
 
     # Pub gateway.
     pub_host: str = "127.0.0.1"
+    pub_workers: int = 1  # processes serving pub (each with its own auth cache and connection pool)
     pub_auth_cache_ttl: float = 10.0  # seconds an auth decision is reused
     pub_auth_cache_ttl_max: float = 600.0  # seconds it may be reused while the lifecycle is down
     pub_auth_negative_cache_ttl: float = 1.0  # seconds a refusal (401/403/404/503) is reused

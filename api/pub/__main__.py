@@ -20,14 +20,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", help="address to listen on (default RACETRACK_PUB_HOST, 127.0.0.1)")
     parser.add_argument("--port", type=int,
                         help="port (default RACETRACK_PUB_PORT=7005, or RACETRACK_PUB_SIDECAR_PORT=7006 as sidecar)")
+    parser.add_argument("--workers", type=int, help="processes (default RACETRACK_PUB_WORKERS, 1)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     settings = get_settings()
     config = PubConfig.from_settings(settings, sidecar=args.sidecar)
     port = args.port or (settings.pub_sidecar_port if config.sidecar else settings.pub_port)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    workers = args.workers or settings.pub_workers
+    if workers > 1:
+        # Worker processes build their own app from the same settings (the sidecar target included).
+        app: object = "api.pub._app:app_from_settings"
+    else:
+        app = create_app(config)
     uvicorn.run(
-        create_app(config),
+        app,  # type: ignore[arg-type]
+        factory=workers > 1,
+        workers=workers,
         host=args.host or settings.pub_host,
         port=port,
         loop="uvloop",

@@ -25,7 +25,7 @@ from ._responses import REQUEST_ID_KEY, send_error, send_json
 from ._transport import PooledTransport
 from ._websocket import proxy_websocket
 
-__all__ = ["Pub", "RequestTracing", "ServerErrors", "create_app"]
+__all__ = ["Pub", "RequestTracing", "ServerErrors", "create_app", "app_from_settings"]
 
 log = logging.getLogger("racetrack.pub")
 
@@ -249,3 +249,10 @@ def create_app(config: PubConfig) -> RequestTracing:
     app = RequestTracing(ServerErrors(pub))
     app.pub = pub  # type: ignore[attr-defined]
     return app
+
+
+def app_from_settings() -> RequestTracing:
+    """Factory for uvicorn worker processes: the app for `api.settings.get_settings()`."""
+    from api.settings import get_settings
+
+    return create_app(PubConfig.from_settings(get_settings()))

@@ -15,18 +15,26 @@ from ._config import PubConfig
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m api.pub", description="Racetrack pub gateway")
-    parser.add_argument("--sidecar", action="store_true",
-                        help="guard one job at RACETRACK_PUB_SIDECAR_TARGET (job RACETRACK_PUB_SIDECAR_JOB_NAME)")
+    parser.add_argument(
+        "--sidecar",
+        action="store_true",
+        help="guard one job at RACETRACK_PUB_SIDECAR_TARGET (job RACETRACK_PUB_SIDECAR_JOB_NAME)",
+    )
     parser.add_argument("--host", help="address to listen on (default RACETRACK_PUB_HOST, 127.0.0.1)")
-    parser.add_argument("--port", type=int,
-                        help="port (default RACETRACK_PUB_PORT=7005, or RACETRACK_PUB_SIDECAR_PORT=7006 as sidecar)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        help="port (default RACETRACK_PUB_PORT=7005, or RACETRACK_PUB_SIDECAR_PORT=7006 as sidecar)",
+    )
     parser.add_argument("--workers", type=int, help="processes (default RACETRACK_PUB_WORKERS, 1)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     settings = get_settings()
     config = PubConfig.from_settings(settings, sidecar=args.sidecar)
     port = args.port or (settings.pub_sidecar_port if config.sidecar else settings.pub_port)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     workers = args.workers or settings.pub_workers
     if workers > 1:
         # Worker processes build their own app from the same settings (the sidecar target included).

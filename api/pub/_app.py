@@ -1,8 +1,8 @@
 """The pub ASGI application: routing by path prefix, lifespan, health and metrics endpoints.
 
-    RequestTracing          X-Request-Tracing-Id: taken or generated, echoed on every response
-    └── ServerErrors        unexpected exceptions -> 500 JSON with the request id, then re-raised
-        └── Pub             /pub/job/..., /pub/fatman/..., /pub/async/..., /live, /ready, /health, /metrics
+RequestTracing          X-Request-Tracing-Id: taken or generated, echoed on every response
+└── ServerErrors        unexpected exceptions -> 500 JSON with the request id, then re-raised
+    └── Pub             /pub/job/..., /pub/fatman/..., /pub/async/..., /live, /ready, /health, /metrics
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._async import AsyncCallStore, AsyncCalls
+from ._async import AsyncCalls, AsyncCallStore
 from ._auth import Authorizer
 from ._config import PubConfig
 from ._headers import TRACING_HEADER
@@ -57,7 +57,11 @@ class RequestTracing:
         echo = (TRACING_HEADER, request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
-            if message["type"] in ("http.response.start", "websocket.http.response.start"):
+            if message["type"] in (
+                "http.response.start",
+                "websocket.http.response.start",
+                "websocket.accept",
+            ):
                 message = {**message, "headers": [*message.get("headers", ()), echo]}
             await send(message)
 
@@ -87,8 +91,9 @@ class ServerErrors:
             await self.app(scope, receive, track)
         except Exception as exc:
             if not started:
-                await send_error(send, 500, f"Internal pub error: {exc.__class__.__name__}",
-                                 scope.get(REQUEST_ID_KEY, ""))
+                await send_error(
+                    send, 500, f"Internal pub error: {exc.__class__.__name__}", scope.get(REQUEST_ID_KEY, "")
+                )
             raise
 
 
@@ -106,12 +111,17 @@ class Pub:
         if self._ready:
             return
         config = self.config
-        self.transport = PooledTransport(limits=httpx.Limits(
-            max_connections=config.max_connections, max_keepalive_connections=config.max_keepalive_connections,
-            keepalive_expiry=4.0))
+        self.transport = PooledTransport(
+            limits=httpx.Limits(
+                max_connections=config.max_connections,
+                max_keepalive_connections=config.max_keepalive_connections,
+                keepalive_expiry=4.0,
+            )
+        )
         self.jobs = httpx.AsyncClient(
-            timeout=httpx.Timeout(config.job_timeout, connect=config.job_connect_timeout,
-                                  pool=config.job_connect_timeout),
+            timeout=httpx.Timeout(
+                config.job_timeout, connect=config.job_connect_timeout, pool=config.job_connect_timeout
+            ),
             # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them under us.
             transport=self.transport,
             # A shared client must not keep one caller's cookies for the next: refuse them all.
@@ -128,8 +138,9 @@ class Pub:
         )
         self.authorizer = Authorizer(config, self.lifecycle, self.metrics)
         self.proxy = JobProxy(config, self.transport, self.authorizer, self.metrics)
-        self.async_calls = AsyncCalls(config, self.proxy, self.jobs, AsyncCallStore(self.lifecycle, config),
-                                      self.metrics)
+        self.async_calls = AsyncCalls(
+            config, self.proxy, self.jobs, AsyncCallStore(self.lifecycle, config), self.metrics
+        )
         await self.async_calls.start()
         self._ready = True
 
@@ -154,10 +165,13 @@ class Pub:
         if kind == "http":
             for prefix, job_kind in _JOB_KINDS:
                 if path.startswith(prefix):
-                    call = split_job_path(job_kind, path[len(prefix):], _raw_rest(scope, prefix, path))
+                    call = split_job_path(job_kind, path[len(prefix) :], _raw_rest(scope, prefix, path))
                     if call is None:
-                        await _not_found(scope, send, "Proxy request error: Job was not found: give "
-                                         f"{prefix}<name>/<version>/<path>")
+                        await _not_found(
+                            scope,
+                            send,
+                            f"Proxy request error: Job was not found: give {prefix}<name>/<version>/<path>",
+                        )
                         return
                     await self.proxy(scope, receive, send, call)
                     return
@@ -165,7 +179,7 @@ class Pub:
         elif kind == "websocket":
             for prefix, job_kind in _JOB_KINDS:
                 if path.startswith(prefix):
-                    call = split_job_path(job_kind, path[len(prefix):], _raw_rest(scope, prefix, path))
+                    call = split_job_path(job_kind, path[len(prefix) :], _raw_rest(scope, prefix, path))
                     if call is not None:
                         await proxy_websocket(self.proxy, scope, receive, send, call)
                         return
@@ -176,7 +190,7 @@ class Pub:
             await self._local(send, path.rsplit("/", 1)[1])
             return
         if path.startswith(_TASK_PREFIX):
-            task_id, _, action = path[len(_TASK_PREFIX):].partition("/")
+            task_id, _, action = path[len(_TASK_PREFIX) :].partition("/")
             if action in ("poll", "poll/local"):
                 await self.async_calls.poll(scope, send, task_id)
                 return
@@ -185,7 +199,7 @@ class Pub:
                 return
         for prefix, job_kind in _ASYNC_NEW:
             if path.startswith(prefix):
-                call = split_job_path(job_kind, path[len(prefix):], _raw_rest(scope, prefix, path))
+                call = split_job_path(job_kind, path[len(prefix) :], _raw_rest(scope, prefix, path))
                 if call is not None:
                     await self.async_calls.new(scope, receive, send, call)
                     return
@@ -194,8 +208,13 @@ class Pub:
     async def _local(self, send: Send, name: str) -> None:
         if name == "metrics":
             body = self.metrics.render()
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", CONTENT_TYPE_LATEST.encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", CONTENT_TYPE_LATEST.encode())],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
         elif name == "live":
             await send_json(send, 200, {"live": True})
@@ -203,15 +222,24 @@ class Pub:
             await send_json(send, 200 if self._ready else 503, {"ready": self._ready})
         else:
             sidecar = self.config.sidecar
-            await send_json(send, 200, {
-                "service": "pub",
-                "live": True,
-                "ready": self._ready,
-                "mode": "sidecar" if sidecar else "gateway",
-                "sidecar_job": None if sidecar is None else {
-                    "name": sidecar.job_name, "version": sidecar.job_version, "address": sidecar.address},
-                "instance": self.async_calls.instance_id,
-            })
+            await send_json(
+                send,
+                200,
+                {
+                    "service": "pub",
+                    "live": True,
+                    "ready": self._ready,
+                    "mode": "sidecar" if sidecar else "gateway",
+                    "sidecar_job": None
+                    if sidecar is None
+                    else {
+                        "name": sidecar.job_name,
+                        "version": sidecar.job_version,
+                        "address": sidecar.address,
+                    },
+                    "instance": self.async_calls.instance_id,
+                },
+            )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -235,8 +263,8 @@ def _raw_rest(scope: Scope, prefix: str, path: str) -> str:
     if raw:
         text = raw.decode("latin-1")
         if text.startswith(prefix):
-            return text[len(prefix):]
-    return quote(path[len(prefix):], safe="/:@!$&'()*+,;=-._~")
+            return text[len(prefix) :]
+    return quote(path[len(prefix) :], safe="/:@!$&'()*+,;=-._~")
 
 
 async def _not_found(scope: Scope, send: Send, message: str) -> None:

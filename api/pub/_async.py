@@ -128,7 +128,11 @@ class AsyncCalls:
     """Serves `/pub/async/new/job/...`, `/pub/async/task/{id}/poll` and `/status`."""
 
     def __init__(
-        self, config: PubConfig, proxy: JobProxy, jobs: httpx.AsyncClient, store: AsyncCallStore,
+        self,
+        config: PubConfig,
+        proxy: JobProxy,
+        jobs: httpx.AsyncClient,
+        store: AsyncCallStore,
         metrics: PubMetrics,
     ) -> None:
         self._config = config
@@ -171,8 +175,13 @@ class AsyncCalls:
         if scope.get("query_string"):
             url += "?" + scope["query_string"].decode("latin-1")
         headers = forward_headers(
-            scope, incoming.headers, host=incoming.host, forwarded_for=incoming.forwarded_for,
-            forwarded_proto=incoming.forwarded_proto, request_id=request_id, caller=decision.caller,
+            scope,
+            incoming.headers,
+            host=incoming.host,
+            forwarded_for=incoming.forwarded_for,
+            forwarded_proto=incoming.forwarded_proto,
+            request_id=request_id,
+            caller=decision.caller,
         )
         now = _now_iso()
         record: dict[str, Any] = {
@@ -202,7 +211,9 @@ class AsyncCalls:
         try:
             record = await self._store.create(record)
         except StoreError as exc:
-            await send_error(send, 503, f"Proxy request error: cannot store the async call: {exc}", request_id)
+            await send_error(
+                send, 503, f"Proxy request error: cannot store the async call: {exc}", request_id
+            )
             return
         self._metrics.async_started.inc()
         self._launch(record)
@@ -215,10 +226,14 @@ class AsyncCalls:
             try:
                 task, record = await self._find(task_id)
             except StoreError as exc:
-                await send_error(send, 503, f"Proxy request error: cannot read the async call: {exc}", request_id)
+                await send_error(
+                    send, 503, f"Proxy request error: cannot read the async call: {exc}", request_id
+                )
                 return
             if record is None:
-                await send_error(send, 404, f"Async call {task_id} was not found (unknown or expired)", request_id)
+                await send_error(
+                    send, 404, f"Async call {task_id} was not found (unknown or expired)", request_id
+                )
                 return
             if record["status"] != "ongoing":
                 await self._answer(send, record, request_id)
@@ -243,7 +258,9 @@ class AsyncCalls:
             await send_error(send, 503, f"Proxy request error: cannot read the async call: {exc}", request_id)
             return
         if record is None:
-            await send_error(send, 404, f"Async call {task_id} was not found (unknown or expired)", request_id)
+            await send_error(
+                send, 404, f"Async call {task_id} was not found (unknown or expired)", request_id
+            )
             return
         await send_json(send, 200, {"task_id": task_id, "status": record["status"]})
 
@@ -271,10 +288,18 @@ class AsyncCalls:
 
     def _take_over(self, record: dict[str, Any]) -> tuple[_Task | None, dict[str, Any]]:
         takeovers = int(record.get("takeovers") or 0) + 1
-        record = {**record, "pub_instance_addr": self.instance_id, "heartbeat_at": _now_iso(), "takeovers": takeovers}
+        record = {
+            **record,
+            "pub_instance_addr": self.instance_id,
+            "heartbeat_at": _now_iso(),
+            "takeovers": takeovers,
+        }
         if takeovers > _MAX_TAKEOVERS:
-            record.update(status="failed", ended_at=_now_iso(),
-                          error_message=f"the pub running this call stopped {takeovers - 1} times; not run again")
+            record.update(
+                status="failed",
+                ended_at=_now_iso(),
+                error_message=f"the pub running this call stopped {takeovers - 1} times; not run again",
+            )
             task = _Task(record)
             task.done.set()
             task.finished_at = time.monotonic()
@@ -315,10 +340,14 @@ class AsyncCalls:
                     log.warning("async call %s could not connect (%r); retrying once", record["id"], exc)
                     await asyncio.sleep(self._config.async_retry_interval)
                     continue
-                self._finish(task, error=f"connection refused: the job is not listening ({exc.__class__.__name__})")
+                self._finish(
+                    task, error=f"connection refused: the job is not listening ({exc.__class__.__name__})"
+                )
                 break
             except httpx.TimeoutException:
-                self._finish(task, error=f"request to a job timed out: no answer within {self._config.job_timeout:g} s")
+                self._finish(
+                    task, error=f"request to a job timed out: no answer within {self._config.job_timeout:g} s"
+                )
                 break
             except httpx.HTTPError as exc:
                 self._finish(task, error=f"connection broken: {exc.__class__.__name__}: {exc}")
@@ -344,7 +373,7 @@ class AsyncCalls:
         task.done.set()
 
     async def _save(self, record: dict[str, Any]) -> None:
-        """Stores a result, retrying while the lifecycle is away (the result is served from memory meanwhile)."""
+        """Stores a result, retrying while the lifecycle is away (served from memory meanwhile)."""
         delay = 0.2
         for _ in range(12):
             try:
@@ -372,8 +401,13 @@ class AsyncCalls:
 
     async def _answer(self, send: Send, record: dict[str, Any], request_id: str) -> None:
         if record["status"] == "failed":
-            await send_error(send, 500, f"Async call failed: {record.get('error_message')}", request_id,
-                             task_id=record["id"])
+            await send_error(
+                send,
+                500,
+                f"Async call failed: {record.get('error_message')}",
+                request_id,
+                task_id=record["id"],
+            )
             return
         body = base64.b64decode(record.get("response_body") or "")
         headers = [
@@ -382,5 +416,7 @@ class AsyncCalls:
             if k not in ("content-length", "x-request-tracing-id")
         ]
         headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": int(record["response_status_code"]), "headers": headers})
+        await send(
+            {"type": "http.response.start", "status": int(record["response_status_code"]), "headers": headers}
+        )
         await send({"type": "http.response.body", "body": body})

@@ -70,7 +70,11 @@ class Authorizer:
         now = time.monotonic()
         if entry is not None:
             decision, received = entry
-            ttl = self._config.auth_cache_ttl if decision.status == 200 else self._config.auth_negative_cache_ttl
+            ttl = (
+                self._config.auth_cache_ttl
+                if decision.status == 200
+                else self._config.auth_negative_cache_ttl
+            )
             if now - received < ttl:
                 self._metrics.cache_hits.inc()
                 return decision
@@ -92,7 +96,11 @@ class Authorizer:
             del self._inflight[key]
 
     async def _ask(
-        self, key: tuple[str, str, str, str], token: str | None, entry: tuple[Decision, float] | None, now: float
+        self,
+        key: tuple[str, str, str, str],
+        token: str | None,
+        entry: tuple[Decision, float] | None,
+        now: float,
     ) -> Decision:
         name, version, path, _ = key
         headers = {"X-Racetrack-Internal-Auth": self._internal}

@@ -43,7 +43,9 @@ class PubConfig:
     sidecar: SidecarTarget | None = None
 
     def __repr__(self) -> str:  # the internal token never reaches a log
-        return f"PubConfig(lifecycle_url={self.lifecycle_url!r}, sidecar={self.sidecar!r}, internal_token='***')"
+        return (
+            f"PubConfig(lifecycle_url={self.lifecycle_url!r}, sidecar={self.sidecar!r}, internal_token='***')"
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, *, sidecar: bool = False) -> PubConfig:

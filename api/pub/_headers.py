@@ -16,14 +16,32 @@ _COOKIE_NAME = "X-Racetrack-Auth"
 
 # Connection-level headers, never passed on (RFC 9110 section 7.6.1).
 HOP_BY_HOP = frozenset(
-    {b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"proxy-connection",
-     b"te", b"trailer", b"trailers", b"transfer-encoding", b"upgrade"}
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+    }
 )
 # Headers pub sets itself, or that must not reach a job: credentials stay in pub, and a caller must
 # not choose its own caller name, tracing id or forwarding chain.
 _NOT_FORWARDED = HOP_BY_HOP | {
-    b"host", AUTH_HEADER, _LEGACY_USER, _LEGACY_ESC, b"x-racetrack-internal-auth", CALLER_HEADER, TRACING_HEADER,
-    b"x-forwarded-host", b"x-forwarded-proto", b"x-forwarded-for",
+    b"host",
+    AUTH_HEADER,
+    _LEGACY_USER,
+    _LEGACY_ESC,
+    b"x-racetrack-internal-auth",
+    CALLER_HEADER,
+    TRACING_HEADER,
+    b"x-forwarded-host",
+    b"x-forwarded-proto",
+    b"x-forwarded-for",
     b"expect",  # uvicorn already answered 100-continue to the caller; the job must not send another
 }
 _WEBSOCKET_HANDSHAKE = frozenset(

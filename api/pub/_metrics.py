@@ -84,21 +84,31 @@ class PubMetrics(Collector):
         self.requests_done = c("pub_job_proxy_requests_done", "Job calls answered")
         self.response_codes = c("pub_job_proxy_response_codes", "Job calls by response status", "status")
         self.response_time = _Histogram(
-            "pub_job_call_response_time", "Seconds from receiving a call to the end of its response",
-            _LATENCY_BUCKETS)
+            "pub_job_call_response_time",
+            "Seconds from receiving a call to the end of its response",
+            _LATENCY_BUCKETS,
+        )
         self.auth_successful = c("pub_auth_successful", "Calls let through")
         self.auth_failed = c("pub_auth_failed", "Calls refused (by the lifecycle, or for want of an answer)")
         self.lifecycle_calls = c("pub_lifecycle_calls", "Requests pub made to the lifecycle")
-        self.lifecycle_errors = c("pub_lifecycle_errors", "Lifecycle requests that failed (unreachable or broken)")
+        self.lifecycle_errors = c(
+            "pub_lifecycle_errors", "Lifecycle requests that failed (unreachable or broken)"
+        )
         self.cache_hits = c("pub_lifecycle_cache_retrieved_responses", "Auth decisions served from the cache")
-        self.cache_recovered = c("pub_lifecycle_cache_recovered_failed_responses",
-                                 "Stale auth decisions reused because the lifecycle could not be reached")
+        self.cache_recovered = c(
+            "pub_lifecycle_cache_recovered_failed_responses",
+            "Stale auth decisions reused because the lifecycle could not be reached",
+        )
         self.proxy_errors = c("pub_job_proxy_errors", "Calls a job did not answer, by kind", "kind")
         self.async_started = c("pub_async_job_calls_started", "Async calls accepted")
         self.async_done = c("pub_async_job_calls_done", "Async calls finished")
         self.async_errors = c("pub_async_job_calls_errors", "Async calls that failed")
-        self.async_retried = c("pub_async_retried_calls", "Async calls retried after a connection error or a dead pub")
-        self._all: list[_Counter | _Histogram] = [v for v in vars(self).values() if isinstance(v, (_Counter, _Histogram))]
+        self.async_retried = c(
+            "pub_async_retried_calls", "Async calls retried after a connection error or a dead pub"
+        )
+        self._all: list[_Counter | _Histogram] = [
+            v for v in vars(self).values() if isinstance(v, (_Counter, _Histogram))
+        ]
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
         self._codes: dict[int, _Counter] = {}

@@ -69,10 +69,16 @@ def split_job_path(kind: str, path: str, raw_rest: str) -> JobCall | None:
 
 def refusal_message(decision: Decision) -> str:
     label = _REFUSALS.get(decision.status, "Refused")
-    return f"Proxy request error: {label}: {decision.error}" if decision.error else f"Proxy request error: {label}"
+    return (
+        f"Proxy request error: {label}: {decision.error}"
+        if decision.error
+        else f"Proxy request error: {label}"
+    )
 
 
-def rewrite_location(value: str, *, internal_name: str, upstream_prefix: str, public_prefix: str, name: str) -> str:
+def rewrite_location(
+    value: str, *, internal_name: str, upstream_prefix: str, public_prefix: str, name: str
+) -> str:
     """Keeps a redirect under the job's pub path: the job's own address is dropped, its exact-version
     prefix becomes the one the caller used, and a root-relative path is put under the caller's prefix."""
     if value.startswith(("http://", "https://", "//")):
@@ -83,15 +89,21 @@ def rewrite_location(value: str, *, internal_name: str, upstream_prefix: str, pu
     if not value.startswith("/"):
         return value  # relative to the current URL, which is already under the prefix
     if value == upstream_prefix or value.startswith((upstream_prefix + "/", upstream_prefix + "?")):
-        return public_prefix + value[len(upstream_prefix):]
+        return public_prefix + value[len(upstream_prefix) :]
     if value.startswith((f"/pub/job/{name}/", f"/pub/fatman/{name}/")):
         return value
     return public_prefix + value
 
 
 def forward_headers(
-    scope: Scope, incoming_headers: list[tuple[bytes, bytes]], *, host: bytes, forwarded_for: bytes,
-    forwarded_proto: bytes, request_id: str, caller: str | None,
+    scope: Scope,
+    incoming_headers: list[tuple[bytes, bytes]],
+    *,
+    host: bytes,
+    forwarded_for: bytes,
+    forwarded_proto: bytes,
+    request_id: str,
+    caller: str | None,
 ) -> list[tuple[bytes, bytes]]:
     headers = incoming_headers
     client = scope.get("client")
@@ -126,35 +138,57 @@ class JobProxy:
         # models cost more CPU per call than the whole exchange (docs/benchmarks.md, "Pub").
         self._transport = transport
         self._timeouts: dict[str, float | None] = {
-            "connect": config.job_connect_timeout, "read": config.job_timeout, "write": config.job_timeout,
-            "pool": config.job_connect_timeout}
+            "connect": config.job_connect_timeout,
+            "read": config.job_timeout,
+            "write": config.job_timeout,
+            "pool": config.job_connect_timeout,
+        }
         self._authorizer = authorizer
         self._metrics = metrics
         self._sidecar = config.sidecar
 
-    async def authorize(self, call: JobCall, token: str | None, request_id: str, send: Send) -> Decision | None:
+    async def authorize(
+        self, call: JobCall, token: str | None, request_id: str, send: Send
+    ) -> Decision | None:
         """Returns the decision when the call may go on; otherwise answers the caller and returns None."""
         metrics = self._metrics
         sidecar = self._sidecar
         if sidecar is not None and call.name != sidecar.job_name:
-            await send_error(send, 404, f"Proxy request error: Job was not found: this pub guards only job "
-                             f"{sidecar.job_name!r}", request_id, jobName=call.name)
+            await send_error(
+                send,
+                404,
+                f"Proxy request error: Job was not found: this pub guards only job {sidecar.job_name!r}",
+                request_id,
+                jobName=call.name,
+            )
             return None
         try:
             decision = await self._authorizer.decide(call.name, call.version, call.path, token)
         except LifecycleUnreachable as exc:
             metrics.auth_failed.inc()
-            await send_error(send, 503, f"Proxy request error: cannot check permission: {exc}", request_id,
-                             jobName=call.name)
+            metrics.count_status(503)
+            await send_error(
+                send,
+                503,
+                f"Proxy request error: cannot check permission: {exc}",
+                request_id,
+                jobName=call.name,
+            )
             return None
         if not decision.allowed:
             metrics.auth_failed.inc()
+            metrics.count_status(decision.status)
             await send_error(send, decision.status, refusal_message(decision), request_id, jobName=call.name)
             return None
         if sidecar is not None and sidecar.job_version and decision.job_version != sidecar.job_version:
-            await send_error(send, 404, f"Proxy request error: Job was not found: version {call.version} of "
-                             f"{call.name} is not {sidecar.job_version}, the version this pub guards",
-                             request_id, jobName=call.name)
+            await send_error(
+                send,
+                404,
+                f"Proxy request error: Job was not found: version {call.version} of "
+                f"{call.name} is not {sidecar.job_version}, the version this pub guards",
+                request_id,
+                jobName=call.name,
+            )
             return None
         metrics.auth_successful.inc()
         return decision
@@ -180,8 +214,13 @@ class JobProxy:
         if query:
             target += "?" + query.decode("latin-1")
         headers = forward_headers(
-            scope, incoming.headers, host=incoming.host, forwarded_for=incoming.forwarded_for,
-            forwarded_proto=incoming.forwarded_proto, request_id=request_id, caller=decision.caller,
+            scope,
+            incoming.headers,
+            host=incoming.host,
+            forwarded_for=incoming.forwarded_for,
+            forwarded_proto=incoming.forwarded_proto,
+            request_id=request_id,
+            caller=decision.caller,
         )
         method: str = scope["method"]
         first = await receive()
@@ -202,15 +241,17 @@ class JobProxy:
         timeouts = self._timeouts
         try:
             try:
-                connection = await self._transport.exchange(host, int(port), head, body, chunked=chunked,
-                                                            timeouts=timeouts)
+                connection = await self._transport.exchange(
+                    host, int(port), head, body, chunked=chunked, timeouts=timeouts
+                )
             except (httpx.RemoteProtocolError, httpx.ReadError):
                 # A pooled connection the job closed as we reused it; safe to resend when nothing of
                 # the body was streamed and the method is idempotent.
                 if not (buffered and method in _IDEMPOTENT):
                     raise
-                connection = await self._transport.exchange(host, int(port), head, body, chunked=chunked,
-                                                            timeouts=timeouts)
+                connection = await self._transport.exchange(
+                    host, int(port), head, body, chunked=chunked, timeouts=timeouts
+                )
         except _Disconnected:
             metrics.proxy_errors.labels("context_canceled").inc()
             metrics.requests_done.inc()
@@ -221,8 +262,15 @@ class JobProxy:
             metrics.count_status(status)
             metrics.requests_done.inc()
             log.warning("job %s %s: %s (request %s)", call.name, decision.job_version, message, request_id)
-            await send_error(send, status, f"Reverse proxy error: {message}", request_id,
-                             jobName=call.name, jobVersion=decision.job_version, jobStatus=decision.job_status)
+            await send_error(
+                send,
+                status,
+                f"Reverse proxy error: {message}",
+                request_id,
+                jobName=call.name,
+                jobVersion=decision.job_version,
+                jobStatus=decision.job_status,
+            )
             return
         try:
             await self._respond(receive, send, connection, method, call, address, upstream_prefix)
@@ -236,7 +284,13 @@ class JobProxy:
             metrics.requests_done.inc()
 
     async def _respond(
-        self, receive: Receive, send: Send, connection: _Connection, method: str, call: JobCall, address: str,
+        self,
+        receive: Receive,
+        send: Send,
+        connection: _Connection,
+        method: str,
+        call: JobCall,
+        address: str,
         upstream_prefix: str,
     ) -> None:
         raw: list[tuple[bytes, bytes]] = []
@@ -249,8 +303,11 @@ class JobProxy:
                 sized = True
             elif key == b"location":
                 value = rewrite_location(
-                    value.decode("latin-1"), internal_name=address, upstream_prefix=upstream_prefix,
-                    public_prefix=call.public_prefix(), name=call.name,
+                    value.decode("latin-1"),
+                    internal_name=address,
+                    upstream_prefix=upstream_prefix,
+                    public_prefix=call.public_prefix(),
+                    name=call.name,
                 ).encode("latin-1")
             raw.append((key, value))
         await send({"type": "http.response.start", "status": connection.status, "headers": raw})
@@ -275,7 +332,9 @@ class JobProxy:
             log.warning("job %s broke its response: %s", call.name, message)
             raise
 
-    async def _stream(self, receive: Receive, send: Send, connection: _Connection, read_timeout: float | None) -> None:
+    async def _stream(
+        self, receive: Receive, send: Send, connection: _Connection, read_timeout: float | None
+    ) -> None:
         """Passes each chunk on as it arrives, and stops reading when the caller disconnects."""
 
         async def watch() -> None:
@@ -298,7 +357,14 @@ class JobProxy:
 
 
 def _request_head(method: str, target: str, address: str, headers: list[tuple[bytes, bytes]]) -> bytes:
-    parts = [method.encode("ascii"), b" ", target.encode("latin-1"), b" HTTP/1.1\r\nhost: ", address.encode(), b"\r\n"]
+    parts = [
+        method.encode("ascii"),
+        b" ",
+        target.encode("latin-1"),
+        b" HTTP/1.1\r\nhost: ",
+        address.encode(),
+        b"\r\n",
+    ]
     for name, value in headers:
         parts += (name, b": ", value, b"\r\n")
     parts.append(b"\r\n")
@@ -323,16 +389,29 @@ def _job_error(exc: httpx.HTTPError, timeout: float) -> tuple[int, str, str]:
     """Maps an httpx failure to (status, metric kind, message). Timeouts are 504, as the style guide
     asks; upstream pub answers 502 for them too, so the message names the status explicitly."""
     if isinstance(exc, httpx.ConnectTimeout):
-        return 502, "deadline", "connection refused: the job did not accept a connection in time (502 Bad Gateway)"
+        return (
+            502,
+            "deadline",
+            "connection refused: the job did not accept a connection in time (502 Bad Gateway)",
+        )
     if isinstance(exc, httpx.PoolTimeout):
         return 502, "deadline", "no free connection to the job in time (502 Bad Gateway)"
     if isinstance(exc, httpx.TimeoutException):
-        return 504, "deadline", f"request to a job timed out: no answer within {timeout:g} s (504 Gateway Timeout)"
+        return (
+            504,
+            "deadline",
+            f"request to a job timed out: no answer within {timeout:g} s (504 Gateway Timeout)",
+        )
     if isinstance(exc, httpx.ConnectError):
         return 502, "refused", "connection refused: the job is not listening (502 Bad Gateway)"
     if isinstance(exc, httpx.TransportError):
-        return 502, "connection_broken", (
-            f"connection broken: the job closed the connection before answering ({exc.__class__.__name__}; "
-            "502 Bad Gateway)"
+        return (
+            502,
+            "connection_broken",
+            (
+                "connection broken: the job closed the connection before answering "
+                f"({exc.__class__.__name__}; "
+                "502 Bad Gateway)"
+            ),
         )
     return 502, "connection_broken", f"{exc.__class__.__name__}: {exc} (502 Bad Gateway)"

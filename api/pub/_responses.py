@@ -15,7 +15,9 @@ REQUEST_ID_KEY = "racetrack.request_id"
 _JSON = (b"content-type", b"application/json")
 
 
-async def send_json(send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_json(
+    send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps(payload, separators=(",", ":")).encode()
     raw = [_JSON, (b"content-length", str(len(body)).encode())]
     if headers:

@@ -27,6 +27,7 @@ __all__ = ["PooledTransport"]
 
 _HIGH_WATER = 512 * 1024  # buffered response bytes at which reading from the job pauses
 _LOW_WATER = 64 * 1024
+_DEFAULT_LIMITS = httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=4.0)
 
 
 def _expire(future: asyncio.Future[Any], exc: BaseException) -> None:
@@ -171,7 +172,9 @@ class _Connection(asyncio.Protocol):
         self.keep_alive = False
 
     def reusable(self) -> bool:
-        return self.complete and self.keep_alive and not self.closed and self.error is None and not self.chunks
+        return (
+            self.complete and self.keep_alive and not self.closed and self.error is None and not self.chunks
+        )
 
     def close(self) -> None:
         self.closed = True
@@ -204,8 +207,9 @@ class _Connection(asyncio.Protocol):
 
 
 class _ResponseStream(httpx.AsyncByteStream):
-    def __init__(self, transport: PooledTransport, connection: _Connection, timeout: float | None,
-                 head_only: bool) -> None:
+    def __init__(
+        self, transport: PooledTransport, connection: _Connection, timeout: float | None, head_only: bool
+    ) -> None:
         self._transport = transport
         self._connection = connection
         self._timeout = timeout
@@ -236,9 +240,11 @@ class PooledTransport(httpx.AsyncBaseTransport):
     """`httpx.AsyncClient(transport=PooledTransport(limits=httpx.Limits(...)))`; timeouts come from
     the client's `Timeout` through each request's extensions."""
 
-    def __init__(self, *, limits: httpx.Limits = httpx.Limits()) -> None:
+    def __init__(self, *, limits: httpx.Limits = _DEFAULT_LIMITS) -> None:
         self._max_connections = limits.max_connections
-        self._max_idle = limits.max_keepalive_connections if limits.max_keepalive_connections is not None else 2**31
+        self._max_idle = (
+            limits.max_keepalive_connections if limits.max_keepalive_connections is not None else 2**31
+        )
         self._expiry = limits.keepalive_expiry
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._idle_count = 0
@@ -248,7 +254,9 @@ class PooledTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         if url.scheme != "http":
-            raise httpx.UnsupportedProtocol(f"pub's job transport speaks plain http, not {url.scheme}", request=request)
+            raise httpx.UnsupportedProtocol(
+                f"pub's job transport speaks plain http, not {url.scheme}", request=request
+            )
         head = [request.method.encode("ascii"), b" ", url.raw_path, b" HTTP/1.1\r\n"]
         chunked = False
         for name, value in request.headers.raw:
@@ -264,8 +272,9 @@ class PooledTransport(httpx.AsyncBaseTransport):
             body = stream  # type: ignore[assignment]
         timeouts = request.extensions.get("timeout", {})
         try:
-            connection = await self.exchange(url.host, url.port or 80, b"".join(head), body, chunked=chunked,
-                                             timeouts=timeouts)
+            connection = await self.exchange(
+                url.host, url.port or 80, b"".join(head), body, chunked=chunked, timeouts=timeouts
+            )
         except httpx.TransportError as exc:
             exc.request = request  # errors raised inside the protocol do not know it
             raise
@@ -277,7 +286,13 @@ class PooledTransport(httpx.AsyncBaseTransport):
         )
 
     async def exchange(
-        self, host: str, port: int, head: bytes, body: bytes | AsyncIterator[bytes], *, chunked: bool,
+        self,
+        host: str,
+        port: int,
+        head: bytes,
+        body: bytes | AsyncIterator[bytes],
+        *,
+        chunked: bool,
         timeouts: dict[str, float | None],
     ) -> _Connection:
         """Sends one request (`head` is the request line and headers, ending with a blank line) and
@@ -287,8 +302,11 @@ class PooledTransport(httpx.AsyncBaseTransport):
         connection = await self._acquire((host, port), timeouts)
         try:
             await self._send(connection, head, body, chunked, timeouts.get("write"))
-            await _wait(connection.head, timeouts.get("read"),  # type: ignore[arg-type]
-                        httpx.ReadTimeout("the job did not answer in time"))
+            await _wait(
+                connection.head,
+                timeouts.get("read"),  # type: ignore[arg-type]
+                httpx.ReadTimeout("the job did not answer in time"),
+            )
         except BaseException:
             connection.close()
             self._discard(connection)
@@ -300,8 +318,14 @@ class PooledTransport(httpx.AsyncBaseTransport):
         """Returns a connection whose response was read to the end (or closes it otherwise)."""
         self._release(connection)
 
-    async def _send(self, connection: _Connection, head: bytes, body: bytes | AsyncIterator[bytes], chunked: bool,
-                    write_timeout: float | None) -> None:
+    async def _send(
+        self,
+        connection: _Connection,
+        head: bytes,
+        body: bytes | AsyncIterator[bytes],
+        chunked: bool,
+        write_timeout: float | None,
+    ) -> None:
         connection.begin()
         transport = connection.transport
         if transport is None or connection.closed:
@@ -340,8 +364,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
             waiter = loop.create_future()
             self._waiters.append(waiter)
             try:
-                await _wait(waiter, timeouts.get("pool"),
-                            httpx.PoolTimeout("no free connection to the job"))
+                await _wait(waiter, timeouts.get("pool"), httpx.PoolTimeout("no free connection to the job"))
             finally:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
@@ -351,7 +374,8 @@ class PooledTransport(httpx.AsyncBaseTransport):
         self._open += 1
         try:
             _, connection = await asyncio.wait_for(
-                loop.create_connection(lambda: _Connection(key, loop), key[0], key[1]), timeouts.get("connect")
+                loop.create_connection(lambda: _Connection(key, loop), key[0], key[1]),
+                timeouts.get("connect"),
             )
         except TimeoutError as exc:
             self._open -= 1

@@ -39,9 +39,13 @@ async def proxy_websocket(proxy: JobProxy, scope: Scope, receive: Receive, send:
     if scope.get("query_string"):
         url += "?" + scope["query_string"].decode("latin-1")
     headers = forward_headers(
-        scope, incoming.headers, host=incoming.host, forwarded_for=incoming.forwarded_for,
+        scope,
+        incoming.headers,
+        host=incoming.host,
+        forwarded_for=incoming.forwarded_for,
         forwarded_proto=incoming.forwarded_proto or (b"https" if scope.get("scheme") == "wss" else b"http"),
-        request_id=request_id, caller=decision.caller,
+        request_id=request_id,
+        caller=decision.caller,
     )
     try:
         upstream = await connect(
@@ -54,10 +58,12 @@ async def proxy_websocket(proxy: JobProxy, scope: Scope, receive: Receive, send:
             user_agent_header=None,
             proxy=None,  # jobs are reached directly, whatever proxy the environment names
         )
-    except (OSError, asyncio.TimeoutError, WebSocketException) as exc:
+    except (TimeoutError, OSError, WebSocketException) as exc:
         reason = "the job refused the websocket" if isinstance(exc, InvalidStatus) else "connection refused"
         log.warning("websocket to %s failed: %r (request %s)", url, exc, request_id)
-        await send({"type": "websocket.close", "code": _TRY_AGAIN_LATER, "reason": f"Reverse proxy error: {reason}"})
+        await send(
+            {"type": "websocket.close", "code": _TRY_AGAIN_LATER, "reason": f"Reverse proxy error: {reason}"}
+        )
         return
     async with upstream:
         await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
@@ -112,4 +118,6 @@ class _Refusal:
             for message in self._messages:
                 await self._send({**message, "type": message["type"].replace("http.", "websocket.http.", 1)})
             return
-        await self._send({"type": "websocket.close", "code": _POLICY_VIOLATION, "reason": "Proxy request error"})
+        await self._send(
+            {"type": "websocket.close", "code": _POLICY_VIOLATION, "reason": "Proxy request error"}
+        )

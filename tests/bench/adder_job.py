@@ -23,8 +23,17 @@ async def live(request: Request) -> JSONResponse:
     return JSONResponse({"live": True})
 
 
-app = Starlette(routes=[Route(PREFIX + "/api/v1/perform", perform, methods=["POST"]), Route(PREFIX + "/live", live)])
+app = Starlette(
+    routes=[Route(PREFIX + "/api/v1/perform", perform, methods=["POST"]), Route(PREFIX + "/live", live)]
+)
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=False, log_level="warning",
-                loop="uvloop", http="httptools")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        access_log=False,
+        log_level="warning",
+        loop="uvloop",
+        http="httptools",
+    )

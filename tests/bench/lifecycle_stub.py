@@ -16,4 +16,6 @@ if __name__ == "__main__":
     lifecycle = FakeLifecycle(internal_token=INTERNAL)
     lifecycle.add_job("adder", "0.0.1", sys.argv[2])
     lifecycle.tokens[TOKEN] = Token("User bench", [Grant(job="adder")])
-    uvicorn.run(lifecycle.app(), host="127.0.0.1", port=int(sys.argv[1]), access_log=False, log_level="warning")
+    uvicorn.run(
+        lifecycle.app(), host="127.0.0.1", port=int(sys.argv[1]), access_log=False, log_level="warning"
+    )

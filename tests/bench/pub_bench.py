@@ -1,15 +1,16 @@
 """Pub's cost per call: the adder job called directly, through pub, and through nginx, side by side.
 
-`python -m tests.bench --only pub --duration 60` (default 5 s per measurement). Every server runs as
-its own process on 127.0.0.1: the adder job (Starlette on uvicorn, uvloop + httptools), the tests'
-fake lifecycle, pub (`python -m api.pub`, auth cache on, valid token), and Debian's nginx (one worker,
-keep-alive upstream, no access log; installed with apt-get when missing).
+`python -m tests.bench --only pub --duration 60 --concurrency 64` (default: 5 s per measurement at
+concurrency 1, 16 and 64). Every server runs as its own process on 127.0.0.1: the adder job
+(Starlette on uvicorn, uvloop + httptools), the tests' fake lifecycle, pub (`python -m api.pub`, auth
+cache on, valid token), and Debian's nginx (one worker, keep-alive upstream, no access log). The load
+generator is Debian's `wrk` (one thread, C), so it takes as little CPU as possible from the servers;
+both are installed with apt-get when missing. It reports requests per second and median and p99
+latency per concurrency level.
 
-The machine is shared, so throughput and latency move with other tenants' load. Each cell is therefore
-measured in `rounds` interleaved rounds (the median round is reported), and the CPU time each server
-process spent per request is read from /proc: that figure does not depend on the neighbours. The load generator is
-Debian's `wrk` (one thread, C; installed when missing), so it takes as little CPU as possible from the
-servers. It reports requests per second and median and p99 latency per concurrency level.
+The machine is shared, so throughput and latency move with other tenants' load. Each cell is
+therefore measured in `rounds` interleaved rounds (the median round is reported), and the CPU time
+each server process spent per request is read from /proc: that figure barely depends on neighbours.
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ class Result:
 
 
 def _ensure_tools() -> None:
-    missing = [pkg for tool, pkg in (("wrk", "wrk"), ("nginx", "nginx-light")) if shutil.which(tool) is None
-               and not Path(f"/usr/sbin/{tool}").exists()]
+    missing = [
+        pkg
+        for tool, pkg in (("wrk", "wrk"), ("nginx", "nginx-light"))
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists()
+    ]
     if missing:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
@@ -130,9 +134,21 @@ def _ms(text: str) -> float:
 
 def _wrk(url: str, concurrency: int, duration: float, script: Path) -> tuple[float, float, float, int, int]:
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(duration))}s", "--timeout", "10s", "--latency",
-         "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{max(1, round(duration))}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     median = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
@@ -148,8 +164,12 @@ def _wrk(url: str, concurrency: int, duration: float, script: Path) -> tuple[flo
     return rps, median, p99, requests, errors
 
 
-def run(duration: float = 5.0, concurrencies: tuple[int, ...] = (1, 16, 64), warmup: float = 1.0,
-        rounds: int | None = None) -> list[Result]:
+def run(
+    duration: float = 5.0,
+    concurrencies: tuple[int, ...] = (1, 16, 64),
+    warmup: float = 1.0,
+    rounds: int | None = None,
+) -> list[Result]:
     """Measures every target at every concurrency; `rounds` defaults to 3 for short runs, 1 past 10 s."""
     if rounds is None:
         rounds = 3 if duration <= 10 else 1
@@ -160,22 +180,47 @@ def run(duration: float = 5.0, concurrencies: tuple[int, ...] = (1, 16, 64), war
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:
         job_port, lifecycle_port, pub_port, nginx_port = (free_port() for _ in range(4))
-        job = subprocess.Popen([sys.executable, "-m", "tests.bench.adder_job", str(job_port)], cwd=ROOT, env=env)
+        job = subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.adder_job", str(job_port)], cwd=ROOT, env=env
+        )
         procs.append(job)
         _wait(f"http://127.0.0.1:{job_port}/pub/job/adder/0.0.1/live", job, "adder job")
         lifecycle = subprocess.Popen(
-            [sys.executable, "-m", "tests.bench.lifecycle_stub", str(lifecycle_port), f"127.0.0.1:{job_port}"],
-            cwd=ROOT, env=env)
+            [
+                sys.executable,
+                "-m",
+                "tests.bench.lifecycle_stub",
+                str(lifecycle_port),
+                f"127.0.0.1:{job_port}",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
         procs.append(lifecycle)
-        pub_env = {**env, "RACETRACK_LIFECYCLE_URL": f"http://127.0.0.1:{lifecycle_port}/lifecycle",
-                   "RACETRACK_INTERNAL_TOKEN": INTERNAL, "RACETRACK_DATA_DIR": str(folder / "data")}
+        pub_env = {
+            **env,
+            "RACETRACK_LIFECYCLE_URL": f"http://127.0.0.1:{lifecycle_port}/lifecycle",
+            "RACETRACK_INTERNAL_TOKEN": INTERNAL,
+            "RACETRACK_DATA_DIR": str(folder / "data"),
+        }
         pub = subprocess.Popen(
-            [sys.executable, "-m", "api.pub", "--port", str(pub_port), "--log-level", "warning"], cwd=ROOT,
-            env=pub_env)
+            [sys.executable, "-m", "api.pub", "--port", str(pub_port), "--log-level", "warning"],
+            cwd=ROOT,
+            env=pub_env,
+        )
         procs.append(pub)
         _wait(f"http://127.0.0.1:{pub_port}/live", pub, "pub")
-        nginx = subprocess.Popen([_nginx(), "-p", str(folder), "-e", str(folder / "error.log"),
-                                  "-c", str(_nginx_conf(folder, nginx_port, job_port))])
+        nginx = subprocess.Popen(
+            [
+                _nginx(),
+                "-p",
+                str(folder),
+                "-e",
+                str(folder / "error.log"),
+                "-c",
+                str(_nginx_conf(folder, nginx_port, job_port)),
+            ]
+        )
         procs.append(nginx)
         _wait(f"http://127.0.0.1:{nginx_port}/pub/job/adder/0.0.1/live", nginx, "nginx")
         script = folder / "perform.lua"
@@ -186,8 +231,12 @@ def run(duration: float = 5.0, concurrencies: tuple[int, ...] = (1, 16, 64), war
             f'wrk.headers["X-Racetrack-Auth"] = "{TOKEN}"\n'
         )
         for port in (pub_port,):
-            check = httpx.post(f"http://127.0.0.1:{port}{PERFORM}", content=BODY, trust_env=False,
-                               headers={"X-Racetrack-Auth": TOKEN, "Content-Type": "application/json"})
+            check = httpx.post(
+                f"http://127.0.0.1:{port}{PERFORM}",
+                content=BODY,
+                trust_env=False,
+                headers={"X-Racetrack-Auth": TOKEN, "Content-Type": "application/json"},
+            )
             if check.status_code != 200 or check.json() != 36:
                 raise RuntimeError(f"pub does not answer the bench call: {check.status_code} {check.text}")
         targets = {"direct": (job_port, None), "pub": (pub_port, pub.pid), "nginx": (nginx_port, nginx.pid)}
@@ -203,17 +252,21 @@ def run(duration: float = 5.0, concurrencies: tuple[int, ...] = (1, 16, 64), war
                     rps, median, p99, requests, errors = _wrk(url, concurrency, duration, script)
                     job_us = (_cpu(job.pid) - before_job) / max(requests, 1) * 1e6
                     proxy_us = (_cpu(proxy_pid) - before_proxy) / max(requests, 1) * 1e6
-                    rounds_of[name].append(Result(name, concurrency, rps, median, p99, requests, errors,
-                                                  job_us, proxy_us))
+                    rounds_of[name].append(
+                        Result(name, concurrency, rps, median, p99, requests, errors, job_us, proxy_us)
+                    )
             for name in targets:
                 ordered = sorted(rounds_of[name], key=lambda r: r.rps)
                 chosen = ordered[len(ordered) // 2]
                 chosen.errors = sum(r.errors for r in ordered)
                 results.append(chosen)
-                print(f"c={concurrency:<3} {name:<7} {chosen.rps:9.0f} rps  median {chosen.median_ms:7.3f} ms  "
-                      f"p99 {chosen.p99_ms:7.3f} ms  errors {chosen.errors}  cpu/req job {chosen.job_cpu_us:.0f} us "
-                      f"proxy {chosen.proxy_cpu_us:.0f} us  (rounds: {', '.join(f'{r.rps:.0f}' for r in ordered)})",
-                      flush=True)
+                print(
+                    f"c={concurrency:<3} {name:<7} {chosen.rps:9.0f} rps  median {chosen.median_ms:7.3f} ms  "
+                    f"p99 {chosen.p99_ms:7.3f} ms  errors {chosen.errors}  "
+                    f"cpu/req job {chosen.job_cpu_us:.0f} us proxy {chosen.proxy_cpu_us:.0f} us  "
+                    f"(rounds: {', '.join(f'{r.rps:.0f}' for r in ordered)})",
+                    flush=True,
+                )
         _report(results, duration)
         return results
     finally:
@@ -229,16 +282,24 @@ def run(duration: float = 5.0, concurrencies: tuple[int, ...] = (1, 16, 64), war
 
 def _report(results: list[Result], duration: float) -> None:
     print(f"\n(wrk -t1, {duration:g} s per round; CPU per request in microseconds)")
-    print("| concurrency | target | rps | median ms | p99 ms | errors | job CPU/req | proxy CPU/req | vs direct |")
+    print(
+        "| concurrency | target | rps | median ms | p99 ms | errors | job CPU/req | proxy CPU/req "
+        "| vs direct |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     direct = {r.concurrency: r for r in results if r.target == "direct"}
     for r in results:
         base = direct[r.concurrency]
-        versus = "" if r.target == "direct" else (
-            f"{100 * r.rps / base.rps:.0f}% rps, {r.median_ms - base.median_ms:+.3f} ms median")
+        versus = (
+            ""
+            if r.target == "direct"
+            else (f"{100 * r.rps / base.rps:.0f}% rps, {r.median_ms - base.median_ms:+.3f} ms median")
+        )
         proxy = "" if r.target == "direct" else f"{r.proxy_cpu_us:.0f}"
-        print(f"| {r.concurrency} | {r.target} | {r.rps:.0f} | {r.median_ms:.3f} | {r.p99_ms:.3f} | {r.errors} | "
-              f"{r.job_cpu_us:.0f} | {proxy} | {versus} |")
+        print(
+            f"| {r.concurrency} | {r.target} | {r.rps:.0f} | {r.median_ms:.3f} | {r.p99_ms:.3f} | "
+            f"{r.errors} | {r.job_cpu_us:.0f} | {proxy} | {versus} |"
+        )
 
 
 if __name__ == "__main__":

@@ -60,8 +60,9 @@ def start_pub() -> Iterator[Callable[..., ServerThread]]:
     started: list[ServerThread] = []
 
     def start(config: PubConfig) -> ServerThread:
-        server = ServerThread(create_app(config), lifespan="on", server_header=False, date_header=False,
-                              proxy_headers=False).start()
+        server = ServerThread(
+            create_app(config), lifespan="on", server_header=False, date_header=False, proxy_headers=False
+        ).start()
         started.append(server)
         return server
 
@@ -79,12 +80,14 @@ def world(start_pub) -> Iterator[World]:
     for version in ("0.0.1", "0.0.2", "1.0.0", "1.2.0", "2.0.0-rc1"):
         lifecycle.add_job("adder", version, job_server.address)
     lifecycle.add_job("python-chain", "0.1.0", job_server.address)
-    lifecycle.tokens.update({
-        ALICE: Token("User alice", [Grant()]),
-        BOB: Token("User bob", []),
-        ESC: Token("ESC billing", [Grant(job="adder", endpoint="/api/v1/perform")]),
-        CHAIN: Token("Job family python-chain", [Grant(job="adder")]),
-    })
+    lifecycle.tokens.update(
+        {
+            ALICE: Token("User alice", [Grant()]),
+            BOB: Token("User bob", []),
+            ESC: Token("ESC billing", [Grant(job="adder", endpoint="/api/v1/perform")]),
+            CHAIN: Token("Job family python-chain", [Grant(job="adder")]),
+        }
+    )
     jobs.family_tokens["python-chain"] = CHAIN
     config = base_config(f"{lifecycle_server.url}/lifecycle")
     pub_server = start_pub(config)

@@ -47,15 +47,21 @@ class FakeLifecycle:
 
     def add_job(self, name: str, version: str, internal_name: str, status: str = "running") -> None:
         self.jobs.setdefault(name, {})[version] = {
-            "name": name, "version": version, "status": status, "internal_name": internal_name}
+            "name": name,
+            "version": version,
+            "status": status,
+            "internal_name": internal_name,
+        }
 
     def app(self) -> Starlette:
         base = "/lifecycle/api/v1"
-        return Starlette(routes=[
-            Route(base + "/auth/can-call-job/{name}/{version}/{path:path}", self._can_call_job),
-            Route(base + "/job/async/call", self._async_create, methods=["POST"]),
-            Route(base + "/job/async/call/{id}", self._async_one, methods=["GET", "PUT", "DELETE"]),
-        ])
+        return Starlette(
+            routes=[
+                Route(base + "/auth/can-call-job/{name}/{version}/{path:path}", self._can_call_job),
+                Route(base + "/job/async/call", self._async_create, methods=["POST"]),
+                Route(base + "/job/async/call/{id}", self._async_one, methods=["GET", "PUT", "DELETE"]),
+            ]
+        )
 
     # can-call-job ----------------------------------------------------------------------------
 
@@ -64,8 +70,11 @@ class FakeLifecycle:
         if version in versions:
             return versions[version]
         if version == "latest":
-            stable = [v for v in versions if re.fullmatch(r"\d+\.\d+\.\d+", v)
-                      and versions[v]["status"] in ("running", "error", "lost")]
+            stable = [
+                v
+                for v in versions
+                if re.fullmatch(r"\d+\.\d+\.\d+", v) and versions[v]["status"] in ("running", "error", "lost")
+            ]
         elif re.fullmatch(r"(\d+\.)+x", version):
             head = version[:-1]
             stable = [v for v in versions if v.startswith(head) and re.fullmatch(r"\d+\.\d+\.\d+", v)]
@@ -107,9 +116,13 @@ class FakeLifecycle:
         for grant in token.grants:
             if grant.job in (None, name) and grant.endpoint in (None, endpoint):
                 return JSONResponse({"job": job, "caller": token.subject})
-        return _error(403, f'no permission to do this operation: auth subject "{token.subject}" does not have '
-                      f'permission to access endpoint {endpoint} at resource "{name} {job["version"]}" '
-                      'with scope "call_job"', "Forbidden")
+        return _error(
+            403,
+            f'no permission to do this operation: auth subject "{token.subject}" does not have '
+            f'permission to access endpoint {endpoint} at resource "{name} {job["version"]}" '
+            'with scope "call_job"',
+            "Forbidden",
+        )
 
     # async calls -----------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 import threading
 import time
@@ -30,17 +31,21 @@ class JobWorld:
         self.release = threading.Event()  # lets /stream send its second chunk
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
-            Route(P + "/api/v1/perform", self.perform, methods=["POST"]),
-            Route(P + "/echo/{rest:path}", self.echo, methods=ALL),
-            Route(P + "/echo", self.echo, methods=ALL),
-            Route(P + "/stream", self.stream),
-            Route(P + "/slow", self.slow, methods=["GET", "POST"]),
-            Route(P + "/redirect/{kind}", self.redirect),
-            Route(P + "/live", lambda r: JSONResponse({"live": True})),
-            Route(P + "/health", lambda r: JSONResponse({"service": "job", "live": True})),
-            WebSocketRoute(P + "/ws", self.websocket),
-        ])
+        return Starlette(
+            routes=[
+                Route(P + "/api/v1/perform", self.perform, methods=["POST"]),
+                Route(P + "/echo/{rest:path}", self.echo, methods=ALL),
+                Route(P + "/echo", self.echo, methods=ALL),
+                Route(P + "/stream", self.stream),
+                Route(P + "/slow", self.slow, methods=["GET", "POST"]),
+                Route(P + "/redirect/{kind}", self.redirect),
+                Route(P + "/big", self.big),
+                Route(P + "/upload", self.upload, methods=["POST"]),
+                Route(P + "/live", lambda r: JSONResponse({"live": True})),
+                Route(P + "/health", lambda r: JSONResponse({"service": "job", "live": True})),
+                WebSocketRoute(P + "/ws", self.websocket),
+            ]
+        )
 
     async def perform(self, request: Request) -> Response:
         name, version = request.path_params["name"], request.path_params["version"]
@@ -51,27 +56,38 @@ class JobWorld:
                 response = await client.post(
                     f"{self.pub_url}/pub/job/adder/latest/api/v1/perform",
                     json=payload,
-                    headers={"X-Racetrack-Auth": self.family_tokens[name],
-                             "X-Request-Tracing-Id": request.headers.get("x-request-tracing-id", "")},
+                    headers={
+                        "X-Racetrack-Auth": self.family_tokens[name],
+                        "X-Request-Tracing-Id": request.headers.get("x-request-tracing-id", ""),
+                    },
                 )
-            return JSONResponse({"chained": response.json(), "status": response.status_code,
-                                 "caller": request.headers.get("x-caller-name")})
+            return JSONResponse(
+                {
+                    "chained": response.json(),
+                    "status": response.status_code,
+                    "caller": request.headers.get("x-caller-name"),
+                }
+            )
         numbers = payload.get("numbers", [])
-        return JSONResponse({"result": sum(numbers), "version": version,
-                             "caller": request.headers.get("x-caller-name")})
+        return JSONResponse(
+            {"result": sum(numbers), "version": version, "caller": request.headers.get("x-caller-name")}
+        )
 
     async def echo(self, request: Request) -> Response:
         self.calls[f"{request.path_params['name']} {request.path_params['version']} echo"] += 1
         body = await request.body()
-        return JSONResponse({
-            "method": request.method,
-            "path": request.url.path,
-            "raw_path": request.scope["raw_path"].decode("latin-1"),
-            "query": request.url.query,
-            "headers": {k: v for k, v in request.headers.items()},
-            "header_list": [[k.decode(), v.decode()] for k, v in request.scope["headers"]],
-            "body": body.decode("latin-1"),
-        }, headers={"X-Job-Header": "yes", "Set-Cookie": "job=1; Path=/"})
+        return JSONResponse(
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "raw_path": request.scope["raw_path"].decode("latin-1"),
+                "query": request.url.query,
+                "headers": {k: v for k, v in request.headers.items()},
+                "header_list": [[k.decode(), v.decode()] for k, v in request.scope["headers"]],
+                "body": body.decode("latin-1"),
+            },
+            headers={"X-Job-Header": "yes", "Set-Cookie": "job=1; Path=/"},
+        )
 
     async def stream(self, request: Request) -> Response:
         release = self.release
@@ -85,6 +101,29 @@ class JobWorld:
             yield b"third\n"
 
         return StreamingResponse(chunks(), media_type="text/plain")
+
+    async def big(self, request: Request) -> Response:
+        size = int(request.query_params["size"])
+        block = bytes(range(256)) * 256  # 64 KiB
+        if request.query_params.get("chunked"):
+
+            async def blocks():
+                sent = 0
+                while sent < size:
+                    part = block[: size - sent]
+                    sent += len(part)
+                    yield part
+
+            return StreamingResponse(blocks(), media_type="application/octet-stream")
+        return Response((block * (size // len(block) + 1))[:size], media_type="application/octet-stream")
+
+    async def upload(self, request: Request) -> Response:
+        total = 0
+        digest = hashlib.sha256()
+        async for part in request.stream():
+            total += len(part)
+            digest.update(part)
+        return JSONResponse({"size": total, "sha256": digest.hexdigest()})
 
     async def slow(self, request: Request) -> Response:
         name, version = request.path_params["name"], request.path_params["version"]

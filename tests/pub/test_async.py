@@ -35,7 +35,10 @@ def test_async_call_returns_task_then_result(world):
         r = _poll_until_done(c, task_id)
         assert r.status_code == 200
         assert r.json() == {"result": 42, "version": "1.2.0", "caller": "User alice"}
-        assert c.get(f"/pub/async/task/{task_id}/status").json() == {"task_id": task_id, "status": "completed"}
+        assert c.get(f"/pub/async/task/{task_id}/status").json() == {
+            "task_id": task_id,
+            "status": "completed",
+        }
     record = world.lifecycle.async_calls[task_id]
     assert record["status"] == "completed" and record["job_exact_version"] == "1.2.0"
     assert "x-racetrack-auth" not in record["request_headers"]  # no token is ever stored

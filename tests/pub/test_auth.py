@@ -28,8 +28,12 @@ def test_bad_token_is_refused(world):
 
 def test_valid_token_in_header_legacy_header_or_cookie(world):
     with world.client() as c:
-        for headers in ({"X-Racetrack-Auth": ALICE}, {"X-Racetrack-User-Auth": ALICE},
-                        {"X-Racetrack-Esc-Auth": ESC}, {"Cookie": f"theme=dark; X-Racetrack-Auth={ALICE}"}):
+        for headers in (
+            {"X-Racetrack-Auth": ALICE},
+            {"X-Racetrack-User-Auth": ALICE},
+            {"X-Racetrack-Esc-Auth": ESC},
+            {"Cookie": f"theme=dark; X-Racetrack-Auth={ALICE}"},
+        ):
             r = c.post(PERFORM, json={"numbers": [2, 3]}, headers=headers)
             assert r.status_code == 200, (headers, r.text)
             assert r.json()["result"] == 5
@@ -37,9 +41,14 @@ def test_valid_token_in_header_legacy_header_or_cookie(world):
 
 def test_credentials_do_not_reach_the_job_and_other_cookies_do(world):
     with world.client() as c:
-        r = c.get("/pub/job/adder/0.0.1/echo/x", headers={
-            "X-Racetrack-Auth": ALICE, "Cookie": f"theme=dark; X-Racetrack-Auth={ALICE}",
-            "X-Caller-Name": "User mallory"})
+        r = c.get(
+            "/pub/job/adder/0.0.1/echo/x",
+            headers={
+                "X-Racetrack-Auth": ALICE,
+                "Cookie": f"theme=dark; X-Racetrack-Auth={ALICE}",
+                "X-Caller-Name": "User mallory",
+            },
+        )
     seen = r.json()["headers"]
     assert "x-racetrack-auth" not in seen
     assert seen["cookie"] == "theme=dark"

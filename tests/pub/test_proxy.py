@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import uuid
 
 import httpx
@@ -16,9 +18,16 @@ from .servers import free_port
 AUTH = {"X-Racetrack-Auth": ALICE}
 
 
-@pytest.mark.parametrize(("asked", "exact"), [
-    ("0.0.2", "0.0.2"), ("latest", "1.2.0"), ("1.x", "1.2.0"), ("0.0.x", "0.0.2"), ("0.x", "0.0.2"),
-])
+@pytest.mark.parametrize(
+    ("asked", "exact"),
+    [
+        ("0.0.2", "0.0.2"),
+        ("latest", "1.2.0"),
+        ("1.x", "1.2.0"),
+        ("0.0.x", "0.0.2"),
+        ("0.x", "0.0.2"),
+    ],
+)
 def test_version_resolved_by_the_lifecycle_is_the_one_called(world, asked, exact):
     with world.client(headers=AUTH) as c:
         r = c.get(f"/pub/job/adder/{asked}/echo/a%20b/c", params={"q": "1"})
@@ -40,7 +49,9 @@ def test_unknown_job_or_version_is_404(world):
 def test_legacy_fatman_path_and_any_method(world):
     with world.client(headers=AUTH) as c:
         for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
-            r = c.request(method, "/pub/fatman/adder/0.0.1/echo/m", content=b"body" if method != "GET" else None)
+            r = c.request(
+                method, "/pub/fatman/adder/0.0.1/echo/m", content=b"body" if method != "GET" else None
+            )
             assert r.status_code == 200, method
             assert r.json()["method"] == method
         assert c.head("/pub/job/adder/0.0.1/echo/m").status_code == 200
@@ -70,12 +81,15 @@ def test_shared_client_keeps_no_cookies_between_callers(world):
     assert "cookie" not in seen
 
 
-@pytest.mark.parametrize(("kind", "location"), [
-    ("prefix", "/pub/job/adder/latest/echo/after"),
-    ("root", "/pub/job/adder/latest/docs"),
-    ("absolute", "/pub/job/adder/latest/echo/abs?x=1"),
-    ("external", "https://example.org/elsewhere"),
-])
+@pytest.mark.parametrize(
+    ("kind", "location"),
+    [
+        ("prefix", "/pub/job/adder/latest/echo/after"),
+        ("root", "/pub/job/adder/latest/docs"),
+        ("absolute", "/pub/job/adder/latest/echo/abs?x=1"),
+        ("external", "https://example.org/elsewhere"),
+    ],
+)
 def test_redirects_stay_under_the_job_pub_path(world, kind, location):
     with world.client(headers=AUTH) as c:
         r = c.get(f"/pub/job/adder/latest/redirect/{kind}")
@@ -86,8 +100,11 @@ def test_redirects_stay_under_the_job_pub_path(world, kind, location):
 def test_chain_job_calls_another_job_with_its_own_token(world):
     trace = "chain-trace-1"
     with world.client(headers=AUTH) as c:
-        r = c.post("/pub/job/python-chain/0.1.0/api/v1/perform", json={"numbers": [40, 2]},
-                   headers={"X-Request-Tracing-Id": trace})
+        r = c.post(
+            "/pub/job/python-chain/0.1.0/api/v1/perform",
+            json={"numbers": [40, 2]},
+            headers={"X-Request-Tracing-Id": trace},
+        )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["caller"] == "User alice"
@@ -117,6 +134,30 @@ def test_streaming_request_body(world):
     with world.client(headers=AUTH) as c:
         r = c.post("/pub/job/adder/0.0.1/echo/upload", content=body())
     assert r.json()["body"] == "".join(f"part{i};" for i in range(50))
+
+
+@pytest.mark.parametrize("chunked", ["", "1"])
+def test_large_response_passes_intact(world, chunked):
+    size = 5 * 1024 * 1024 + 123
+    with world.client(headers=AUTH) as c:
+        r = c.get("/pub/job/adder/0.0.1/big", params={"size": size, "chunked": chunked})
+    assert r.status_code == 200
+    block = bytes(range(256)) * 256
+    assert r.content == (block * (size // len(block) + 1))[:size]
+
+
+def test_large_streamed_upload(world):
+    data = os.urandom(3 * 1024 * 1024)
+
+    def parts():
+        for i in range(0, len(data), 100_000):
+            yield data[i : i + 100_000]
+
+    with world.client(headers=AUTH) as c:
+        r = c.post("/pub/job/adder/0.0.1/upload", content=parts())
+        assert r.json() == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        r = c.post("/pub/job/adder/0.0.1/upload", content=data)  # with Content-Length
+        assert r.json()["size"] == len(data)
 
 
 def test_websocket_is_proxied_with_auth(world):
@@ -168,11 +209,19 @@ def test_job_timeout_is_504_and_says_so(world, start_pub):
 def test_metrics_live_ready_health(world):
     with world.client(headers=AUTH) as c:
         c.post("/pub/job/adder/0.0.1/api/v1/perform", json={"numbers": [1]})
-        c.post("/pub/job/adder/0.0.1/api/v1/perform", json={"numbers": [1]}, headers={"X-Racetrack-Auth": "x"})
+        c.post(
+            "/pub/job/adder/0.0.1/api/v1/perform", json={"numbers": [1]}, headers={"X-Racetrack-Auth": "x"}
+        )
         text = c.get("/metrics").text
-        for name in ("pub_job_proxy_requests_started_total", "pub_job_proxy_requests_done_total",
-                     'pub_job_proxy_response_codes_total{status="200"}', "pub_job_call_response_time_bucket",
-                     "pub_auth_successful_total", "pub_auth_failed_total", "pub_lifecycle_calls_total"):
+        for name in (
+            "pub_job_proxy_requests_started_total",
+            "pub_job_proxy_requests_done_total",
+            'pub_job_proxy_response_codes_total{status="200"}',
+            "pub_job_call_response_time_bucket",
+            "pub_auth_successful_total",
+            "pub_auth_failed_total",
+            "pub_lifecycle_calls_total",
+        ):
             assert name in text, name
         assert c.get("/live").json() == {"live": True}
         assert c.get("/pub/ready").json() == {"ready": True}

@@ -47,18 +47,24 @@ def test_sidecar_refuses_another_version(world, start_pub):
 
 def test_sidecar_as_a_process(world, tmp_path):
     world.lifecycle.add_job("solo", "1.0.0", "127.0.0.1:1")
-    sidecar = PubProcess({
-        "RACETRACK_LIFECYCLE_URL": world.config.lifecycle_url,
-        "RACETRACK_INTERNAL_TOKEN": INTERNAL,
-        "RACETRACK_DATA_DIR": str(tmp_path),
-        "RACETRACK_PUB_SIDECAR_TARGET": world.job_server.address,
-        "RACETRACK_PUB_SIDECAR_JOB_NAME": "solo",
-        "RACETRACK_PUB_SIDECAR_JOB_VERSION": "1.0.0",
-    }, sidecar=True)
+    sidecar = PubProcess(
+        {
+            "RACETRACK_LIFECYCLE_URL": world.config.lifecycle_url,
+            "RACETRACK_INTERNAL_TOKEN": INTERNAL,
+            "RACETRACK_DATA_DIR": str(tmp_path),
+            "RACETRACK_PUB_SIDECAR_TARGET": world.job_server.address,
+            "RACETRACK_PUB_SIDECAR_JOB_NAME": "solo",
+            "RACETRACK_PUB_SIDECAR_JOB_VERSION": "1.0.0",
+        },
+        sidecar=True,
+    )
     try:
         with httpx.Client(base_url=sidecar.url, trust_env=False, timeout=10) as c:
             assert c.get("/health").json()["sidecar_job"] == {
-                "name": "solo", "version": "1.0.0", "address": world.job_server.address}
+                "name": "solo",
+                "version": "1.0.0",
+                "address": world.job_server.address,
+            }
             r = c.post("/pub/job/solo/1.0.0/api/v1/perform", json={"numbers": [5, 6]}, headers=AUTH)
             assert r.status_code == 200 and r.json()["result"] == 11
     finally:

@@ -1,0 +1,94 @@
+"""The lifecycle application factory.
+
+`create_app(settings, engine=None)` opens the database, upgrades it to the newest migration, makes sure an
+admin exists, and mounts the API under `/lifecycle/api/v1` (where `racetrack-client` looks for it).
+`engine` is the deploy engine (`app.state.engine`, see `api.lifecycle.deployments.DeployEngine`); without
+one, deployments fail at once with "no deploy engine is configured".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+from sqlalchemy import Engine, text
+
+from api.auth import ensure_admin
+from api.db import create_db_engine, migrate, session_factory, session_scope
+from api.lifecycle.deployments import DeployEngine
+from api.lifecycle.errors import install_error_handlers
+from api.lifecycle.routes import ROUTERS
+from api.lifecycle.routes.info import VERSION
+from api.lifecycle.schemas import HealthResponse
+from api.settings import Settings
+
+__all__ = ["create_app", "BASE_PATH", "API_PREFIX"]
+
+BASE_PATH = "/lifecycle"
+API_PREFIX = f"{BASE_PATH}/api/v1"
+
+
+def _health_router(app: FastAPI) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/live", response_model=HealthResponse)
+    def live() -> HealthResponse:
+        return HealthResponse(live=True, ready=True, status="pass")
+
+    @router.get("/ready", response_model=HealthResponse)
+    def ready() -> HealthResponse:
+        with app.state.db_engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return HealthResponse(live=True, ready=True, status="pass")
+
+    @router.get("/health", response_model=HealthResponse)
+    def health() -> HealthResponse:
+        return ready()
+
+    return router
+
+
+def create_app(
+    settings: Settings,
+    engine: DeployEngine | None = None,
+    *,
+    db_engine: Engine | None = None,
+    run_migrations: bool = True,
+) -> FastAPI:
+    """Builds the lifecycle app. `db_engine` defaults to one for `settings.effective_database_url`."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if db_engine is None:
+        db_engine = create_db_engine(settings.effective_database_url)
+    if run_migrations:
+        migrate(db_engine)
+    sessions = session_factory(db_engine)
+    with session_scope(sessions) as session:
+        ensure_admin(session, settings)
+
+    app = FastAPI(
+        title="Racetrack lifecycle",
+        version=VERSION,
+        description="Registry of jobs, deployments, users and permissions. Errors: `{\"error\", \"type\"}`.",
+        openapi_url=f"{BASE_PATH}/openapi.json",
+        docs_url=f"{BASE_PATH}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.db_engine = db_engine
+    app.state.sessions = sessions
+    install_error_handlers(app)
+
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    health = _health_router(app)
+    app.include_router(health, prefix=BASE_PATH)
+    app.include_router(health, include_in_schema=False)
+
+    @app.get(BASE_PATH, include_in_schema=False)
+    @app.get(f"{BASE_PATH}/", include_in_schema=False)
+    def home() -> Any:
+        return RedirectResponse(f"{BASE_PATH}/docs")
+
+    return app

@@ -1,0 +1,83 @@
+"""Maps the platform's error tree (and framework errors) to JSON `{"error", "type"}` responses, in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.errors import PlatformError
+
+__all__ = ["ErrorResponse", "install_error_handlers", "error_responses"]
+
+logger = logging.getLogger("racetrack.lifecycle")
+
+_HTTP_TYPES = {400: "InvalidInput", 401: "Unauthenticated", 403: "Forbidden", 404: "NotFound",
+               405: "MethodNotAllowed", 409: "AlreadyExists", 413: "InvalidInput", 415: "InvalidInput",
+               422: "InvalidInput", 503: "Unavailable"}
+
+
+class ErrorResponse(BaseModel):
+    """Every error of the API: a message for people and the error class for programs."""
+
+    error: str
+    type: str
+
+
+_DESCRIPTIONS = {
+    400: "Malformed input (the message names the field)",
+    401: "Missing, unknown, revoked or expired credentials",
+    403: "Authenticated, but without the permission needed",
+    404: "No such job, deployment, user or other resource",
+    409: "The name or version is taken",
+    422: "The request does not match the expected schema",
+    503: "Maintenance mode, or a dependency is down",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the given error status codes."""
+    return {code: {"model": ErrorResponse, "description": _DESCRIPTIONS.get(code, "Error")} for code in codes}
+
+
+def _json(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "type": kind}, status_code=status, headers=headers)
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        location = ".".join(str(p) for p in error.get("loc", ()))
+        parts.append(f"field `{location}`: {error.get('msg', 'invalid')}")
+    return "invalid request: " + "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def platform_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, PlatformError)
+        if exc.status_code >= 500:
+            logger.error("%s: %s (%s)", type(exc).__name__, exc.message, exc.details)
+        return _json(exc.status_code, exc.message, type(exc).__name__)
+
+    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return _json(422, _describe_validation(exc), "InvalidInput")
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return _json(exc.status_code, message, _HTTP_TYPES.get(exc.status_code, "HTTPError"), exc.headers)
+
+    async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error", exc_info=exc)
+        return _json(500, "internal server error", "InternalError")
+
+    app.add_exception_handler(PlatformError, platform_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)

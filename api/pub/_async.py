@@ -1,17 +1,20 @@
 """Async job calls: accepted at once, run in the background, results kept through the lifecycle.
 
-Records live in the lifecycle's database (`/job/async/call` CRUD, internal token), so a task
-outlives the pub that took it. The pub running a task refreshes `heartbeat_at` every
-`async_heartbeat` seconds; a task still `ongoing` whose heartbeat is three periods old belongs to a
-pub that died, and the next pub asked about it takes it over and runs it again. A call that cannot
-connect to its job is retried once after `async_retry_interval`. Records older than
-`async_retention` are deleted when met.
+Records live in the lifecycle's database (`/job/async/call`, internal token; schema in
+`api/lifecycle/routes/async_calls.py`), so a task outlives the pub that took it. What pub writes:
 
-Record fields (JSON): id, status (ongoing|completed|failed), job_name, job_version (as asked),
-job_exact_version, job_internal_name, job_path, request_method, request_url (path and query on the
-job), request_headers {name: value}, request_body (base64), caller, request_tracing_id, started_at,
-ended_at, heartbeat_at (ISO 8601, UTC), attempts, pub_instance_addr (the owner pub's id),
-error_message, response_status_code, response_headers {name: value}, response_body (base64).
+- on create: `id`, `status`, `job_name`, `job_version` (the exact version the call resolved to),
+  `job_path`, `request_method`, `request_url` (the absolute URL on the job), `request_headers` (as
+  forwarded: caller name and tracing id included, credentials never), `request_body` (base64),
+  `pub_instance_addr`, `attempts`;
+- on update (partial PUT): `status`, `error`, `response_status_code`, `response_headers`,
+  `response_body` (base64), `attempts`, `pub_instance_addr`, `retriable_error`.
+
+`pub_instance_addr` is `"<pub instance id>/<unix time of its last heartbeat>"`: the pub running a task
+refreshes it every `async_heartbeat` seconds. A task still `ongoing` whose heartbeat is three periods
+old belongs to a pub that died; the next pub asked about it takes it over and runs it again. A call
+that cannot connect to its job is retried once after `async_retry_interval`. Records older than
+`async_call_retention` are deleted when met (the lifecycle also purges them).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -38,7 +40,7 @@ __all__ = ["AsyncCalls", "AsyncCallStore", "StoreError"]
 
 log = logging.getLogger("racetrack.pub")
 
-_MAX_TAKEOVERS = 3  # a call that kills its pub every time is not run forever
+_MAX_ATTEMPTS = 4  # runs of one call, takeovers included: a call that kills its pub is not run forever
 _KEEP_LOCAL = 60.0  # seconds a finished task stays in memory (later polls read the lifecycle)
 
 
@@ -59,8 +61,10 @@ class AsyncCallStore:
             response = await self._client.request(method, url, json=body, headers=self._headers)
         except httpx.HTTPError as exc:
             raise StoreError(f"cannot reach the lifecycle: {exc.__class__.__name__}") from exc
-        if response.status_code >= 500 or response.status_code in (401, 403):
-            raise StoreError(f"the lifecycle answered {response.status_code} to {method} {url}")
+        if response.status_code >= 500 or response.status_code in (401, 403, 422):
+            raise StoreError(
+                f"the lifecycle answered {response.status_code} to {method} {url}: {response.text[:300]}"
+            )
         return response
 
     async def create(self, record: dict[str, Any]) -> dict[str, Any]:
@@ -78,10 +82,10 @@ class AsyncCallStore:
             raise StoreError(f"the lifecycle answered {response.status_code} for task {task_id}")
         return response.json()
 
-    async def put(self, record: dict[str, Any]) -> None:
-        response = await self._request("PUT", f"{self._base}/{record['id']}", record)
+    async def update(self, task_id: str, fields: dict[str, Any]) -> None:
+        response = await self._request("PUT", f"{self._base}/{task_id}", fields)
         if response.status_code not in (200, 201, 204):
-            raise StoreError(f"the lifecycle refused to update task {record['id']}: {response.status_code}")
+            raise StoreError(f"the lifecycle refused to update task {task_id}: {response.status_code}")
 
     async def delete(self, task_id: str) -> None:
         await self._request("DELETE", f"{self._base}/{task_id}")
@@ -95,19 +99,10 @@ class _Task:
     runner: asyncio.Task[None] | None = None
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 def _age(value: Any) -> float:
-    """Seconds since an ISO timestamp (or epoch number); infinite when unreadable."""
+    """Seconds since a unix time (the lifecycle's `started_at`); infinite when unreadable."""
     try:
-        if isinstance(value, (int, float)):
-            return time.time() - float(value)
-        moment = datetime.fromisoformat(str(value))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return (datetime.now(UTC) - moment).total_seconds()
+        return time.time() - float(value)
     except (TypeError, ValueError):
         return float("inf")
 
@@ -144,6 +139,9 @@ class AsyncCalls:
         self._tasks: dict[str, _Task] = {}
         self._heartbeat: asyncio.Task[None] | None = None
 
+    def _owner_mark(self) -> str:
+        return f"{self.instance_id}/{time.time():.3f}"
+
     async def start(self) -> None:
         self._heartbeat = asyncio.ensure_future(self._beat())
 
@@ -171,7 +169,7 @@ class AsyncCalls:
             if not message.get("more_body", False):
                 break
         address, upstream_prefix = self._proxy.target(call, decision)
-        url = upstream_prefix + ("/" + call.rest if call.has_rest else "")
+        url = f"http://{address}{upstream_prefix}" + ("/" + call.rest if call.has_rest else "")
         if scope.get("query_string"):
             url += "?" + scope["query_string"].decode("latin-1")
         headers = forward_headers(
@@ -183,30 +181,18 @@ class AsyncCalls:
             request_id=request_id,
             caller=decision.caller,
         )
-        now = _now_iso()
         record: dict[str, Any] = {
             "id": str(uuid.uuid4()),
             "status": "ongoing",
             "job_name": call.name,
-            "job_version": call.version,
-            "job_exact_version": decision.job_version,
-            "job_internal_name": address,
-            "job_path": call.path,
+            "job_version": decision.job_version,
+            "job_path": "/" + call.path,
             "request_method": scope["method"],
             "request_url": url,
             "request_headers": _headers_dict(headers),
             "request_body": _b64(b"".join(chunks)),
-            "caller": decision.caller,
-            "request_tracing_id": request_id,
-            "started_at": now,
-            "ended_at": None,
-            "heartbeat_at": now,
+            "pub_instance_addr": self._owner_mark(),
             "attempts": 0,
-            "pub_instance_addr": self.instance_id,
-            "error_message": None,
-            "response_status_code": None,
-            "response_headers": None,
-            "response_body": None,
         }
         try:
             record = await self._store.create(record)
@@ -277,39 +263,29 @@ class AsyncCalls:
             await self._store.delete(task_id)
             return None, None
         if record.get("status") == "ongoing" and self._owner_dead(record):
-            return self._take_over(record)
+            return await self._take_over(record)
         return None, record
 
     def _owner_dead(self, record: dict[str, Any]) -> bool:
-        if record.get("pub_instance_addr") == self.instance_id:
+        owner, _, beat = str(record.get("pub_instance_addr") or "").partition("/")
+        if owner == self.instance_id:
             return True  # ours, yet not in memory: this pub forgot it, nobody else runs it
-        last = record.get("heartbeat_at") or record.get("started_at")
+        last = beat if beat else record.get("started_at")
         return _age(last) > 3 * self._config.async_heartbeat
 
-    def _take_over(self, record: dict[str, Any]) -> tuple[_Task | None, dict[str, Any]]:
-        takeovers = int(record.get("takeovers") or 0) + 1
-        record = {
-            **record,
-            "pub_instance_addr": self.instance_id,
-            "heartbeat_at": _now_iso(),
-            "takeovers": takeovers,
-        }
-        if takeovers > _MAX_TAKEOVERS:
-            record.update(
-                status="failed",
-                ended_at=_now_iso(),
-                error_message=f"the pub running this call stopped {takeovers - 1} times; not run again",
+    async def _take_over(self, record: dict[str, Any]) -> tuple[_Task | None, dict[str, Any]]:
+        record = {**record, "pub_instance_addr": self._owner_mark()}
+        if int(record.get("attempts") or 0) >= _MAX_ATTEMPTS:
+            error = f"started {record['attempts']} times, its pub stopped each time; not run again"
+            record.update(status="failed", error=error)
+            await self._store.update(
+                record["id"], {"status": "failed", "error": error, "retriable_error": False}
             )
-            task = _Task(record)
-            task.done.set()
-            task.finished_at = time.monotonic()
-            self._tasks[record["id"]] = task
-            asyncio.ensure_future(self._save(record))
-            return task, record
+            return None, record
+        await self._store.update(record["id"], {"pub_instance_addr": record["pub_instance_addr"]})
         log.info("taking over async call %s from a pub that stopped", record["id"])
         self._metrics.async_retried.inc()
-        task = self._launch(record)
-        return task, record
+        return self._launch(record), record
 
     def _launch(self, record: dict[str, Any]) -> _Task:
         task = _Task(record)
@@ -319,7 +295,6 @@ class AsyncCalls:
 
     async def _run(self, task: _Task) -> None:
         record = task.record
-        url = f"http://{record['job_internal_name']}{record['request_url']}"
         body = base64.b64decode(record.get("request_body") or "")
         headers = list((record.get("request_headers") or {}).items())
         timeout = httpx.Timeout(self._config.job_timeout, connect=self._config.job_connect_timeout)
@@ -327,7 +302,11 @@ class AsyncCalls:
             record["attempts"] = int(record.get("attempts") or 0) + 1
             try:
                 request = self._jobs.build_request(
-                    record["request_method"], url, headers=headers, content=body, timeout=timeout
+                    record["request_method"],
+                    record["request_url"],
+                    headers=headers,
+                    content=body,
+                    timeout=timeout,
                 )
                 response = await self._jobs.send(request, stream=True)
                 try:  # raw bytes: the stored headers keep any Content-Encoding the job chose
@@ -345,9 +324,8 @@ class AsyncCalls:
                 )
                 break
             except httpx.TimeoutException:
-                self._finish(
-                    task, error=f"request to a job timed out: no answer within {self._config.job_timeout:g} s"
-                )
+                limit = self._config.job_timeout
+                self._finish(task, error=f"request to a job timed out: no answer within {limit:g} s")
                 break
             except httpx.HTTPError as exc:
                 self._finish(task, error=f"connection broken: {exc.__class__.__name__}: {exc}")
@@ -361,26 +339,38 @@ class AsyncCalls:
             )
             self._finish(task, error=None)
             break
-        await self._save(record)
+        fields = {
+            key: record.get(key)
+            for key in (
+                "status",
+                "attempts",
+                "response_status_code",
+                "response_headers",
+                "response_body",
+                "error",
+            )
+        }
+        fields["retriable_error"] = False
+        await self._save(record["id"], fields)
 
     def _finish(self, task: _Task, *, error: str | None) -> None:
         if error is not None:
-            task.record.update(status="failed", error_message=error)
+            task.record.update(status="failed", error=error)
             self._metrics.async_errors.inc()
         self._metrics.async_done.inc()
-        task.record["ended_at"] = _now_iso()
+        task.record["ended_at"] = int(time.time())
         task.finished_at = time.monotonic()
         task.done.set()
 
-    async def _save(self, record: dict[str, Any]) -> None:
+    async def _save(self, task_id: str, fields: dict[str, Any]) -> None:
         """Stores a result, retrying while the lifecycle is away (served from memory meanwhile)."""
         delay = 0.2
         for _ in range(12):
             try:
-                await self._store.put(record)
+                await self._store.update(task_id, fields)
                 return
             except StoreError as exc:
-                log.warning("cannot store async call %s yet: %s", record["id"], exc)
+                log.warning("cannot store async call %s yet: %s", task_id, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
@@ -393,30 +383,24 @@ class AsyncCalls:
                     if now - task.finished_at > _KEEP_LOCAL:
                         del self._tasks[task_id]
                     continue
-                task.record["heartbeat_at"] = _now_iso()
                 try:
-                    await self._store.put(task.record)
+                    await self._store.update(task_id, {"pub_instance_addr": self._owner_mark()})
                 except StoreError as exc:
                     log.warning("heartbeat of async call %s failed: %s", task_id, exc)
 
     async def _answer(self, send: Send, record: dict[str, Any], request_id: str) -> None:
         if record["status"] == "failed":
             await send_error(
-                send,
-                500,
-                f"Async call failed: {record.get('error_message')}",
-                request_id,
-                task_id=record["id"],
+                send, 500, f"Async call failed: {record.get('error')}", request_id, task_id=record["id"]
             )
             return
         body = base64.b64decode(record.get("response_body") or "")
         headers = [
-            (k.encode("latin-1"), v.encode("latin-1"))
+            (k.encode("latin-1"), str(v).encode("latin-1"))
             for k, v in (record.get("response_headers") or {}).items()
             if k not in ("content-length", "x-request-tracing-id")
         ]
         headers.append((b"content-length", str(len(body)).encode()))
-        await send(
-            {"type": "http.response.start", "status": int(record["response_status_code"]), "headers": headers}
-        )
+        status = int(record["response_status_code"])
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -153,14 +153,14 @@ def _parse(response: httpx.Response) -> Decision | None:
         return None
     if status == 200:
         job = body.get("job")
-        if not isinstance(job, dict) or not job.get("internal_name"):
+        if not isinstance(job, dict) or not job.get("version"):
             return None
         return Decision(
             status=200,
             job_name=str(job.get("name", "")),
-            job_version=str(job.get("version", "")),
+            job_version=str(job["version"]),
             job_status=str(job.get("status", "")),
-            internal_name=str(job["internal_name"]),
+            internal_name=str(job.get("internal_name") or ""),  # none until the job is deployed
             caller=body.get("caller"),
         )
     if status in (400, 401, 403, 404, 503) and "error" in body:

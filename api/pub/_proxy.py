@@ -191,6 +191,19 @@ class JobProxy:
             )
             return None
         metrics.auth_successful.inc()
+        if sidecar is None and not decision.internal_name:
+            metrics.count_status(502)
+            await send_error(
+                send,
+                502,
+                f"Reverse proxy error: job {call.name} {decision.job_version} has no "
+                f"address yet (status {decision.job_status})",
+                request_id,
+                jobName=call.name,
+                jobVersion=decision.job_version,
+                jobStatus=decision.job_status,
+            )
+            return None
         return decision
 
     def target(self, call: JobCall, decision: Decision) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,44 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 OPEN_PATHS = {"health", "live", "ready"}
+# The lifecycle's async call schema (api/lifecycle/routes/async_calls.py).
+CREATE_FIELDS = {
+    "id",
+    "status",
+    "job_name",
+    "job_version",
+    "job_path",
+    "request_method",
+    "request_url",
+    "request_headers",
+    "request_body",
+    "pub_instance_addr",
+    "attempts",
+}
+UPDATE_FIELDS = {
+    "status",
+    "error",
+    "response_status_code",
+    "response_headers",
+    "response_body",
+    "attempts",
+    "pub_instance_addr",
+    "retriable_error",
+}
+REQUIRED = {"status", "attempts", "retriable_error"}
+OUT_DEFAULTS = {
+    "status": "ongoing",
+    "ended_at": None,
+    "error": None,
+    "request_headers": None,
+    "request_body": None,
+    "response_status_code": None,
+    "response_headers": None,
+    "response_body": None,
+    "attempts": 0,
+    "pub_instance_addr": None,
+    "retriable_error": False,
+}
 
 
 @dataclass
@@ -134,7 +173,11 @@ class FakeLifecycle:
             return Response("bad gateway", status_code=502)
         if not self._internal_ok(request):
             return _error(401, "internal token required", "Unauthenticated")
-        record = await request.json()
+        body = await request.json()
+        unknown = set(body) - CREATE_FIELDS
+        if unknown:  # the real lifecycle forbids extra fields too
+            return _error(422, f"unknown fields {sorted(unknown)}", "RequestValidationError")
+        record = {**OUT_DEFAULTS, **body, "started_at": int(time.time())}
         with self.lock:
             self.async_calls[record["id"]] = record
         return JSONResponse(record, status_code=201)
@@ -146,16 +189,22 @@ class FakeLifecycle:
             return _error(401, "internal token required", "Unauthenticated")
         task_id = request.path_params["id"]
         body = await request.json() if request.method == "PUT" else None
+        if body is not None and set(body) - UPDATE_FIELDS:
+            return _error(
+                422, f"unknown fields {sorted(set(body) - UPDATE_FIELDS)}", "RequestValidationError"
+            )
         with self.lock:
-            if request.method == "PUT":
-                self.async_calls[task_id] = body
-            elif request.method == "DELETE":
-                self.async_calls.pop(task_id, None)
-                return Response(status_code=204)
             record = self.async_calls.get(task_id)
-        if record is None:
-            return _error(404, f"async call {task_id} not found", "NotFound")
-        return JSONResponse(record)
+            if record is None:
+                return _error(404, f"async job call {task_id} was not found", "NotFound")
+            if request.method == "PUT":
+                record.update({k: v for k, v in body.items() if v is not None or k not in REQUIRED})
+                if body.get("status") in ("completed", "failed") and record["ended_at"] is None:
+                    record["ended_at"] = int(time.time())
+            elif request.method == "DELETE":
+                del self.async_calls[task_id]
+                return JSONResponse({"message": "deleted"})
+            return JSONResponse(dict(record))
 
 
 def _error(status: int, message: str, kind: str) -> JSONResponse:

@@ -40,7 +40,8 @@ def test_async_call_returns_task_then_result(world):
             "status": "completed",
         }
     record = world.lifecycle.async_calls[task_id]
-    assert record["status"] == "completed" and record["job_exact_version"] == "1.2.0"
+    assert record["status"] == "completed" and record["job_version"] == "1.2.0"
+    assert record["request_headers"]["x-caller-name"] == "User alice"
     assert "x-racetrack-auth" not in record["request_headers"]  # no token is ever stored
 
 

@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     pub_sidecar_target: str | None = None  # "host:port" of the job, e.g. "127.0.0.1:7000"
     pub_sidecar_job_name: str | None = None
     pub_sidecar_job_version: str | None = None
-    pub_sidecar_port: int = 7006
+    pub_sidecar_port: int | None = None  # default: pub_port (the Kubernetes program sets RACETRACK_PUB_PORT)
 
     @classmethod
     def settings_customise_sources(

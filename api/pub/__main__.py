@@ -24,14 +24,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--port",
         type=int,
-        help="port (default RACETRACK_PUB_PORT=7005, or RACETRACK_PUB_SIDECAR_PORT=7006 as sidecar)",
+        help="port (default RACETRACK_PUB_PORT=7005; a sidecar takes RACETRACK_PUB_SIDECAR_PORT when set)",
     )
     parser.add_argument("--workers", type=int, help="processes (default RACETRACK_PUB_WORKERS, 1)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     settings = get_settings()
     config = PubConfig.from_settings(settings, sidecar=args.sidecar)
-    port = args.port or (settings.pub_sidecar_port if config.sidecar else settings.pub_port)
+    port = args.port or (config.sidecar and settings.pub_sidecar_port) or settings.pub_port
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

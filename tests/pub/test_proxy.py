@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import uuid
 
 import httpx
@@ -13,7 +14,7 @@ from websockets.sync.client import connect
 
 from .conftest import ALICE, base_config
 from .jobs import BrokenServer
-from .servers import free_port
+from .servers import ServerThread, free_port
 
 AUTH = {"X-Racetrack-Auth": ALICE}
 
@@ -226,3 +227,21 @@ def test_metrics_live_ready_health(world):
         assert c.get("/live").json() == {"live": True}
         assert c.get("/pub/ready").json() == {"ready": True}
         assert c.get("/health").json()["mode"] == "gateway"
+
+
+def test_pooled_connections_survive_head_and_job_side_idle_close(world):
+    # A job whose uvicorn closes idle keep-alive connections after 0.3 s, before pub's 4 s expiry.
+    quick = ServerThread(world.jobs.app(), timeout_keep_alive=0.3).start()
+    try:
+        world.lifecycle.add_job("quick", "1.0.0", quick.address)
+        with world.client(headers=AUTH) as c:
+            assert c.head("/pub/job/quick/1.0.0/echo/h").status_code == 200
+            assert c.get("/pub/job/quick/1.0.0/echo/after-head").json()["path"].endswith("/after-head")
+            for method in ("GET", "POST", "GET", "POST"):
+                r = c.request(
+                    method, "/pub/job/quick/1.0.0/echo/x", content=b"z" if method == "POST" else None
+                )
+                assert r.status_code == 200, (method, r.text)
+                time.sleep(0.5)  # the job has closed the pooled connection by now
+    finally:
+        quick.stop()

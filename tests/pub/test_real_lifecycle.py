@@ -64,17 +64,28 @@ def real(tmp_path, start_pub, monkeypatch) -> Iterator[Real]:
 
 def test_calls_through_pub_with_the_real_lifecycle(real: Real) -> None:
     with httpx.Client(base_url=real.pub, trust_env=False, timeout=10) as c:
-        r = c.post("/pub/job/adder/latest/api/v1/perform", json={"numbers": [1, 2]},
-                   headers={"X-Racetrack-Auth": real.alice})
+        r = c.post(
+            "/pub/job/adder/latest/api/v1/perform",
+            json={"numbers": [1, 2]},
+            headers={"X-Racetrack-Auth": real.alice},
+        )
         assert r.status_code == 200, r.text
         assert r.json() == {"result": 3, "version": "1.1.0", "caller": "User alice@example.com"}
         r = c.post("/pub/job/adder/1.0.0/api/v1/perform", json={"numbers": [1]})
         assert r.status_code == 401
-        assert r.json()["error"] == "Proxy request error: Unauthenticated: no header X-Racetrack-Auth: not logged in"
-        r = c.post("/pub/job/adder/1.0.0/api/v1/perform", json={"numbers": [1]}, headers={"X-Racetrack-Auth": "x"})
+        assert (
+            r.json()["error"]
+            == "Proxy request error: Unauthenticated: no header X-Racetrack-Auth: not logged in"
+        )
+        r = c.post(
+            "/pub/job/adder/1.0.0/api/v1/perform", json={"numbers": [1]}, headers={"X-Racetrack-Auth": "x"}
+        )
         assert r.status_code == 401
-        r = c.post("/pub/job/adder/1.0.0/api/v1/perform", json={"numbers": [1]},
-                   headers={"X-Racetrack-Auth": real.esc})
+        r = c.post(
+            "/pub/job/adder/1.0.0/api/v1/perform",
+            json={"numbers": [1]},
+            headers={"X-Racetrack-Auth": real.esc},
+        )
         assert r.status_code == 403  # an ESC has no permission until granted
         assert c.get("/pub/job/adder/1.0.0/live").status_code == 200
         assert c.get("/pub/job/nope/1.0.0/live").status_code == 404
@@ -82,8 +93,11 @@ def test_calls_through_pub_with_the_real_lifecycle(real: Real) -> None:
 
 def test_async_call_records_fit_the_real_lifecycle(real: Real) -> None:
     with httpx.Client(base_url=real.pub, trust_env=False, timeout=10) as c:
-        r = c.post("/pub/async/new/job/adder/1.x/api/v1/perform", json={"numbers": [20, 22]},
-                   headers={"X-Racetrack-Auth": real.alice})
+        r = c.post(
+            "/pub/async/new/job/adder/1.x/api/v1/perform",
+            json={"numbers": [20, 22]},
+            headers={"X-Racetrack-Auth": real.alice},
+        )
         assert r.status_code == 201, r.text
         task_id = r.json()["task_id"]
         deadline = time.monotonic() + 20

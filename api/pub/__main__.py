@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 import uvicorn
 
+from api.errors import PlatformError
 from api.settings import get_settings
 
 from ._app import create_app
@@ -30,7 +32,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     settings = get_settings()
-    config = PubConfig.from_settings(settings, sidecar=args.sidecar)
+    try:
+        config = PubConfig.from_settings(settings, sidecar=args.sidecar)
+    except PlatformError as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(1) from None
     port = args.port or (config.sidecar and settings.pub_sidecar_port) or settings.pub_port
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

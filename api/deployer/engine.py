@@ -45,18 +45,19 @@ from api.deployer.desired import (
     applied_revisions,
     current_spec,
     find_revision,
+    images_from_plan,
     record_revision,
     revision_spec,
+    version_from_plan,
     with_version,
     without_version,
 )
 from api.deployer.sealing import Sealer
 from api.errors import InvalidInput, NotFound, PlatformError
 from api.settings import Settings
-from stacks.digest import context_digest
 from stacks.engine import EngineConfig
 from stacks.runner import OperationResult, StackRunner
-from stacks.spec import ContainerSpec, FamilySpec, ImageSpec, VersionSpec
+from stacks.spec import FamilySpec, VersionSpec
 
 __all__ = ["DeployEngine"]
 
@@ -204,19 +205,7 @@ class DeployEngine:
             plan = plan_build(manifest, source, build_id="pending", settings=self.settings,
                               secret_build_env=secret_vars.get("build_env") or None,
                               log=lambda line: _append(log_path, line))
-            images = []
-            for image in plan.images:
-                dockerfile_text = Path(image.dockerfile).read_text(encoding="utf-8")
-                digest = context_digest(image.context, extra=[dockerfile_text, repr(sorted(image.build_args.items()))])
-                tag = image.image.rsplit(":", 1)[0] + f":{_tag_safe(version)}-{digest[:12]}"
-                secrets = image.secret_values()
-                images.append(ImageSpec(
-                    role=image.role, tag=tag, context_digest=digest, context=str(image.context),
-                    dockerfile=str(image.dockerfile), build_args=dict(image.build_args),
-                    build_secrets={k: v for k, v in secrets.items() if k != "ca_bundle"},
-                    secret_files={k: str(p) for k, p in image.secrets.items() if k == "ca_bundle"},
-                    port=image.port, address_env=image.address_env,
-                ))
+            images = images_from_plan(plan, version)
             secret_runtime = dict(secret_vars.get("runtime_env") or {})
             with session_scope(self.sessions) as session:
                 family = ensure_family(session, name)
@@ -236,15 +225,9 @@ class DeployEngine:
                                   job_type_env=plan.runtime_env)
             env.pop("AUTH_TOKEN")
             env.pop("JOB_DEPLOYMENT_TIMESTAMP")
-            resources = manifest.get("resources") or {}
-            version_spec = VersionSpec(
-                version=version, images=tuple(images), deployment_timestamp=timestamp,
-                run=ContainerSpec(env=env, secret_env={"AUTH_TOKEN": family_token, **secret_runtime},
-                                  replicas=int(manifest.get("replicas") or 1),
-                                  memory_min=resources.get("memory_min"), memory_max=resources.get("memory_max"),
-                                  cpu_min=resources.get("cpu_min"), cpu_max=resources.get("cpu_max")),
-                labels={"racetrack/revision": "pending"},
-            )
+            version_spec = version_from_plan(manifest, images, env=env,
+                                             secret_env={"AUTH_TOKEN": family_token, **secret_runtime},
+                                             timestamp=timestamp)
             existing = spec.version(version)
             if existing is not None and _same_version(existing, version_spec):
                 # Nothing about this version changed: keep its timestamp so the stack sees no change.
@@ -384,7 +367,7 @@ class DeployEngine:
                 record_audit(session, "job_deployed", executor=deployed_by, job_name=desired.family,
                              job_version=changed_version, properties={"revision": numbered.revision})
             elif operation.startswith("rollback"):
-                record_audit(session, "job_redeployed", executor=deployed_by, job_name=desired.family,
+                record_audit(session, "job_rolled_back", executor=deployed_by, job_name=desired.family,
                              job_version=changed_version, properties={"revision": numbered.revision, "operation": operation})
             deployment = finish_deployment(session, deployment_id, status="done",
                                            image_name=numbered.version(changed_version).main_image.tag
@@ -512,10 +495,6 @@ def _same_version(old: VersionSpec, new: VersionSpec) -> bool:
         return dataclasses.replace(version, images=images, deployment_timestamp=0, labels={})
 
     return essence(old) == essence(new)
-
-
-def _tag_safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in text)
 
 
 def _append(path: Path, line: str) -> None:

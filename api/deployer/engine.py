@@ -233,6 +233,9 @@ class DeployEngine:
                 # Nothing about this version changed: keep its timestamp so the stack sees no change.
                 version_spec = dataclasses.replace(version_spec, deployment_timestamp=existing.deployment_timestamp,
                                                    labels=existing.labels)
+                if not preview and self._serving(name, version):
+                    self._finish_unchanged(deployment_id, spec.revision)
+                    return
             desired = with_version(spec, version_spec)
             if preview:
                 self._phase(deployment_id, "previewing changes")
@@ -407,6 +410,20 @@ class DeployEngine:
             return
         with session_scope(self.sessions) as session:
             self._sync_jobs(session, spec, result.outputs)
+
+    def _serving(self, name: str, version: str) -> bool:
+        with session_scope(self.sessions) as session:
+            job = session.scalar(select(Job).where(Job.name == name, Job.version == version))
+            return job is not None and job.status == "running"
+
+    def _finish_unchanged(self, deployment_id: str, revision: int) -> None:
+        """A redeploy that changes nothing: the serving revision stays, and no stack update runs."""
+        with session_scope(self.sessions) as session:
+            deployment = finish_deployment(session, deployment_id, status="done")
+            deployment.revision_number = revision
+            deployment.phase = None
+            deployment.warnings = "\n".join(filter(None, [deployment.warnings,
+                f"nothing changed: revision {revision} stays in force (reconcile the job to re-apply it)"]))
 
     def _finish_preview(self, deployment_id: str, result: OperationResult) -> None:
         if not result.ok:

@@ -43,11 +43,19 @@ class ClientError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, hint: str | None = None, status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        status_code: int | None = None,
+        server_message: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.status_code = status_code
+        self.server_message = server_message  # the server's own words, when the error came from an answer
 
     def __str__(self) -> str:
         return self.message

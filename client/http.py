@@ -122,15 +122,17 @@ class Api:
                     hint=f"Get your token from the dashboard's Profile page, then run:\n  "
                     f"{login_command(self.base_url)}",
                     status_code=status,
+                    server_message=message,
                 )
             raise Unauthenticated(
                 f"the server rejected your token: {message}",
                 hint=f"Your token may be revoked or expired. Get a fresh one from the dashboard's Profile page:\n  "
                 f"{login_command(self.base_url)}",
                 status_code=status,
+                server_message=message,
             )
         cls = error_for_status(status)
-        raise cls(message, status_code=status)
+        raise cls(message, status_code=status, server_message=message)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call `/api/v1/<path>` and return the decoded JSON (or text, or None for an empty body)."""

@@ -39,7 +39,7 @@ def login(
             answer = api.get("users/validate_user_auth")
         except Unauthenticated as exc:
             raise Unauthenticated(
-                f"invalid token for {session.lifecycle_url}: {exc.message}",
+                f"invalid token for {session.lifecycle_url}: {exc.server_message or exc.message}",
                 hint="Copy the token again from the dashboard's Profile page.",
             ) from exc
         user = str((answer or {}).get("username", "")) if isinstance(answer, dict) else ""

@@ -165,10 +165,10 @@ def deploy(
         answer = session.api.post("deploy", json_body=body)
     except AlreadyExists as exc:
         raise AlreadyExists(
-            exc.message, hint=f"To overwrite job {name} v{version}, deploy again with --force."
+            exc.server_message or exc.message, hint=f"To overwrite job {name} v{version}, deploy again with --force."
         ) from exc
     except InvalidInput as exc:
-        raise InvalidInput(f"the server rejected the manifest: {exc.message}",
+        raise InvalidInput(f"the server rejected the manifest: {exc.server_message or exc.message}",
                            hint="Fix job.yaml (check it with `racetrack validate`), then deploy again.") from exc
     deploy_id = str((answer or {}).get("id", ""))
     if not deploy_id:
@@ -208,7 +208,7 @@ def preview(
     try:
         answer = session.api.post("deploy/preview", json_body=body)
     except InvalidInput as exc:
-        raise InvalidInput(f"the server rejected the manifest: {exc.message}",
+        raise InvalidInput(f"the server rejected the manifest: {exc.server_message or exc.message}",
                            hint="Fix job.yaml (check it with `racetrack validate`), then try again.") from exc
     op_id = str((answer or {}).get("id", ""))
     record = wait_for_operation(

@@ -39,7 +39,9 @@ def _translate(pattern: str) -> str:
         elif c == "?":
             out.append("[^/]")
         elif c == "[":
-            j = pattern.find("]", i + 2 if pattern.startswith("[!", i) or pattern.startswith("[^", i) else i + 1)
+            j = pattern.find(
+                "]", i + 2 if pattern.startswith("[!", i) or pattern.startswith("[^", i) else i + 1
+            )
             if j == -1:
                 out.append(re.escape(c))
             else:

@@ -112,7 +112,10 @@ def load_config() -> ClientConfig:
     for repo, cred in creds_raw.items():
         if not isinstance(cred, dict):
             raise ConfigError(f"{path}: git_credentials[{repo!r}] needs username and password")
-        creds[str(repo)] = {"username": str(cred.get("username", "")), "password": str(cred.get("password", ""))}
+        creds[str(repo)] = {
+            "username": str(cred.get("username", "")),
+            "password": str(cred.get("password", "")),
+        }
     known = {"lifecycle_url", "git_credentials", "lifecycle_url_aliases", "user_auths"}
     return ClientConfig(
         lifecycle_url=str(data.get("lifecycle_url") or DEFAULT_LIFECYCLE_URL),

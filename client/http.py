@@ -50,7 +50,9 @@ def _error_message(response: httpx.Response) -> tuple[str, str | None]:
         message = body.get("error") or body.get("detail")
         if isinstance(message, list):  # FastAPI's own 422 validation detail
             message = "; ".join(
-                f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg')}" for d in message if isinstance(d, dict)
+                f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg')}"
+                for d in message
+                if isinstance(d, dict)
             )
         if message:
             return str(message), body.get("type")
@@ -126,7 +128,8 @@ class Api:
                 )
             raise Unauthenticated(
                 f"the server rejected your token: {message}",
-                hint=f"Your token may be revoked or expired. Get a fresh one from the dashboard's Profile page:\n  "
+                hint="Your token may be revoked or expired. "
+                f"Get a fresh one from the dashboard's Profile page:\n  "
                 f"{login_command(self.base_url)}",
                 status_code=status,
                 server_message=message,

@@ -1,5 +1,4 @@
-"""Turning a bare 404 about a job into "not found, did you mean ...".
-"""
+"""Turning a bare 404 about a job into "not found, did you mean ..."."""
 
 from __future__ import annotations
 

@@ -59,7 +59,9 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="more output, and tracebacks on errors")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="more output, and tracebacks on errors")
+    ] = False,
 ) -> None:
     """CLI client of Racetrack: turns a job directory with job.yaml into an authenticated microservice."""
     output.state.verbose = verbose

@@ -43,14 +43,38 @@ MANIFEST_NAME = "job.yaml"
 LEGACY_MANIFEST_NAME = "fatman.yaml"
 
 _TOP_LEVEL_FIELDS = {
-    "name", "owner_email", "git", "jobtype", "lang", "version", "extends", "jobtype_extra", "image_type",
-    "system_dependencies", "build_env", "runtime_env", "secret_build_env_file", "secret_runtime_env_file",
-    "labels", "public_endpoints", "replicas", "resources", "infrastructure_target",
+    "name",
+    "owner_email",
+    "git",
+    "jobtype",
+    "lang",
+    "version",
+    "extends",
+    "jobtype_extra",
+    "image_type",
+    "system_dependencies",
+    "build_env",
+    "runtime_env",
+    "secret_build_env_file",
+    "secret_runtime_env_file",
+    "labels",
+    "public_endpoints",
+    "replicas",
+    "resources",
+    "infrastructure_target",
     # deprecated upstream fields still accepted (with a warning on the server)
-    "python", "golang", "docker", "wrapper_properties",
+    "python",
+    "golang",
+    "docker",
+    "wrapper_properties",
 }
-_DEPRECATED = {"lang": "jobtype", "python": "jobtype_extra", "golang": "jobtype_extra",
-               "docker": "jobtype_extra", "wrapper_properties": "jobtype_extra"}
+_DEPRECATED = {
+    "lang": "jobtype",
+    "python": "jobtype_extra",
+    "golang": "jobtype_extra",
+    "docker": "jobtype_extra",
+    "wrapper_properties": "jobtype_extra",
+}
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
@@ -83,7 +107,9 @@ def parse_extra_vars(pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE (e.g. -e git.branch=dev)", param_hint="-e/--extra-vars")
+            raise typer.BadParameter(
+                f"{pair!r} is not KEY=VALUE (e.g. -e git.branch=dev)", param_hint="-e/--extra-vars"
+            )
         result[key.strip()] = value
     return result
 
@@ -258,7 +284,7 @@ def read_env_file(path: Path) -> dict[str, str]:
         if not line or line.startswith("#"):
             continue
         if line.startswith("export "):
-            line = line[len("export "):].lstrip()
+            line = line[len("export ") :].lstrip()
         key, sep, value = line.partition("=")
         key = key.strip()
         if not sep or not key:

@@ -57,7 +57,7 @@ class _PlainDisplay:
     def build_log(self, text: str) -> None:
         lines = text.splitlines()
         if output.state.verbose:
-            for line in lines[self.build_lines:]:
+            for line in lines[self.build_lines :]:
                 typer.echo(f"        | {line}", err=True)
         self.build_lines = len(lines)
 
@@ -97,7 +97,9 @@ class _LiveDisplay:
     def phase(self, phase: str) -> None:
         now = monotonic()
         if self.current:
-            self.console.print(f"[green]✓[/green] {self.current} [dim]({now - self.phase_started:.0f}s)[/dim]")
+            self.console.print(
+                f"[green]✓[/green] {self.current} [dim]({now - self.phase_started:.0f}s)[/dim]"
+            )
         self.current = phase
         self.phase_started = now
         self._render()
@@ -118,9 +120,13 @@ class _LiveDisplay:
             )
 
 
-def wait_for_operation(session: Session, op_id: str, *, title: str, what: str = "deployment") -> dict[str, Any]:
+def wait_for_operation(
+    session: Session, op_id: str, *, title: str, what: str = "deployment"
+) -> dict[str, Any]:
     """Poll an operation until it is done or failed and return its last record."""
-    display: _PlainDisplay | _LiveDisplay = _LiveDisplay(title) if output.stderr_is_tty() else _PlainDisplay(title)
+    display: _PlainDisplay | _LiveDisplay = (
+        _LiveDisplay(title) if output.stderr_is_tty() else _PlainDisplay(title)
+    )
     deadline = monotonic() + TIMEOUT_SECONDS
     last_phase: str | None = None
     seen_warnings: set[str] = set()

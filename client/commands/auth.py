@@ -19,7 +19,9 @@ __all__ = ["login", "logout"]
 def login(
     token: Annotated[
         str | None,
-        typer.Argument(help="your token, from the Profile page of the Racetrack dashboard", show_default=False),
+        typer.Argument(
+            help="your token, from the Profile page of the Racetrack dashboard", show_default=False
+        ),
     ] = None,
     username: Annotated[
         str | None, typer.Option("--username", help="log in with a username and a password prompt instead")
@@ -31,7 +33,9 @@ def login(
     Example: racetrack login eyJhbGciOi... --remote dev
     """
     if not token and not username:
-        raise typer.BadParameter("give your TOKEN, or --username to be asked for a password", param_hint="TOKEN")
+        raise typer.BadParameter(
+            "give your TOKEN, or --username to be asked for a password", param_hint="TOKEN"
+        )
     session = open_session(remote)
     if token:
         api = Api(session.lifecycle_url, token)
@@ -46,7 +50,10 @@ def login(
     else:
         password = typer.prompt(f"Password for {username}", hide_input=True)
         response = session.api.send(
-            "POST", session.api.url("users/login"), json_body={"username": username, "password": password}, auth=False
+            "POST",
+            session.api.url("users/login"),
+            json_body={"username": username, "password": password},
+            auth=False,
         )
         if response.status_code == 401:
             raise Unauthenticated(f"incorrect username or password for {session.lifecycle_url}")

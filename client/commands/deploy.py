@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -29,7 +28,7 @@ from client.progress import wait_for_operation
 __all__ = ["deploy", "preview", "validate", "BuildContextMethod"]
 
 
-class BuildContextMethod(str, Enum):
+class BuildContextMethod(StrEnum):
     local = "local"
     git = "git"
 
@@ -46,17 +45,21 @@ ExtraVarsOpt = Annotated[
     typer.Option(
         "--extra-vars",
         "-e",
-        help="KEY=VALUE overriding a manifest field; KEY may be dotted (git.branch=dev), VALUE is YAML; repeatable",
+        help="KEY=VALUE overriding a manifest field; KEY may be dotted (git.branch=dev), "
+        "VALUE is YAML; repeatable",
         show_default=False,
     ),
 ]
-ForceOpt = Annotated[bool, typer.Option("--force", help="overwrite the job version if it is already deployed")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="overwrite the job version if it is already deployed")
+]
 BuildContextOpt = Annotated[
     BuildContextMethod | None,
     typer.Option(
         "--build-context",
         help="build from the local files ('local', sent as a tar.gz honouring .gitignore) or from the git "
-        "repository ('git'). Default: local for a localhost server and owner_email sample@example.com, else git",
+        "repository ('git'). Default: local for a localhost server and owner_email sample@example.com, "
+        "else git",
         show_default=False,
     ),
 ]
@@ -68,7 +71,9 @@ def _load(workdir: str, extra_vars: list[str] | None) -> LoadedManifest:
     stdin_text = read_piped_stdin()
     if workdir == "-":
         if stdin_text is None:
-            raise typer.BadParameter("'-' reads the manifest from stdin, but nothing was piped", param_hint="WORKDIR")
+            raise typer.BadParameter(
+                "'-' reads the manifest from stdin, but nothing was piped", param_hint="WORKDIR"
+            )
         return load_manifest(".", pairs, stdin_text=stdin_text)
     return load_manifest(workdir, pairs, stdin_text=stdin_text)
 
@@ -94,7 +99,9 @@ def _payload(
     git = manifest.data.get("git") if isinstance(manifest.data.get("git"), dict) else {}
     method = build_context
     if method is None:
-        local = is_localhost(session.lifecycle_url) and manifest.data.get("owner_email") == "sample@example.com"
+        local = (
+            is_localhost(session.lifecycle_url) and manifest.data.get("owner_email") == "sample@example.com"
+        )
         method = BuildContextMethod.local if local else BuildContextMethod.git
         if local:
             output.note("using the local build context: localhost server and a sample job")
@@ -105,7 +112,9 @@ def _payload(
         output.note(f"local build context: {context.files} files, {format_size(context.size)} encoded")
     credentials = match_git_credentials(session.config, str(git.get("remote") or ""))
     if credentials:
-        output.note(f"sending the git credentials of user {credentials.get('username')} for {git.get('remote')}")
+        output.note(
+            f"sending the git credentials of user {credentials.get('username')} for {git.get('remote')}"
+        )
     secret_vars = read_secret_vars(manifest)
     secrets = {v for env in secret_vars.values() for v in env.values() if v}
     if credentials and credentials.get("password"):
@@ -165,21 +174,27 @@ def deploy(
         answer = session.api.post("deploy", json_body=body)
     except AlreadyExists as exc:
         raise AlreadyExists(
-            exc.server_message or exc.message, hint=f"To overwrite job {name} v{version}, deploy again with --force."
+            exc.server_message or exc.message,
+            hint=f"To overwrite job {name} v{version}, deploy again with --force.",
         ) from exc
     except InvalidInput as exc:
-        raise InvalidInput(f"the server rejected the manifest: {exc.server_message or exc.message}",
-                           hint="Fix job.yaml (check it with `racetrack validate`), then deploy again.") from exc
+        raise InvalidInput(
+            f"the server rejected the manifest: {exc.server_message or exc.message}",
+            hint="Fix job.yaml (check it with `racetrack validate`), then deploy again.",
+        ) from exc
     deploy_id = str((answer or {}).get("id", ""))
     if not deploy_id:
         raise ClientError(f"the server accepted the deployment but returned no id: {str(answer)[:200]}")
     record = wait_for_operation(
-        session, deploy_id, title=f'Deploying job "{name}" v{version} to {session.lifecycle_url} (deployment {deploy_id})'
+        session,
+        deploy_id,
+        title=f'Deploying job "{name}" v{version} to {session.lifecycle_url} (deployment {deploy_id})',
     )
     if str(record.get("status")).lower() == "failed":
         phase = record.get("phase") or "unknown"
         raise OperationFailed(
-            f'deployment of job "{name}" v{version} failed during phase "{phase}": {record.get("error") or "no reason given"}',
+            f'deployment of job "{name}" v{version} failed during phase "{phase}": '
+            f"{record.get('error') or 'no reason given'}",
             hint=f"See the build log: racetrack build-logs {name} --version {version}{remote_flag(remote)}",
         )
     url, docs = job_urls(session, record, name, version)
@@ -194,7 +209,9 @@ def preview(
     build_context: BuildContextOpt = None,
     extra_vars: ExtraVarsOpt = None,
     output_format: OutputOpt = OutputFormat.text,
-    show_unchanged: Annotated[bool, typer.Option("--show-unchanged", help="list unchanged resources too")] = False,
+    show_unchanged: Annotated[
+        bool, typer.Option("--show-unchanged", help="list unchanged resources too")
+    ] = False,
 ) -> None:
     """Show what a deploy would change, without changing anything.
 
@@ -208,11 +225,15 @@ def preview(
     try:
         answer = session.api.post("deploy/preview", json_body=body)
     except InvalidInput as exc:
-        raise InvalidInput(f"the server rejected the manifest: {exc.server_message or exc.message}",
-                           hint="Fix job.yaml (check it with `racetrack validate`), then try again.") from exc
+        raise InvalidInput(
+            f"the server rejected the manifest: {exc.server_message or exc.message}",
+            hint="Fix job.yaml (check it with `racetrack validate`), then try again.",
+        ) from exc
     op_id = str((answer or {}).get("id", ""))
     record = wait_for_operation(
-        session, op_id, title=f'Previewing job "{manifest.name}" v{manifest.version} at {session.lifecycle_url}',
+        session,
+        op_id,
+        title=f'Previewing job "{manifest.name}" v{manifest.version} at {session.lifecycle_url}',
         what="preview",
     )
     if str(record.get("status")).lower() == "failed":
@@ -239,5 +260,3 @@ def validate(
     _check(manifest)
     output.note(f"Manifest {manifest.source} is valid")
     output.echo(yaml.safe_dump(manifest.data, sort_keys=False, default_flow_style=False).rstrip())
-
-

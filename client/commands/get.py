@@ -26,7 +26,9 @@ def _mask(secret: str) -> str:
 
 @app.command("config")
 def get_config(
-    show_secrets: Annotated[bool, typer.Option("--show-secrets", help="print tokens and passwords in full")] = False,
+    show_secrets: Annotated[
+        bool, typer.Option("--show-secrets", help="print tokens and passwords in full")
+    ] = False,
 ) -> None:
     """Show the whole client configuration (tokens and passwords masked unless --show-secrets)."""
     config = load_config()
@@ -68,6 +70,9 @@ def get_pub(quiet: QuietOpt = False, remote: RemoteOpt = None) -> None:
 
 @app.command("auth-token")
 def get_auth_token(remote: RemoteOpt = None) -> None:
-    """Print your stored token for a server (e.g. for curl -H "X-Racetrack-Auth: $(racetrack get auth-token)")."""
+    """Print your stored token for a server.
+
+    Example: curl -H "X-Racetrack-Auth: $(racetrack get auth-token)" ...
+    """
     session = open_session(remote)
     output.echo(session.require_token())

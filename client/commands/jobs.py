@@ -7,7 +7,7 @@ import json
 import shlex
 import time
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -35,7 +35,7 @@ sleep: Callable[[float], None] = time.sleep
 FOLLOW_INTERVAL = 2.0
 
 
-class Column(str, Enum):
+class Column(StrEnum):
     job_type = "job_type"
     infrastructure = "infrastructure"
     deployed_by = "deployed_by"
@@ -81,13 +81,21 @@ def list_jobs(
     remote: RemoteOpt = None,
     column: Annotated[
         list[Column] | None,
-        typer.Option("--column", "-c", help="add a column (repeatable); 'all' adds every column", show_default=False),
+        typer.Option(
+            "--column", "-c", help="add a column (repeatable); 'all' adds every column", show_default=False
+        ),
     ] = None,
-    name: Annotated[str | None, typer.Option(help="only names containing this text or matching this glob")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="only names containing this text or matching this glob")
+    ] = None,
     version: Annotated[str | None, typer.Option("--version", help="only this version (or glob)")] = None,
-    status: Annotated[str | None, typer.Option(help="only this status: running, starting, error, lost, ...")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="only this status: running, starting, error, lost, ...")
+    ] = None,
     deployed_by: Annotated[str | None, typer.Option(help="only jobs deployed by this user")] = None,
-    infrastructure: Annotated[str | None, typer.Option(help="only jobs on this infrastructure target")] = None,
+    infrastructure: Annotated[
+        str | None, typer.Option(help="only jobs on this infrastructure target")
+    ] = None,
     output_format: OutputOpt = OutputFormat.text,
 ) -> None:
     """List the deployed jobs: NAME, VERSION, STATUS and the columns chosen with -c.
@@ -108,20 +116,29 @@ def list_jobs(
         and (deployed_by is None or str(j.get("deployed_by")) == deployed_by)
         and (infrastructure is None or str(j.get("infrastructure_target")) == infrastructure)
     ]
-    columns = list(_COLUMNS) if column and Column.all in column else [c for c in _COLUMNS if c in (column or [])]
+    columns = (
+        list(_COLUMNS) if column and Column.all in column else [c for c in _COLUMNS if c in (column or [])]
+    )
     if Column.pub_url in columns or output_format is OutputFormat.json:
         _with_pub_urls(session, jobs)
     if output_format is OutputFormat.json:
         print_json(jobs)
         return
     if not jobs:
-        output.echo(f"No jobs deployed at {session.lifecycle_url}" + (" match the filters." if any(
-            f is not None for f in (name, version, status, deployed_by, infrastructure)) else "."))
+        output.echo(
+            f"No jobs deployed at {session.lifecycle_url}"
+            + (
+                " match the filters."
+                if any(f is not None for f in (name, version, status, deployed_by, infrastructure))
+                else "."
+            )
+        )
         return
     output.note(f"Jobs ({len(jobs)}) deployed at {session.lifecycle_url}:")
     header = ["NAME", "VERSION", "STATUS"] + [_COLUMNS[c][0] for c in columns]
     rows = [
-        [j.get("name"), j.get("version"), str(j.get("status", "")).upper()] + [_COLUMNS[c][1](j) for c in columns]
+        [j.get("name"), j.get("version"), str(j.get("status", "")).upper()]
+        + [_COLUMNS[c][1](j) for c in columns]
         for j in jobs
     ]
     print_table(header, rows)
@@ -129,7 +146,9 @@ def list_jobs(
 
 def delete(
     name: JobNameArg,
-    version: Annotated[str, typer.Option("--version", help="exact version of the job to delete", show_default=False)],
+    version: Annotated[
+        str, typer.Option("--version", help="exact version of the job to delete", show_default=False)
+    ],
     remote: RemoteOpt = None,
 ) -> None:
     """Delete one version of a job.
@@ -159,7 +178,9 @@ def logs(
     version: VersionOpt = "latest",
     remote: RemoteOpt = None,
     tail: Annotated[int, typer.Option("--tail", help="number of recent lines to show", min=0)] = 20,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new lines (Ctrl-C stops)")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="keep printing new lines (Ctrl-C stops)")
+    ] = False,
 ) -> None:
     """Show a job's runtime logs.
 
@@ -179,7 +200,9 @@ def logs(
     try:
         while True:
             sleep(FOLLOW_INTERVAL)
-            current = _logs_text(session.api.get(f"job/{name}/{exact}/logs", params={"tail": window})).splitlines()
+            current = _logs_text(
+                session.api.get(f"job/{name}/{exact}/logs", params={"tail": window})
+            ).splitlines()
             for line in _new_lines(previous, current):
                 output.echo(line)
             previous = current
@@ -199,7 +222,9 @@ def build_logs(
     name: JobNameArg,
     version: VersionOpt = "latest",
     remote: RemoteOpt = None,
-    tail: Annotated[int, typer.Option("--tail", help="number of recent lines to show; 0 shows all", min=0)] = 0,
+    tail: Annotated[
+        int, typer.Option("--tail", help="number of recent lines to show; 0 shows all", min=0)
+    ] = 0,
 ) -> None:
     """Show the log of the job's latest image build.
 
@@ -221,17 +246,23 @@ def _parse_payload(payload: str) -> dict[str, Any]:
         except yaml.YAMLError as exc:
             raise typer.BadParameter(f"not JSON or YAML: {exc}", param_hint="PAYLOAD") from exc
     if not isinstance(data, dict):
-        raise typer.BadParameter('must be a JSON or YAML object, e.g. \'{"numbers": [40, 2]}\'', param_hint="PAYLOAD")
+        raise typer.BadParameter(
+            "must be a JSON or YAML object, e.g. '{\"numbers\": [40, 2]}'", param_hint="PAYLOAD"
+        )
     return data
 
 
 def call(
     name: JobNameArg,
-    endpoint: Annotated[str, typer.Argument(help="the job's endpoint, e.g. /api/v1/perform", show_default=False)],
+    endpoint: Annotated[
+        str, typer.Argument(help="the job's endpoint, e.g. /api/v1/perform", show_default=False)
+    ],
     payload: Annotated[str, typer.Argument(help="request body, JSON or YAML, e.g. '{\"numbers\": [40, 2]}'")],
     version: VersionOpt = "latest",
     remote: RemoteOpt = None,
-    curl: Annotated[bool, typer.Option("--curl", help="print the equivalent curl command instead of calling")] = False,
+    curl: Annotated[
+        bool, typer.Option("--curl", help="print the equivalent curl command instead of calling")
+    ] = False,
 ) -> None:
     """Call a job's endpoint through pub and print the answer.
 
@@ -254,8 +285,11 @@ def call(
         lines = [f"curl -X POST {shlex.quote(url)}"]
         if token:
             lines.append(f"-H {shlex.quote(f'{AUTH_HEADER}: {token}')}")
-        lines += ["-H 'Accept: application/json'", "-H 'Content-Type: application/json'",
-                  f"-d {shlex.quote(json.dumps(body))}"]
+        lines += [
+            "-H 'Accept: application/json'",
+            "-H 'Content-Type: application/json'",
+            f"-d {shlex.quote(json.dumps(body))}",
+        ]
         output.echo(" \\\n  ".join(lines))
         return
     output.note(f'Calling job "{name}" v{job.get("version") or version} at {url}')

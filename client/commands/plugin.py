@@ -40,8 +40,9 @@ def _github_release_zip(api: Api, spec: str) -> tuple[str, bytes]:
         release_url = f"{GITHUB_API}/repos/{repo_path}/releases/latest"
     response = api.send("GET", release_url, headers=headers, auth=False)
     if response.status_code == 404 and version and not version.startswith("v"):
-        response = api.send("GET", f"{GITHUB_API}/repos/{repo_path}/releases/tags/v{version}", headers=headers,
-                            auth=False)
+        response = api.send(
+            "GET", f"{GITHUB_API}/repos/{repo_path}/releases/tags/v{version}", headers=headers, auth=False
+        )
     if not response.is_success:
         raise NotFound(f"no release {version or 'latest'} of github.com/{repo_path} ({response.status_code})")
     release = response.json()
@@ -70,11 +71,15 @@ def _load_plugin(api: Api, uri: str) -> tuple[str, bytes]:
 def install(
     uri: Annotated[
         str,
-        typer.Argument(help="a local .zip file, an http(s) URL of a .zip, or github.com/OWNER/REPO[==VERSION]",
-                       show_default=False),
+        typer.Argument(
+            help="a local .zip file, an http(s) URL of a .zip, or github.com/OWNER/REPO[==VERSION]",
+            show_default=False,
+        ),
     ],
     remote: RemoteOpt = None,
-    replace: Annotated[bool, typer.Option("--replace", help="remove other versions of the same plugin")] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="remove other versions of the same plugin")
+    ] = False,
 ) -> None:
     """Install a plugin on a server.
 
@@ -83,17 +88,25 @@ def install(
     session = open_session(remote)
     filename, content = _load_plugin(session.api, uri)
     output.note(f"uploading {filename} ({len(content)} bytes) to {session.lifecycle_url}")
-    answer = session.api.post(f"plugin/upload/{filename}", content=content, params={"replace": int(replace)},
-                              headers={"Content-Type": "application/octet-stream"})
+    answer = session.api.post(
+        f"plugin/upload/{filename}",
+        content=content,
+        params={"replace": int(replace)},
+        headers={"Content-Type": "application/octet-stream"},
+    )
     answer = answer if isinstance(answer, dict) else {}
-    output.echo(f"Plugin {answer.get('name', filename)} {answer.get('version', '')} installed on "
-                f"{session.lifecycle_url}".replace("  ", " "))
+    output.echo(
+        f"Plugin {answer.get('name', filename)} {answer.get('version', '')} installed on "
+        f"{session.lifecycle_url}".replace("  ", " ")
+    )
 
 
 @app.command("list")
 def list_plugins(
     remote: RemoteOpt = None,
-    job_types: Annotated[bool, typer.Option("--job-types", help="list the job type versions instead")] = False,
+    job_types: Annotated[
+        bool, typer.Option("--job-types", help="list the job type versions instead")
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """List the plugins installed on a server."""
@@ -103,7 +116,11 @@ def list_plugins(
         print_json(items)
         return
     for item in items:
-        output.echo(str(item) if job_types or not isinstance(item, dict) else f"{item.get('name')}=={item.get('version')}")
+        output.echo(
+            str(item)
+            if job_types or not isinstance(item, dict)
+            else f"{item.get('name')}=={item.get('version')}"
+        )
 
 
 @app.command("uninstall")

@@ -57,14 +57,16 @@ def history(
         result = str(rev.get("status") or "-")
         if rev.get("error"):
             result += f": {str(rev['error']).splitlines()[0][:60]}"
-        rows.append([
-            rev.get("number"),
-            format_time(rev.get("created_at")),
-            rev.get("created_by"),
-            rev.get("operation"),
-            _versions(rev.get("versions")),
-            result,
-        ])
+        rows.append(
+            [
+                rev.get("number"),
+                format_time(rev.get("created_at")),
+                rev.get("created_by"),
+                rev.get("operation"),
+                _versions(rev.get("versions")),
+                result,
+            ]
+        )
     print_table(["REV", "WHEN", "WHO", "OPERATION", "VERSIONS", "RESULT"], rows)
 
 
@@ -80,12 +82,17 @@ def _start(session: Session, name: str, body: dict[str, Any]) -> str:
 def rollback(
     name: JobNameArg,
     version: Annotated[
-        str | None, typer.Option("--version", help="roll back only this version of the job", show_default=False)
+        str | None,
+        typer.Option("--version", help="roll back only this version of the job", show_default=False),
     ] = None,
     to: Annotated[
         int | None,
-        typer.Option("--to", help="revision number to return to (default: the one before the current)",
-                     show_default=False, min=1),
+        typer.Option(
+            "--to",
+            help="revision number to return to (default: the one before the current)",
+            show_default=False,
+            min=1,
+        ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
     remote: RemoteOpt = None,
@@ -99,8 +106,9 @@ def rollback(
     subject = f'job "{name}"' + (f" v{version}" if version else "")
     body: dict[str, Any] = {"to_revision": to, "version": version, "preview": True}
     op_id = _start(session, name, body)
-    record = wait_for_operation(session, op_id, title=f"Previewing the rollback of {subject} to {target}",
-                                what="rollback preview")
+    record = wait_for_operation(
+        session, op_id, title=f"Previewing the rollback of {subject} to {target}", what="rollback preview"
+    )
     if str(record.get("status")).lower() == "failed":
         raise OperationFailed(
             f"cannot roll back {subject} to {target}: {record.get('error') or 'no reason given'}",

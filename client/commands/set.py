@@ -11,12 +11,16 @@ from client.config import load_config, resolve_remote, save_config, trim_url
 
 __all__ = ["app"]
 
-app = typer.Typer(no_args_is_help=True, help="Change the client's settings: remote, aliases, git credentials.")
+app = typer.Typer(
+    no_args_is_help=True, help="Change the client's settings: remote, aliases, git credentials."
+)
 
 
 @app.command("remote")
 def set_remote(
-    remote: Annotated[str, typer.Argument(help="a Racetrack server URL or an alias name", show_default=False)],
+    remote: Annotated[
+        str, typer.Argument(help="a Racetrack server URL or an alias name", show_default=False)
+    ],
 ) -> None:
     """Set the current remote, used by every command without --remote.
 
@@ -50,10 +54,15 @@ def set_alias(
 @app.command("credentials")
 def set_credentials(
     repo_url: Annotated[
-        str, typer.Argument(help="git repository URL, or a prefix of it such as https://github.com", show_default=False)
+        str,
+        typer.Argument(
+            help="git repository URL, or a prefix of it such as https://github.com", show_default=False
+        ),
     ],
     username: Annotated[str, typer.Argument(help="git username", show_default=False)],
-    token: Annotated[str, typer.Argument(help="password or access token with read access", show_default=False)],
+    token: Annotated[
+        str, typer.Argument(help="password or access token with read access", show_default=False)
+    ],
 ) -> None:
     """Store read credentials for git repositories; deploys send them for matching URLs.
 

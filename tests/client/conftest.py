@@ -55,14 +55,18 @@ class FakeServer:
         for method, pattern, answer in self.routes:
             if method == request.method and pattern.search(request.url.path):
                 return answer if isinstance(answer, httpx.Response) else answer(request)
-        return httpx.Response(404, json={"error": f"no route {request.method} {request.url.path}", "type": "NotFound"})
+        return httpx.Response(
+            404, json={"error": f"no route {request.method} {request.url.path}", "type": "NotFound"}
+        )
 
     def sent(self, method: str, path_fragment: str) -> list[httpx.Request]:
         return [r for r in self.requests if r.method == method and path_fragment in r.url.path]
 
     def body(self, method: str, path_fragment: str) -> Any:
         found = self.sent(method, path_fragment)
-        assert found, f"no {method} request to {path_fragment}: {[(r.method, r.url.path) for r in self.requests]}"
+        assert found, (
+            f"no {method} request to {path_fragment}: {[(r.method, r.url.path) for r in self.requests]}"
+        )
         return json.loads(found[-1].content)
 
 
@@ -122,12 +126,20 @@ def logged_in(config_dir: Path, url: str = LIFECYCLE, token: str = "tok-123") ->
     write_config(config_dir, f"lifecycle_url: http://127.0.0.1:7002\nuser_auths:\n  {url}: {token}\n")
 
 
-def write_job(directory: Path, *, name: str = "adder", version: str = "0.0.1", extra: str = "",
-              owner: str = "dev@example.com") -> Path:
+def write_job(
+    directory: Path,
+    *,
+    name: str = "adder",
+    version: str = "0.0.1",
+    extra: str = "",
+    owner: str = "dev@example.com",
+) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "job.yaml").write_text(
         f"name: {name}\nowner_email: {owner}\nversion: '{version}'\njobtype: python3:latest\n"
         f"git:\n  remote: https://github.com/example/jobs\n  directory: adder\n{extra}"
     )
-    (directory / "entrypoint.py").write_text("class Adder:\n    def perform(self, numbers):\n        return sum(numbers)\n")
+    (directory / "entrypoint.py").write_text(
+        "class Adder:\n    def perform(self, numbers):\n        return sum(numbers)\n"
+    )
     return directory

@@ -13,9 +13,15 @@ def _auths(config_dir) -> dict:
 
 
 def test_login_with_token_validates_and_stores_it(rt, server, isolated) -> None:
-    server.on("GET", "/api/v1/users/validate_user_auth",
-              lambda r: httpx.Response(200, json={"username": "admin"}) if r.headers.get("X-Racetrack-Auth") == "tok-1"
-              else httpx.Response(401, json={"error": "wrong", "type": "Unauthenticated"}))
+    server.on(
+        "GET",
+        "/api/v1/users/validate_user_auth",
+        lambda r: (
+            httpx.Response(200, json={"username": "admin"})
+            if r.headers.get("X-Racetrack-Auth") == "tok-1"
+            else httpx.Response(401, json={"error": "wrong", "type": "Unauthenticated"})
+        ),
+    )
     result = rt("login", "tok-1")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"Logged in as admin to Racetrack: {LIFECYCLE}"
@@ -32,19 +38,31 @@ def test_login_with_remote_alias_stores_under_the_resolved_url(rt, server, isola
 
 
 def test_login_with_a_bad_token(rt, server, isolated) -> None:
-    server.on("GET", "/api/v1/users/validate_user_auth", {"error": "wrong credentials: token is unknown",
-                                                          "type": "Unauthenticated"}, status=401)
+    server.on(
+        "GET",
+        "/api/v1/users/validate_user_auth",
+        {"error": "wrong credentials: token is unknown", "type": "Unauthenticated"},
+        status=401,
+    )
     result = rt("login", "bad")
     assert result.exit_code == 1
-    assert "Error: invalid token for http://127.0.0.1:7002/lifecycle: wrong credentials: token is unknown" in result.stderr
+    assert (
+        "Error: invalid token for http://127.0.0.1:7002/lifecycle: wrong credentials: token is unknown"
+        in result.stderr
+    )
     assert not (isolated / "config.yaml").exists()
 
 
 def test_login_with_username_prompts_for_password(rt, server, isolated) -> None:
-    server.on("POST", "/api/v1/users/login",
-              lambda r: httpx.Response(200, json={"username": "bob@example.com", "token": "tok-bob"})
-              if r.content and b'"password": "s3cret-pass"' in r.content.replace(b'":"', b'": "')
-              else httpx.Response(401, json={"error": "bad", "type": "Unauthenticated"}))
+    server.on(
+        "POST",
+        "/api/v1/users/login",
+        lambda r: (
+            httpx.Response(200, json={"username": "bob@example.com", "token": "tok-bob"})
+            if r.content and b'"password": "s3cret-pass"' in r.content.replace(b'":"', b'": "')
+            else httpx.Response(401, json={"error": "bad", "type": "Unauthenticated"})
+        ),
+    )
     result = rt("login", "--username", "bob@example.com", input="s3cret-pass\n")
     assert result.exit_code == 0, result.output
     assert "s3cret-pass" not in result.output
@@ -54,8 +72,13 @@ def test_login_with_username_prompts_for_password(rt, server, isolated) -> None:
 
 
 def test_login_with_username_reads_the_cookie_when_no_token_in_body(rt, server, isolated) -> None:
-    server.on("POST", "/api/v1/users/login", httpx.Response(
-        200, json={"username": "bob"}, headers={"set-cookie": "X-Racetrack-Auth=tok%2Bcookie; Path=/"}))
+    server.on(
+        "POST",
+        "/api/v1/users/login",
+        httpx.Response(
+            200, json={"username": "bob"}, headers={"set-cookie": "X-Racetrack-Auth=tok%2Bcookie; Path=/"}
+        ),
+    )
     assert rt("login", "--username", "bob", input="pw\n").exit_code == 0
     assert _auths(isolated) == {LIFECYCLE: "tok+cookie"}
 
@@ -98,8 +121,12 @@ def test_get_auth_token_not_logged_in_tells_the_exact_login_command(rt, server) 
 
 
 def test_not_logged_in_on_a_401_names_the_login_command(rt, server) -> None:
-    server.on("GET", "/api/v1/job", {"error": "no header X-Racetrack-Auth: not logged in", "type": "Unauthenticated"},
-              status=401)
+    server.on(
+        "GET",
+        "/api/v1/job",
+        {"error": "no header X-Racetrack-Auth: not logged in", "type": "Unauthenticated"},
+        status=401,
+    )
     result = rt("list")
     assert result.exit_code == 1
     assert f"Error: not logged in to {LIFECYCLE}" in result.stderr
@@ -109,7 +136,12 @@ def test_not_logged_in_on_a_401_names_the_login_command(rt, server) -> None:
 
 def test_rejected_token_is_unauthorized(rt, server, isolated) -> None:
     logged_in(isolated)
-    server.on("GET", "/api/v1/job", {"error": "given access token has expired", "type": "Unauthenticated"}, status=401)
+    server.on(
+        "GET",
+        "/api/v1/job",
+        {"error": "given access token has expired", "type": "Unauthenticated"},
+        status=401,
+    )
     result = rt("list")
     assert result.exit_code == 1
     assert "the server rejected your token: given access token has expired" in result.stderr
@@ -118,8 +150,12 @@ def test_rejected_token_is_unauthorized(rt, server, isolated) -> None:
 
 def test_forbidden(rt, server, isolated) -> None:
     logged_in(isolated)
-    server.on("DELETE", "/api/v1/job/adder/0.0.1", {"error": "no permission to do this operation",
-                                                    "type": "Forbidden"}, status=403)
+    server.on(
+        "DELETE",
+        "/api/v1/job/adder/0.0.1",
+        {"error": "no permission to do this operation", "type": "Forbidden"},
+        status=403,
+    )
     result = rt("delete", "adder", "--version", "0.0.1")
     assert result.exit_code == 1
     assert "Error: no permission to do this operation" in result.stderr

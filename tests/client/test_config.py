@@ -19,7 +19,10 @@ from tests.client.conftest import LIFECYCLE, write_config
         ("127.0.0.1:7002", "https://127.0.0.1:7002/lifecycle"),
         ("racetrack.example.com", "https://racetrack.example.com/lifecycle"),
         ("https://racetrack.example.com/lifecycle", "https://racetrack.example.com/lifecycle"),
-        ("http://racetrack.platform.example.com:12345/lifecycle", "http://racetrack.platform.example.com:12345/lifecycle"),
+        (
+            "http://racetrack.platform.example.com:12345/lifecycle",
+            "http://racetrack.platform.example.com:12345/lifecycle",
+        ),
         ("https://rt.example.com/custom/path/", "https://rt.example.com/custom/path"),
     ],
 )
@@ -28,7 +31,10 @@ def test_url_inference(given: str, expected: str) -> None:
 
 
 def test_remote_resolution_through_aliases() -> None:
-    config = ClientConfig(lifecycle_url="dev", lifecycle_url_aliases={"dev": "rt.dev.example.com", "kind": "http://127.0.0.1:7002"})
+    config = ClientConfig(
+        lifecycle_url="dev",
+        lifecycle_url_aliases={"dev": "rt.dev.example.com", "kind": "http://127.0.0.1:7002"},
+    )
     assert resolve_remote(config, None) == "https://rt.dev.example.com/lifecycle"
     assert resolve_remote(config, "kind") == LIFECYCLE
     assert resolve_remote(config, "http://other:1/lifecycle") == "http://other:1/lifecycle"
@@ -36,12 +42,14 @@ def test_remote_resolution_through_aliases() -> None:
 
 
 def test_credentials_matching_order_and_prefixes() -> None:
-    config = ClientConfig(git_credentials={
-        "https://github.com/org/repo": {"username": "exact", "password": "p1"},
-        "https://github.com": {"username": "host", "password": "p2"},
-        "gitlab.example.com": {"username": "netloc", "password": "p3"},
-        "https://git.example.com/team": {"username": "prefix", "password": "p4"},
-    })
+    config = ClientConfig(
+        git_credentials={
+            "https://github.com/org/repo": {"username": "exact", "password": "p1"},
+            "https://github.com": {"username": "host", "password": "p2"},
+            "gitlab.example.com": {"username": "netloc", "password": "p3"},
+            "https://git.example.com/team": {"username": "prefix", "password": "p4"},
+        }
+    )
     assert match_git_credentials(config, "https://github.com/org/repo")["username"] == "exact"
     assert match_git_credentials(config, "https://github.com/org/repo/")["username"] == "exact"
     assert match_git_credentials(config, "https://github.com/org/repo.git")["username"] == "exact"
@@ -56,7 +64,10 @@ def test_credentials_matching_order_and_prefixes() -> None:
 def test_config_created_private_with_upstream_fields(rt, isolated) -> None:
     result = rt("set", "alias", "dev", "https://racetrack.dev.platform.example.com/lifecycle/")
     assert result.exit_code == 0, result.output
-    assert 'Alias "dev" set to Racetrack URL https://racetrack.dev.platform.example.com/lifecycle' in result.stdout
+    assert (
+        'Alias "dev" set to Racetrack URL https://racetrack.dev.platform.example.com/lifecycle'
+        in result.stdout
+    )
     path = isolated / "config.yaml"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     data = yaml.safe_load(path.read_text())
@@ -100,7 +111,10 @@ def test_set_remote_and_get_remote_with_alias(rt, tty) -> None:
     result = rt("set", "remote", "docker")
     assert result.exit_code == 0
     assert 'Current remote set to "docker", resolving to http://127.0.0.1:7102/lifecycle' in result.stdout
-    assert rt("get", "remote").stdout.strip() == 'Current remote is "docker", resolving to http://127.0.0.1:7102/lifecycle'
+    assert (
+        rt("get", "remote").stdout.strip()
+        == 'Current remote is "docker", resolving to http://127.0.0.1:7102/lifecycle'
+    )
     assert rt("get", "remote", "-q").stdout.strip() == "http://127.0.0.1:7102/lifecycle"
 
 
@@ -110,22 +124,30 @@ def test_get_remote_piped_prints_only_the_url(rt) -> None:
 
 
 def test_set_credentials_stores_and_never_echoes_the_token(rt, isolated) -> None:
-    result = rt("set", "credentials", "https://github.com/theracetrack/racetrack/", "me@example.com", "glpat-SECRET")
+    result = rt(
+        "set", "credentials", "https://github.com/theracetrack/racetrack/", "me@example.com", "glpat-SECRET"
+    )
     assert result.exit_code == 0
     assert "glpat-SECRET" not in result.output
     assert "https://github.com/theracetrack/racetrack" in result.stdout
     data = yaml.safe_load((isolated / "config.yaml").read_text())
     assert data["git_credentials"] == {
-        "https://github.com/theracetrack/racetrack": {"username": "me@example.com", "password": "glpat-SECRET"}
+        "https://github.com/theracetrack/racetrack": {
+            "username": "me@example.com",
+            "password": "glpat-SECRET",
+        }
     }
 
 
 def test_get_config_masks_secrets_unless_asked(rt, isolated) -> None:
-    write_config(isolated, (
-        "lifecycle_url: kind\nlifecycle_url_aliases: {kind: 'http://127.0.0.1:7002'}\n"
-        f"user_auths: {{'{LIFECYCLE}': eyJhbGciOiJIUzI1NiJ9.payload.signature}}\n"
-        "git_credentials: {'https://github.com': {username: me, password: ghp_abcdefghijklmnop}}\n"
-    ))
+    write_config(
+        isolated,
+        (
+            "lifecycle_url: kind\nlifecycle_url_aliases: {kind: 'http://127.0.0.1:7002'}\n"
+            f"user_auths: {{'{LIFECYCLE}': eyJhbGciOiJIUzI1NiJ9.payload.signature}}\n"
+            "git_credentials: {'https://github.com': {username: me, password: ghp_abcdefghijklmnop}}\n"
+        ),
+    )
     masked = rt("get", "config")
     assert masked.exit_code == 0
     assert "eyJhbGciOiJIUzI1NiJ9.payload.signature" not in masked.stdout
@@ -133,4 +155,7 @@ def test_get_config_masks_secrets_unless_asked(rt, isolated) -> None:
     assert LIFECYCLE in masked.stdout and "kind" in masked.stdout
     shown = rt("get", "config", "--show-secrets")
     assert "eyJhbGciOiJIUzI1NiJ9.payload.signature" in shown.stdout
-    assert yaml.safe_load(shown.stdout)["git_credentials"]["https://github.com"]["password"] == "ghp_abcdefghijklmnop"
+    assert (
+        yaml.safe_load(shown.stdout)["git_credentials"]["https://github.com"]["password"]
+        == "ghp_abcdefghijklmnop"
+    )

@@ -13,11 +13,17 @@ import yaml
 
 from tests.client.conftest import LIFECYCLE, PUB, logged_in, write_config, write_job
 
-DONE = {"id": "d1", "status": "done", "phase": "post-deploy hooks",
-        "job": {"name": "adder", "version": "0.0.1", "pub_url": f"{PUB}/job/adder/0.0.1"}}
+DONE = {
+    "id": "d1",
+    "status": "done",
+    "phase": "post-deploy hooks",
+    "job": {"name": "adder", "version": "0.0.1", "pub_url": f"{PUB}/job/adder/0.0.1"},
+}
 
 
-def deploying(server, final=None, phases=("building image", "creating cluster resources", "starting Job server")):
+def deploying(
+    server, final=None, phases=("building image", "creating cluster resources", "starting Job server")
+):
     server.on("POST", "/api/v1/deploy", {"id": "d1"}, status=202)
     steps = [{"id": "d1", "status": "in_progress", "phase": p} for p in phases]
     server.on_sequence("GET", "/api/v1/deploy/d1", steps + [final or DONE])
@@ -60,14 +66,32 @@ def test_deploy_computes_pub_url_from_info_when_job_has_none(rt, server, isolate
 def test_deploy_flags_force_no_cache_and_extra_vars(rt, server, isolated, job) -> None:
     logged_in(isolated)
     deploying(server)
-    result = rt("deploy", str(job), "--force", "--no-cache", "-e", "git.branch=dev", "-e", "replicas=2",
-                "-e", "labels={team: ml}", "--extra-vars", "version=0.0.2")
+    result = rt(
+        "deploy",
+        str(job),
+        "--force",
+        "--no-cache",
+        "-e",
+        "git.branch=dev",
+        "-e",
+        "replicas=2",
+        "-e",
+        "labels={team: ml}",
+        "--extra-vars",
+        "version=0.0.2",
+    )
     assert result.exit_code == 0, result.output
     body = server.body("POST", "/api/v1/deploy")
     assert body["force"] is True and body["build_flags"] == ["--no-cache"]
     manifest = body["manifest"]
-    assert manifest["git"] == {"remote": "https://github.com/example/jobs", "directory": "adder", "branch": "dev"}
-    assert manifest["replicas"] == 2 and manifest["labels"] == {"team": "ml"} and manifest["version"] == "0.0.2"
+    assert manifest["git"] == {
+        "remote": "https://github.com/example/jobs",
+        "directory": "adder",
+        "branch": "dev",
+    }
+    assert (
+        manifest["replicas"] == 2 and manifest["labels"] == {"team": "ml"} and manifest["version"] == "0.0.2"
+    )
 
 
 def test_bad_extra_var_is_a_usage_error(rt, server, job) -> None:
@@ -77,26 +101,35 @@ def test_bad_extra_var_is_a_usage_error(rt, server, job) -> None:
 
 
 def test_deploy_sends_matching_git_credentials(rt, server, isolated, job) -> None:
-    write_config(isolated, (
-        f"user_auths: {{'{LIFECYCLE}': tok}}\n"
-        "git_credentials:\n  https://github.com: {username: me, password: ghp_token}\n"
-        "  https://gitlab.com: {username: other, password: x}\n"
-    ))
+    write_config(
+        isolated,
+        (
+            f"user_auths: {{'{LIFECYCLE}': tok}}\n"
+            "git_credentials:\n  https://github.com: {username: me, password: ghp_token}\n"
+            "  https://gitlab.com: {username: other, password: x}\n"
+        ),
+    )
     deploying(server)
     result = rt("deploy", str(job))
     assert result.exit_code == 0
-    assert server.body("POST", "/api/v1/deploy")["git_credentials"] == {"username": "me", "password": "ghp_token"}
+    assert server.body("POST", "/api/v1/deploy")["git_credentials"] == {
+        "username": "me",
+        "password": "ghp_token",
+    }
     assert "ghp_token" not in result.output
 
 
 def test_deploy_reads_secret_env_files_and_never_prints_them(rt, server, isolated, tmp_path) -> None:
     logged_in(isolated)
-    job = write_job(tmp_path / "sec", extra="secret_build_env_file: build.env\nsecret_runtime_env_file: conf/run.env\n")
+    job = write_job(
+        tmp_path / "sec", extra="secret_build_env_file: build.env\nsecret_runtime_env_file: conf/run.env\n"
+    )
     (job / "build.env").write_text("# build secrets\nPIP_TOKEN=pip-SECRET-1\nexport QUOTED='a b c'\n")
     (job / "conf").mkdir()
     (job / "conf" / "run.env").write_text('DB_PASSWORD="db-SECRET-2"\n\nAPI_KEY=key=SECRET=3\n')
-    deploying(server, final={"id": "d1", "status": "failed", "phase": "building image",
-                             "error": "build failed"})
+    deploying(
+        server, final={"id": "d1", "status": "failed", "phase": "building image", "error": "build failed"}
+    )
     result = rt("-v", "deploy", str(job))
     assert server.body("POST", "/api/v1/deploy")["secret_vars"] == {
         "build_env": {"PIP_TOKEN": "pip-SECRET-1", "QUOTED": "a b c"},
@@ -124,7 +157,9 @@ def test_malformed_secret_file_does_not_echo_its_line(rt, server, isolated, tmp_
     assert "just-a-secret-token" not in result.output
 
 
-def test_local_build_context_for_sample_jobs_on_localhost_honours_gitignore(rt, server, isolated, tmp_path) -> None:
+def test_local_build_context_for_sample_jobs_on_localhost_honours_gitignore(
+    rt, server, isolated, tmp_path
+) -> None:
     logged_in(isolated)
     job = write_job(tmp_path / "sample", owner="sample@example.com")
     (job / ".gitignore").write_text("*.pyc\n/build/\nsecrets.env\n!keep.pyc\n")
@@ -166,7 +201,9 @@ def test_manifest_from_stdin(rt, server, isolated, tmp_path, monkeypatch) -> Non
     logged_in(isolated)
     monkeypatch.chdir(tmp_path)
     deploying(server)
-    manifest = "name: piped\nowner_email: a@b.c\njobtype: python3:latest\ngit: {remote: 'https://github.com/x/y'}\n"
+    manifest = (
+        "name: piped\nowner_email: a@b.c\njobtype: python3:latest\ngit: {remote: 'https://github.com/x/y'}\n"
+    )
     result = rt("deploy", input=manifest)
     assert result.exit_code == 0, result.output
     assert server.body("POST", "/api/v1/deploy")["manifest"]["name"] == "piped"
@@ -205,19 +242,31 @@ def test_no_manifest_in_directory(rt, server, tmp_path) -> None:
 
 
 def test_locally_invalid_manifest_names_fields(rt, server, tmp_path) -> None:
-    (tmp_path / "job.yaml").write_text("name: x\nversion: 1.0\ngit: {remote: 'git@github.com:a/b'}\ncolour: red\n")
+    (tmp_path / "job.yaml").write_text(
+        "name: x\nversion: 1.0\ngit: {remote: 'git@github.com:a/b'}\ncolour: red\n"
+    )
     result = rt("deploy", str(tmp_path))
     assert result.exit_code == 1
-    for fragment in ("colour: unknown field", "owner_email: required", "git.remote:", "must start with https://",
-                     "version: 1.0 is not a semantic version", "jobtype: required"):
+    for fragment in (
+        "colour: unknown field",
+        "owner_email: required",
+        "git.remote:",
+        "must start with https://",
+        "version: 1.0 is not a semantic version",
+        "jobtype: required",
+    ):
         assert fragment in result.stderr
     assert not server.sent("POST", "/api/v1/deploy")
 
 
 def test_server_rejecting_the_manifest(rt, server, isolated, job) -> None:
     logged_in(isolated)
-    server.on("POST", "/api/v1/deploy", {"error": "jobtype: python9:latest is not installed", "type": "InvalidInput"},
-              status=400)
+    server.on(
+        "POST",
+        "/api/v1/deploy",
+        {"error": "jobtype: python9:latest is not installed", "type": "InvalidInput"},
+        status=400,
+    )
     result = rt("deploy", str(job))
     assert result.exit_code == 1
     assert "the server rejected the manifest: jobtype: python9:latest is not installed" in result.stderr
@@ -225,8 +274,12 @@ def test_server_rejecting_the_manifest(rt, server, isolated, job) -> None:
 
 def test_existing_version_suggests_force(rt, server, isolated, job) -> None:
     logged_in(isolated)
-    server.on("POST", "/api/v1/deploy", {"error": "job adder v0.0.1 already exists", "type": "AlreadyExists"},
-              status=409)
+    server.on(
+        "POST",
+        "/api/v1/deploy",
+        {"error": "job adder v0.0.1 already exists", "type": "AlreadyExists"},
+        status=409,
+    )
     result = rt("deploy", str(job))
     assert result.exit_code == 1
     assert "already exists" in result.stderr and "--force" in result.stderr
@@ -234,12 +287,21 @@ def test_existing_version_suggests_force(rt, server, isolated, job) -> None:
 
 def test_failed_deployment_names_phase_reason_and_build_logs(rt, server, isolated, job) -> None:
     logged_in(isolated)
-    deploying(server, final={"id": "d1", "status": "failed", "phase": "building image",
-                             "error": "pip install failed: no matching distribution for nosuchpkg"})
+    deploying(
+        server,
+        final={
+            "id": "d1",
+            "status": "failed",
+            "phase": "building image",
+            "error": "pip install failed: no matching distribution for nosuchpkg",
+        },
+    )
     result = rt("deploy", str(job), "--remote", "http://127.0.0.1:7002")
     assert result.exit_code == 1
-    assert ('deployment of job "adder" v0.0.1 failed during phase "building image": '
-            "pip install failed: no matching distribution for nosuchpkg") in result.stderr
+    assert (
+        'deployment of job "adder" v0.0.1 failed during phase "building image": '
+        "pip install failed: no matching distribution for nosuchpkg"
+    ) in result.stderr
     assert "racetrack build-logs adder --version 0.0.1 --remote http://127.0.0.1:7002" in result.stderr
     assert "Traceback" not in result.output
 
@@ -247,11 +309,25 @@ def test_failed_deployment_names_phase_reason_and_build_logs(rt, server, isolate
 def test_progress_prints_warnings_once_and_build_log_lines_when_verbose(rt, server, isolated, job) -> None:
     logged_in(isolated)
     server.on("POST", "/api/v1/deploy", {"id": "d1"})
-    server.on_sequence("GET", "/api/v1/deploy/d1", [
-        {"status": "in_progress", "phase": "building image", "warnings": ["w1"], "build_logs": "Step 1/2\n"},
-        {"status": "in_progress", "phase": "building image", "warnings": ["w1"], "build_logs": "Step 1/2\nStep 2/2\n"},
-        DONE,
-    ])
+    server.on_sequence(
+        "GET",
+        "/api/v1/deploy/d1",
+        [
+            {
+                "status": "in_progress",
+                "phase": "building image",
+                "warnings": ["w1"],
+                "build_logs": "Step 1/2\n",
+            },
+            {
+                "status": "in_progress",
+                "phase": "building image",
+                "warnings": ["w1"],
+                "build_logs": "Step 1/2\nStep 2/2\n",
+            },
+            DONE,
+        ],
+    )
     result = rt("-v", "deploy", str(job))
     assert result.exit_code == 0
     assert result.stderr.count("w1") == 1
@@ -291,7 +367,9 @@ def test_deprecated_positional_remote(rt, server, isolated, job) -> None:
     result = rt("deploy", str(job), "rt.example.com")
     assert result.exit_code == 0, result.output
     assert "deprecated" in result.stderr
-    assert str(server.sent("POST", "/api/v1/deploy")[0].url) == "https://rt.example.com/lifecycle/api/v1/deploy"
+    assert (
+        str(server.sent("POST", "/api/v1/deploy")[0].url) == "https://rt.example.com/lifecycle/api/v1/deploy"
+    )
 
 
 def test_validate_prints_the_final_yaml(rt, job) -> None:
@@ -311,13 +389,31 @@ def test_validate_from_stdin_and_invalid(rt, tmp_path, monkeypatch) -> None:
 
 PLAN = {
     "steps": [
-        {"op": "create", "urn": "urn:pulumi:s::p::docker:index/image:Image::adder-image", "type": "docker:index/image:Image",
-         "name": "adder-image", "diffs": [], "changes": {}},
-        {"op": "update", "type": "docker:index/container:Container", "name": "job-adder",
-         "diffs": ["image", "envs"], "changes": {"image": {"old": "adder:1", "new": "adder:2"},
-                                                 "envs": {"old": "[secret]", "new": "[secret]"}}},
-        {"op": "replace", "type": "docker:index/network:Network", "name": "net", "diffs": ["name"],
-         "changes": {"name": {"old": "a", "new": "b"}}},
+        {
+            "op": "create",
+            "urn": "urn:pulumi:s::p::docker:index/image:Image::adder-image",
+            "type": "docker:index/image:Image",
+            "name": "adder-image",
+            "diffs": [],
+            "changes": {},
+        },
+        {
+            "op": "update",
+            "type": "docker:index/container:Container",
+            "name": "job-adder",
+            "diffs": ["image", "envs"],
+            "changes": {
+                "image": {"old": "adder:1", "new": "adder:2"},
+                "envs": {"old": "[secret]", "new": "[secret]"},
+            },
+        },
+        {
+            "op": "replace",
+            "type": "docker:index/network:Network",
+            "name": "net",
+            "diffs": ["name"],
+            "changes": {"name": {"old": "a", "new": "b"}},
+        },
         {"op": "delete", "type": "docker:index/volume:Volume", "name": "old-vol"},
         {"op": "same", "type": "pulumi:pulumi:Stack", "name": "stack"},
     ],
@@ -328,8 +424,11 @@ PLAN = {
 def test_preview_prints_a_plan(rt, server, isolated, job) -> None:
     logged_in(isolated)
     server.on("POST", "/api/v1/deploy/preview", {"id": "p1"})
-    server.on_sequence("GET", "/api/v1/deploy/p1", [{"status": "in_progress", "phase": "previewing"},
-                                                    {"status": "done", "preview": PLAN}])
+    server.on_sequence(
+        "GET",
+        "/api/v1/deploy/p1",
+        [{"status": "in_progress", "phase": "previewing"}, {"status": "done", "preview": PLAN}],
+    )
     result = rt("preview", str(job))
     assert result.exit_code == 0, result.output
     out = result.stdout
@@ -349,9 +448,18 @@ def test_preview_masks_secrets_the_server_leaked_and_json_output(rt, server, iso
     logged_in(isolated)
     job = write_job(tmp_path / "j", extra="secret_runtime_env_file: s.env\n")
     (job / "s.env").write_text("TOKEN=very-secret-value\n")
-    leaky = {"steps": [{"op": "update", "type": "t", "name": "n", "diffs": ["env"],
-                        "changes": {"env": {"old": "TOKEN=old", "new": "TOKEN=very-secret-value"}}}],
-             "summary": {"update": 1}}
+    leaky = {
+        "steps": [
+            {
+                "op": "update",
+                "type": "t",
+                "name": "n",
+                "diffs": ["env"],
+                "changes": {"env": {"old": "TOKEN=old", "new": "TOKEN=very-secret-value"}},
+            }
+        ],
+        "summary": {"update": 1},
+    }
     server.on("POST", "/api/v1/deploy/preview", {"id": "p1"})
     server.on("GET", "/api/v1/deploy/p1", {"status": "done", "preview": leaky})
     text = rt("preview", str(job))
@@ -377,7 +485,9 @@ def test_preview_failure(rt, server, isolated, job) -> None:
 def test_preview_with_no_changes(rt, server, isolated, job) -> None:
     logged_in(isolated)
     server.on("POST", "/api/v1/deploy/preview", {"id": "p1"})
-    server.on("GET", "/api/v1/deploy/p1", {"status": "done", "preview": {"steps": [], "summary": {"same": 3}}})
+    server.on(
+        "GET", "/api/v1/deploy/p1", {"status": "done", "preview": {"steps": [], "summary": {"same": 3}}}
+    )
     result = rt("preview", str(job))
     assert "no changes" in result.stdout and "3 unchanged" in result.stdout
 

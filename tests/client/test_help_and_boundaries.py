@@ -11,11 +11,34 @@ from client.main import app
 from tests.client.conftest import logged_in
 
 COMMANDS = [
-    [], ["deploy"], ["preview"], ["validate"], ["list"], ["delete"], ["logs"], ["build-logs"], ["call"], ["move"],
-    ["history"], ["rollback"], ["login"], ["logout"], ["version"],
-    ["get"], ["get", "config"], ["get", "remote"], ["get", "pub"], ["get", "auth-token"],
-    ["set"], ["set", "remote"], ["set", "alias"], ["set", "credentials"],
-    ["plugin"], ["plugin", "install"], ["plugin", "list"], ["plugin", "uninstall"],
+    [],
+    ["deploy"],
+    ["preview"],
+    ["validate"],
+    ["list"],
+    ["delete"],
+    ["logs"],
+    ["build-logs"],
+    ["call"],
+    ["move"],
+    ["history"],
+    ["rollback"],
+    ["login"],
+    ["logout"],
+    ["version"],
+    ["get"],
+    ["get", "config"],
+    ["get", "remote"],
+    ["get", "pub"],
+    ["get", "auth-token"],
+    ["set"],
+    ["set", "remote"],
+    ["set", "alias"],
+    ["set", "credentials"],
+    ["plugin"],
+    ["plugin", "install"],
+    ["plugin", "list"],
+    ["plugin", "uninstall"],
 ]
 
 
@@ -40,15 +63,34 @@ def test_every_command_and_parameter_has_a_help_text() -> None:
         if not (command.help or "").strip():
             missing.append(" ".join(path) or "racetrack")
         for param in command.params:
-            if param.name not in ("help", "install_completion", "show_completion") and not getattr(param, "help", None):
+            if param.name not in ("help", "install_completion", "show_completion") and not getattr(
+                param, "help", None
+            ):
                 missing.append(f"{' '.join(path)} {param.name}")
     assert not missing, missing
 
 
 def test_root_lists_every_command(rt) -> None:
     out = rt("--help").stdout
-    for name in ("deploy", "preview", "validate", "list", "delete", "logs", "build-logs", "call", "move", "history",
-                 "rollback", "login", "logout", "version", "get", "set", "plugin"):
+    for name in (
+        "deploy",
+        "preview",
+        "validate",
+        "list",
+        "delete",
+        "logs",
+        "build-logs",
+        "call",
+        "move",
+        "history",
+        "rollback",
+        "login",
+        "logout",
+        "version",
+        "get",
+        "set",
+        "plugin",
+    ):
         assert f" {name} " in out
 
 
@@ -66,15 +108,23 @@ def test_show_completion_script(rt) -> None:
 def test_job_name_completion_queries_the_server(runner, server, isolated) -> None:
     logged_in(isolated)
     server.on("GET", "/api/v1/job", [{"name": "adder"}, {"name": "python-class"}, {"name": "adder"}])
-    result = runner.invoke(app, [], prog_name="racetrack", env={
-        "_RACETRACK_COMPLETE": "complete_bash", "COMP_WORDS": "racetrack logs ad", "COMP_CWORD": "2"})
+    result = runner.invoke(
+        app,
+        [],
+        prog_name="racetrack",
+        env={"_RACETRACK_COMPLETE": "complete_bash", "COMP_WORDS": "racetrack logs ad", "COMP_CWORD": "2"},
+    )
     assert result.stdout.split() == ["adder"]
 
 
 def test_job_name_completion_is_silent_when_server_is_down(runner, server, isolated) -> None:
     server.down = True
-    result = runner.invoke(app, [], prog_name="racetrack", env={
-        "_RACETRACK_COMPLETE": "complete_bash", "COMP_WORDS": "racetrack delete a", "COMP_CWORD": "2"})
+    result = runner.invoke(
+        app,
+        [],
+        prog_name="racetrack",
+        env={"_RACETRACK_COMPLETE": "complete_bash", "COMP_WORDS": "racetrack delete a", "COMP_CWORD": "2"},
+    )
     assert "Error" not in result.output and "Traceback" not in result.output
 
 
@@ -82,7 +132,10 @@ ALLOWED = {"typer", "httpx", "yaml", "rich", "click", "client"}
 
 
 def test_client_imports_only_its_allowed_dependencies() -> None:
-    """client/ may use typer, httpx, pyyaml (rich via typer) and the stdlib; never api/, stacks/, jobtypes/."""
+    """client/ may use typer, httpx, pyyaml (rich via typer) and the stdlib.
+
+    Never api/, stacks/ or jobtypes/: the CLI is installed on machines without the server.
+    """
     import sys
 
     root = Path(__file__).resolve().parents[2] / "client"
@@ -105,6 +158,9 @@ def test_client_imports_only_its_allowed_dependencies() -> None:
 
 def test_boundary_check_catches_server_imports(tmp_path) -> None:
     tree = ast.parse("from api.settings import Settings\nimport stacks.runner\n")
-    tops = {n.module.split('.')[0] if isinstance(n, ast.ImportFrom) else n.names[0].name.split('.')[0]
-            for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)}
+    tops = {
+        n.module.split(".")[0] if isinstance(n, ast.ImportFrom) else n.names[0].name.split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Import | ast.ImportFrom)
+    }
     assert tops & ALLOWED == set() and tops == {"api", "stacks"}

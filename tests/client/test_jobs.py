@@ -11,13 +11,34 @@ import pytest
 from tests.client.conftest import LIFECYCLE, PUB, logged_in
 
 JOBS = [
-    {"name": "adder", "version": "0.0.1", "status": "running", "job_type_version": "python3:3.0.0",
-     "infrastructure_target": "docker", "deployed_by": "admin", "update_time": time.time() - 120,
-     "last_call_time": None, "pub_url": f"{PUB}/job/adder/0.0.1"},
-    {"name": "adder", "version": "0.0.2", "status": "error", "job_type_version": "python3:3.0.0",
-     "infrastructure_target": "docker", "deployed_by": "alice", "update_time": "2026-01-01T10:00:00Z"},
-    {"name": "python-class", "version": "1.0.0", "status": "running", "job_type_version": "python3:3.0.0",
-     "infrastructure_target": "kubernetes", "deployed_by": "admin"},
+    {
+        "name": "adder",
+        "version": "0.0.1",
+        "status": "running",
+        "job_type_version": "python3:3.0.0",
+        "infrastructure_target": "docker",
+        "deployed_by": "admin",
+        "update_time": time.time() - 120,
+        "last_call_time": None,
+        "pub_url": f"{PUB}/job/adder/0.0.1",
+    },
+    {
+        "name": "adder",
+        "version": "0.0.2",
+        "status": "error",
+        "job_type_version": "python3:3.0.0",
+        "infrastructure_target": "docker",
+        "deployed_by": "alice",
+        "update_time": "2026-01-01T10:00:00Z",
+    },
+    {
+        "name": "python-class",
+        "version": "1.0.0",
+        "status": "running",
+        "job_type_version": "python3:3.0.0",
+        "infrastructure_target": "kubernetes",
+        "deployed_by": "admin",
+    },
 ]
 
 
@@ -49,7 +70,9 @@ def test_list_all_columns(rt, server) -> None:
 
 def test_list_chosen_columns_and_filters(rt, server) -> None:
     server.on("GET", "/api/v1/job", JOBS)
-    result = rt("list", "-c", "deployed_by", "--column", "infrastructure", "--name", "add", "--status", "RUNNING")
+    result = rt(
+        "list", "-c", "deployed_by", "--column", "infrastructure", "--name", "add", "--status", "RUNNING"
+    )
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["NAME", "VERSION", "STATUS", "INFRASTRUCTURE", "DEPLOYED", "BY"]
     assert len(lines) == 2 and lines[1].split() == ["adder", "0.0.1", "RUNNING", "docker", "admin"]
@@ -119,8 +142,11 @@ def test_logs_follow_polls_and_prints_only_new_lines(rt, server, monkeypatch) ->
     from client.commands import jobs
 
     server.on("GET", "/api/v1/job/adder/latest", {"name": "adder", "version": "0.0.1"})
-    server.on_sequence("GET", "/api/v1/job/adder/0.0.1/logs", [
-        {"logs": "a\nb\n"}, {"logs": "a\nb\nc\n"}, {"logs": "b\nc\nd\ne\n"}])
+    server.on_sequence(
+        "GET",
+        "/api/v1/job/adder/0.0.1/logs",
+        [{"logs": "a\nb\n"}, {"logs": "a\nb\nc\n"}, {"logs": "b\nc\nd\ne\n"}],
+    )
     calls = []
 
     def fake_sleep(seconds: float) -> None:
@@ -161,8 +187,12 @@ def test_call_posts_to_pub_with_token(rt, server) -> None:
 
 def test_call_yaml_payload_and_errors(rt, server) -> None:
     server.on("GET", "/api/v1/job/adder/0.0.1", {"name": "adder", "version": "0.0.1"})
-    server.on("POST", "/pub/job/adder/0.0.1/api/v1/perform",
-              {"error": "Proxy request error: Unauthenticated", "requestId": "r1"}, status=401)
+    server.on(
+        "POST",
+        "/pub/job/adder/0.0.1/api/v1/perform",
+        {"error": "Proxy request error: Unauthenticated", "requestId": "r1"},
+        status=401,
+    )
     result = rt("call", "adder", "api/v1/perform", "numbers: [1, 2]", "--version", "0.0.1")
     assert json.loads(server.sent("POST", "/perform")[0].content) == {"numbers": [1, 2]}
     assert result.exit_code == 1
@@ -193,16 +223,24 @@ def test_move(rt, server) -> None:
 
 
 def test_move_to_unknown_target(rt, server) -> None:
-    server.on("POST", "/api/v1/job/adder/0.0.1/move", {"error": "infrastructure target 'mars' not found",
-                                                        "type": "InvalidInput"}, status=400)
+    server.on(
+        "POST",
+        "/api/v1/job/adder/0.0.1/move",
+        {"error": "infrastructure target 'mars' not found", "type": "InvalidInput"},
+        status=400,
+    )
     result = rt("move", "adder", "--version", "0.0.1", "--infrastructure", "mars")
     assert result.exit_code == 1
     assert "infrastructure target 'mars' not found" in result.stderr
 
 
 def test_maintenance_mode(rt, server) -> None:
-    server.on("DELETE", "/api/v1/job/adder/0.0.1", {"error": "Racetrack is in maintenance mode",
-                                                    "type": "Unavailable"}, status=503)
+    server.on(
+        "DELETE",
+        "/api/v1/job/adder/0.0.1",
+        {"error": "Racetrack is in maintenance mode", "type": "Unavailable"},
+        status=503,
+    )
     result = rt("delete", "adder", "--version", "0.0.1")
     assert result.exit_code == 1
     assert "maintenance mode" in result.stderr

@@ -9,16 +9,49 @@ import pytest
 from tests.client.conftest import logged_in
 
 REVISIONS = [
-    {"number": 3, "created_at": "2026-11-28T07:00:00Z", "created_by": "alice@example.com", "operation": "deploy",
-     "status": "failed", "error": "image build failed\nmore", "versions": ["0.0.2"], "summary": {}},
-    {"number": 2, "created_at": 1764312000, "created_by": "admin", "operation": "deploy", "status": "succeeded",
-     "error": None, "versions": ["0.0.1", "0.0.2"], "summary": {"create": 2}},
-    {"number": 1, "created_at": "2026-11-27T07:00:00Z", "created_by": "admin", "operation": "rollback",
-     "status": "succeeded", "error": None, "versions": [], "summary": {}},
+    {
+        "number": 3,
+        "created_at": "2026-11-28T07:00:00Z",
+        "created_by": "alice@example.com",
+        "operation": "deploy",
+        "status": "failed",
+        "error": "image build failed\nmore",
+        "versions": ["0.0.2"],
+        "summary": {},
+    },
+    {
+        "number": 2,
+        "created_at": 1764312000,
+        "created_by": "admin",
+        "operation": "deploy",
+        "status": "succeeded",
+        "error": None,
+        "versions": ["0.0.1", "0.0.2"],
+        "summary": {"create": 2},
+    },
+    {
+        "number": 1,
+        "created_at": "2026-11-27T07:00:00Z",
+        "created_by": "admin",
+        "operation": "rollback",
+        "status": "succeeded",
+        "error": None,
+        "versions": [],
+        "summary": {},
+    },
 ]
-PLAN = {"steps": [{"op": "update", "type": "docker:index/container:Container", "name": "job-adder",
-                   "diffs": ["image"], "changes": {"image": {"old": "adder:3", "new": "adder:2"}}}],
-        "summary": {"update": 1}}
+PLAN = {
+    "steps": [
+        {
+            "op": "update",
+            "type": "docker:index/container:Container",
+            "name": "job-adder",
+            "diffs": ["image"],
+            "changes": {"image": {"old": "adder:3", "new": "adder:2"}},
+        }
+    ],
+    "summary": {"update": 1},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +65,11 @@ def test_history_table(rt, server) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["REV", "WHEN", "WHO", "OPERATION", "VERSIONS", "RESULT"]
-    assert lines[1].startswith("3") and "alice@example.com" in lines[1] and "failed: image build failed" in lines[1]
+    assert (
+        lines[1].startswith("3")
+        and "alice@example.com" in lines[1]
+        and "failed: image build failed" in lines[1]
+    )
     assert "more" not in lines[1]
     assert "0.0.1, 0.0.2" in lines[2] and "succeeded" in lines[2] and "2025-11-28 06:40" in lines[2]
     assert "rollback" in lines[3]
@@ -53,13 +90,26 @@ def test_history_unknown_job(rt, server) -> None:
 
 
 def _rollback_server(server, final_status="done"):
-    server.on("POST", "/api/v1/job_family/adder/rollback",
-              lambda r: __import__("httpx").Response(200, json={"id": "pv" if json.loads(r.content)["preview"] else "rb"}))
+    server.on(
+        "POST",
+        "/api/v1/job_family/adder/rollback",
+        lambda r: __import__("httpx").Response(
+            200, json={"id": "pv" if json.loads(r.content)["preview"] else "rb"}
+        ),
+    )
     server.on("GET", "/api/v1/deploy/pv", {"status": "done", "preview": PLAN})
-    server.on_sequence("GET", "/api/v1/deploy/rb", [
-        {"status": "in_progress", "phase": "updating stack"},
-        {"status": final_status, "phase": "updating stack", "error": "boom" if final_status == "failed" else None},
-    ])
+    server.on_sequence(
+        "GET",
+        "/api/v1/deploy/rb",
+        [
+            {"status": "in_progress", "phase": "updating stack"},
+            {
+                "status": final_status,
+                "phase": "updating stack",
+                "error": "boom" if final_status == "failed" else None,
+            },
+        ],
+    )
 
 
 def test_rollback_with_yes(rt, server) -> None:
@@ -69,8 +119,10 @@ def test_rollback_with_yes(rt, server) -> None:
     assert '~ image: "adder:3" -> "adder:2"' in result.stdout
     assert result.stdout.strip().endswith('Rolled back job "adder" to revision 2.')
     bodies = [json.loads(r.content) for r in server.sent("POST", "/rollback")]
-    assert bodies == [{"to_revision": 2, "version": None, "preview": True},
-                      {"to_revision": 2, "version": None, "preview": False}]
+    assert bodies == [
+        {"to_revision": 2, "version": None, "preview": True},
+        {"to_revision": 2, "version": None, "preview": False},
+    ]
     assert "updating stack" in result.stderr
 
 
@@ -80,7 +132,10 @@ def test_rollback_asks_for_confirmation(rt, server) -> None:
     assert result.exit_code == 0, result.output
     assert "Do you want to perform this rollback?" in result.stdout
     assert json.loads(server.sent("POST", "/rollback")[-1].content) == {
-        "to_revision": None, "version": "0.0.2", "preview": False}
+        "to_revision": None,
+        "version": "0.0.2",
+        "preview": False,
+    }
 
 
 def test_rollback_declined(rt, server) -> None:
@@ -100,7 +155,9 @@ def test_rollback_without_terminal_and_without_yes_does_nothing(rt, server) -> N
 
 def test_rollback_nothing_to_do(rt, server) -> None:
     server.on("POST", "/api/v1/job_family/adder/rollback", {"id": "pv"})
-    server.on("GET", "/api/v1/deploy/pv", {"status": "done", "preview": {"steps": [], "summary": {"same": 2}}})
+    server.on(
+        "GET", "/api/v1/deploy/pv", {"status": "done", "preview": {"steps": [], "summary": {"same": 2}}}
+    )
     result = rt("rollback", "adder", "--yes")
     assert result.exit_code == 0
     assert "Nothing to roll back." in result.stdout
@@ -112,7 +169,7 @@ def test_rollback_preview_refused(rt, server) -> None:
     server.on("GET", "/api/v1/deploy/pv", {"status": "failed", "error": "no revision 9"})
     result = rt("rollback", "adder", "--to", "9", "--yes")
     assert result.exit_code == 1
-    assert "cannot roll back job \"adder\" to revision 9: no revision 9" in result.stderr
+    assert 'cannot roll back job "adder" to revision 9: no revision 9' in result.stderr
     assert "racetrack history adder" in result.stderr
 
 

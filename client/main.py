@@ -25,7 +25,7 @@ __all__ = ["app", "main"]
 class _RootGroup(TyperGroup):
     """Turns ClientError and unexpected exceptions into messages instead of tracebacks."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's own Context class is private (typer._click)
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):

@@ -201,7 +201,7 @@ def read_piped_stdin() -> str | None:
     try:
         mode = os.fstat(stream.fileno()).st_mode
     except (OSError, ValueError, io.UnsupportedOperation, AttributeError):
-        mode = None  # an in-memory stream (tests, embedding): read it
+        pass  # an in-memory stream (tests, embedding): read it
     else:
         if not (stat.S_ISFIFO(mode) or stat.S_ISREG(mode)):
             return None

@@ -81,7 +81,8 @@ def render_plan(plan: dict[str, Any], *, show_unchanged: bool = False) -> list[s
         name = str(step.get("name") or str(step.get("urn", "")).rsplit("::", 1)[-1])
         lines.append(typer.style(f"  {symbol:<3} {word:<8} {kind}  {name}", fg=colour))
         shown += 1
-        changes = step.get("changes") if isinstance(step.get("changes"), dict) else {}
+        raw_changes = step.get("changes")
+        changes: dict[str, Any] = raw_changes if isinstance(raw_changes, dict) else {}
         diffs = [str(d) for d in step.get("diffs") or []]
         for prop in sorted(set(diffs) | set(changes)):
             change = changes.get(prop)

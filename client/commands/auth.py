@@ -64,7 +64,7 @@ def login(
             token = body.get("token") if isinstance(body, dict) else None
         except ValueError:
             pass
-        token = token or (unquote(response.cookies.get(AUTH_HEADER, "")) or None)
+        token = token or (unquote(response.cookies.get(AUTH_HEADER) or "") or None)
         if not token:
             raise ClientError("the server accepted the password but sent no token")
         user = str(username)

@@ -96,7 +96,8 @@ def _payload(
     no_cache: bool,
 ) -> tuple[dict[str, Any], set[str]]:
     """The `POST /deploy` body, and the secret values (to mask them in anything printed)."""
-    git = manifest.data.get("git") if isinstance(manifest.data.get("git"), dict) else {}
+    raw_git = manifest.data.get("git")
+    git: dict[str, Any] = raw_git if isinstance(raw_git, dict) else {}
     method = build_context
     if method is None:
         local = (
@@ -132,7 +133,8 @@ def _payload(
 
 def job_urls(session: Session, record: dict[str, Any], name: str, version: str) -> tuple[str, str]:
     """The job's pub URL (`{pub}/job/{name}/{version}/`) and its Swagger page (`.../docs`)."""
-    job = record.get("job") if isinstance(record.get("job"), dict) else {}
+    raw_job = record.get("job")
+    job: dict[str, Any] = raw_job if isinstance(raw_job, dict) else {}
     pub_url = job.get("pub_url")
     version = str(job.get("version") or version)
     if not pub_url:

@@ -64,7 +64,7 @@ class _PlainDisplay:
     def tick(self) -> None:
         pass
 
-    def stop(self) -> None:
+    def stop(self, ok: bool | None) -> None:
         pass
 
 
@@ -75,7 +75,7 @@ class _LiveDisplay:
         from rich.console import Console
 
         self.console = Console(stderr=True, highlight=False)
-        self.console.print(title, markup=False)
+        self.console.print(title, markup=False, soft_wrap=True)
         self.started = monotonic()
         self.phase_started = self.started
         self.current: str | None = None
@@ -112,12 +112,12 @@ class _LiveDisplay:
     def tick(self) -> None:
         self._render()
 
-    def stop(self) -> None:
+    def stop(self, ok: bool | None) -> None:
+        """Close the live line; the last phase is marked ✓ (done), ✗ (failed) or • (interrupted)."""
         self.status.stop()
         if self.current:
-            self.console.print(
-                f"[dim]•[/dim] {self.current} [dim]({monotonic() - self.phase_started:.0f}s)[/dim]"
-            )
+            mark = "[dim]•[/dim]" if ok is None else "[green]✓[/green]" if ok else "[red]✗[/red]"
+            self.console.print(f"{mark} {self.current} [dim]({monotonic() - self.phase_started:.0f}s)[/dim]")
 
 
 def wait_for_operation(
@@ -132,6 +132,7 @@ def wait_for_operation(
     seen_warnings: set[str] = set()
     last_build = ""
     delays = _delays()
+    outcome: bool | None = None
     try:
         while True:
             record = session.api.get(f"deploy/{op_id}")
@@ -153,6 +154,7 @@ def wait_for_operation(
                 display.build_log(build_logs)
             status = str(record.get("status", "")).lower()
             if status in ("done", "failed"):
+                outcome = status == "done"
                 return record
             if monotonic() > deadline:
                 raise ClientError(
@@ -167,4 +169,4 @@ def wait_for_operation(
             hint="Check on it later with: racetrack list",
         ) from exc
     finally:
-        display.stop()
+        display.stop(outcome)

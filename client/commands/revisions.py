@@ -115,10 +115,13 @@ def rollback(
             hint=f"See the revisions with: racetrack history {name}{remote_flag(remote)}",
         )
     plan = record.get("preview") or {}
-    output.echo(f"Rolling back {subject} to {target} would change:")
-    output.echo()
-    for line in render_plan(plan):
-        output.echo(line)
+    if plan:
+        output.echo(f"Rolling back {subject} to {target} would change:")
+        output.echo()
+        for line in render_plan(plan):
+            output.echo(line)
+    else:
+        output.warn("the server sent no plan for this rollback")
     if plan and not plan_has_changes(plan):
         output.echo("Nothing to roll back.")
         return

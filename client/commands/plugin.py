@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import typer
 
 from client import output
-from client.commands._common import RemoteOpt, print_json
+from client.commands._common import OutputFormat, OutputOpt, RemoteOpt, print_json
 from client.errors import ClientError, InvalidInput, NotFound
 from client.http import Api, open_session
 
@@ -107,12 +107,12 @@ def list_plugins(
     job_types: Annotated[
         bool, typer.Option("--job-types", help="list the job type versions instead")
     ] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    output_format: OutputOpt = OutputFormat.text,
 ) -> None:
     """List the plugins installed on a server."""
     session = open_session(remote)
     items: Any = session.api.get("plugin/job_type/versions" if job_types else "plugin") or []
-    if json_output:
+    if output_format is OutputFormat.json:
         print_json(items)
         return
     for item in items:

@@ -112,6 +112,7 @@ def test_list_and_job_types(rt, server) -> None:
         "docker-infrastructure==1.5.2",
     ]
     assert rt("plugin", "list", "--job-types").stdout.splitlines() == ["python3:2.15.1", "python3:latest"]
+    assert '"name": "python3-job-type"' in rt("plugin", "list", "-o", "json").stdout
 
 
 def test_uninstall(rt, server) -> None:

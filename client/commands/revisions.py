@@ -127,7 +127,14 @@ def rollback(
         return
     if not yes:
         output.echo()
-        if not typer.confirm("Do you want to perform this rollback?", default=False):
+        try:
+            confirmed = typer.confirm("Do you want to perform this rollback?", default=False)
+        except typer.Abort as exc:
+            raise ClientError(
+                "no answer to the confirmation (stdin is closed)",
+                hint="Pass --yes to roll back without being asked.",
+            ) from exc
+        if not confirmed:
             output.echo("Rollback cancelled.")
             raise typer.Exit(1)
     body["preview"] = False

@@ -149,7 +149,8 @@ def test_rollback_declined(rt, server) -> None:
 def test_rollback_without_terminal_and_without_yes_does_nothing(rt, server) -> None:
     _rollback_server(server)
     result = rt("rollback", "adder")
-    assert result.exit_code != 0
+    assert result.exit_code == 1
+    assert "Pass --yes to roll back without being asked." in result.stderr
     assert len(server.sent("POST", "/rollback")) == 1
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import select
 import stat
 import sys
 from dataclasses import dataclass
@@ -193,17 +194,29 @@ def _resolve_extends(data: dict[str, Any], base_dir: Path, source: str) -> dict[
     return merged
 
 
+STDIN_WAIT_SECONDS = 2.0
+
+
 def read_piped_stdin() -> str | None:
-    """The manifest piped on stdin, if stdin is a pipe or a file (never blocks on a terminal)."""
+    """The manifest piped on stdin, if stdin is a pipe or a file.
+
+    Never blocks on a terminal; a pipe that stays open and silent (a harness that never closes stdin)
+    is given STDIN_WAIT_SECONDS to show data or end, then ignored.
+    """
     stream = sys.stdin
     if stream is None:
         return None
     try:
-        mode = os.fstat(stream.fileno()).st_mode
+        fd = stream.fileno()
+        mode = os.fstat(fd).st_mode
     except (OSError, ValueError, io.UnsupportedOperation, AttributeError):
         pass  # an in-memory stream (tests, embedding): read it
     else:
-        if not (stat.S_ISFIFO(mode) or stat.S_ISREG(mode)):
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            ready, _, _ = select.select([fd], [], [], STDIN_WAIT_SECONDS)
+            if not ready:
+                return None
+        elif not stat.S_ISREG(mode):
             return None
     text = stream.read()
     return text if text and text.strip() else None

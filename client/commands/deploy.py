@@ -72,7 +72,7 @@ def _load(workdir: str, extra_vars: list[str] | None) -> LoadedManifest:
     if workdir == "-":
         if stdin_text is None:
             raise typer.BadParameter(
-                "'-' reads the manifest from stdin, but nothing was piped", param_hint="WORKDIR"
+                "'-' reads the manifest from stdin, but nothing was piped", param_hint="'-'"
             )
         return load_manifest(".", pairs, stdin_text=stdin_text)
     return load_manifest(workdir, pairs, stdin_text=stdin_text)

@@ -16,7 +16,6 @@ import httpx
 from client import output
 from client.config import ClientConfig, load_config, resolve_remote
 from client.errors import (
-    ClientError,
     NotLoggedIn,
     ServerUnreachable,
     Unauthenticated,
@@ -196,7 +195,3 @@ def open_session(remote: str | None) -> Session:
         output.note(f"Using current remote: {lifecycle_url}")
     token = config.user_auths.get(lifecycle_url)
     return Session(config=config, lifecycle_url=lifecycle_url, token=token, api=Api(lifecycle_url, token))
-
-
-def raise_unexpected_body(what: str, body: Any) -> ClientError:
-    return ClientError(f"unexpected answer from the server for {what}: {str(body)[:200]}")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from client import output
-from client.errors import ClientError, Interrupted
+from client.errors import ClientError, Interrupted, ServerError, ServerUnreachable, Unavailable
 
 if TYPE_CHECKING:
     from client.http import Session
@@ -23,6 +23,7 @@ __all__ = ["wait_for_operation", "sleep", "monotonic", "TIMEOUT_SECONDS"]
 
 TIMEOUT_SECONDS = 60 * 60
 MAX_DELAY = 3.0
+MAX_POLL_FAILURES = 5  # consecutive transient failures (server restarting, 5xx) tolerated while waiting
 
 # seams for tests
 sleep: Callable[[float], None] = time.sleep
@@ -133,9 +134,19 @@ def wait_for_operation(
     last_build = ""
     delays = _delays()
     outcome: bool | None = None
+    failures = 0
     try:
         while True:
-            record = session.api.get(f"deploy/{op_id}")
+            try:
+                record = session.api.get(f"deploy/{op_id}")
+            except (ServerUnreachable, ServerError, Unavailable) as exc:
+                failures += 1
+                if failures > MAX_POLL_FAILURES:
+                    raise
+                output.warn(f"polling {what} {op_id} failed ({exc.message}); retrying")
+                sleep(next(delays))
+                continue
+            failures = 0
             if not isinstance(record, dict):
                 raise ClientError(f"unexpected answer while polling {what} {op_id}: {str(record)[:200]}")
             warnings = record.get("warnings")

@@ -505,3 +505,32 @@ def test_non_json_error_page_is_reported_with_status(rt, server, isolated, job) 
     result = rt("deploy", str(job))
     assert result.exit_code == 1
     assert "502 Bad Gateway" in result.stderr
+
+
+def test_polling_survives_transient_server_errors(rt, server, isolated, job) -> None:
+    logged_in(isolated)
+    server.on("POST", "/api/v1/deploy", {"id": "d1"})
+    server.on_sequence(
+        "GET",
+        "/api/v1/deploy/d1",
+        [
+            {"status": "in_progress", "phase": "building image"},
+            httpx.Response(502, text="bad gateway"),
+            httpx.Response(503, json={"error": "restarting", "type": "Unavailable"}),
+            DONE,
+        ],
+    )
+    result = rt("deploy", str(job))
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("retrying") == 2
+
+
+def test_polling_gives_up_after_repeated_failures(rt, server, isolated, job) -> None:
+    logged_in(isolated)
+    server.on("POST", "/api/v1/deploy", {"id": "d1"})
+    server.on(
+        "GET", "/api/v1/deploy/d1", httpx.Response(500, json={"error": "database is down", "type": "X"})
+    )
+    result = rt("deploy", str(job))
+    assert result.exit_code == 1
+    assert "Error: database is down" in result.stderr

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 __all__ = ["job_lookup", "closest_names"]
 
 
+def _is_exact(version: str) -> bool:
+    return version != "latest" and "x" not in version.split(".") and "*" not in version
+
+
 def closest_names(name: str, names: list[str]) -> list[str]:
     return difflib.get_close_matches(name, sorted(set(names)), n=3, cutoff=0.5)
 
@@ -29,6 +33,8 @@ def _enrich(session: Session, name: str, version: str | None, original: NotFound
     names = [str(j.get("name")) for j in jobs if isinstance(j, dict)]
     if name in names:
         versions = sorted({str(j.get("version")) for j in jobs if j.get("name") == name})
+        if version is None or version in versions or not _is_exact(version):
+            return original  # the job is there: the 404 is about something else, say it as the server did
         return NotFound(
             f'job "{name}" has no version {version} at {session.lifecycle_url} ({original.message})',
             hint=f"Versions deployed: {', '.join(versions)}",

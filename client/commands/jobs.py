@@ -24,9 +24,10 @@ from client.commands._common import (
     print_json,
     print_table,
 )
-from client.errors import ClientError, Interrupted
+from client.errors import ClientError, Interrupted, NotFound, OperationFailed
 from client.http import AUTH_HEADER, Session, open_session
 from client.lookup import job_lookup
+from client.progress import wait_for_operation
 
 __all__ = ["list_jobs", "delete", "logs", "build_logs", "call", "move", "Column"]
 
@@ -157,7 +158,26 @@ def delete(
     """
     session = open_session(remote)
     with job_lookup(session, name, version):
-        session.api.delete(f"job/{name}/{version}")
+        answer = session.api.delete(f"job/{name}/{version}")
+    # the server may delete in the background and answer with the operation to poll
+    if (
+        isinstance(answer, dict)
+        and answer.get("id")
+        and str(answer.get("status", "")).lower() == "in_progress"
+    ):
+        record = wait_for_operation(
+            session, str(answer["id"]), title=f'Deleting job "{name}" v{version}', what="deletion"
+        )
+        if str(record.get("status")).lower() == "failed":
+            phase = record.get("phase") or "unknown"
+            raise OperationFailed(
+                f'deletion of job "{name}" v{version} failed during phase "{phase}": '
+                f"{record.get('error') or 'no reason given'}"
+            )
+    elif isinstance(answer, dict) and str(answer.get("status", "")).lower() == "failed":
+        raise OperationFailed(
+            f'deletion of job "{name}" v{version} failed: {answer.get("error") or "no reason given"}'
+        )
     output.echo(f'Job "{name}" v{version} has been deleted from {session.lifecycle_url}')
 
 
@@ -321,6 +341,17 @@ def move(
     """
     session = open_session(remote)
     output.note(f'Moving job "{name}" v{version} to {infrastructure}...')
-    with job_lookup(session, name, version):
-        session.api.post(f"job/{name}/{version}/move", json_body={"infrastructure_target": infrastructure})
+    try:
+        with job_lookup(session, name, version):
+            session.api.post(
+                f"job/{name}/{version}/move", json_body={"infrastructure_target": infrastructure}
+            )
+    except NotFound as exc:
+        if exc.hint is None:  # the job exists: the server does not know the move route
+            raise NotFound(
+                f'cannot move job "{name}" v{version}: {exc.server_message or exc.message}',
+                hint="This server may not support moving jobs between infrastructure targets; "
+                "redeploy with -e infrastructure_target=TARGET instead.",
+            ) from exc
+        raise
     output.echo(f'Job "{name}" v{version} has been moved to {infrastructure} at {session.lifecycle_url}')

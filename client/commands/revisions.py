@@ -52,6 +52,8 @@ def history(
     if not revisions:
         output.echo(f'Job "{name}" has no revisions yet.')
         return
+    # the infrastructure target only matters when the family's revisions span several
+    with_target = len({str(rev.get("target")) for rev in revisions if rev.get("target")}) > 1
     rows = []
     for rev in revisions:
         result = str(rev.get("status") or "-")
@@ -66,8 +68,10 @@ def history(
                 _versions(rev.get("versions")),
                 result,
             ]
+            + ([rev.get("target")] if with_target else [])
         )
-    print_table(["REV", "WHEN", "WHO", "OPERATION", "VERSIONS", "RESULT"], rows)
+    header = ["REV", "WHEN", "WHO", "OPERATION", "VERSIONS", "RESULT"]
+    print_table(header + (["TARGET"] if with_target else []), rows)
 
 
 def _start(session: Session, name: str, body: dict[str, Any]) -> str:

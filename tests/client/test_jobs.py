@@ -256,3 +256,35 @@ def test_chatter_only_on_a_terminal(rt, server, tty) -> None:
 def test_quiet_when_piped(rt, server) -> None:
     server.on("GET", "/api/v1/job", JOBS)
     assert rt("list").stderr == ""
+
+
+def test_delete_waits_for_a_background_deletion(rt, server) -> None:
+    server.on("DELETE", "/api/v1/job/adder/0.0.1", {"id": "del1", "kind": "delete", "status": "in_progress"})
+    server.on_sequence(
+        "GET",
+        "/api/v1/deploy/del1",
+        [{"status": "in_progress", "phase": "destroying resources"}, {"status": "done"}],
+    )
+    result = rt("delete", "adder", "--version", "0.0.1")
+    assert result.exit_code == 0, result.output
+    assert "destroying resources" in result.stderr
+    assert "has been deleted" in result.stdout
+    assert len(server.sent("GET", "/deploy/del1")) == 2
+
+
+def test_delete_failing_in_the_background(rt, server) -> None:
+    server.on("DELETE", "/api/v1/job/adder/0.0.1", {"id": "del1", "status": "in_progress"})
+    server.on(
+        "GET", "/api/v1/deploy/del1", {"status": "failed", "phase": "destroying", "error": "stack busy"}
+    )
+    result = rt("delete", "adder", "--version", "0.0.1")
+    assert result.exit_code == 1
+    assert 'deletion of job "adder" v0.0.1 failed during phase "destroying": stack busy' in result.stderr
+
+
+def test_a_404_about_an_existing_job_keeps_the_servers_words(rt, server) -> None:
+    server.on("GET", "/api/v1/job", JOBS)
+    result = rt("move", "adder", "--version", "0.0.1", "--infrastructure", "kubernetes")
+    assert result.exit_code == 1
+    assert 'cannot move job "adder" v0.0.1: no route POST' in result.stderr
+    assert "may not support moving" in result.stderr

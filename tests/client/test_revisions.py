@@ -184,3 +184,12 @@ def test_rollback_failure(rt, server) -> None:
 def test_rollback_bad_revision_number_is_usage_error(rt, server) -> None:
     assert rt("rollback", "adder", "--to", "0").exit_code == 2
     assert rt("rollback", "adder", "--to", "x").exit_code == 2
+
+
+def test_history_shows_targets_when_there_are_several(rt, server) -> None:
+    revisions = [dict(REVISIONS[0], target="docker"), dict(REVISIONS[1], target="kubernetes")]
+    server.on("GET", "/api/v1/job_family/adder/revisions", revisions)
+    lines = rt("history", "adder").stdout.splitlines()
+    assert lines[0].split()[-1] == "TARGET" and lines[2].split()[-1] == "kubernetes"
+    server.on("GET", "/api/v1/job_family/adder/revisions", [dict(REVISIONS[0], target="docker")])
+    assert "TARGET" not in rt("history", "adder").stdout

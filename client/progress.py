@@ -19,7 +19,7 @@ from client.errors import ClientError, Interrupted, ServerError, ServerUnreachab
 if TYPE_CHECKING:
     from client.http import Session
 
-__all__ = ["wait_for_operation", "sleep", "monotonic", "TIMEOUT_SECONDS"]
+__all__ = ["wait_for_operation", "failure", "sleep", "monotonic", "TIMEOUT_SECONDS"]
 
 TIMEOUT_SECONDS = 60 * 60
 MAX_DELAY = 3.0
@@ -119,6 +119,13 @@ class _LiveDisplay:
         if self.current:
             mark = "[dim]•[/dim]" if ok is None else "[green]✓[/green]" if ok else "[red]✗[/red]"
             self.console.print(f"{mark} {self.current} [dim]({monotonic() - self.phase_started:.0f}s)[/dim]")
+
+
+def failure(action: str, record: dict[str, Any]) -> str:
+    """`<action> failed during phase "<phase>": <error>` (without the phase part when none was reached)."""
+    phase = record.get("phase")
+    where = f' during phase "{phase}"' if phase else ""
+    return f"{action} failed{where}: {record.get('error') or 'no reason given'}"
 
 
 def wait_for_operation(

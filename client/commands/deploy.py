@@ -23,7 +23,7 @@ from client.manifest import (
     validate_manifest,
 )
 from client.plan import mask_secrets, render_plan
-from client.progress import wait_for_operation
+from client.progress import failure, wait_for_operation
 
 __all__ = ["deploy", "preview", "validate", "BuildContextMethod"]
 
@@ -193,12 +193,12 @@ def deploy(
         title=f'Deploying job "{name}" v{version} to {session.lifecycle_url} (deployment {deploy_id})',
     )
     if str(record.get("status")).lower() == "failed":
-        phase = record.get("phase") or "unknown"
-        raise OperationFailed(
-            f'deployment of job "{name}" v{version} failed during phase "{phase}": '
-            f"{record.get('error') or 'no reason given'}",
-            hint=f"See the build log: racetrack build-logs {name} --version {version}{remote_flag(remote)}",
+        hint = (
+            f"See the build log: racetrack build-logs {name} --version {version}{remote_flag(remote)}"
+            if record.get("phase")
+            else "It stopped before the build started; if the reason is unclear, ask your Racetrack admin."
         )
+        raise OperationFailed(failure(f'deployment of job "{name}" v{version}', record), hint=hint)
     url, docs = job_urls(session, record, name, version)
     output.echo(f'Job "{name}" v{version} is deployed.')
     output.echo(f"  URL:     {url}")
@@ -239,10 +239,7 @@ def preview(
         what="preview",
     )
     if str(record.get("status")).lower() == "failed":
-        raise OperationFailed(
-            f'preview of job "{manifest.name}" v{manifest.version} failed during phase '
-            f'"{record.get("phase") or "unknown"}": {record.get("error") or "no reason given"}'
-        )
+        raise OperationFailed(failure(f'preview of job "{manifest.name}" v{manifest.version}', record))
     plan = mask_secrets(record.get("preview") or {}, secrets)
     if output_format is OutputFormat.json:
         print_json(plan)

@@ -27,7 +27,7 @@ from client.commands._common import (
 from client.errors import ClientError, Interrupted, NotFound, OperationFailed
 from client.http import AUTH_HEADER, Session, open_session
 from client.lookup import job_lookup
-from client.progress import wait_for_operation
+from client.progress import failure, wait_for_operation
 
 __all__ = ["list_jobs", "delete", "logs", "build_logs", "call", "move", "Column"]
 
@@ -169,15 +169,9 @@ def delete(
             session, str(answer["id"]), title=f'Deleting job "{name}" v{version}', what="deletion"
         )
         if str(record.get("status")).lower() == "failed":
-            phase = record.get("phase") or "unknown"
-            raise OperationFailed(
-                f'deletion of job "{name}" v{version} failed during phase "{phase}": '
-                f"{record.get('error') or 'no reason given'}"
-            )
+            raise OperationFailed(failure(f'deletion of job "{name}" v{version}', record))
     elif isinstance(answer, dict) and str(answer.get("status", "")).lower() == "failed":
-        raise OperationFailed(
-            f'deletion of job "{name}" v{version} failed: {answer.get("error") or "no reason given"}'
-        )
+        raise OperationFailed(failure(f'deletion of job "{name}" v{version}', answer))
     output.echo(f'Job "{name}" v{version} has been deleted from {session.lifecycle_url}')
 
 

@@ -21,7 +21,7 @@ from client.errors import ClientError, OperationFailed
 from client.http import Session, open_session
 from client.lookup import job_lookup
 from client.plan import plan_has_changes, render_plan
-from client.progress import wait_for_operation
+from client.progress import failure, wait_for_operation
 
 __all__ = ["history", "rollback"]
 
@@ -146,8 +146,7 @@ def rollback(
     record = wait_for_operation(session, op_id, title=f"Rolling back {subject} to {target}", what="rollback")
     if str(record.get("status")).lower() == "failed":
         raise OperationFailed(
-            f'rollback of {subject} failed during phase "{record.get("phase") or "unknown"}": '
-            f"{record.get('error') or 'no reason given'}",
+            failure(f"rollback of {subject}", record),
             hint=f"See what happened with: racetrack history {name}{remote_flag(remote)}",
         )
     output.echo(f"Rolled back {subject} to {target}.")

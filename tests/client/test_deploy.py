@@ -534,3 +534,16 @@ def test_polling_gives_up_after_repeated_failures(rt, server, isolated, job) -> 
     result = rt("deploy", str(job))
     assert result.exit_code == 1
     assert "Error: database is down" in result.stderr
+
+
+def test_failure_before_any_phase(rt, server, isolated, job) -> None:
+    logged_in(isolated)
+    deploying(
+        server,
+        phases=(),
+        final={"status": "failed", "phase": None, "error": "no deploy engine is configured"},
+    )
+    result = rt("deploy", str(job))
+    assert result.exit_code == 1
+    assert 'Error: deployment of job "adder" v0.0.1 failed: no deploy engine is configured' in result.stderr
+    assert "build-logs" not in result.stderr and "Racetrack admin" in result.stderr

@@ -22,7 +22,7 @@ from client.errors import (
     error_for_status,
 )
 
-__all__ = ["AUTH_HEADER", "transport_factory", "Api", "Session", "open_session", "login_command"]
+__all__ = ["AUTH_HEADER", "transport_factory", "close_all", "Api", "Session", "open_session", "login_command"]
 
 AUTH_HEADER = "X-Racetrack-Auth"
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -33,6 +33,15 @@ def _default_transport() -> httpx.BaseTransport | None:
 
 
 transport_factory: Callable[[], httpx.BaseTransport | None] = _default_transport
+
+# every client opened during a command, closed by `close_all` when the command ends
+_open: list[httpx.Client] = []
+
+
+def close_all() -> None:
+    """Close the connections of every API client opened so far."""
+    while _open:
+        _open.pop().close()
 
 
 def login_command(lifecycle_url: str) -> str:
@@ -67,9 +76,7 @@ class Api:
         self.base_url = base_url.rstrip("/")
         self.token = token or None
         self._client = httpx.Client(transport=transport_factory(), timeout=TIMEOUT, follow_redirects=True)
-
-    def close(self) -> None:
-        self._client.close()
+        _open.append(self._client)
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": "racetrack-cli (racetrack-pulumi)"}

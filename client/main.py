@@ -18,6 +18,7 @@ from client import output
 from client.commands import auth, deploy, get, jobs, plugin, revisions
 from client.commands import set as set_cmd
 from client.errors import ClientError
+from client.http import close_all
 
 __all__ = ["app", "main"]
 
@@ -46,6 +47,8 @@ class _RootGroup(TyperGroup):
                 hint = "This is a bug in the racetrack client; run again with --verbose to see the traceback."
             output.error(f"unexpected {type(exc).__name__}: {exc}", hint)
             raise typer.Exit(1) from exc
+        finally:
+            close_all()
 
 
 app = typer.Typer(

@@ -27,15 +27,17 @@ __all__ = [
 
 def complete_job_name(incomplete: str) -> list[str]:
     """Shell completion of job names from `GET /api/v1/job` on the current remote; silent on any failure."""
-    try:
-        from client.http import open_session
+    from client.http import close_all, open_session
 
+    try:
         session = open_session(None)
         jobs = session.api.get("job")
         names = sorted({str(j.get("name")) for j in jobs if isinstance(j, dict)})
         return [n for n in names if n.startswith(incomplete)]
     except Exception:  # completion must never print a traceback into the user's shell
         return []
+    finally:
+        close_all()
 
 
 RemoteOpt = Annotated[

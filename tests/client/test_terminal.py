@@ -153,6 +153,7 @@ def fake_lifecycle() -> Iterator[tuple[FakeServer, str]]:
     fake.on("DELETE", "/api/v1/job/adder/0.0.1", authed(None))
     yield fake, base
     httpd.shutdown()
+    httpd.server_close()
 
 
 @pytest.fixture

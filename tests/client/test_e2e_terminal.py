@@ -13,6 +13,7 @@ stack can tell (e.g. how the admin token is obtained in CI) and tightens the scr
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from client.config import infer_lifecycle_url
 from tests.client.terminal import Terminal, cli_env, tmux_available
@@ -67,9 +69,16 @@ def _write_adder(directory: Path) -> Path:
     return directory
 
 
+REPO_SAMPLE = Path(__file__).resolve().parents[2] / "sample" / "python-class"
+
+
 @pytest.fixture
 def terminal(tmp_path: Path) -> Iterator[Terminal]:
-    _write_adder(tmp_path / "work" / "adder")
+    """A terminal in a directory holding `adder/`: the repository's adder sample, else a minimal adder."""
+    if (REPO_SAMPLE / "job.yaml").is_file():
+        shutil.copytree(REPO_SAMPLE, tmp_path / "work" / "adder")
+    else:
+        _write_adder(tmp_path / "work" / "adder")
     term = Terminal(cli_env(tmp_path / "home" / ".racetrack"), cwd=tmp_path / "work")
     yield term
     term.close()
@@ -85,17 +94,20 @@ def test_user_guide_workflow_against_the_live_platform(terminal: Terminal) -> No
         expect="git credentials of user@example.com",
     )
 
-    screen = t.run("racetrack deploy adder --force", timeout=900)
+    manifest = yaml.safe_load((t.cwd / "adder" / "job.yaml").read_text())
+    v1 = str(manifest.get("version", "0.0.1"))
+    v2 = f"{v1}-e2e"
+    screen = t.run("racetrack deploy adder --force --build-context local", timeout=900)
     assert t.exit_code(screen) == 0, screen
-    assert 'Job "adder" v0.0.1 is deployed.' in screen
+    assert f'Job "adder" v{v1} is deployed.' in screen
     pub = t.run("racetrack get pub -q").splitlines()
     pub_url = next(line.strip() for line in pub if line.strip().startswith("http"))
 
     screen = t.run("racetrack list")
-    assert any(line.split()[:3] == ["adder", "0.0.1", "RUNNING"] for line in screen.splitlines()), screen
+    assert any(line.split()[:3] == ["adder", v1, "RUNNING"] for line in screen.splitlines()), screen
     t.run("racetrack call adder /api/v1/perform '{\"numbers\": [40, 2]}'", expect="42")
 
-    perform = f"{pub_url}/job/adder/0.0.1/api/v1/perform"
+    perform = f"{pub_url}/job/adder/{v1}/api/v1/perform"
     body = "-H 'Content-Type: application/json' -d '{\"numbers\": [40, 2]}'"
     t.run(f'curl -s -X POST {perform} {body} -H "X-Racetrack-Auth: $(racetrack get auth-token)"', expect="42")
     t.run(
@@ -104,17 +116,17 @@ def test_user_guide_workflow_against_the_live_platform(terminal: Terminal) -> No
     )
 
     t.run(
-        "racetrack preview adder -e version=0.0.2",
-        expect=['Plan for job "adder" v0.0.2', "Resources:"],
+        f"racetrack preview adder --build-context local -e version={v2}",
+        expect=[f'Plan for job "adder" v{v2}', "Resources:"],
         timeout=300,
     )
-    screen = t.run("racetrack deploy adder -e version=0.0.2", timeout=900)
-    assert 'Job "adder" v0.0.2 is deployed.' in screen, screen
+    screen = t.run(f"racetrack deploy adder --build-context local -e version={v2}", timeout=900)
+    assert f'Job "adder" v{v2} is deployed.' in screen, screen
     t.run("racetrack history adder", expect=["REV", "deploy"])
     t.run("racetrack rollback adder --yes", expect='Rolled back job "adder"', timeout=600)
-    t.run("racetrack logs adder --version 0.0.1 --tail 50")
-    t.run("racetrack delete adder --version 0.0.2", expect="has been deleted")
-    t.run("racetrack delete adder --version 0.0.1", expect="has been deleted")
+    t.run(f"racetrack logs adder --version {v1} --tail 50")
+    t.run(f"racetrack delete adder --version {v2}", expect="has been deleted")
+    t.run(f"racetrack delete adder --version {v1}", expect="has been deleted")
     t.run("racetrack logout", expect=f"Logged out from Racetrack: {LIFECYCLE}")
 
 

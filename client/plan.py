@@ -67,6 +67,25 @@ def plan_has_changes(plan: dict[str, Any]) -> bool:
     )
 
 
+_MISSING = object()
+
+
+def _change_lines(prop: str, old: Any, new: Any, depth: int = 0) -> list[str]:
+    """Lines for one changed property; mappings are compared key by key (one env var, not the whole env)."""
+    if isinstance(old, dict) and isinstance(new, dict) and depth < 2:
+        lines: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            before, after = old.get(key, _MISSING), new.get(key, _MISSING)
+            if before != after:
+                lines += _change_lines(f"{prop}.{key}", before, after, depth + 1)
+        return lines or [typer.style(f"        ~ {prop}: (reordered)", fg="yellow")]
+    if old is _MISSING:
+        return [typer.style(f"        + {prop}: {_fmt(new)}", fg="green")]
+    if new is _MISSING:
+        return [typer.style(f"        - {prop}: {_fmt(old)}", fg="red")]
+    return [typer.style(f"        ~ {prop}: {_fmt(old)} -> {_fmt(new)}", fg="yellow")]
+
+
 def render_plan(plan: dict[str, Any], *, show_unchanged: bool = False) -> list[str]:
     """The plan as text lines (styled; typer.echo strips the styles off a pipe)."""
     lines: list[str] = []
@@ -87,13 +106,7 @@ def render_plan(plan: dict[str, Any], *, show_unchanged: bool = False) -> list[s
         for prop in sorted(set(diffs) | set(changes)):
             change = changes.get(prop)
             if isinstance(change, dict):
-                old, new = change.get("old"), change.get("new")
-                if "old" not in change:
-                    lines.append(typer.style(f"        + {prop}: {_fmt(new)}", fg="green"))
-                elif "new" not in change:
-                    lines.append(typer.style(f"        - {prop}: {_fmt(old)}", fg="red"))
-                else:
-                    lines.append(typer.style(f"        ~ {prop}: {_fmt(old)} -> {_fmt(new)}", fg="yellow"))
+                lines += _change_lines(prop, change.get("old", _MISSING), change.get("new", _MISSING))
             else:
                 lines.append(typer.style(f"        ~ {prop}", fg="yellow"))
     if not shown:

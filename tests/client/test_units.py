@@ -114,3 +114,27 @@ def test_plan_has_changes() -> None:
     assert not plan_has_changes({"steps": [{"op": "same"}], "summary": {"same": 1}})
     assert plan_has_changes({"steps": [{"op": "create"}]})
     assert plan_has_changes({"summary": {"delete": 1}})
+
+
+def test_plan_shows_mapping_changes_key_by_key() -> None:
+    from client.plan import render_plan
+
+    plan = {
+        "steps": [
+            {
+                "op": "update",
+                "type": "t",
+                "name": "n",
+                "diffs": ["env", "image"],
+                "changes": {
+                    "env": {"old": {"A": "1", "B": "2", "T": "x"}, "new": {"A": "1", "B": "3", "C": "4"}},
+                    "image": {"old": "a:1", "new": "a:2"},
+                    "ports": {"new": [7000]},
+                },
+            }
+        ]
+    }
+    text = "\n".join(render_plan(plan))
+    assert '~ env.B: "2" -> "3"' in text and '+ env.C: "4"' in text and '- env.T: "x"' in text
+    assert "env.A" not in text
+    assert '~ image: "a:1" -> "a:2"' in text and "+ ports: [7000]" in text

@@ -141,7 +141,12 @@ class Api:
                 server_message=message,
             )
         cls = error_for_status(status)
-        raise cls(message, status_code=status, server_message=message)
+        hint = (
+            "The server failed; its logs have the details (ask your Racetrack admin if this persists)."
+            if status >= 500 and status != 503
+            else None
+        )
+        raise cls(message, hint=hint, status_code=status, server_message=message)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call `/api/v1/<path>` and return the decoded JSON (or text, or None for an empty body)."""

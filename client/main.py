@@ -29,8 +29,8 @@ class _RootGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # typer's own Context class is private (typer._click)
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, typer.TyperException):
-            raise
+        except (typer.Exit, typer.Abort, typer.TyperException, BrokenPipeError):
+            raise  # typer reports these itself (a closed pipe, e.g. `| head`, ends quietly)
         except ClientError as exc:
             if output.state.verbose and exc.__cause__ is not None:
                 typer.echo("".join(traceback.format_exception(exc)), err=True)

@@ -288,3 +288,16 @@ def test_a_404_about_an_existing_job_keeps_the_servers_words(rt, server) -> None
     assert result.exit_code == 1
     assert 'cannot move job "adder" v0.0.1: no route POST' in result.stderr
     assert "may not support moving" in result.stderr
+
+
+def test_server_failure_suggests_the_admin(rt, server) -> None:
+    server.on("GET", "/api/v1/job/adder/latest", {"name": "adder", "version": "0.0.1"})
+    server.on(
+        "GET",
+        "/api/v1/job/adder/0.0.1/logs",
+        {"error": "internal server error", "type": "Exception"},
+        status=500,
+    )
+    result = rt("logs", "adder")
+    assert result.exit_code == 1
+    assert "Error: internal server error" in result.stderr and "Racetrack admin" in result.stderr

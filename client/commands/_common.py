@@ -40,10 +40,23 @@ def complete_job_name(incomplete: str) -> list[str]:
         close_all()
 
 
+def complete_remote(incomplete: str) -> list[str]:
+    """Shell completion of --remote: alias names, then the servers you are logged in to."""
+    from client.config import load_config
+
+    try:
+        config = load_config()
+    except Exception:  # a broken config file must not break the user's shell
+        return []
+    candidates = list(config.lifecycle_url_aliases) + sorted(config.user_auths)
+    return [c for c in dict.fromkeys(candidates) if c.startswith(incomplete)]
+
+
 RemoteOpt = Annotated[
     str | None,
     typer.Option(
         "--remote",
+        autocompletion=complete_remote,
         help="Racetrack server's URL or alias name (default: the current remote, see `racetrack get remote`)",
         show_default=False,
     ),

@@ -164,3 +164,35 @@ def test_boundary_check_catches_server_imports(tmp_path) -> None:
         if isinstance(n, ast.Import | ast.ImportFrom)
     }
     assert tops & ALLOWED == set() and tops == {"api", "stacks"}
+
+
+def test_remote_completion_offers_aliases_and_logged_in_servers(runner, isolated) -> None:
+    from tests.client.conftest import write_config
+
+    write_config(
+        isolated,
+        "lifecycle_url_aliases: {dev: 'https://dev/lifecycle', docker: 'http://127.0.0.1:7102'}\n"
+        "user_auths: {'http://127.0.0.1:7002/lifecycle': t}\n",
+    )
+    result = runner.invoke(
+        app,
+        [],
+        prog_name="racetrack",
+        env={
+            "_RACETRACK_COMPLETE": "complete_bash",
+            "COMP_WORDS": "racetrack list --remote d",
+            "COMP_CWORD": "3",
+        },
+    )
+    assert result.stdout.split() == ["dev", "docker"]
+    result = runner.invoke(
+        app,
+        [],
+        prog_name="racetrack",
+        env={
+            "_RACETRACK_COMPLETE": "complete_bash",
+            "COMP_WORDS": "racetrack list --remote ",
+            "COMP_CWORD": "3",
+        },
+    )
+    assert "http://127.0.0.1:7002/lifecycle" in result.stdout.split()

@@ -141,9 +141,14 @@ class BuildContext:
         return len(self.encoded)
 
 
-def encode_build_context(directory: Path) -> BuildContext:
-    """Pack the job directory as a tar.gz and encode it in base64, the way the deploy API expects it."""
-    files = list_context_files(directory)
+def encode_build_context(directory: Path, exclude: set[str] | None = None) -> BuildContext:
+    """Pack the job directory as a tar.gz and encode it in base64, the way the deploy API expects it.
+
+    `exclude` holds relative paths never to pack: the secret env files, which travel as secret vars
+    and must not end up in an image layer.
+    """
+    skipped = {Path(p).as_posix() for p in exclude or set()}
+    files = [f for f in list_context_files(directory) if f not in skipped]
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for rel in files:

@@ -108,7 +108,13 @@ def _payload(
             output.note("using the local build context: localhost server and a sample job")
     encoded: str | None = None
     if method is BuildContextMethod.local:
-        context = encode_build_context(manifest.job_dir)
+        secret_files = set()
+        for field in ("secret_build_env_file", "secret_runtime_env_file"):
+            if manifest.data.get(field):
+                path = (manifest.job_dir / str(manifest.data[field])).resolve()
+                if path.is_relative_to(manifest.job_dir.resolve()):
+                    secret_files.add(path.relative_to(manifest.job_dir.resolve()).as_posix())
+        context = encode_build_context(manifest.job_dir, exclude=secret_files)
         encoded = context.encoded
         output.note(f"local build context: {context.files} files, {format_size(context.size)} encoded")
     credentials = match_git_credentials(session.config, str(git.get("remote") or ""))

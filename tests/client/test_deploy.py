@@ -547,3 +547,22 @@ def test_failure_before_any_phase(rt, server, isolated, job) -> None:
     assert result.exit_code == 1
     assert 'Error: deployment of job "adder" v0.0.1 failed: no deploy engine is configured' in result.stderr
     assert "build-logs" not in result.stderr and "Racetrack admin" in result.stderr
+
+
+def test_local_build_context_never_packs_the_secret_env_files(rt, server, isolated, tmp_path) -> None:
+    logged_in(isolated)
+    job = write_job(
+        tmp_path / "sec",
+        owner="sample@example.com",
+        extra="secret_build_env_file: ./conf/build.env\nsecret_runtime_env_file: run.env\n",
+    )
+    (job / "conf").mkdir()
+    (job / "conf" / "build.env").write_text("A=secret-a\n")
+    (job / "conf" / "other.txt").write_text("kept")
+    (job / "run.env").write_text("B=secret-b\n")
+    deploying(server)
+    assert rt("deploy", str(job)).exit_code == 0
+    encoded = server.body("POST", "/api/v1/deploy")["build_context"]
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(encoded)), mode="r:gz") as tar:
+        names = sorted(tar.getnames())
+    assert names == ["conf/other.txt", "entrypoint.py", "job.yaml"]

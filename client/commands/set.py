@@ -30,6 +30,12 @@ def set_remote(
     config.lifecycle_url = trim_url(remote)
     save_config(config)
     url = resolve_remote(config, None)
+    looks_like_alias = not any(ch in remote for ch in ".:/") and remote != "localhost"
+    if looks_like_alias and remote not in config.lifecycle_url_aliases:
+        output.warn(
+            f'"{remote}" is not an alias, so it is taken as a host name ({url}); '
+            f"define it first with: racetrack set alias {remote} URL"
+        )
     if url == config.lifecycle_url:
         output.echo(f'Current remote set to "{url}"')
     else:

@@ -159,3 +159,12 @@ def test_get_config_masks_secrets_unless_asked(rt, isolated) -> None:
         yaml.safe_load(shown.stdout)["git_credentials"]["https://github.com"]["password"]
         == "ghp_abcdefghijklmnop"
     )
+
+
+def test_set_remote_to_an_undefined_alias_warns(rt) -> None:
+    result = rt("set", "remote", "kind")
+    assert result.exit_code == 0
+    assert '"kind" is not an alias' in result.stderr and "racetrack set alias kind URL" in result.stderr
+    rt("set", "alias", "kind", "http://127.0.0.1:7002")
+    assert "Warning" not in rt("set", "remote", "kind").stderr
+    assert "Warning" not in rt("set", "remote", "rt.example.com").stderr

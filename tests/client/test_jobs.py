@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import httpx
@@ -63,7 +64,7 @@ def test_list_all_columns(rt, server) -> None:
     header = result.stdout.splitlines()[0]
     for title in ("JOB TYPE", "INFRASTRUCTURE", "DEPLOYED BY", "UPDATED AT", "LAST CALL AT", "PUB URL"):
         assert title in header
-    assert "2 min ago" in result.stdout
+    assert re.search(r"\d+ min ago", result.stdout)  # JOBS was built at import: minutes may have passed
     assert "2026-01-01 10:00" in result.stdout
     assert f"{PUB}/job/python-class/1.0.0" in result.stdout  # computed from /info
 

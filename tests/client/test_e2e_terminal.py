@@ -163,15 +163,12 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 def family() -> Iterator[str]:
     name = f"e2e-adder-{uuid.uuid4().hex[:6]}"
     yield name
-    subprocess.run(
-        [
-            "sh",
-            "-c",
-            f"docker rm -f $(docker ps -aq --filter label=racetrack/job-name={name}) 2>/dev/null; true",
-        ],
-        capture_output=True,
-        timeout=60,
+    cleanup = (
+        f"docker rm -f $(docker ps -aq --filter label=racetrack/job-name={name}) 2>/dev/null; "
+        f"docker rmi -f $(docker images -q --filter reference='racetrack/job-entrypoint/{name}:*') "
+        "2>/dev/null; true"
     )
+    subprocess.run(["sh", "-c", cleanup], capture_output=True, timeout=120)
 
 
 def _adder(directory: Path, family: str) -> Path:

@@ -48,8 +48,10 @@ def family() -> Iterator[str]:
     client = docker.from_env()
     for container in client.containers.list(all=True, filters={"label": f"racetrack/job-name={name}"}):
         container.remove(force=True)
-    for image in client.images.list(filters={"label": f"racetrack.job-name={name}"}):
-        client.images.remove(image.id, force=True)
+    images = client.images.list(filters={"label": f"racetrack.job-name={name}"})
+    images += client.images.list(filters={"reference": f"racetrack/job-entrypoint/{name}:*"})
+    for image_id in {image.id for image in images}:
+        client.images.remove(image_id, force=True)
 
 
 @pytest.fixture

@@ -94,7 +94,16 @@ class Terminal:
             time.sleep(0.1)
 
     def close(self) -> None:
+        """Stop this session's tmux server and remove its socket file."""
+        path = subprocess.run(
+            ["tmux", "-L", self.socket, "display-message", "-p", "#{socket_path}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, check=False)
+        if path:
+            Path(path).unlink(missing_ok=True)
 
 
 def cli_env(config_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -92,12 +92,13 @@ class DeployEngine:
         self._threads.shutdown(wait=True, cancel_futures=True)
         self.runner.shutdown()
 
-    def runtime_logs(self, job: Job, tail: int = 20) -> str:
+    def runtime_logs(self, name: str, version: str, tail: int = 20) -> str:
+        """The last `tail` lines (0: all) the job's first replica printed."""
         import docker
 
         client = docker.from_env()
         containers = client.containers.list(
-            all=True, filters={"label": [f"racetrack/job-name={job.name}", f"racetrack/job-version={job.version}",
+            all=True, filters={"label": [f"racetrack/job-name={name}", f"racetrack/job-version={version}",
                                          "racetrack/replica=0"]})
         if not containers:
             return ""

@@ -6,9 +6,11 @@ import uuid
 
 import threading
 from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
@@ -42,10 +44,60 @@ def _check_common(base: str, name: str) -> None:
     assert health["job_name"] == name and health["status"] == "pass"
     docs = httpx.get(base + prefix + "/docs")
     assert docs.status_code == 200 and "swagger-ui" in docs.text
+    for page in (base + prefix + "/docs", base + "/docs"):
+        _check_docs_offline(page)
     spec = httpx.get(base + prefix + "/openapi.json").json()
     assert spec["components"]["securitySchemes"]["RacetrackAuth"]["name"] == "X-Racetrack-Auth"
     assert "/api/v1/perform" in spec["paths"]
     assert "requests_started_total" in httpx.get(base + "/metrics").text
+
+
+class _PageReferences(HTMLParser):
+    """The scripts, stylesheets and icons a page loads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[str] = []
+        self.styles: list[str] = []
+        self.others: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "script" and values.get("src"):
+            self.scripts.append(values["src"] or "")
+        elif tag == "link" and values.get("href"):
+            rel = (values.get("rel") or "").lower()
+            (self.styles if "stylesheet" in rel else self.others).append(values["href"] or "")
+        elif tag in ("img", "iframe") and values.get("src"):
+            self.others.append(values["src"] or "")
+
+
+# Swagger UI 4.15.5 from swagger-ui-bundle: the bundle is ~1 MB, the stylesheet ~140 kB.
+_MIN_SIZES = {"swagger-ui-bundle.js": 500_000, "swagger-ui.css": 50_000}
+
+
+def _check_docs_offline(page_url: str) -> None:
+    """The Swagger page names no other host, and every file it loads comes from the job (200, full size)."""
+    page = httpx.get(page_url)
+    assert page.status_code == 200, page.text
+    assert "http://" not in page.text and "https://" not in page.text, page.text
+    refs = _PageReferences()
+    refs.feed(page.text)
+    assert refs.scripts and refs.styles, page.text
+    for ref in refs.scripts + refs.styles + refs.others:
+        url = urljoin(page_url, ref)
+        assert urlsplit(url).netloc == urlsplit(page_url).netloc, f"{ref} is on another host"
+        response = httpx.get(url)
+        assert response.status_code == 200, (url, response.text[:200])
+        name = urlsplit(url).path.rsplit("/", 1)[-1]
+        assert len(response.content) >= _MIN_SIZES.get(name, 100), (url, len(response.content))
+        assert "max-age=31536000" in response.headers.get("cache-control", "")
+        if ref in refs.scripts:
+            assert response.headers["content-type"].startswith("application/javascript")
+            assert b"SwaggerUIBundle" in response.content
+        elif ref in refs.styles:
+            assert response.headers["content-type"].startswith("text/css")
+            assert b".swagger-ui" in response.content
 
 
 def test_python_class_adder(build_sample: Callable[..., Built]) -> None:

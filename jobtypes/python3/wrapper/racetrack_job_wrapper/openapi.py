@@ -85,6 +85,7 @@ def _bundle_version(folder: Path | None) -> str:
         name = folder.name
         return name[len("swagger-ui-") :] if name.startswith("swagger-ui-") else "unknown"
 
+
 _SIMPLE_TYPES: dict[Any, dict[str, Any]] = {
     int: {"type": "integer"},
     float: {"type": "number"},

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
+import subprocess
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from .jobs import SAMPLES, Built, build_job, job_settings, remove_images, run_job, wait_live, wait_ready
+from .jobs import ROOT, SAMPLES, Built, build_job, job_settings, remove_images, run_job, wait_live, wait_ready
 
 PREFIX = "/pub/job/{name}/1.0.0"
 
@@ -319,3 +319,65 @@ def test_rebuild_with_unchanged_requirements_reuses_dependency_layer(
         assert not any("Collecting six" in line for line in second.log)
     finally:
         remove_images(second)
+
+
+CHROMIUM = "/usr/bin/chromium"
+# No background connections: the page must work on a machine that reaches nothing but the job.
+CHROMIUM_ARGS = [
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.mark.parametrize(
+    ("sample", "name"),
+    [("python-class", "adder"), ("golang-function", "golang-adder"), ("docker-proxy", "docker-adder")],
+)
+def test_swagger_page_executes_perform_in_a_browser_offline(
+    build_sample: Callable[..., Built], sample: str, name: str
+) -> None:
+    """Headless Chromium opens the job's Swagger page under its pub prefix with every other host
+    blocked; "Execute" runs perform and shows 200 and 42."""
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    ensure = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "ensure-chromium.sh")], capture_output=True, text=True
+    )
+    assert ensure.returncode == 0, f"could not install chromium: {ensure.stderr.strip()}"
+    built = build_sample(sample)
+    with run_job(built) as (base, _), playwright_sync.sync_playwright() as driver:
+        wait_ready(base)
+        job_host = urlsplit(base).netloc
+        elsewhere: list[str] = []
+        failed: list[str] = []
+
+        def only_the_job(route: Any) -> None:
+            if urlsplit(route.request.url).netloc == job_host:
+                route.continue_()
+            else:
+                elsewhere.append(route.request.url)
+                route.abort()
+
+        browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.route("**/*", only_the_job)
+            page.on("requestfailed", lambda request: failed.append(request.url))
+            page.goto(base + PREFIX.format(name=name) + "/docs")
+            page.locator(".opblock-summary", has_text="/api/v1/perform").click()
+            # tryItOutEnabled: the operation opens ready to edit, its button reads "Cancel".
+            playwright_sync.expect(page.get_by_role("button", name="Cancel")).to_be_visible()
+            body = page.locator(".opblock-body textarea.body-param__text")
+            body.fill('{"numbers": [40, 2]}')
+            page.get_by_role("button", name="Execute").click()
+            answer = page.locator(".live-responses-table tr.response").first
+            playwright_sync.expect(answer.locator(".response-col_status")).to_have_text("200")
+            playwright_sync.expect(answer.locator(".response-col_description")).to_contain_text("42")
+        finally:
+            browser.close()
+        assert not elsewhere, f"the page asked other hosts: {elsewhere}"
+        assert not failed, f"requests failed: {failed}"

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import swagger_ui_bundle
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 
 from api.auth import ensure_admin
@@ -71,7 +74,7 @@ def create_app(
         version=VERSION,
         description="Registry of jobs, deployments, users and permissions. Errors: `{\"error\", \"type\"}`.",
         openapi_url=f"{BASE_PATH}/openapi.json",
-        docs_url=f"{BASE_PATH}/docs",
+        docs_url=None,  # served below with Swagger UI from this machine, not from a CDN
         redoc_url=None,
     )
     app.state.settings = settings
@@ -85,6 +88,19 @@ def create_app(
     health = _health_router(app)
     app.include_router(health, prefix=BASE_PATH)
     app.include_router(health, include_in_schema=False)
+
+    app.mount(f"{BASE_PATH}/docs/static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-ui")
+
+    @app.get(f"{BASE_PATH}/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{BASE_PATH}/openapi.json",
+            title="Racetrack lifecycle",
+            swagger_js_url=f"{BASE_PATH}/docs/static/swagger-ui-bundle.js",
+            swagger_css_url=f"{BASE_PATH}/docs/static/swagger-ui.css",
+            swagger_favicon_url=f"{BASE_PATH}/docs/static/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
     @app.get(BASE_PATH, include_in_schema=False)
     @app.get(f"{BASE_PATH}/", include_in_schema=False)

@@ -472,7 +472,10 @@ class JobApp:
                 static_paths=self._static_docs,
                 has_webview=self._webview is not None,
             )
-            cached = self._openapi_cache[base] = json.dumps(spec, default=str).encode()
+            cached = json.dumps(spec, default=str).encode()
+            # Bounded: the prefix comes from the request, and a caller could send endless variants.
+            if len(self._openapi_cache) < 8:
+                self._openapi_cache[base] = cached
         return await respond(send, 200, cached)
 
     async def _handle_home(self, scope: Scope, receive: Receive, send: Send, base: str, path: str) -> int:

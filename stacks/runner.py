@@ -60,6 +60,23 @@ class StackRunner:
             future = self._pool.submit(run_in_worker, self._engine, operation, spec.to_json(), log_path)
             return future.result()
 
+    def history(self, family: str, target: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        """The stack's Pulumi updates, newest first (no program runs, so this stays in-process)."""
+        stack = open_stack(self._engine, project=PROJECT, stack=stack_name(family, target), program=lambda: None)
+        with translate_errors(stack.name):
+            updates = stack.history(page_size=limit, page=1, show_secrets=False)
+        return [
+            {
+                "version": update.version,
+                "kind": update.kind,
+                "result": update.result,
+                "start_time": update.start_time.isoformat() if update.start_time else None,
+                "end_time": update.end_time.isoformat() if update.end_time else None,
+                "resource_changes": dict(update.resource_changes or {}),
+            }
+            for update in updates
+        ]
+
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 

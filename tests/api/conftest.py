@@ -109,7 +109,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[FastAPI]:
-    application = create_app(settings)
+    # The database was copied from a migrated template; tests calling create_app themselves cover migrating.
+    application = create_app(settings, run_migrations=False)
     yield application
     application.state.db_engine.dispose()
 

@@ -23,7 +23,7 @@ __all__ = ["register_user", "authenticate_password", "change_password", "ensure_
 def check_username(username: str) -> None:
     if not 3 <= len(username) <= 150:
         raise InvalidInput("username: wrong length (accepted: 3 to 150 characters)")
-    if any(ch.isspace() for ch in username):
+    if any(ch.isspace() or not ch.isprintable() for ch in username):
         raise InvalidInput("username: contains whitespace (accepted: an e-mail address or a name without spaces)")
 
 

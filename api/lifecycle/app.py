@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from api.auth import ensure_admin
 from api.db import create_db_engine, migrate, session_factory, session_scope
 from api.lifecycle.deployments import DeployEngine
-from api.lifecycle.errors import install_error_handlers
+from api.lifecycle.errors import error_responses, install_error_handlers
 from api.lifecycle.routes import ROUTERS
 from api.lifecycle.routes.info import VERSION
 from api.lifecycle.schemas import HealthResponse
@@ -81,7 +81,8 @@ def create_app(
     install_error_handlers(app)
 
     for router in ROUTERS:
-        app.include_router(router, prefix=API_PREFIX)
+        # A body that is not parseable JSON is a 400 from FastAPI itself, on any route.
+        app.include_router(router, prefix=API_PREFIX, responses=error_responses(400))
     health = _health_router(app)
     app.include_router(health, prefix=BASE_PATH)
     app.include_router(health, include_in_schema=False)

@@ -6,14 +6,17 @@ Times are integer UNIX timestamps (seconds), as upstream's client expects.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.db import Deployment, Job
 from api.settings import Settings
 
 __all__ = [
+    "MAX_INT32",
+    "RowId",
     "ts",
     "IdResponse",
     "MessageResponse",
@@ -31,6 +34,11 @@ __all__ = [
     "RevisionOut",
     "LogsResponse",
 ]
+
+
+# Integers stored in 32-bit columns; larger inputs are refused as invalid rather than overflowing the database.
+MAX_INT32 = 2_147_483_647
+RowId = Annotated[int, Path(ge=1, le=MAX_INT32, description="a row id")]
 
 
 def ts(value: datetime | None) -> int | None:
@@ -158,7 +166,7 @@ class DeployRequest(_Body):
 
 
 class RollbackRequest(_Body):
-    to_revision: int | None = Field(default=None, ge=1)
+    to_revision: int | None = Field(default=None, ge=1, le=MAX_INT32)
     version: str | None = None
     preview: bool = False
 

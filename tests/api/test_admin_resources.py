@@ -137,3 +137,13 @@ def test_audit_activity_is_filtered(api: Api, world: World) -> None:
     assert [e["event_type"] for e in api.get("/audit/activity", admin).json()] == ["maintenance_mode_changed"]
     assert api.get("/audit/activity", esc).json() == []
     assert api.get("/audit/activity", admin, params={"related_to_me": True}).json()[0]["username_executor"] == "admin"
+
+
+def test_values_the_database_cannot_store_are_bad_input(api: Api, world: World) -> None:
+    token = world.user("alice@example.com")
+    response = api.post("/users/register", json={"username": "nul\x00name", "password": "a-good-password-1"})
+    assert response.status_code == 400
+    response = api.get("/job/ad%00der/1.0.0", token)  # PostgreSQL refuses NUL in text, SQLite finds nothing
+    assert response.status_code in (400, 404) and response.json()["type"] in ("InvalidInput", "NotFound")
+    response = api.delete("/auth/permissions/99999999999", world.admin_token())
+    assert response.status_code == 422 and "permission_id" in response.json()["error"]

@@ -13,7 +13,7 @@ from api.db import AsyncJobCall, utcnow
 from api.errors import AlreadyExists, NotFound
 from api.lifecycle.deps import InternalOrAdmin, SessionDep, SettingsDep
 from api.lifecycle.errors import error_responses
-from api.lifecycle.schemas import MessageResponse, ts
+from api.lifecycle.schemas import MAX_INT32, MessageResponse, ts
 
 router = APIRouter(prefix="/job/async/call", tags=["pub"], dependencies=[InternalOrAdmin],
                    responses=error_responses(401, 403, 404, 422))
@@ -34,7 +34,7 @@ class AsyncCallCreate(BaseModel):
     request_headers: dict[str, Any] | None = None
     request_body: str | None = None
     pub_instance_addr: str | None = Field(default=None, max_length=256)
-    attempts: int = Field(default=0, ge=0)
+    attempts: int = Field(default=0, ge=0, le=MAX_INT32)
 
 
 class AsyncCallUpdate(BaseModel):
@@ -44,7 +44,7 @@ class AsyncCallUpdate(BaseModel):
     response_status_code: int | None = Field(default=None, ge=100, le=599)
     response_headers: dict[str, Any] | None = None
     response_body: str | None = None
-    attempts: int | None = Field(default=None, ge=0)
+    attempts: int | None = Field(default=None, ge=0, le=MAX_INT32)
     pub_instance_addr: str | None = Field(default=None, max_length=256)
     retriable_error: bool | None = None
 

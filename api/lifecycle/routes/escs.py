@@ -15,7 +15,7 @@ from api.db.repository import record_audit
 from api.errors import AlreadyExists, NotFound
 from api.lifecycle.deps import SessionDep, SettingsDep, StaffCaller
 from api.lifecycle.errors import error_responses
-from api.lifecycle.schemas import MessageResponse, ts
+from api.lifecycle.schemas import MessageResponse, RowId, ts
 
 router = APIRouter(prefix="/escs", tags=["escs"], responses=error_responses(401, 403, 404, 422))
 
@@ -105,7 +105,7 @@ def create_esc_token(esc_id: str, body: EscTokenCreate, caller: StaffCaller, ses
 
 
 @router.delete("/{esc_id}/auth_token/{token_id}", response_model=MessageResponse)
-def revoke_esc_token(esc_id: str, token_id: int, caller: StaffCaller, session: SessionDep) -> MessageResponse:
+def revoke_esc_token(esc_id: str, token_id: RowId, caller: StaffCaller, session: SessionDep) -> MessageResponse:
     esc = _esc(session, esc_id)
     subject = subject_for_esc(session, esc)
     token = session.get(AuthToken, token_id)

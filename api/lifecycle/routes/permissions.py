@@ -15,7 +15,7 @@ from api.db.repository import find_job, get_family, record_audit
 from api.errors import InvalidInput, NotFound
 from api.lifecycle.deps import LoggedIn, SessionDep, StaffCaller
 from api.lifecycle.errors import error_responses
-from api.lifecycle.schemas import MessageResponse
+from api.lifecycle.schemas import MessageResponse, RowId
 
 router = APIRouter(prefix="/auth", tags=["permissions"], responses=error_responses(400, 401, 403, 404, 422))
 
@@ -124,7 +124,7 @@ def create_permission(body: PermissionIn, caller: StaffCaller, session: SessionD
 
 
 @router.delete("/permissions/{permission_id}", response_model=MessageResponse)
-def delete_permission(permission_id: int, caller: StaffCaller, session: SessionDep) -> MessageResponse:
+def delete_permission(permission_id: RowId, caller: StaffCaller, session: SessionDep) -> MessageResponse:
     permission = session.get(Permission, permission_id)
     if permission is None:
         raise NotFound(f"permission {permission_id} was not found")

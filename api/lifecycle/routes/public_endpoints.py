@@ -11,6 +11,7 @@ from api.db.repository import record_audit
 from api.errors import NotFound
 from api.lifecycle.deps import SessionDep, StaffCaller
 from api.lifecycle.errors import error_responses
+from api.lifecycle.schemas import RowId
 
 router = APIRouter(prefix="/public_endpoint_requests", tags=["public endpoints"],
                    responses=error_responses(401, 403, 404, 422))
@@ -40,7 +41,7 @@ def list_requests(_: StaffCaller, session: SessionDep) -> list[PublicEndpointReq
 
 
 @router.put("/{request_id}", response_model=PublicEndpointRequestOut)
-def decide(request_id: int, body: Decision, caller: StaffCaller, session: SessionDep) -> PublicEndpointRequestOut:
+def decide(request_id: RowId, body: Decision, caller: StaffCaller, session: SessionDep) -> PublicEndpointRequestOut:
     """Approves (`{"active": true}`) or withdraws (`false`) a public endpoint."""
     row = session.get(PublicEndpointRequest, request_id)
     if row is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,11 @@ class Settings(BaseSettings):
     base_image_python: str = "racetrack/base-python:bookworm"
     base_image_golang: str = "racetrack/base-golang:bookworm"
     extra_ca_bundle: Path | None = None  # given to image builds, e.g. a corporate proxy's CA
+    # Job image builds (jobtypes/): a Docker CLI whose `build` speaks BuildKit (DOCKER_BUILDKIT=1),
+    # the time one image may take, and the repository prefix of job images.
+    docker_build_cli: str = "/usr/bin/docker"
+    image_build_timeout: float = 1800.0
+    job_image_prefix: str = "racetrack"
     default_infrastructure_target: str = "docker"
     docker_network: str = "racetrack"
     job_bind_address: str = "127.0.0.1"
@@ -144,7 +150,7 @@ class Settings(BaseSettings):
         return managed_secret(self.data_dir, "pulumi_passphrase")
 
 
-def managed_secret(data_dir: Path, name: str) -> str:
+def managed_secret(data_dir: Path, name: str, *, generate: Callable[[], str] | None = None) -> str:
     """Returns the secret stored as `data_dir/secrets/name`, generating it on first use.
 
     The file is created with mode 0600 atomically (O_EXCL), so two processes starting together
@@ -157,7 +163,7 @@ def managed_secret(data_dir: Path, name: str) -> str:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return path.read_text(encoding="utf-8").strip()
-    value = secrets.token_urlsafe(32)
+    value = generate() if generate else secrets.token_urlsafe(32)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value)
     return value

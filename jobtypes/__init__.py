@@ -1,1 +1,56 @@
-"""How a job's code becomes an image: job types, their templates and runtime wrappers."""
+"""How a job's code becomes an image: job types, their templates and runtime wrappers.
+
+The deploy engine calls, in order:
+
+    source = fetch_git_source(workspace, remote=..., branch=..., directory=..., username=..., token=...)
+             # or unpack_build_context(workspace, encoded_tar_gz)
+    plan = plan_build(manifest, source, build_id=deployment_id, secret_build_env=..., log=append_log)
+    build_images(plan, log=append_log)          # or build_image(plan.images[i], log=...)
+    env = job_runtime_env(manifest, pub_url=..., auth_token=..., job_type_env=plan.runtime_env, ...)
+    containers = job_containers(plan, name=container_name, env=env)
+    plan.cleanup()
+"""
+
+from ._base import JOB_PORT, ImageSpec, JobType, JobTypeExtra
+from .build import BuildPlan, ImageBuild, build_image, build_images, image_name, plan_build
+from .manifest import BuildManifest, parse_manifest
+from .registry import (
+    PluginInfo,
+    ResolvedJobType,
+    install_plugin,
+    list_job_types,
+    list_plugins,
+    remove_plugin,
+    resolve_job_type,
+)
+from .runtime import ContainerSpec, job_containers, job_runtime_env
+from .source import SourceInfo, fetch_git_source, pack_directory, unpack_build_context
+
+__all__ = [
+    "JOB_PORT",
+    "BuildManifest",
+    "BuildPlan",
+    "ContainerSpec",
+    "ImageBuild",
+    "ImageSpec",
+    "JobType",
+    "JobTypeExtra",
+    "PluginInfo",
+    "ResolvedJobType",
+    "SourceInfo",
+    "build_image",
+    "build_images",
+    "fetch_git_source",
+    "image_name",
+    "install_plugin",
+    "job_containers",
+    "job_runtime_env",
+    "list_job_types",
+    "list_plugins",
+    "pack_directory",
+    "parse_manifest",
+    "plan_build",
+    "remove_plugin",
+    "resolve_job_type",
+    "unpack_build_context",
+]

@@ -3,6 +3,7 @@
 # machines, so each image is a Debian root file system made by debootstrap and imported into Docker.
 # The image names are settings (RACETRACK_BASE_IMAGE_PYTHON, RACETRACK_BASE_IMAGE_GOLANG).
 set -euo pipefail
+shopt -s inherit_errexit  # a failing debootstrap inside $(...) must stop the script
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/versions.sh"
 PY_IMAGE="${RACETRACK_BASE_IMAGE_PYTHON:-racetrack/base-python:$BASE_IMAGE_SUITE}"
@@ -11,30 +12,38 @@ SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
 
 mirror() {  # the Debian mirror apt already uses
   local m
-  m="$(grep -rhoE '^URIs: *\S+' /etc/apt/sources.list.d/ 2>/dev/null | awk '{print $2}' | grep -v security | head -1 || true)"
-  [[ -z "$m" ]] && m="$(grep -hoE '^deb +\S+' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | head -1 || true)"
+  # Only a Debian archive will do (other sources, e.g. nodesource, may come first in the list).
+  m="$(grep -rhoE '^URIs: *\S+' /etc/apt/sources.list.d/ 2>/dev/null | awk '{print $2}' | grep -v security | grep -E '/debian/?$' | head -1 || true)"
+  [[ -z "$m" ]] && m="$(grep -hoE '^deb +\S+' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | grep -E '/debian/?$' | head -1 || true)"
   echo "${m:-http://deb.debian.org/debian}"
 }
 
 rootfs_tarball() {  # name packages -> path of a cached tar of the root file system
   local name="$1" packages="$2"
   local tar="$RACETRACK_CACHE_DIR/base-images/$name-$BASE_IMAGE_SUITE.tar"
-  if [[ ! -s "$tar" ]]; then
+  # A tar under 1 MB is a leftover of a failed debootstrap (an empty root), not a root file system.
+  if [[ ! -s "$tar" || $(stat -c %s "$tar") -lt 1000000 ]]; then
     command -v debootstrap >/dev/null || { $SUDO apt-get update -qq; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq debootstrap >/dev/null; }
     local root; root="$(mktemp -d)"
     echo "base image $name: debootstrap $BASE_IMAGE_SUITE (first time only, about a minute)" >&2
     $SUDO debootstrap --variant=minbase --include="$packages" "$BASE_IMAGE_SUITE" "$root" "$(mirror)" >/dev/null
     $SUDO rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
     mkdir -p "$(dirname "$tar")"
+    [[ -x "$root/bin/sh" ]] || { echo "debootstrap produced no root file system for $name" >&2; exit 1; }
     $SUDO tar -C "$root" -cf "$tar.partial" . && mv "$tar.partial" "$tar"
     $SUDO rm -rf "$root"
   fi
   echo "$tar"
 }
 
+image_ok() {  # image -> true when it exists and holds more than an empty root (>1 MB)
+  local size; size="$(docker image inspect -f '{{.Size}}' "$1" 2>/dev/null || echo 0)"
+  [[ "$size" -gt 1000000 ]]
+}
+
 ensure_image() {  # image name packages
   local image="$1" name="$2" packages="$3"
-  if docker image inspect "$image" >/dev/null 2>&1; then echo "base image $image: present"; return; fi
+  if image_ok "$image"; then echo "base image $image: present"; return; fi
   local tar; tar="$(rootfs_tarball "$name" "$packages")"
   docker import --change 'ENV PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' "$tar" "$image" >/dev/null
@@ -45,7 +54,7 @@ ensure_image "$PY_IMAGE" python "python3,python3-venv,python3-pip,ca-certificate
 
 # The Go job type compiles inside the image; it gets the host's Go toolchain on top of a minimal
 # Debian, because Debian's own Go is too old for current modules.
-if docker image inspect "$GO_IMAGE" >/dev/null 2>&1; then
+if image_ok "$GO_IMAGE" && docker run --rm "$GO_IMAGE" /bin/sh -c true >/dev/null 2>&1; then
   echo "base image $GO_IMAGE: present"
 else
   base="racetrack/base-minimal:$BASE_IMAGE_SUITE"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the provider plugins the stacks use from the Go module proxy, at exactly the versions the
 # pinned Python packages request, and installs them into the platform's Pulumi plugin cache.
+# Docker resources need no plugin here: see stacks/docker/resources.py and docs/setup.md for why
+# neither pulumi-docker nor pulumi-docker-build can serve as the Docker provider on our machines.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/versions.sh"
@@ -51,27 +53,8 @@ PY
   install_plugin kubernetes "$kv" "$out/pulumi-resource-kubernetes"
 }
 
-build_docker_build() {
-  local v="$PULUMI_DOCKER_BUILD_VERSION" out="$RACETRACK_CACHE_DIR/providers/docker-build-v$PULUMI_DOCKER_BUILD_VERSION"
-  if [[ ! -x "$out/pulumi-resource-docker-build" ]]; then
-    echo "provider docker-build v$v: building (first time only, about 8 minutes on 2 cores)"
-    local work="$RACETRACK_CACHE_DIR/src/docker-build-v$v"
-    rm -rf "$work"; mkdir -p "$work" && cd "$work"
-    go mod init local/dockerbuild >/dev/null 2>&1
-    go get -tool "github.com/pulumi/pulumi-docker-build/provider/cmd/pulumi-resource-docker-build@v$v"
-    go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi-docker-build/provider.Version=$v" \
-      -o "$work/out/pulumi-resource-docker-build" github.com/pulumi/pulumi-docker-build/provider/cmd/pulumi-resource-docker-build
-    mkdir -p "$out"; install -m755 "$work/out/pulumi-resource-docker-build" "$out/"
-    echo "provider docker-build v$v: built ($(du -sh "$out" | cut -f1))"
-  else
-    echo "provider docker-build v$v: cached"
-  fi
-  install_plugin docker-build "$v" "$out/pulumi-resource-docker-build"
-}
-
 case "${1:-all}" in
   kubernetes) build_kubernetes ;;
-  docker-build) build_docker_build ;;
-  all) build_docker_build; build_kubernetes ;;
-  *) echo "usage: $0 [all|kubernetes|docker-build]" >&2; exit 2 ;;
+  all) build_kubernetes ;;
+  *) echo "usage: $0 [all|kubernetes]" >&2; exit 2 ;;
 esac

@@ -1,0 +1,114 @@
+"""Desired state of job families: read from and written to the revision history.
+
+A revision stores the whole `FamilySpec` the stack was (or was to be) brought to, with secret values
+sealed. The newest *applied* revision is what the family looks like now; a new operation starts
+from it, changes one version, and is recorded as the next revision before Pulumi runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.db import FamilyRevision, JobFamily
+from api.db.repository import add_revision
+from api.deployer.sealing import Sealer
+from api.errors import NotFound
+from api.manifest import parse_semver
+from stacks.spec import ContainerSpec, FamilySpec, ImageSpec, VersionSpec
+
+__all__ = ["current_spec", "revision_spec", "record_revision", "with_version", "without_version", "latest_version"]
+
+
+def _to_record(spec: FamilySpec, sealer: Sealer) -> dict[str, Any]:
+    data = json.loads(spec.to_json())
+    for version in data["versions"]:
+        version["run"]["secret_env"] = sealer.seal(version["run"]["secret_env"])
+        for image in version["images"]:
+            image["build_secrets"] = sealer.seal(image["build_secrets"])
+    return data
+
+
+def _from_record(data: dict[str, Any], sealer: Sealer) -> FamilySpec:
+    data = json.loads(json.dumps(data))
+    for version in data["versions"]:
+        version["run"]["secret_env"] = sealer.unseal(version["run"]["secret_env"])
+        for image in version["images"]:
+            image["build_secrets"] = sealer.unseal(image["build_secrets"])
+    return FamilySpec.from_json(json.dumps(data))
+
+
+def revision_spec(revision: FamilyRevision, sealer: Sealer) -> FamilySpec:
+    return _from_record(revision.desired_state, sealer)
+
+
+def applied_revisions(session: Session, family: JobFamily, target: str) -> list[FamilyRevision]:
+    """Applied revisions of a family on a target, newest first."""
+    return list(
+        session.scalars(
+            select(FamilyRevision)
+            .where(FamilyRevision.family_id == family.id, FamilyRevision.target == target,
+                   FamilyRevision.status == "applied")
+            .order_by(FamilyRevision.number.desc())
+        )
+    )
+
+
+def current_spec(session: Session, family: JobFamily, target: str, sealer: Sealer,
+                 target_settings: dict[str, Any]) -> FamilySpec:
+    """What the family looks like now on `target` (an empty family when nothing was applied yet)."""
+    applied = applied_revisions(session, family, target)
+    if not applied:
+        return FamilySpec(family=family.name, target=target, revision=0, versions=(),
+                          target_settings=target_settings)
+    spec = revision_spec(applied[0], sealer)
+    return dataclasses.replace(spec, target_settings=target_settings)
+
+
+def find_revision(session: Session, family: JobFamily, target: str, number: int) -> FamilyRevision:
+    revision = session.scalar(
+        select(FamilyRevision).where(FamilyRevision.family_id == family.id, FamilyRevision.target == target,
+                                     FamilyRevision.number == number)
+    )
+    if revision is None:
+        raise NotFound(f"revision {number} of job family {family.name} on {target} was not found; "
+                       f"see `racetrack history {family.name}`")
+    return revision
+
+
+def record_revision(session: Session, family: JobFamily, spec: FamilySpec, sealer: Sealer, *,
+                    operation: str, created_by: str | None, deployment_id: str) -> tuple[FamilyRevision, FamilySpec]:
+    """Records `spec` as the next revision (pending) and returns it with its revision number set."""
+    revision = add_revision(session, family, target=spec.target, desired_state={}, operation=operation,
+                            created_by=created_by, deployment_id=deployment_id)
+    numbered = dataclasses.replace(spec, revision=revision.number)
+    revision.desired_state = _to_record(numbered, sealer)
+    session.flush()
+    return revision, numbered
+
+
+def latest_version(versions: tuple[VersionSpec, ...]) -> str | None:
+    """The highest stable version (no pre-release part), else the highest of all."""
+    parsed = [(parse_semver(v.version), v.version) for v in versions]
+    parsed = [(p, v) for p, v in parsed if p is not None]
+    stable = [(p, v) for p, v in parsed if not p.prerelease]
+    pool = stable or parsed
+    return max(pool)[1] if pool else None
+
+
+def with_version(spec: FamilySpec, version: VersionSpec) -> FamilySpec:
+    versions = tuple(v for v in spec.versions if v.version != version.version) + (version,)
+    versions = tuple(sorted(versions, key=lambda v: v.version))
+    return dataclasses.replace(spec, versions=versions, latest=latest_version(versions))
+
+
+def without_version(spec: FamilySpec, version: str) -> FamilySpec:
+    versions = tuple(v for v in spec.versions if v.version != version)
+    return dataclasses.replace(spec, versions=versions, latest=latest_version(versions))
+
+
+__all__ += ["ImageSpec", "ContainerSpec", "applied_revisions", "find_revision"]

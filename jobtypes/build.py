@@ -1,0 +1,353 @@
+"""Building job images: a plan (what to build, from where, with which secrets) and its execution.
+
+    source = unpack_build_context(encoded, workspace / "src")   # or fetch_git_source(...)
+    plan = plan_build(manifest, source, build_id="b1")
+    try:
+        for image in plan.images:
+            build_image(image, log=print)
+    finally:
+        plan.cleanup()
+
+Making the plan does no Docker work, so a Pulumi program can build from it as well. Executing uses
+the local engine through BuildKit (`DOCKER_BUILDKIT=1 docker build`); build secrets are handed over
+as `--secret` files and never reach an image layer or the image history.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from api.errors import DeployFailed, InvalidInput
+from api.settings import Settings, get_settings
+
+from ._base import JobType, JobTypeExtra
+from .manifest import BuildManifest, parse_manifest
+from .registry import resolve_job_type
+from .source import SourceInfo
+
+__all__ = ["ImageBuild", "BuildPlan", "plan_build", "build_image", "build_images", "image_name"]
+
+JOBTYPE_DIR_NAME = ".racetrack-jobtype"
+RACETRACK_VERSION = "0.1.0"
+
+# Shell snippets the templates put in front of RUN commands that need the network or secrets.
+USE_CA = (
+    "if [ -s /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle "
+    "SSL_CERT_FILE=/run/secrets/ca_bundle GIT_SSL_CAINFO=/run/secrets/ca_bundle; fi;"
+)
+USE_BUILD_SECRETS = (
+    "if [ -s /run/secrets/build_secrets ]; then set -a; . /run/secrets/build_secrets; set +a; fi;"
+)
+
+
+@dataclass
+class ImageBuild:
+    """One `docker build`: its Dockerfile, context, tag, labels, build args and secret files."""
+
+    role: str
+    image: str
+    dockerfile: Path
+    context: Path
+    port: int
+    address_env: str | None = None
+    build_args: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, Path] = field(default_factory=dict)  # secret id -> file
+
+
+@dataclass
+class BuildPlan:
+    """Everything needed to build a job's images; `images[0]` is the one serving port 7000."""
+
+    job_name: str
+    job_version: str
+    build_id: str
+    job_type: str
+    workspace: Path
+    images: list[ImageBuild]
+    warnings: list[str] = field(default_factory=list)
+    runtime_env: dict[str, str] = field(default_factory=dict)  # what the job type needs at runtime
+
+    def cleanup(self) -> None:
+        """Removes the secret files and the workspace (sources, rendered Dockerfiles)."""
+        shutil.rmtree(self.workspace / "secrets", ignore_errors=True)
+        shutil.rmtree(self.workspace, ignore_errors=True)
+
+
+def _tag_part(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", value)[:120]
+
+
+def image_name(
+    job_name: str, job_version: str, build_id: str, role: str = "job", *, prefix: str = "racetrack"
+) -> str:
+    """`racetrack/job-entrypoint/adder:1.0.0-<build>`; sidecar images use `job-<role>`."""
+    repository = "job-entrypoint" if role == "job" else f"job-{role}"
+    return f"{prefix}/{repository}/{job_name}:{_tag_part(f'{job_version}-{build_id}')}"
+
+
+def _jinja() -> jinja2.Environment:
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    env.filters["dq"] = lambda value: json.dumps(str(value))  # a double-quoted Dockerfile value
+    env.filters["tojson"] = lambda value: json.dumps(value)
+    return env
+
+
+def _copy_jobtype_files(job_type: JobType, target: Path) -> None:
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".extracted")
+    for folder in job_type.context_dirs:
+        shutil.copytree(folder, target, dirs_exist_ok=True, ignore=ignore)
+
+
+def _check_source(job_type: JobType, extra: JobTypeExtra, context: Path, directory: str) -> None:
+    """Fails early, before any build, when a file the manifest names is not in the job's code."""
+    where = f"the job's code (git.directory '{directory}')"
+    for field_name in ("entrypoint_path", "requirements_path", "gomod", "dockerfile_path"):
+        value = getattr(extra, field_name, None)
+        if isinstance(value, str) and value and field_name in type(extra).model_fields:
+            if not (context / value).is_file():
+                raise InvalidInput(
+                    f"jobtype_extra.{field_name}: file '{value}' not found in {where}; "
+                    f"fix the path in job.yaml or add the file"
+                )
+
+
+def plan_build(
+    manifest: Mapping[str, Any] | BuildManifest,
+    source: SourceInfo,
+    *,
+    build_id: str,
+    secret_build_env: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
+    log: Callable[[str], None] | None = None,
+) -> BuildPlan:
+    """Resolves the job type, validates `jobtype_extra`, renders the Dockerfiles; builds nothing.
+
+    `source` is the fetched code (see `jobtypes.source`); its workspace receives the rendered
+    Dockerfiles and the secret files, removed again by `BuildPlan.cleanup()`.
+    """
+    settings = settings or get_settings()
+    parsed = parse_manifest(manifest)
+    resolved = resolve_job_type(parsed.jobtype, settings=settings)
+    job_type = resolved.job_type
+    extra = job_type.validate_extra(parsed.jobtype_extra)
+    context = source.context_dir
+    _check_source(job_type, extra, context, parsed.directory)
+    warnings = ([resolved.note] if resolved.note else []) + job_type.build_warnings(extra)
+    for warning in warnings:
+        if log:
+            log(f"warning: {warning}")
+
+    workspace = source.workspace
+    _copy_jobtype_files(job_type, context / JOBTYPE_DIR_NAME)
+    secrets: dict[str, Path] = {}
+    if settings.extra_ca_bundle:
+        if not Path(settings.extra_ca_bundle).is_file():
+            raise InvalidInput(f"setting extra_ca_bundle: file {settings.extra_ca_bundle} does not exist")
+        secrets["ca_bundle"] = Path(settings.extra_ca_bundle)
+    if secret_build_env:
+        secret_dir = workspace / "secrets"
+        secret_dir.mkdir(mode=0o700, exist_ok=True)
+        secret_file = secret_dir / "build_secrets"
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for key, value in secret_build_env.items():
+                handle.write(f"export {key}={shlex.quote(str(value))}\n")
+        secrets["build_secrets"] = secret_file
+
+    base_image = {"golang": settings.base_image_golang}.get(job_type.name, settings.base_image_python)
+    variables: dict[str, Any] = {
+        "manifest": parsed.model_dump(),
+        "manifest_jobtype_extra": parsed.jobtype_extra,
+        "extra": extra,
+        "env_vars": parsed.build_env,
+        "build_env": parsed.build_env,
+        "system_dependencies": parsed.system_dependencies,
+        "job_name": parsed.name,
+        "job_version": parsed.version,
+        "git_version": source.git_version,
+        "deployed_by_racetrack_version": RACETRACK_VERSION,
+        "job_type_version": job_type.version,
+        "resource_name": f"job-{parsed.name}-v-{parsed.version.replace('.', '-')}",
+        "base_image": base_image,
+        "base_image_python": settings.base_image_python,
+        "base_image_golang": settings.base_image_golang,
+        "use_ca": USE_CA,
+        "use_build_secrets": USE_BUILD_SECRETS,
+        **job_type.template_vars(extra),
+    }
+    labels = {
+        "racetrack-component": "job",
+        "racetrack.job-name": parsed.name,
+        "racetrack.job-version": parsed.version,
+        "racetrack.build-id": build_id,
+        "racetrack.job-type": job_type.ref,
+    }
+    env = _jinja()
+    images: list[ImageBuild] = []
+    for spec in job_type.images(extra):
+        if spec.source == "jobtype":
+            assert spec.template is not None
+            try:
+                text = env.from_string(spec.template.read_text(encoding="utf-8")).render(**variables)
+            except jinja2.TemplateError as exc:
+                raise InvalidInput(
+                    f"job type {job_type.ref}: template {spec.template.name} failed: {exc}"
+                ) from None
+            dockerfile = workspace / f"Dockerfile.{spec.role}"
+            dockerfile.write_text(text, encoding="utf-8")
+        else:
+            assert spec.dockerfile_path is not None
+            dockerfile = context / spec.dockerfile_path
+            if not dockerfile.is_file():
+                raise InvalidInput(
+                    f"jobtype_extra.dockerfile_path: file '{spec.dockerfile_path}' "
+                    "not found in the job's code"
+                )
+        images.append(
+            ImageBuild(
+                role=spec.role,
+                image=image_name(
+                    parsed.name, parsed.version, build_id, spec.role, prefix=settings.job_image_prefix
+                ),
+                dockerfile=dockerfile,
+                context=context,
+                port=spec.port,
+                address_env=spec.address_env,
+                build_args=dict(parsed.build_env) if spec.source == "job" else {},
+                labels={**labels, "racetrack.image-role": spec.role},
+                secrets=dict(secrets),
+            )
+        )
+    return BuildPlan(
+        job_name=parsed.name,
+        job_version=parsed.version,
+        build_id=build_id,
+        job_type=job_type.ref,
+        workspace=workspace,
+        images=images,
+        warnings=warnings,
+        runtime_env=job_type.runtime_env(extra),
+    )
+
+
+# Execution ----------------------------------------------------------------------------------------
+
+_STEP_PREFIX = re.compile(r"^#\d+ (\d+\.\d+ )?")
+_ERROR_LINE = re.compile(
+    r"(ERROR|error:|Error:|SyntaxError|No matching distribution|not found)", re.IGNORECASE
+)
+
+
+def _summarise_failure(lines: list[str]) -> str:
+    """The lines of a failed build log that say why, without BuildKit's step prefixes."""
+    picked: list[str] = []
+    for line in lines[-200:]:
+        text = _STEP_PREFIX.sub("", line).strip()
+        if text and _ERROR_LINE.search(text) and text not in picked and not text.startswith("------"):
+            picked.append(text)
+    # BuildKit's own closing line repeats the whole RUN command; the lines before it say more.
+    specific = [
+        text for text in picked if "executor failed running" not in text and "failed to solve" not in text
+    ]
+    return "; ".join((specific or picked)[-6:]) or (lines[-1] if lines else "no output")
+
+
+def build_image(
+    image: ImageBuild,
+    *,
+    log: Callable[[str], None],
+    no_cache: bool = False,
+    settings: Settings | None = None,
+    timeout: float | None = None,
+) -> str:
+    """Builds one image with the local engine, passing each log line to `log`; returns the image id.
+
+    Raises DeployFailed with the lines that say why when the build fails or runs past `timeout`.
+    """
+    settings = settings or get_settings()
+    command = [
+        settings.docker_build_cli,
+        "build",
+        "--progress=plain",
+        "-f",
+        str(image.dockerfile),
+        "-t",
+        image.image,
+    ]
+    for key, value in image.labels.items():
+        command += ["--label", f"{key}={value}"]
+    for key, value in image.build_args.items():
+        command += ["--build-arg", f"{key}={value}"]
+    for secret_id, path in image.secrets.items():
+        command += ["--secret", f"id={secret_id},src={path}"]
+    if no_cache:
+        command.append("--no-cache")
+    command.append(str(image.context))
+    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+    log(f"building image {image.image} ({image.role})")
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True, errors="replace"
+    )
+    timed_out = threading.Event()
+
+    def kill() -> None:
+        timed_out.set()
+        process.kill()
+
+    timer = threading.Timer(timeout or settings.image_build_timeout, kill)
+    timer.start()
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            line = raw.rstrip("\n")
+            lines.append(line)
+            if len(lines) > 2000:
+                del lines[:1000]
+            log(line)
+        code = process.wait()
+    finally:
+        timer.cancel()
+    if timed_out.is_set():
+        raise DeployFailed(
+            f"building image {image.image} took longer than {timeout or settings.image_build_timeout:.0f} s"
+        )
+    if code != 0:
+        raise DeployFailed(
+            f"building image {image.image} failed: {_summarise_failure(lines)}",
+            details="\n".join(lines[-100:]),
+        )
+    inspect = subprocess.run(
+        [settings.docker_build_cli, "image", "inspect", "-f", "{{.Id}}", image.image],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return inspect.stdout.strip()
+
+
+def build_images(
+    plan: BuildPlan, *, log: Callable[[str], None], no_cache: bool = False, settings: Settings | None = None
+) -> list[str]:
+    """Builds every image of the plan in turn (`building image i/N`); returns their ids."""
+    ids = []
+    for index, image in enumerate(plan.images, start=1):
+        log(f"building image {index}/{len(plan.images)}")
+        ids.append(build_image(image, log=log, no_cache=no_cache, settings=settings))
+    return ids

@@ -1,0 +1,283 @@
+"""Which job types exist: the built-in ones plus those installed from plugin zips.
+
+A reference is `name:version`. The version may be exact (`python3:1.0.0`), `latest` (the highest
+installed) or a wildcard (`python3:1.*`). Built-in types also serve references to versions this
+platform never had (upstream repositories name versions like `python3:2.15.1`): the highest
+installed version is used and the resolution carries a note saying so.
+
+Plugins follow the upstream format: a zip with `plugin-manifest.yaml` (name, version, category, ...)
+and `plugin.py` whose class `Plugin` has `job_types()` returning
+`{"name:version": {"images": [{"source": "jobtype", "dockerfile_path": "x.Dockerfile", "template": true}]}}`
+(the older `{"name:version": ["x.Dockerfile", ...]}` form is accepted). Zips live in
+`data_dir/plugins`, where the lifecycle stores uploads, and are unpacked next to them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.util
+import io
+import re
+import shutil
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ConfigDict
+
+from api.errors import AlreadyExists, InvalidInput, NotFound
+from api.settings import Settings, get_settings
+
+from ._base import JOB_PORT, ImageSpec, JobType, JobTypeExtra
+from .docker_proxy import USER_MODULE_ADDRESS_ENV, DockerProxyJobType
+from .golang import GolangJobType
+from .python3 import Python3JobType
+
+__all__ = [
+    "BUILTIN_VERSION",
+    "PluginInfo",
+    "ResolvedJobType",
+    "builtin_job_types",
+    "install_plugin",
+    "list_job_types",
+    "list_plugins",
+    "remove_plugin",
+    "resolve_job_type",
+]
+
+BUILTIN_VERSION = "1.0.0"
+_PLUGIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def builtin_job_types() -> list[JobType]:
+    return [
+        Python3JobType(BUILTIN_VERSION),
+        GolangJobType(BUILTIN_VERSION),
+        DockerProxyJobType(BUILTIN_VERSION),
+    ]
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    version: str
+    category: str
+    zip_path: Path
+    job_types: tuple[str, ...]
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedJobType:
+    job_type: JobType
+    requested: str
+    note: str | None = None  # set when the requested version was not installed
+
+
+class _PluginExtra(JobTypeExtra):
+    """Plugins validate their own fields (hook `validate_job_manifest`), so anything is accepted."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# Plugin loading ---------------------------------------------------------------------------------
+
+_loaded: dict[Path, tuple[float, PluginInfo, list[JobType]]] = {}
+
+
+def _plugins_dir(settings: Settings) -> Path:
+    return settings.data_dir / "plugins"
+
+
+def _read_manifest(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
+    names = set(archive.namelist())
+    if "plugin-manifest.yaml" not in names:
+        raise InvalidInput(
+            f"{source} is not a Racetrack plugin: plugin-manifest.yaml is missing at the top of the zip"
+        )
+    if "plugin.py" not in names:
+        raise InvalidInput(f"{source} is not a Racetrack plugin: plugin.py is missing at the top of the zip")
+    manifest = yaml.safe_load(archive.read("plugin-manifest.yaml")) or {}
+    if not isinstance(manifest, dict) or not manifest.get("name") or not manifest.get("version"):
+        raise InvalidInput(f"{source}: plugin-manifest.yaml must set name and version")
+    if not _PLUGIN_NAME.match(str(manifest["name"])) or not _PLUGIN_NAME.match(str(manifest["version"])):
+        raise InvalidInput(
+            f"{source}: plugin name and version may hold only letters, digits, '.', '_' and '-'"
+        )
+    return manifest
+
+
+def _load_plugin(zip_path: Path) -> tuple[PluginInfo, list[JobType]]:
+    mtime = zip_path.stat().st_mtime
+    cached = _loaded.get(zip_path)
+    if cached and cached[0] == mtime:
+        return cached[1], cached[2]
+    with zipfile.ZipFile(zip_path) as archive:
+        manifest = _read_manifest(archive, zip_path.name)
+        target = zip_path.parent / ".extracted" / f"{manifest['name']}-{manifest['version']}"
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        for member in archive.infolist():
+            destination = (target / member.filename).resolve()
+            if target.resolve() not in destination.parents and destination != target.resolve():
+                raise InvalidInput(f"{zip_path.name}: member {member.filename} points outside the plugin")
+        archive.extractall(target)
+    module_name = f"racetrack_plugin_{re.sub(r'[^A-Za-z0-9_]', '_', target.name)}"
+    spec = importlib.util.spec_from_file_location(module_name, target / "plugin.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+        plugin = module.Plugin()
+    except Exception as exc:
+        raise InvalidInput(f"plugin {zip_path.name} cannot be loaded: {type(exc).__name__}: {exc}") from None
+    plugin.plugin_dir = target
+    plugin.plugin_manifest = manifest
+    plugin.config_path = target / "config.yaml"
+    origin = f"plugin {manifest['name']} {manifest['version']}"
+    job_types = (
+        _plugin_job_types(plugin, target, origin) if callable(getattr(plugin, "job_types", None)) else []
+    )
+    info = PluginInfo(
+        name=str(manifest["name"]),
+        version=str(manifest["version"]),
+        category=str(manifest.get("category") or ("job-type" if job_types else "core")),
+        zip_path=zip_path,
+        job_types=tuple(job_type.ref for job_type in job_types),
+        url=manifest.get("url"),
+    )
+    _loaded[zip_path] = (mtime, info, job_types)
+    return info, job_types
+
+
+def _plugin_job_types(plugin: Any, plugin_dir: Path, origin: str) -> list[JobType]:
+    result = []
+    for ref, declaration in (plugin.job_types() or {}).items():
+        name, _, version = str(ref).partition(":")
+        if not name or not version:
+            raise InvalidInput(f"{origin}: job type '{ref}' must be named name:version")
+        entries = declaration.get("images", []) if isinstance(declaration, dict) else list(declaration)
+        specs = []
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, dict):  # older form: a list of Dockerfile templates
+                entry = {"source": "jobtype", "dockerfile_path": str(entry), "template": True}
+            source = entry.get("source", "jobtype")
+            path = str(entry.get("dockerfile_path") or "Dockerfile")
+            specs.append(
+                ImageSpec(
+                    role="job" if index == 0 else f"job-{index}",
+                    source="job" if source == "job" else "jobtype",
+                    port=JOB_PORT + index,
+                    template=(plugin_dir / path) if source != "job" else None,
+                    dockerfile_path=path if source == "job" else None,
+                    address_env=USER_MODULE_ADDRESS_ENV if index == 1 else None,
+                )
+            )
+        if not specs:
+            raise InvalidInput(f"{origin}: job type '{ref}' declares no images")
+        result.append(
+            JobType(
+                name=name,
+                version=version,
+                extra_model=_PluginExtra,
+                context_dirs=(plugin_dir,),
+                origin=origin,
+                image_specs=specs,
+            )
+        )
+    return result
+
+
+def list_plugins(*, settings: Settings | None = None) -> list[PluginInfo]:
+    """Plugins stored in `data_dir/plugins`, loaded (and reloaded when their zip changes)."""
+    folder = _plugins_dir(settings or get_settings())
+    if not folder.is_dir():
+        return []
+    return [_load_plugin(path)[0] for path in sorted(folder.glob("*.zip"))]
+
+
+def install_plugin(
+    content: bytes, filename: str | None = None, *, replace: bool = False, settings: Settings | None = None
+) -> PluginInfo:
+    """Stores an uploaded plugin zip in `data_dir/plugins` and loads it; bad zips are refused."""
+    settings = settings or get_settings()
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            manifest = _read_manifest(archive, filename or "the upload")
+    except zipfile.BadZipFile:
+        raise InvalidInput(f"{filename or 'the upload'} is not a zip file") from None
+    folder = _plugins_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{manifest['name']}-{manifest['version']}.zip"
+    if path.exists() and not replace:
+        raise AlreadyExists(f"plugin {manifest['name']} {manifest['version']} is already installed")
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(content)
+    partial.replace(path)
+    try:
+        return _load_plugin(path)[0]
+    except Exception:
+        path.unlink(missing_ok=True)
+        _loaded.pop(path, None)
+        raise
+
+
+def remove_plugin(name: str, version: str | None = None, *, settings: Settings | None = None) -> None:
+    removed = False
+    for info in list_plugins(settings=settings):
+        if info.name == name and (version is None or info.version == version):
+            info.zip_path.unlink(missing_ok=True)
+            _loaded.pop(info.zip_path, None)
+            shutil.rmtree(
+                info.zip_path.parent / ".extracted" / f"{info.name}-{info.version}", ignore_errors=True
+            )
+            removed = True
+    if not removed:
+        raise NotFound(f"plugin {name}{' ' + version if version else ''} is not installed")
+
+
+# Listing and resolving ----------------------------------------------------------------------------
+
+
+def list_job_types(*, settings: Settings | None = None) -> list[JobType]:
+    """Every job type available: built-in first, then those of installed plugins."""
+    types = builtin_job_types()
+    folder = _plugins_dir(settings or get_settings())
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.zip")):
+            types.extend(_load_plugin(path)[1])
+    return types
+
+
+def _version_key(version: str) -> tuple[Any, ...]:
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[.\-+]", version))
+
+
+def resolve_job_type(ref: str, *, settings: Settings | None = None) -> ResolvedJobType:
+    """The job type named by a manifest's `jobtype` (`name:version`, `name:latest`, `name:1.*`)."""
+    name, _, version = ref.strip().partition(":")
+    version = version or "latest"
+    if not name:
+        raise InvalidInput(f"jobtype '{ref}' must be name:version, e.g. python3:latest")
+    candidates = [jt for jt in list_job_types(settings=settings) if jt.name == name]
+    if not candidates:
+        known = ", ".join(sorted({jt.name for jt in list_job_types(settings=settings)}))
+        raise NotFound(f"job type '{name}' is not installed; available: {known}")
+    candidates.sort(key=lambda jt: _version_key(jt.version), reverse=True)
+    if version == "latest":
+        return ResolvedJobType(candidates[0], ref)
+    matching = [jt for jt in candidates if fnmatch.fnmatchcase(jt.version, version)]
+    if matching:
+        return ResolvedJobType(matching[0], ref)
+    builtin = [jt for jt in candidates if jt.origin == "built-in"]
+    if builtin:
+        return ResolvedJobType(
+            builtin[0], ref, note=f"{ref} is not installed; built with the built-in {builtin[0].ref}"
+        )
+    versions = ", ".join(jt.version for jt in candidates)
+    raise NotFound(f"job type {ref} is not installed; versions of {name}: {versions}")

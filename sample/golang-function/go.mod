@@ -1,0 +1,3 @@
+module example.com/racetrack/golangadder
+
+go 1.21

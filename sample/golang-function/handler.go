@@ -1,0 +1,28 @@
+// Package handler is a golang job: Perform receives the JSON body of /api/v1/perform.
+package handler
+
+import (
+	"errors"
+	"log"
+)
+
+func init() {
+	log.Print("golang-adder initialised") // one-time setup goes in init()
+}
+
+// Perform adds the numbers of input["numbers"].
+func Perform(input map[string]interface{}) (interface{}, error) {
+	numbers, ok := input["numbers"].([]interface{})
+	if !ok {
+		return nil, errors.New("numbers must be a list of numbers")
+	}
+	sum := 0.0
+	for _, item := range numbers {
+		value, ok := item.(float64)
+		if !ok {
+			return nil, errors.New("numbers must be a list of numbers")
+		}
+		sum += value
+	}
+	return sum, nil
+}

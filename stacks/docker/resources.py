@@ -1,0 +1,353 @@
+"""Containers and networks on the local Docker engine, as Pulumi resources.
+
+The bridged `docker` provider cannot be built here: the Go module proxy this project can reach does not
+serve pulumi-docker or the Terraform provider it wraps. These dynamic resources are the closest real
+alternative: the Pulumi engine diffs, previews, updates and deletes them like any other resource, and
+the provider (a Python process the engine starts) talks to the Docker engine API through docker-py.
+
+A container is immutable here: any change to its inputs replaces it, and a replacement starts the new
+container before the old one is removed (container names carry a suffix so both can exist), so a
+failed start never removes what was serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
+
+__all__ = ["Container", "Network", "Image", "ContainerProvider", "NetworkProvider", "ImageProvider"]
+
+# Inputs that may change without touching the running container.
+_IN_PLACE = frozenset({"wait_seconds", "ready_check"})
+
+
+def _client():  # imported lazily: the engine's provider process is the one that needs it
+    import docker
+
+    return docker.from_env()
+
+
+def _suffix(inputs: dict[str, Any]) -> str:
+    material = json.dumps({k: v for k, v in inputs.items() if not k.startswith("__")}, sort_keys=True)
+    return hashlib.sha256(material.encode()).hexdigest()[:8]
+
+
+class ContainerProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        import docker.errors
+
+        client = _client()
+        name = f"{props['name']}-{_suffix(props)}"
+        with_stale_removed(client, name)
+        # Numbers arrive as floats: the engine passes inputs as protobuf Structs.
+        ports = {
+            f"{int(p['container_port'])}/tcp": (p.get("host_ip", "127.0.0.1"), int(p.get("host_port") or 0) or None)
+            for p in props.get("ports", [])
+        }
+        kwargs: dict[str, Any] = {
+            "name": name,
+            "detach": True,
+            "environment": {**props.get("env", {}), **props.get("secret_env", {})},
+            "labels": props.get("labels", {}),
+            "ports": ports,
+            "restart_policy": {"Name": props.get("restart_policy", "unless-stopped")},
+            "extra_hosts": props.get("extra_hosts") or None,
+        }
+        if props.get("command"):
+            kwargs["command"] = props["command"]
+        if props.get("memory_limit"):
+            kwargs["mem_limit"] = int(props["memory_limit"])
+        if props.get("nano_cpus"):
+            kwargs["nano_cpus"] = int(props["nano_cpus"])
+        if props.get("network"):
+            kwargs["network"] = props["network"]
+        if props.get("healthcheck"):
+            kwargs["healthcheck"] = props["healthcheck"]
+        try:
+            container = client.containers.run(props["image"], **kwargs)
+        except docker.errors.DockerException as exc:
+            raise RuntimeError(f"could not start container {name}: {exc}") from exc
+        if props.get("network") and props.get("network_aliases"):
+            network = client.networks.get(props["network"])
+            network.disconnect(container)
+            network.connect(container, aliases=props["network_aliases"])
+        outs = dict(props)
+        outs.update(_observed(client, container.id, props.get("wait_seconds", 10)))
+        outs["container_name"] = name
+        if props.get("ready_check"):
+            try:
+                _wait_ready(container, outs["published"], props["ready_check"])
+            except RuntimeError:
+                container.remove(force=True)
+                raise
+        return CreateResult(id_=container.id, outs=outs)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        keys = {k for k in set(olds) | set(news) if not k.startswith("__") and k in news}
+        changed = sorted(k for k in keys if olds.get(k) != news.get(k))
+        replaces = [k for k in changed if k not in _IN_PLACE]
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]):
+        from pulumi.dynamic import UpdateResult
+
+        outs = dict(olds)
+        outs.update(news)
+        return UpdateResult(outs=outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        import docker.errors
+
+        client = _client()
+        try:
+            observed = _observed(client, id_, 0)
+        except docker.errors.NotFound:
+            return ReadResult(id_=None, outs={})
+        outs = dict(props)
+        outs.update(observed)
+        return ReadResult(id_=id_, outs=outs)
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        import docker.errors
+
+        try:
+            _client().containers.get(id_).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+
+def with_stale_removed(client, name: str) -> None:
+    """Removes a container left by an interrupted create under the same name."""
+    import docker.errors
+
+    try:
+        client.containers.get(name).remove(force=True)
+    except docker.errors.NotFound:
+        pass
+
+
+def _observed(client, container_id: str, wait_seconds: float) -> dict[str, Any]:
+    """What the engine reports about a container: state, image and the host ports it got."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        container = client.containers.get(container_id)
+        bindings = container.attrs["NetworkSettings"]["Ports"] or {}
+        published = {
+            key.split("/")[0]: f"{b[0]['HostIp']}:{b[0]['HostPort']}" for key, b in bindings.items() if b
+        }
+        if container.status != "created" or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    return {
+        "state": container.status,
+        "image_id": container.attrs["Image"],
+        "published": published,
+    }
+
+
+def _wait_ready(container, published: dict[str, str], check: dict[str, Any]) -> None:
+    """Waits until the job answers `/live` and `/ready` with 200; fails early if it stops or says why.
+
+    Creating the container only succeeds once it serves, so a replacement that crashes at start
+    fails the update before the engine removes the container that was serving.
+    """
+    import httpx
+
+    address = published.get(str(int(check["port"])))
+    deadline = time.monotonic() + float(check.get("timeout", 300))
+    pending = ["/live", "/ready"]
+    last = "no answer yet"
+    while pending:
+        container.reload()
+        if container.status in ("exited", "dead"):
+            raise RuntimeError(f"the job stopped while starting (exit code {container.attrs['State']['ExitCode']}): "
+                               f"{_log_tail(container)}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the job did not answer {pending[0]} within {check.get('timeout', 300)} s "
+                               f"(last: {last}): {_log_tail(container)}")
+        try:
+            response = httpx.get(f"http://{address}{pending[0]}", timeout=2.0)
+            if response.status_code == 200:
+                pending.pop(0)
+                continue
+            last = f"{response.status_code} {response.text[:300]}"
+            if pending[0] == "/live" and response.status_code == 500:
+                error = response.json().get("error") if "json" in response.headers.get("content-type", "") else None
+                if error:
+                    raise RuntimeError(f"the job failed to initialise: {error}")
+        except httpx.TransportError as exc:
+            last = type(exc).__name__
+        time.sleep(0.2)
+
+
+def _log_tail(container, lines: int = 20) -> str:
+    text = container.logs(tail=lines).decode("utf-8", "replace").strip()
+    return f"last log lines:\n{text}" if text else "no log output"
+
+
+class Container(Resource):
+    """A container on the local Docker engine.
+
+    Inputs: `name` (prefix of the container name), `image`, `env`, `secret_env` (kept encrypted in the
+    stack state), `labels`, `ports` (`[{container_port, host_ip, host_port}]`, host_port 0 = any free
+    port), `network`, `network_aliases`, `restart_policy`, `memory_limit` (bytes), `nano_cpus`,
+    `command`, `healthcheck`, `extra_hosts`. Outputs add `container_name`, `state`, `image_id` and
+    `published` (`{"7000": "127.0.0.1:49153"}`).
+    """
+
+    container_name: pulumi.Output[str]
+    published: pulumi.Output[dict]
+    state: pulumi.Output[str]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        secret_outputs = pulumi.ResourceOptions(additional_secret_outputs=["secret_env"])
+        opts = pulumi.ResourceOptions.merge(opts, secret_outputs)
+        props = {"container_name": None, "published": None, "state": None, "image_id": None, **props}
+        super().__init__(ContainerProvider(), name, props, opts)
+
+
+class NetworkProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        import docker.errors
+
+        client = _client()
+        try:
+            network = client.networks.get(props["name"])
+        except docker.errors.NotFound:
+            network = client.networks.create(props["name"], driver="bridge", labels=props.get("labels", {}))
+        return CreateResult(id_=network.id, outs=dict(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [k for k in ("name", "labels") if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=True)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        import docker.errors
+
+        try:
+            _client().networks.get(id_)
+        except docker.errors.NotFound:
+            return ReadResult(id_=None, outs={})
+        return ReadResult(id_=id_, outs=dict(props))
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        import docker.errors
+
+        try:
+            network = _client().networks.get(id_)
+            if not network.attrs.get("Containers"):
+                network.remove()
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # still in use by containers another stack owns
+                raise
+
+
+class Network(Resource):
+    """A bridge network on the local Docker engine; a network still in use is left in place on delete."""
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(NetworkProvider(), name, props, opts)
+
+
+# Image inputs that say where to find things this run, not what is built: they differ between runs
+# (a fresh temporary directory per deploy) without changing the image.
+_IMAGE_LOCATIONS = frozenset({"context", "dockerfile", "log_path", "secret_files"})
+DIGEST_LABEL = "org.racetrack.context-digest"
+
+
+class ImageProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        import docker.errors
+
+        from jobtypes.build import ImageBuild, build_image
+
+        client = _client()
+        try:
+            existing = client.images.get(props["tag"])
+            if existing.labels.get(DIGEST_LABEL) == props["context_digest"]:
+                # Built before from the same context: reuse it (this is what makes a rollback fast).
+                return CreateResult(id_=existing.id, outs={**props, "image_id": existing.id, "reused": True})
+        except docker.errors.ImageNotFound:
+            pass
+        if not props.get("context") or not Path(props["context"]).is_dir():
+            raise RuntimeError(
+                f"image {props['tag']} no longer exists and its build context is gone: deploy the job again"
+            )
+        with tempfile.TemporaryDirectory(prefix="racetrack-secrets-") as folder:
+            secret_files = {key: Path(path) for key, path in (props.get("secret_files") or {}).items()}
+            for key, content in (props.get("build_secrets") or {}).items():
+                path = Path(folder) / key
+                path.touch(mode=0o600)
+                path.write_text(content)
+                secret_files[key] = path
+            image = ImageBuild(
+                role=props.get("role", "job"),
+                image=props["tag"],
+                dockerfile=Path(props["dockerfile"]),
+                context=Path(props["context"]),
+                port=int(props.get("port") or 7000),
+                build_args=props.get("build_args") or {},
+                labels={**(props.get("labels") or {}), DIGEST_LABEL: props["context_digest"]},
+                secrets=secret_files,
+            )
+            image_id = build_image(image, log=_file_logger(props.get("log_path")), no_cache=bool(props.get("no_cache")))
+        return CreateResult(id_=image_id, outs={**props, "image_id": image_id, "reused": False})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        keys = {k for k in news if not k.startswith("__") and k not in _IMAGE_LOCATIONS and k != "no_cache"}
+        changed = sorted(k for k in keys if olds.get(k) != news.get(k))
+        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]):
+        from pulumi.dynamic import UpdateResult
+
+        return UpdateResult(outs={**olds, **{k: news[k] for k in _IMAGE_LOCATIONS if k in news}})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        import docker.errors
+
+        try:
+            _client().images.get(id_)
+        except docker.errors.ImageNotFound:
+            return ReadResult(id_=None, outs={})
+        return ReadResult(id_=id_, outs=dict(props))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Leaves the image in place: a later rollback may use it again. Pruning is a separate step."""
+
+
+def _file_logger(path: str | None):
+    if not path:
+        return lambda line: None
+
+    def write(line: str) -> None:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+    return write
+
+
+class Image(Resource):
+    """An image built from a local context on the Docker engine with BuildKit.
+
+    Inputs: `tag`, `context` and `dockerfile` (paths), `context_digest` (see
+    `stacks.docker.build.context_digest`: an image with this tag and digest is reused, not rebuilt),
+    `labels`, `build_args`, `build_secrets` (`{id: content}`, mounted with `RUN --mount=type=secret`,
+    kept encrypted in the state), `no_cache`, `log_path` (a file that receives the build log).
+    Output: `image_id`.
+    """
+
+    image_id: pulumi.Output[str]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["build_secrets"]))
+        super().__init__(ImageProvider(), name, {"image_id": None, "reused": None, **props}, opts)

@@ -1,0 +1,202 @@
+"""The Pulumi program of a job family on Kubernetes: a pure function of its FamilySpec.
+
+Per version: a Secret with its secret variables, a Deployment whose pod holds the job container (and
+any extra image of its job type) plus an auth sidecar (pub in its sidecar form) that alone exposes a
+port, a Service in front of the sidecar, and Ingress rules routing `/pub/job/<name>/<version>/` to it.
+`latest` routes to the version the spec names. With `render_dir` in the target settings the objects
+are written as YAML instead of applied, which needs no cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from stacks.spec import FamilySpec, VersionSpec, resource_name
+
+__all__ = ["program", "DEFAULTS"]
+
+DEFAULTS: dict[str, Any] = {
+    "namespace": "racetrack",
+    "registry": "",
+    "ingress_class": "nginx",
+    "pub_image": "racetrack/pub:latest",
+    "sidecar_port": 7005,
+    "lifecycle_url": "http://lifecycle.racetrack.svc.cluster.local:7002/lifecycle",
+    "pub_url": "http://pub.racetrack.svc.cluster.local:7005/pub",
+    "internal_token_secret": "racetrack-internal-token",
+    "memory_min": "256Mi",
+    "memory_max": "1Gi",
+    "cpu_min": "10m",
+    "cpu_max": "1000m",
+}
+
+
+def program(spec: FamilySpec) -> Callable[[], None]:
+    def declare() -> None:
+        settings = {**DEFAULTS, **spec.target_settings}
+        if settings.get("render_dir"):
+            provider = k8s.Provider("render", render_yaml_to_directory=settings["render_dir"])
+        else:
+            provider = k8s.Provider("cluster", kubeconfig=settings.get("kubeconfig"), context=settings.get("context"))
+        opts = pulumi.ResourceOptions(provider=provider)
+        services = {}
+        for version in spec.versions:
+            services[version.version] = _declare_version(spec, version, settings, opts)
+        _declare_ingress(spec, services, settings, opts)
+        pulumi.export("versions", {v: {"service": s} for v, s in services.items()})
+        pulumi.export("latest", spec.latest)
+        pulumi.export("revision", spec.revision)
+
+    return declare
+
+
+def _image_ref(settings: dict, tag: str) -> str:
+    return f"{settings['registry'].rstrip('/')}/{tag}" if settings["registry"] else tag
+
+
+def _declare_version(spec: FamilySpec, version: VersionSpec, settings: dict, opts: pulumi.ResourceOptions) -> str:
+    name = resource_name(spec.family, version.version)
+    namespace = settings["namespace"]
+    labels = {
+        "app": name,
+        "app.kubernetes.io/name": name,
+        "racetrack/job": "true",
+        "racetrack/job-name": spec.family,
+        "racetrack/job-version": version.version,
+        "racetrack/resource": "job",
+    }
+    run = version.run
+    # Containers of one pod share localhost: the main container finds the others there.
+    addresses = {image.address_env: f"localhost:{image.port}" for image in version.images[1:] if image.address_env}
+    env = [{"name": k, "value": v} for k, v in sorted({**run.env, **addresses}.items())]
+    if run.secret_env:
+        k8s.core.v1.Secret(
+            f"{name}-secrets",
+            metadata={"name": f"{name}-secrets", "namespace": namespace, "labels": labels},
+            string_data=pulumi.Output.secret(dict(run.secret_env)),
+            opts=opts,
+        )
+        env += [
+            {"name": key, "value_from": {"secret_key_ref": {"name": f"{name}-secrets", "key": key}}}
+            for key in sorted(run.secret_env)
+        ]
+    resources = {
+        "requests": {"memory": run.memory_min or settings["memory_min"], "cpu": run.cpu_min or settings["cpu_min"]},
+        "limits": {"memory": run.memory_max or settings["memory_max"], "cpu": run.cpu_max or settings["cpu_max"]},
+    }
+    locked_down = {
+        "allow_privilege_escalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "run_as_non_root": True,
+        "read_only_root_filesystem": False,
+    }
+    containers = []
+    for index, image in enumerate(version.images):
+        probe = {"http_get": {"path": "/live", "port": image.port}, "period_seconds": 10, "timeout_seconds": 3}
+        container: dict[str, Any] = {
+            "name": "job" if index == 0 else image.role,
+            "image": _image_ref(settings, image.tag),
+            "image_pull_policy": "IfNotPresent",
+            "env": env,
+            "resources": resources,
+            "security_context": locked_down,
+        }
+        if index == 0:
+            container["startup_probe"] = {**probe, "failure_threshold": 90}
+            container["liveness_probe"] = probe
+            container["readiness_probe"] = {**probe, "http_get": {"path": "/ready", "port": image.port}}
+        containers.append(container)
+    job_port = version.main_image.port
+    containers.append(
+        {
+            "name": "auth",
+            "image": settings["pub_image"],
+            "image_pull_policy": "IfNotPresent",
+            "args": ["--sidecar"],
+            "ports": [{"name": "auth", "container_port": settings["sidecar_port"]}],
+            "env": [
+                {"name": "RACETRACK_PUB_SIDECAR_TARGET", "value": f"127.0.0.1:{job_port}"},
+                {"name": "RACETRACK_PUB_SIDECAR_JOB_NAME", "value": spec.family},
+                {"name": "RACETRACK_PUB_SIDECAR_JOB_VERSION", "value": version.version},
+                {"name": "RACETRACK_PUB_HOST", "value": "0.0.0.0"},
+                {"name": "RACETRACK_PUB_PORT", "value": str(settings["sidecar_port"])},
+                {"name": "RACETRACK_LIFECYCLE_URL", "value": settings["lifecycle_url"]},
+                {
+                    "name": "RACETRACK_INTERNAL_TOKEN",
+                    "value_from": {"secret_key_ref": {"name": settings["internal_token_secret"], "key": "token"}},
+                },
+            ],
+            "readiness_probe": {"http_get": {"path": "/ready", "port": settings["sidecar_port"]}},
+            "resources": {"requests": {"memory": "64Mi", "cpu": "10m"}, "limits": {"memory": "256Mi"}},
+            "security_context": locked_down,
+        }
+    )
+    k8s.apps.v1.Deployment(
+        name,
+        metadata={
+            "name": name,
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": {"racetrack-deployment-date": str(version.deployment_timestamp)},
+        },
+        spec={
+            "replicas": run.replicas,
+            "selector": {"match_labels": {"app": name}},
+            "template": {
+                "metadata": {"labels": labels, "annotations": {"racetrack-deployment-date": str(version.deployment_timestamp)}},
+                "spec": {
+                    "security_context": {"run_as_user": 100000, "run_as_group": 100000, "fs_group": 200000,
+                                         "run_as_non_root": True},
+                    "affinity": {
+                        "pod_anti_affinity": {
+                            "preferred_during_scheduling_ignored_during_execution": [
+                                {
+                                    "weight": 100,
+                                    "pod_affinity_term": {
+                                        "label_selector": {"match_labels": {"app": name}},
+                                        "topology_key": "kubernetes.io/hostname",
+                                    },
+                                }
+                            ]
+                        }
+                    },
+                    "containers": containers,
+                },
+            },
+        },
+        opts=opts,
+    )
+    k8s.core.v1.Service(
+        name,
+        metadata={"name": name, "namespace": namespace, "labels": labels},
+        spec={"selector": {"app": name}, "ports": [{"name": "auth", "port": 80, "target_port": "auth"}]},
+        opts=opts,
+    )
+    return name
+
+
+def _declare_ingress(spec: FamilySpec, services: dict[str, str], settings: dict, opts: pulumi.ResourceOptions) -> None:
+    if not services:
+        return
+    routes = dict(services)
+    if spec.latest in services:
+        routes["latest"] = services[spec.latest]
+    paths = [
+        {
+            "path": f"/pub/job/{spec.family}/{version}/",
+            "path_type": "Prefix",
+            "backend": {"service": {"name": service, "port": {"name": "auth"}}},
+        }
+        for version, service in sorted(routes.items())
+    ]
+    name = f"job-{spec.family}"
+    k8s.networking.v1.Ingress(
+        name,
+        metadata={"name": name, "namespace": settings["namespace"], "labels": {"racetrack/job-name": spec.family}},
+        spec={"ingress_class_name": settings["ingress_class"], "rules": [{"http": {"paths": paths}}]},
+        opts=opts,
+    )

@@ -1,0 +1,145 @@
+"""Runs Pulumi operations on job-family stacks, each in a worker process.
+
+The Python SDK keeps global state per inline program, so two programs cannot run in one process at
+once; each operation therefore runs in a fresh worker process (spawned, not forked, so no gRPC state
+is inherited). Operations on one stack are serialised by a lock per stack; operations on different
+stacks run in parallel up to `max_parallel`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from api.errors import PlatformError, StackError
+from stacks.engine import EngineConfig, open_stack, remove_stack, translate_errors
+from stacks.plan import PlanCollector
+from stacks.spec import FamilySpec
+
+__all__ = ["Operation", "OperationResult", "StackRunner", "stack_name", "PROJECT"]
+
+PROJECT = "racetrack-jobs"
+Operation = Literal["up", "preview", "refresh", "destroy"]
+
+
+def stack_name(family: str, target: str) -> str:
+    return f"{family}-{target}"
+
+
+@dataclass
+class OperationResult:
+    ok: bool
+    outputs: dict[str, Any] = field(default_factory=dict)
+    plan: dict[str, Any] | None = None
+    summary: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    details: str | None = None
+
+
+class StackRunner:
+    """Runs operations for the lifecycle; `run` blocks the calling thread until the operation ends."""
+
+    def __init__(self, engine: EngineConfig, *, max_parallel: int = 4) -> None:
+        self._engine = engine
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=max_parallel, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1
+        )
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _lock(self, stack: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(stack, threading.Lock())
+
+    def run(self, operation: Operation, spec: FamilySpec, *, log_path: str | None = None) -> OperationResult:
+        stack = stack_name(spec.family, spec.target)
+        with self._lock(stack):
+            future = self._pool.submit(run_in_worker, self._engine, operation, spec.to_json(), log_path)
+            return future.result()
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_in_worker(engine: EngineConfig, operation: Operation, spec_json: str, log_path: str | None) -> OperationResult:
+    """The body of one operation, executed inside a worker process."""
+    spec = FamilySpec.from_json(spec_json)
+    log = open(log_path, "a", encoding="utf-8") if log_path else None  # noqa: SIM115 - closed below
+
+    def on_output(line: str) -> None:
+        if log is not None:
+            log.write(line + "\n")
+            log.flush()
+
+    try:
+        stack = open_stack(
+            engine,
+            project=PROJECT,
+            stack=stack_name(spec.family, spec.target),
+            program=_program(spec),
+            providers=("kubernetes",) if spec.target == "kubernetes" else (),
+        )
+        clear_pending_operations(stack)
+        with translate_errors(stack.name):
+            if operation == "preview":
+                collector = PlanCollector()
+                preview = stack.preview(on_output=on_output, on_event=collector.on_event, diff=False)
+                return OperationResult(ok=True, plan=collector.plan().to_dict(), summary=dict(preview.change_summary))
+            if operation == "up":
+                result = stack.up(on_output=on_output)
+                return OperationResult(
+                    ok=True,
+                    outputs={key: value.value for key, value in result.outputs.items()},
+                    summary=dict(result.summary.resource_changes or {}),
+                )
+            if operation == "refresh":
+                collector = PlanCollector()
+                result = stack.refresh(on_output=on_output, on_event=collector.on_event)
+                return OperationResult(ok=True, plan=collector.plan().to_dict(),
+                                       summary=dict(result.summary.resource_changes or {}))
+            if operation == "destroy":
+                result = stack.destroy(on_output=on_output)
+                summary = dict(result.summary.resource_changes or {})
+        remove_stack(engine, project=PROJECT, stack=stack_name(spec.family, spec.target))
+        return OperationResult(ok=True, summary=summary)
+    except PlatformError as exc:
+        return OperationResult(ok=False, error=exc.message, details=_user_details(exc))
+    finally:
+        if log is not None:
+            log.close()
+
+
+def clear_pending_operations(stack: Any) -> None:
+    """Drops operations a killed process left pending, so the next update can run.
+
+    What they were doing is then found by the refresh the caller runs or by the update itself:
+    a resource half-created is either recorded (and diffed) or absent (and created again).
+    """
+    state = stack.export_stack()
+    deployment = state.deployment or {}
+    if deployment.get("pending_operations"):
+        deployment["pending_operations"] = []
+        state.deployment = deployment
+        stack.import_stack(state)
+        stack.refresh()
+
+
+def _program(spec: FamilySpec):
+    if spec.target == "docker":
+        from stacks.docker.program import program
+    elif spec.target == "kubernetes":
+        from stacks.kubernetes.program import program
+    else:
+        raise StackError(f"unknown infrastructure target {spec.target!r}: use docker or kubernetes")
+    return program(spec)
+
+
+def _user_details(exc: PlatformError) -> str | None:
+    """The engine's diagnostics without Python tracebacks from provider processes."""
+    if not exc.details:
+        return None
+    kept = [line for line in exc.details.splitlines() if not line.lstrip().startswith(("File \"", "^", "Traceback"))]
+    return "\n".join(kept[-20:])

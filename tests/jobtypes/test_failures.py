@@ -1,0 +1,111 @@
+"""Broken jobs end in a clear message, never in a hang."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import jobtypes
+from api.errors import DeployFailed, InvalidInput
+from api.settings import Settings
+
+from .jobs import Built, build_job, job_settings, remove_images, run_job, wait_live
+
+MANIFEST = {
+    "name": "broken",
+    "owner_email": "nobody@example.com",
+    "jobtype": "python3:latest",
+    "git": {"remote": "https://github.com/example/broken"},
+    "version": "0.0.1",
+    "jobtype_extra": {"entrypoint_path": "job.py"},
+}
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return job_settings(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture
+def built_images() -> Iterator[list[Built]]:
+    items: list[Built] = []
+    yield items
+    for item in items:
+        remove_images(item)
+
+
+def _job(tmp_path: Path, code: str, requirements: str | None = None) -> Path:
+    folder = tmp_path / "job"
+    folder.mkdir()
+    (folder / "job.py").write_text(code)
+    if requirements is not None:
+        (folder / "requirements.txt").write_text(requirements)
+    return folder
+
+
+def test_failing_init_is_reported_by_live(
+    tmp_path: Path, settings: Settings, built_images: list[Built]
+) -> None:
+    code = (
+        "class Job:\n    def __init__(self):\n        raise RuntimeError('model file missing')\n\n"
+        "    def perform(self):\n        return 1\n"
+    )
+    built = build_job(_job(tmp_path, code), settings, tmp_path / "ws", manifest=MANIFEST)
+    built_images.append(built)
+    with run_job(built) as (base, _):
+        live = wait_live(base, timeout=60)
+        assert live.status_code == 500
+        assert live.json()["error"] == "RuntimeError: model file missing"
+        response = httpx.post(base + "/api/v1/perform", json={})
+        assert response.status_code == 500 and "model file missing" in response.json()["error"]
+
+
+def test_missing_class_is_reported_by_live(
+    tmp_path: Path, settings: Settings, built_images: list[Built]
+) -> None:
+    manifest = {**MANIFEST, "jobtype_extra": {"entrypoint_path": "job.py", "entrypoint_class": "Missing"}}
+    built = build_job(
+        _job(tmp_path, "class Job:\n    def perform(self):\n        return 1\n"),
+        settings,
+        tmp_path / "ws",
+        manifest=manifest,
+    )
+    built_images.append(built)
+    with run_job(built) as (base, _):
+        live = wait_live(base, timeout=60)
+        assert live.status_code == 500
+        assert "class 'Missing' not found in job.py" in live.json()["error"]
+
+
+def test_missing_entrypoint_fails_before_building(tmp_path: Path, settings: Settings) -> None:
+    folder = tmp_path / "job"
+    folder.mkdir()
+    (folder / "other.py").write_text("x = 1\n")
+    source = jobtypes.unpack_build_context(tmp_path / "ws", jobtypes.pack_directory(folder))
+    with pytest.raises(InvalidInput, match=r"jobtype_extra.entrypoint_path: file 'job.py' not found"):
+        jobtypes.plan_build(MANIFEST, source, build_id="x", settings=settings)
+
+
+def test_syntax_error_fails_the_build_with_the_line(tmp_path: Path, settings: Settings) -> None:
+    folder = _job(tmp_path, "class Job:\n    def perform(self)\n        return 1\n")
+    with pytest.raises(DeployFailed, match=r"syntax error in job.py line 2"):
+        build_job(folder, settings, tmp_path / "ws", manifest=MANIFEST)
+
+
+def test_bad_requirement_fails_the_build_naming_it(tmp_path: Path, settings: Settings) -> None:
+    folder = _job(
+        tmp_path,
+        "class Job:\n    def perform(self):\n        return 1\n",
+        "racetrack-no-such-package-xyz==0.0.1\n",
+    )
+    manifest = {
+        **MANIFEST,
+        "jobtype_extra": {"entrypoint_path": "job.py", "requirements_path": "requirements.txt"},
+    }
+    with pytest.raises(DeployFailed) as caught:
+        build_job(folder, settings, tmp_path / "ws", manifest=manifest)
+    assert "racetrack-no-such-package-xyz" in caught.value.message
+    assert caught.value.details and "pip install" in caught.value.details

@@ -1,0 +1,265 @@
+"""Every job in sample/ builds into an image, runs as a container and answers its endpoints."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .jobs import SAMPLES, Built, build_job, job_settings, remove_images, run_job, wait_live, wait_ready
+
+PREFIX = "/pub/job/{name}/1.0.0"
+
+
+@pytest.fixture(scope="session")
+def build_sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Built]]:
+    """Builds a sample once per session; images are removed at the end."""
+    settings = job_settings(tmp_path_factory.mktemp("data"))
+    built: dict[str, Built] = {}
+
+    def build(name: str, **options: Any) -> Built:
+        if name not in built:
+            built[name] = build_job(SAMPLES / name, settings, tmp_path_factory.mktemp(name), **options)
+        return built[name]
+
+    yield build
+    for item in built.values():
+        remove_images(item)
+
+
+def _check_common(base: str, name: str) -> None:
+    prefix = PREFIX.format(name=name)
+    assert wait_live(base).status_code == 200
+    wait_ready(base)
+    health = httpx.get(base + prefix + "/health").json()
+    assert health["job_name"] == name and health["status"] == "pass"
+    docs = httpx.get(base + prefix + "/docs")
+    assert docs.status_code == 200 and "swagger-ui" in docs.text
+    spec = httpx.get(base + prefix + "/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["RacetrackAuth"]["name"] == "X-Racetrack-Auth"
+    assert "/api/v1/perform" in spec["paths"]
+    assert "requests_started_total" in httpx.get(base + "/metrics").text
+
+
+def test_python_class_adder(build_sample: Callable[..., Built]) -> None:
+    built = build_sample("python-class")
+    with run_job(built) as (base, _):
+        _check_common(base, "adder")
+        prefix = PREFIX.format(name="adder")
+        for path in (prefix + "/api/v1/perform", "/api/v1/perform"):
+            response = httpx.post(base + path, json={"numbers": [40, 2]})
+            assert response.status_code == 200 and response.json() == 42
+        spec = httpx.get(base + prefix + "/openapi.json").json()
+        example = spec["paths"]["/api/v1/perform"]["post"]["requestBody"]["content"]["application/json"][
+            "example"
+        ]
+        assert example == {"numbers": [40, 2]}
+        bad = httpx.post(base + "/api/v1/perform", json={"numbrs": [1]})
+        assert bad.status_code == 400 and "numbrs" in bad.json()["error"]
+
+
+def test_python_chain_calls_adder_through_pub(build_sample: Callable[..., Built]) -> None:
+    built = build_sample("python-chain")
+    seen: dict[str, Any] = {}
+
+    class FakePub(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            seen["path"] = self.path
+            seen["auth"] = self.headers.get("X-Racetrack-Auth")
+            seen["tracing"] = self.headers.get("X-Request-Tracing-Id")
+            payload = b"41.9"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    # The job reaches this stand-in for pub on the Docker bridge's gateway address (a host address).
+    gateway = _bridge_gateway()
+    server = ThreadingHTTPServer((gateway, 0), FakePub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with run_job(built, pub_url=f"http://{gateway}:{server.server_port}/pub") as (base, _):
+            _check_common(base, "adder-chain")
+            response = httpx.post(
+                base + "/api/v1/perform",
+                json={"numbers": [0.4, 41.5]},
+                headers={"X-Request-Tracing-Id": "trace-1"},
+            )
+            assert response.status_code == 200, response.text
+            assert response.json() == 42
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == {
+        "path": "/pub/job/adder/latest/api/v1/perform",
+        "auth": "test-token",
+        "tracing": "trace-1",
+    }
+
+
+def _bridge_gateway() -> str:
+    import ipaddress
+
+    import docker
+
+    config = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
+    return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
+
+
+def test_python_auxiliary_endpoints(build_sample: Callable[..., Built]) -> None:
+    built = build_sample("python-auxiliary-endpoints")
+    with run_job(built) as (base, _):
+        _check_common(base, "auxiliary-endpoints")
+        prefix = PREFIX.format(name="auxiliary-endpoints")
+        assert httpx.post(base + prefix + "/api/v1/explain", json={"x": 1, "y": 3}).json() == {
+            "x_importance": 0.25,
+            "y_importance": 0.75,
+        }
+        assert httpx.post(base + "/api/v1/multiply/3", json={"value": 2}).json() == 6.0
+        value = httpx.get(base + "/api/v1/random", params={"start": 1, "end": 2}).json()
+        assert 1 <= value <= 2
+        spec = httpx.get(base + prefix + "/openapi.json").json()
+        assert {"/api/v1/explain", "/api/v1/multiply/{factor}", "/api/v1/random"} <= set(spec["paths"])
+
+
+def test_python_static_endpoints(build_sample: Callable[..., Built]) -> None:
+    built = build_sample("python-static-endpoints")
+    with run_job(built) as (base, _):
+        _check_common(base, "static-endpoints")
+        manifest = httpx.get(base + "/api/v1/manifest")
+        assert manifest.status_code == 200 and "name: static-endpoints" in manifest.text
+        assert httpx.get(base + "/api/v1/readme").headers["content-type"].startswith("text/markdown")
+        page = httpx.get(base + PREFIX.format(name="static-endpoints") + "/api/v1/static/index.html")
+        assert "Served by static_endpoints" in page.text
+        assert "teal" in httpx.get(base + "/api/v1/static/css/style.css").text
+        assert httpx.get(base + "/api/v1/static/../job.yaml").status_code == 404
+
+
+def test_python_webview_flask(build_sample: Callable[..., Built]) -> None:
+    built = build_sample("python-webview")
+    with run_job(built) as (base, _):
+        _check_common(base, "webview")
+        prefix = PREFIX.format(name="webview")
+        page = httpx.get(base + prefix + "/api/v1/webview/")
+        assert page.status_code == 200 and "Hello, world!" in page.text
+        assert prefix + "/api/v1/webview/greet" in page.text
+        greet = httpx.post(base + prefix + "/api/v1/webview/greet", json={"name": "Ada"})
+        assert greet.json() == {"greeting": "Hello, Ada!"}
+        home = httpx.get(base + prefix + "/")
+        assert home.status_code == 307 and home.headers["location"] == prefix + "/api/v1/webview/"
+
+
+def test_python_metrics(build_sample: Callable[..., Built]) -> None:
+    built = build_sample("python-metrics")
+    with run_job(built) as (base, _):
+        _check_common(base, "metrics")
+        for _ in range(3):
+            httpx.post(base + "/api/v1/perform", json={})
+        text = httpx.get(base + "/metrics").text
+        assert "job_metrics_perform_calls 3" in text
+        assert 'job_metrics_zero{color="blue"} 0' in text
+        assert 'endpoint_requests_started_total{endpoint="/api/v1/perform"} 3' in text
+        assert "request_duration_count 3" in text
+
+
+def test_python_env_and_secrets(build_sample: Callable[..., Built]) -> None:
+    built = build_sample("python-env-secrets", secret_build_env={"BUILD_TOKEN": "build-secret-value-123"})
+    with run_job(built, secret_runtime_env={"API_KEY": "abcdef"}) as (base, _):
+        _check_common(base, "env-secrets")
+        result = httpx.post(base + "/api/v1/perform", json={}).json()
+        assert result == {
+            "greeting_style": "formal",
+            "built_with": "racetrack",
+            "api_key_length": 6,
+            "job_name": "env-secrets",
+        }
+    import docker
+
+    image = docker.from_env().images.get(built.plan.images[0].image)
+    history = str(image.history())
+    config = str(image.attrs["Config"])
+    assert "build-secret-value-123" not in history and "build-secret-value-123" not in config
+
+
+def test_golang_function(build_sample: Callable[..., Built]) -> None:
+    built = build_sample("golang-function")
+    with run_job(built) as (base, _):
+        _check_common(base, "golang-adder")
+        prefix = PREFIX.format(name="golang-adder")
+        assert httpx.post(base + prefix + "/api/v1/perform", json={"numbers": [40, 2]}).json() == 42
+        failed = httpx.post(base + "/api/v1/perform", json={"numbers": "x"})
+        assert failed.status_code == 500 and "numbers must be a list" in failed.json()["error"]
+        spec = httpx.get(base + prefix + "/openapi.json").json()
+        body = spec["paths"]["/api/v1/perform"]["post"]["requestBody"]["content"]["application/json"]
+        assert body["example"] == {"numbers": [40, 2]}
+
+
+def test_docker_proxy(build_sample: Callable[..., Built]) -> None:
+    built = build_sample("docker-proxy")
+    assert [image.role for image in built.plan.images] == ["job", "user-module"]
+    with run_job(built) as (base, _):
+        _check_common(base, "docker-adder")
+        prefix = PREFIX.format(name="docker-adder")
+        assert httpx.post(base + prefix + "/api/v1/perform", json={"numbers": [40, 2]}).json() == 42
+        bad = httpx.post(base + "/api/v1/perform", json={"numbers": "x"})
+        assert bad.status_code == 400 and "numbers must be a list" in bad.text
+        assert 'request_errors_total{status="400"} 1' in httpx.get(base + "/metrics").text
+
+
+def test_sample_readmes_and_manifests_exist() -> None:
+    import yaml
+
+    for folder in sorted(Path(SAMPLES).iterdir()):
+        assert (folder / "README.md").is_file(), folder
+        manifest = yaml.safe_load((folder / "job.yaml").read_text())
+        assert manifest["git"]["remote"].startswith("https://")
+        assert manifest["owner_email"] and manifest["jobtype"]
+
+
+def _cached_steps(log: list[str]) -> dict[str, bool]:
+    """BuildKit step title -> whether the step was CACHED, from a `--progress=plain` log."""
+    titles: dict[str, str] = {}
+    cached: dict[str, bool] = {}
+    for line in log:
+        number, _, rest = line.partition(" ")
+        if not number.startswith("#"):
+            continue
+        if rest.startswith("["):
+            titles[number] = rest
+            cached.setdefault(rest, False)
+        elif rest.strip() == "CACHED" and number in titles:
+            cached[titles[number]] = True
+    return cached
+
+
+def test_rebuild_with_unchanged_requirements_reuses_dependency_layer(
+    build_sample: Callable[..., Built], tmp_path: Path
+) -> None:
+    import shutil
+
+    from .jobs import job_settings
+
+    first = build_sample("python-class")
+    folder = tmp_path / "adder"
+    shutil.copytree(SAMPLES / "python-class", folder)
+    with open(folder / "adder.py", "a", encoding="utf-8") as handle:
+        handle.write("\n# a code change that leaves requirements.txt alone\n")
+    second = build_job(folder, job_settings(tmp_path / "data"), tmp_path / "ws", manifest=first.manifest)
+    try:
+        steps = _cached_steps(second.log)
+        dependency_steps = [title for title in steps if "pip install -r /src/job-requirements.txt" in title]
+        assert dependency_steps and all(steps[title] for title in dependency_steps), steps
+        code_steps = [title for title in steps if "COPY . /src/job/" in title]
+        assert code_steps and not any(steps[title] for title in code_steps)
+        assert not any("Collecting six" in line for line in second.log)
+    finally:
+        remove_images(second)

@@ -1,0 +1,371 @@
+"""The python3 runtime wrapper, in-process (httpx over ASGI, no container)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+from racetrack_job_wrapper.app import JobApp, WrapperOptions
+from racetrack_job_wrapper.call import call_job
+from racetrack_job_wrapper.context import current_request
+from racetrack_job_wrapper.endpoint_config import EndpointConfig
+
+PREFIX = "/pub/job/adder/1.2.3"
+
+
+class Adder:
+    def perform(self, numbers: list, factor: float = 1.0) -> float:
+        """Adds the numbers, then multiplies by factor."""
+        return sum(numbers) * factor
+
+    def docs_input_example(self) -> dict[str, Any]:
+        return {"numbers": [40, 2]}
+
+    def auxiliary_endpoints(self) -> dict[str, Any]:
+        return {"/explain": self.explain}
+
+    def explain(self, x: int) -> dict[str, Any]:
+        return {"explained": x}
+
+    def auxiliary_endpoints_v2(self) -> list[EndpointConfig]:
+        return [
+            EndpointConfig("/multiply/{factor}", "POST", self.multiply),
+            EndpointConfig("/random", "GET", self.random),
+        ]
+
+    def multiply(self, factor: float, value: float) -> float:
+        return factor * value
+
+    def random(self, start: float, end: float) -> float:
+        return (start + end) / 2
+
+    def metrics(self) -> list[dict[str, Any]]:
+        return [{"name": "job_adder_things", "value": 7, "description": "things", "labels": {"kind": "a"}}]
+
+
+def _client(app: JobApp) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://job")
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def _ready_app(cls: Any = Adder, **options: Any) -> JobApp:
+    app = JobApp(cls, WrapperOptions(job_name="adder", job_version="1.2.3", **options))
+    app.initialize()
+    assert app.init_error is None
+    return app
+
+
+@pytest.mark.parametrize("prefix", ["", PREFIX])
+def test_perform_at_root_and_under_pub_prefix(prefix: str) -> None:
+    async def go() -> None:
+        async with _client(_ready_app()) as client:
+            response = await client.post(prefix + "/api/v1/perform", json={"numbers": [1, 2, 3], "factor": 2})
+            assert response.status_code == 200
+            assert response.json() == 12
+
+    _run(go())
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"numbers": "x"}, "argument 'numbers' of perform must be a list"),
+        ({"numbers": [1], "extra": 1}, "unexpected argument 'extra'"),
+        ({}, "missing required argument 'numbers'"),
+        ([1, 2], "must be a JSON object"),
+        ({"numbers": [1], "factor": True}, "argument 'factor' of perform must be a number, got a boolean"),
+    ],
+)
+def test_bad_input_is_400_naming_the_argument(body: Any, message: str) -> None:
+    async def go() -> None:
+        async with _client(_ready_app()) as client:
+            response = await client.post("/api/v1/perform", json=body)
+            assert response.status_code == 400
+            assert message in response.json()["error"]
+
+    _run(go())
+
+
+def test_exception_is_500_with_message_without_traceback() -> None:
+    class Failing:
+        def perform(self) -> None:
+            raise ValueError("the moon is full")
+
+    async def go() -> None:
+        async with _client(_ready_app(Failing)) as client:
+            response = await client.post("/api/v1/perform", json={})
+            assert response.status_code == 500
+            assert "ValueError: the moon is full" in response.json()["error"]
+            assert "Traceback" not in response.text
+
+    _run(go())
+
+
+def test_auxiliary_endpoints_v1_and_v2() -> None:
+    async def go() -> None:
+        async with _client(_ready_app()) as client:
+            assert (await client.post(PREFIX + "/api/v1/explain", json={"x": 5})).json() == {"explained": 5}
+            response = await client.post("/api/v1/multiply/3", json={"value": 2})
+            assert response.json() == 6.0
+            response = await client.get("/api/v1/random", params={"start": 1, "end": 3})
+            assert response.json() == 2.0
+
+    _run(go())
+
+
+def test_health_live_ready_parameters_docs_and_metrics() -> None:
+    async def go() -> None:
+        async with _client(_ready_app()) as client:
+            health = (await client.get(PREFIX + "/health")).json()
+            assert health["status"] == "pass" and health["job_name"] == "adder" and health["ready"]
+            assert (await client.get("/live")).json()["live"] is True
+            assert (await client.get("/ready")).json() == {"ready": True}
+            params = (await client.get("/api/v1/parameters")).json()
+            assert params[0] == {"name": "numbers", "type": "list", "required": True}
+            docs = await client.get(PREFIX + "/docs")
+            assert "swagger-ui" in docs.text and PREFIX + "/openapi.json" in docs.text
+            spec = (await client.get(PREFIX + "/openapi.json")).json()
+            assert spec["servers"] == [{"url": PREFIX}]
+            assert spec["components"]["securitySchemes"]["RacetrackAuth"]["name"] == "X-Racetrack-Auth"
+            body = spec["paths"]["/api/v1/perform"]["post"]["requestBody"]["content"]["application/json"]
+            assert body["example"] == {"numbers": [40, 2]}
+            home = await client.get(PREFIX + "/")
+            assert home.status_code == 307 and home.headers["location"] == PREFIX + "/docs"
+            await client.post("/api/v1/perform", json={"numbers": [1]})
+            await client.post("/api/v1/perform", json={})
+            text = (await client.get("/metrics")).text
+            assert 'endpoint_requests_started_total{endpoint="/api/v1/perform"} 2' in text
+            assert 'request_errors_total{status="400"} 1' in text
+            assert "request_duration_count 2" in text
+            assert 'job_adder_things{kind="a"} 7' in text
+            last_call = float(text.split("\nlast_call_timestamp ")[1].split()[0])
+            assert abs(last_call - time.time()) < 60
+
+    _run(go())
+
+
+def test_initialisation_runs_in_background_while_live_answers() -> None:
+    gate = threading.Event()
+
+    class Slow:
+        def __init__(self) -> None:
+            gate.wait(10)
+
+        def perform(self) -> str:
+            return "done"
+
+    async def go() -> None:
+        app = JobApp(Slow, WrapperOptions())
+        thread = app.start_initialization()
+        async with _client(app) as client:
+            assert (await client.get("/live")).status_code == 200
+            ready = await client.get("/ready")
+            assert ready.status_code == 503 and ready.json() == {"ready": False}
+            assert (await client.post("/api/v1/perform", json={})).status_code == 503
+            gate.set()
+            thread.join(10)
+            assert (await client.get("/ready")).status_code == 200
+            assert (await client.post("/api/v1/perform", json={})).json() == "done"
+
+    _run(go())
+
+
+def test_failing_init_is_reported_by_live() -> None:
+    class Broken:
+        def __init__(self) -> None:
+            raise RuntimeError("cannot load the model")
+
+        def perform(self) -> None: ...
+
+    async def go() -> None:
+        app = JobApp(Broken, WrapperOptions())
+        app.initialize()
+        async with _client(app) as client:
+            live = await client.get("/live")
+            assert live.status_code == 500
+            assert live.json()["error"] == "RuntimeError: cannot load the model"
+            response = await client.post("/api/v1/perform", json={})
+            assert response.status_code == 500 and "cannot load the model" in response.json()["error"]
+
+    _run(go())
+
+
+def test_max_concurrency_queue_full_gives_429() -> None:
+    class Sleepy:
+        async def perform(self) -> str:
+            await asyncio.sleep(0.3)
+            return "ok"
+
+    async def go() -> None:
+        app = _ready_app(Sleepy, max_concurrency=1, max_concurrency_queue=1)
+        async with _client(app) as client:
+            results = await asyncio.gather(*(client.post("/api/v1/perform", json={}) for _ in range(3)))
+            assert sorted(r.status_code for r in results) == [200, 200, 429]
+
+    _run(go())
+
+
+def test_tracing_header_is_echoed_and_visible_to_job_code() -> None:
+    seen: list[Any] = []
+
+    class Tracing:
+        def perform(self) -> str:
+            seen.append(current_request())
+            return "ok"
+
+    async def go() -> None:
+        async with _client(_ready_app(Tracing)) as client:
+            response = await client.post(
+                "/api/v1/perform",
+                json={},
+                headers={"X-Request-Tracing-Id": "abc", "X-Caller-Name": "User bob"},
+            )
+            assert response.headers["x-request-tracing-id"] == "abc"
+            assert seen[0].tracing_id == "abc" and seen[0].caller_name == "User bob"
+
+    _run(go())
+
+
+def test_caller_name_is_logged_when_asked(caplog: pytest.LogCaptureFixture) -> None:
+    async def go() -> None:
+        async with _client(_ready_app(log_caller_name=True)) as client:
+            await client.post(
+                "/api/v1/perform", json={"numbers": [1]}, headers={"X-Caller-Name": "User alice"}
+            )
+
+    with caplog.at_level("INFO", logger="racetrack_job_wrapper"):
+        _run(go())
+    assert "perform called by User alice" in caplog.text
+
+
+def test_sync_perform_moves_inline_when_fast() -> None:
+    async def go() -> None:
+        app = _ready_app()
+        async with _client(app) as client:
+            for _ in range(10):
+                await client.post("/api/v1/perform", json={"numbers": [1]})
+        assert app._perform is not None and app._perform.inline
+
+    _run(go())
+
+
+def test_call_job_uses_token_pub_url_and_passes_tracing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import http.server
+    import json
+
+    received: dict[str, Any] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            received["path"] = self.path
+            received["headers"] = dict(self.headers)
+            received["body"] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            payload = b"42"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    monkeypatch.setenv("PUB_URL", f"http://127.0.0.1:{server.server_port}/pub")
+    monkeypatch.setenv("AUTH_TOKEN", "secret-token")
+    monkeypatch.setenv("JOB_NAME", "chain")
+
+    class Chain:
+        def perform(self) -> Any:
+            return call_job("adder", payload={"numbers": [40, 2]})
+
+    async def go() -> None:
+        async with _client(_ready_app(Chain)) as client:
+            response = await client.post("/api/v1/perform", json={}, headers={"X-Request-Tracing-Id": "t-1"})
+            assert response.json() == 42
+
+    _run(go())
+    thread.join(5)
+    server.server_close()
+    assert received["path"] == "/pub/job/adder/latest/api/v1/perform"
+    assert received["headers"]["X-Racetrack-Auth"] == "secret-token"
+    assert received["headers"]["X-Request-Tracing-Id"] == "t-1"
+    assert received["body"] == {"numbers": [40, 2]}
+
+
+def test_static_endpoints_file_and_folder(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "data.json").write_text('{"a": 1}')
+    (tmp_path / "site" / "css").mkdir(parents=True)
+    (tmp_path / "site" / "css" / "x.css").write_text("h1 {}")
+    (tmp_path / "secret.txt").write_text("no")
+    monkeypatch.chdir(tmp_path)
+
+    class Static:
+        def perform(self) -> None: ...
+
+        def static_endpoints(self) -> dict[str, Any]:
+            return {"/data": "data.json", "/typed": ("data.json", "text/plain"), "/site/": "site"}
+
+    async def go() -> None:
+        async with _client(_ready_app(Static)) as client:
+            data = await client.get(PREFIX + "/api/v1/data")
+            assert data.json() == {"a": 1} and data.headers["content-type"] == "application/json"
+            assert (await client.get("/api/v1/typed")).headers["content-type"] == "text/plain"
+            assert (await client.get("/api/v1/site/css/x.css")).text == "h1 {}"
+            assert (await client.get("/api/v1/site/../secret.txt")).status_code == 404
+
+    _run(go())
+
+
+def test_webview_wsgi_and_asgi_apps() -> None:
+    def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = f"{environ['SCRIPT_NAME']}|{environ['PATH_INFO']}|{environ['QUERY_STRING']}".encode()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [body]
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        body = f"{scope['root_path']}|{scope['path']}".encode()
+        await send(
+            {"type": "http.response.start", "status": 201, "headers": [(b"content-type", b"text/plain")]}
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def job_with(app: Any) -> Any:
+        class Webview:
+            def perform(self) -> None: ...
+
+            def webview_app(self, base_url: str) -> Any:
+                assert base_url == "/pub/job/adder/1.2.3/api/v1/webview"
+                return app
+
+        return Webview
+
+    async def go() -> None:
+        async with _client(_ready_app(job_with(wsgi_app))) as client:
+            page = await client.get(PREFIX + "/api/v1/webview/page", params={"q": "1"})
+            assert page.text == f"{PREFIX}/api/v1/webview|/page|q=1"
+            redirect = await client.get(PREFIX + "/api/v1/webview")
+            assert redirect.status_code == 307 and redirect.headers["location"] == PREFIX + "/api/v1/webview/"
+        async with _client(_ready_app(job_with(asgi_app))) as client:
+            page = await client.get("/api/v1/webview/x")
+            assert page.status_code == 201 and page.text == "/api/v1/webview|/x"
+
+    _run(go())
+
+
+def test_unknown_path_and_wrong_method() -> None:
+    async def go() -> None:
+        async with _client(_ready_app()) as client:
+            assert (await client.get("/api/v1/nothing")).status_code == 404
+            wrong = await client.get("/api/v1/perform")
+            assert wrong.status_code == 405 and "GET not allowed" in wrong.json()["error"]
+
+    _run(go())

@@ -40,11 +40,10 @@ def has_permission(
         return True
     if caller.subject_id is None:
         return False
-    if job is not None and family is None:
-        family = job.family
+    family_id = family.id if family is not None else (job.family_id if job is not None else None)
     conditions = [Permission.subject_id == caller.subject_id, _scope_match(scope)]
     conditions.append(or_(Permission.job_family_id.is_(None),
-                          Permission.job_family_id == family.id if family is not None else false()))
+                          Permission.job_family_id == family_id if family_id is not None else false()))
     conditions.append(or_(Permission.job_id.is_(None), Permission.job_id == job.id if job is not None else false()))
     rows = session.scalars(select(Permission.endpoint).where(*conditions)).all()
     for granted_endpoint in rows:

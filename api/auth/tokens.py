@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import jwt
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from api.auth.subjects import Caller, caller_for_subject
 from api.db import AuthSubject, AuthToken, utcnow
@@ -98,7 +98,10 @@ def authenticate_token(session: Session, key: str, raw: str) -> Caller:
         return Caller(kind="internal", name=str(payload.get("subject") or "internal"))
     if not isinstance(seed, str):
         raise Unauthenticated("invalid JWT token", details="the token has no seed")
-    token = session.scalar(select(AuthToken).where(AuthToken.seed == seed))
+    subject_owners = joinedload(AuthToken.subject)
+    token = session.scalar(select(AuthToken).where(AuthToken.seed == seed).options(
+        subject_owners.joinedload(AuthSubject.user), subject_owners.joinedload(AuthSubject.esc),
+        subject_owners.joinedload(AuthSubject.job_family)))
     if token is None:
         raise Unauthenticated("wrong credentials: token is unknown")
     if not token.active:

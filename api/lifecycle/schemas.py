@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row
 
 from api.db import Deployment, Job
 from api.settings import Settings
@@ -96,7 +97,8 @@ class JobOut(BaseModel):
     pub_url: str
 
 
-def job_out(job: Job, settings: Settings) -> JobOut:
+def job_out(job: Job | Row[Any], settings: Settings) -> JobOut:
+    """The API view of a job, from its ORM object or a row of its columns."""
     tag = job.image_ref.rsplit(":", 1)[-1] if job.image_ref and ":" in job.image_ref else None
     return JobOut(
         id=job.id, name=job.name, version=job.version, status=job.status, create_time=ts(job.create_time),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import select
 
 from api.auth import Scope, has_permission, readable_jobs_clause
@@ -39,11 +39,20 @@ class PublicEndpointOut(BaseModel):
     active: bool
 
 
+_JOB_LIST = TypeAdapter(list[JobOut])
+
+
 @router.get("/job", response_model=list[JobOut])
-def list_jobs(caller: LoggedIn, session: SessionDep, settings: SettingsDep) -> list[JobOut]:
-    """Every job version the caller may read (scope read_job), ordered by name and version."""
-    query = select(Job).where(readable_jobs_clause(session, caller)).order_by(Job.name, Job.create_time)
-    return [job_out(job, settings) for job in session.scalars(query)]
+def list_jobs(caller: LoggedIn, session: SessionDep, settings: SettingsDep) -> Response:
+    """Every job version the caller may read (scope read_job), ordered by name and creation.
+
+    Rows are read as plain tuples and serialized once: with thousands of jobs, ORM objects and FastAPI's
+    re-validation of the response would triple the time.
+    """
+    query = (select(*Job.__table__.columns).where(readable_jobs_clause(session, caller))
+             .order_by(Job.name, Job.create_time))
+    jobs = [job_out(row, settings) for row in session.execute(query)]
+    return Response(_JOB_LIST.dump_json(jobs), media_type="application/json")
 
 
 @router.get("/job_family", response_model=list[JobFamilyOut])

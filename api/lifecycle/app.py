@@ -69,7 +69,7 @@ def create_app(
     app = FastAPI(
         title="Racetrack lifecycle",
         version=VERSION,
-        description="Registry of jobs, deployments, users and permissions. Errors: `{\"error\", \"type\"}`.",
+        description='Registry of jobs, deployments, users and permissions. Errors: `{"error", "type"}`.',
         openapi_url=f"{BASE_PATH}/openapi.json",
         docs_url=f"{BASE_PATH}/docs",
         redoc_url=None,

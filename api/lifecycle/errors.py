@@ -1,4 +1,4 @@
-"""Maps the platform's error tree (and framework errors) to JSON `{"error", "type"}` responses, in one place."""
+"""Maps the platform's error tree (and framework errors) to JSON `{"error", "type"}` responses, once."""
 
 from __future__ import annotations
 
@@ -18,9 +18,18 @@ __all__ = ["ErrorResponse", "install_error_handlers", "error_responses"]
 
 logger = logging.getLogger("racetrack.lifecycle")
 
-_HTTP_TYPES = {400: "InvalidInput", 401: "Unauthenticated", 403: "Forbidden", 404: "NotFound",
-               405: "MethodNotAllowed", 409: "AlreadyExists", 413: "InvalidInput", 415: "InvalidInput",
-               422: "InvalidInput", 503: "Unavailable"}
+_HTTP_TYPES = {
+    400: "InvalidInput",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "AlreadyExists",
+    413: "InvalidInput",
+    415: "InvalidInput",
+    422: "InvalidInput",
+    503: "Unavailable",
+}
 
 
 class ErrorResponse(BaseModel):
@@ -77,8 +86,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def data_error(_: Request, exc: Exception) -> JSONResponse:
         # The database refused a value (too large for its column, a NUL byte in text): bad input, not a crash.
         logger.info("database refused a value: %s", exc)
-        return _json(400, "a value in the request cannot be stored (out of range or containing NUL characters)",
-                     "InvalidInput")
+        return _json(
+            400,
+            "a value in the request cannot be stored (out of range or containing NUL characters)",
+            "InvalidInput",
+        )
 
     async def integrity_error(_: Request, exc: Exception) -> JSONResponse:
         # Two requests raced for the same name; the loser is told what a sequential caller would be told.

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 
-# Integers stored in 32-bit columns; larger inputs are refused as invalid rather than overflowing the database.
+# Integers go to 32-bit columns: larger inputs are refused as invalid, not left to overflow the database.
 MAX_INT32 = 2_147_483_647
 RowId = Annotated[int, Path(ge=1, le=MAX_INT32, description="a row id")]
 
@@ -101,11 +101,23 @@ def job_out(job: Job | Row[Any], settings: Settings) -> JobOut:
     """The API view of a job, from its ORM object or a row of its columns."""
     tag = job.image_ref.rsplit(":", 1)[-1] if job.image_ref and ":" in job.image_ref else None
     return JobOut(
-        id=job.id, name=job.name, version=job.version, status=job.status, create_time=ts(job.create_time),
-        update_time=ts(job.update_time), last_call_time=ts(job.last_call_time), manifest_yaml=job.manifest,
-        internal_name=job.internal_name, error=job.error, notice=job.notice, image_ref=job.image_ref,
-        image_tag=tag, deployed_by=job.deployed_by, infrastructure_target=job.infrastructure_target,
-        job_type_version=job.job_type_version, replicas=job.replicas,
+        id=job.id,
+        name=job.name,
+        version=job.version,
+        status=job.status,
+        create_time=ts(job.create_time),
+        update_time=ts(job.update_time),
+        last_call_time=ts(job.last_call_time),
+        manifest_yaml=job.manifest,
+        internal_name=job.internal_name,
+        error=job.error,
+        notice=job.notice,
+        image_ref=job.image_ref,
+        image_tag=tag,
+        deployed_by=job.deployed_by,
+        infrastructure_target=job.infrastructure_target,
+        job_type_version=job.job_type_version,
+        replicas=job.replicas,
         pub_url=f"{settings.effective_pub_url}/job/{job.name}/{job.version}",
     )
 
@@ -137,12 +149,23 @@ class DeploymentOut(BaseModel):
 
 def deployment_out(deployment: Deployment, job: Job | None, settings: Settings) -> DeploymentOut:
     return DeploymentOut(
-        id=deployment.id, kind=deployment.kind, status=deployment.status, phase=deployment.phase,
-        error=deployment.error, warnings=deployment.warnings, image_name=deployment.image_name,
-        job_name=deployment.job_name, job_version=deployment.job_version, deployed_by=deployment.deployed_by,
-        infrastructure_target=deployment.infrastructure_target, revision_number=deployment.revision_number,
-        manifest_yaml=deployment.manifest, preview=deployment.preview, create_time=ts(deployment.create_time),
-        update_time=ts(deployment.update_time), job=job_out(job, settings) if job is not None else None,
+        id=deployment.id,
+        kind=deployment.kind,
+        status=deployment.status,
+        phase=deployment.phase,
+        error=deployment.error,
+        warnings=deployment.warnings,
+        image_name=deployment.image_name,
+        job_name=deployment.job_name,
+        job_version=deployment.job_version,
+        deployed_by=deployment.deployed_by,
+        infrastructure_target=deployment.infrastructure_target,
+        revision_number=deployment.revision_number,
+        manifest_yaml=deployment.manifest,
+        preview=deployment.preview,
+        create_time=ts(deployment.create_time),
+        update_time=ts(deployment.update_time),
+        job=job_out(job, settings) if job is not None else None,
     )
 
 

@@ -33,8 +33,9 @@ from tests.api.postgres import PostgresServer
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 API = "/lifecycle/api/v1"
-DATABASES = [d.strip() for d in os.environ.get("RACETRACK_TEST_DATABASES", "sqlite,postgresql").split(",")
-             if d.strip()]
+DATABASES = [
+    d.strip() for d in os.environ.get("RACETRACK_TEST_DATABASES", "sqlite,postgresql").split(",") if d.strip()
+]
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -103,8 +104,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", database_url=database_url,
-                    admin_password=SecretStr(ADMIN_PASSWORD))
+    return Settings(
+        data_dir=tmp_path / "data",
+        cache_dir=tmp_path / "cache",
+        database_url=database_url,
+        admin_password=SecretStr(ADMIN_PASSWORD),
+    )
 
 
 @pytest.fixture
@@ -166,8 +171,15 @@ class World:
     def session(self) -> Any:
         return session_scope(self.app.state.sessions)
 
-    def user(self, username: str, *, active: bool = True, staff: bool = False, superuser: bool = False,
-             password: str = "a-good-password-1") -> str:
+    def user(
+        self,
+        username: str,
+        *,
+        active: bool = True,
+        staff: bool = False,
+        superuser: bool = False,
+        password: str = "a-good-password-1",
+    ) -> str:
         with self.session() as session:
             user = register_user(session, username, password)
             user.is_active, user.is_staff, user.is_superuser = active, staff, superuser
@@ -191,7 +203,9 @@ class World:
     def family_token(self, name: str) -> str:
         with self.session() as session:
             family = ensure_family(session, name)
-            _, token = primary_token(session, subject_for_family(session, family), self.settings.signing_key())
+            _, token = primary_token(
+                session, subject_for_family(session, family), self.settings.signing_key()
+            )
         return token
 
     def job(self, name: str, version: str, *, status: str = "running", **fields: Any) -> Job:

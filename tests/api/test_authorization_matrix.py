@@ -1,4 +1,4 @@
-"""Walks every route of the lifecycle API with every kind of subject and checks nobody gets more than the model.
+"""Walks every route of the lifecycle API with every kind of subject: nobody gets more than the model.
 
 The model, per route, is the set of subjects that may pass authentication and authorization. A subject
 outside the set must get 401 or 403; a subject inside must not (it may still get 404, 409, ... for other
@@ -25,8 +25,16 @@ from api.lifecycle.routes import ROUTERS
 from tests.api.conftest import ADMIN_PASSWORD, Api, World
 
 ANON, INACTIVE, USER, STAFF, ESC, FAMILY, ESC_READER, FAMILY_DEPLOYER, ADMIN = (
-    "anonymous", "inactive user", "user", "staff", "esc", "job family", "esc with read_job on adder",
-    "job family with deploy_job on adder", "superuser")
+    "anonymous",
+    "inactive user",
+    "user",
+    "staff",
+    "esc",
+    "job family",
+    "esc with read_job on adder",
+    "job family with deploy_job on adder",
+    "superuser",
+)
 SUBJECTS = [ANON, INACTIVE, USER, STAFF, ESC, FAMILY, ESC_READER, FAMILY_DEPLOYER, ADMIN]
 
 EVERYONE = set(SUBJECTS)
@@ -38,8 +46,13 @@ READERS = USERS | {ESC_READER}
 DEPLOYERS = USERS | {FAMILY_DEPLOYER}
 INTERNAL_ONLY: set[str] = set()  # pub's internal token, which no subject here sends
 
-MANIFEST = {"name": "adder", "owner_email": "a@example.com", "git": {"remote": "https://h/adder"},
-            "jobtype": "python3:latest", "version": "2.0.0"}
+MANIFEST = {
+    "name": "adder",
+    "owner_email": "a@example.com",
+    "git": {"remote": "https://h/adder"},
+    "jobtype": "python3:latest",
+    "version": "2.0.0",
+}
 
 
 def _plugin_zip() -> bytes:
@@ -58,9 +71,15 @@ def _password_body(subject: str) -> dict[str, Any]:
 Body = dict[str, Any] | Callable[[str], dict[str, Any]] | None
 POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("GET", "/info"): (EVERYONE, None),
-    ("POST", "/users/login"): (EVERYONE, {"json": {"username": "target@example.com", "password": "a-good-password-1"}}),
+    ("POST", "/users/login"): (
+        EVERYONE,
+        {"json": {"username": "target@example.com", "password": "a-good-password-1"}},
+    ),
     ("GET", "/users/logout"): (EVERYONE, None),
-    ("POST", "/users/register"): (EVERYONE, {"json": {"username": "new@example.com", "password": "a-new-password-9"}}),
+    ("POST", "/users/register"): (
+        EVERYONE,
+        {"json": {"username": "new@example.com", "password": "a-new-password-9"}},
+    ),
     ("GET", "/users/validate_user_auth"): (AUTHENTICATED, None),
     ("PUT", "/users/change_password"): (USERS, _password_body),
     ("GET", "/users"): (STAFF_ONLY, None),
@@ -72,8 +91,10 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("GET", "/auth/can-call-job/{name}/{version}/{path}"): (INTERNAL_ONLY, None),
     ("GET", "/auth/can-call-job/{name}/{version}"): (INTERNAL_ONLY, None),
     ("GET", "/auth/permissions"): (STAFF_ONLY, None),
-    ("POST", "/auth/permissions"): (STAFF_ONLY, {"json": {"subject_kind": "user", "subject_name": "target@example.com",
-                                                          "scope": "read_job"}}),
+    ("POST", "/auth/permissions"): (
+        STAFF_ONLY,
+        {"json": {"subject_kind": "user", "subject_name": "target@example.com", "scope": "read_job"}},
+    ),
     ("DELETE", "/auth/permissions/{permission_id}"): (STAFF_ONLY, None),
     ("POST", "/auth/allow/esc/{esc_id}/job/{family}/scope/{scope}"): (STAFF_ONLY, None),
     ("POST", "/auth/allow/job_family/{source}/job/{target}/scope/{scope}"): (STAFF_ONLY, None),
@@ -87,8 +108,18 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("POST", "/deploy/preview"): (DEPLOYERS, {"json": {"manifest": MANIFEST}}),
     ("GET", "/deploy"): (AUTHENTICATED, None),
     ("GET", "/deploy/{deployment_id}"): (READERS, None),
-    ("POST", "/job/async/call"): (SUPERUSER, {"json": {"job_name": "adder", "job_version": "1.0.0", "job_path": "/",
-                                                       "request_method": "POST", "request_url": "/pub/job/adder"}}),
+    ("POST", "/job/async/call"): (
+        SUPERUSER,
+        {
+            "json": {
+                "job_name": "adder",
+                "job_version": "1.0.0",
+                "job_path": "/",
+                "request_method": "POST",
+                "request_url": "/pub/job/adder",
+            }
+        },
+    ),
     ("GET", "/job/async/call/{call_id}"): (SUPERUSER, None),
     ("PUT", "/job/async/call/{call_id}"): (SUPERUSER, {"json": {"attempts": 1}}),
     ("DELETE", "/job/async/call/{call_id}"): (SUPERUSER, None),
@@ -151,26 +182,58 @@ def seeded(api: Api, world: World) -> dict[str, Any]:
         deployer = get_family(session, "deployer-family")
         assert adder is not None and deployer is not None
         grant(session, subject_for_family(session, deployer), Scope.deploy_job, family=adder)
-        deployment = create_deployment(session, kind="deploy", status="done", job_name="adder",
-                                       job_version="1.0.0", deployed_by="target@example.com")
+        deployment = create_deployment(
+            session,
+            kind="deploy",
+            status="done",
+            job_name="adder",
+            job_version="1.0.0",
+            deployed_by="target@example.com",
+        )
         request = PublicEndpointRequest(job_id=job.id, endpoint="/api/v1/public")
         session.add(request)
-        session.add(AsyncJobCall(id="call-1", job_name="adder", job_version="1.0.0", job_path="/",
-                                 request_method="POST", request_url="/pub/job/adder/1.0.0/"))
+        session.add(
+            AsyncJobCall(
+                id="call-1",
+                job_name="adder",
+                job_version="1.0.0",
+                job_path="/",
+                request_method="POST",
+                request_url="/pub/job/adder/1.0.0/",
+            )
+        )
         target = session.scalar(select(User).where(User.username == "target@example.com"))
-        permission = session.scalar(select(Permission).join(Permission.subject).where(
-            Permission.subject.has(user_id=target.id)))
+        permission = session.scalar(
+            select(Permission).join(Permission.subject).where(Permission.subject.has(user_id=target.id))
+        )
         esc_token = session.scalar(select(AuthToken).where(AuthToken.subject.has(esc_id=esc_id)))
         session.flush()
-        ids = {"deployment_id": deployment.id, "request_id": request.id, "permission_id": permission.id,
-               "token_id": esc_token.id}
+        ids = {
+            "deployment_id": deployment.id,
+            "request_id": request.id,
+            "permission_id": permission.id,
+            "token_id": esc_token.id,
+        }
     staff_headers = {"X-Racetrack-Auth": tokens[STAFF]}
-    assert api.post("/plugin/upload/seed.zip", headers=staff_headers, content=_plugin_zip()).status_code == 201
+    assert (
+        api.post("/plugin/upload/seed.zip", headers=staff_headers, content=_plugin_zip()).status_code == 201
+    )
     with world.session() as session:
         assert session.scalar(select(Plugin)) is not None
-    values = {"name": "adder", "version": "1.0.0", "username": "target@example.com", "esc_id": esc_id,
-              "call_id": "call-1", "filename": "p.zip", "scope": "read_job", "family": "adder",
-              "source": "deployer-family", "target": "adder", "path": "api/v1/perform", **ids}
+    values = {
+        "name": "adder",
+        "version": "1.0.0",
+        "username": "target@example.com",
+        "esc_id": esc_id,
+        "call_id": "call-1",
+        "filename": "p.zip",
+        "scope": "read_job",
+        "family": "adder",
+        "source": "deployer-family",
+        "target": "adder",
+        "path": "api/v1/perform",
+        **ids,
+    }
     return {"tokens": tokens, "values": values}
 
 

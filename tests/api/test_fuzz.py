@@ -41,8 +41,13 @@ class _CurrentApp:
 
 def _openapi_document() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(Settings(data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/schema.db",
-                                  admin_password=SecretStr("schema-only-app-password")))
+        app = create_app(
+            Settings(
+                data_dir=Path(tmp),
+                database_url=f"sqlite:///{tmp}/schema.db",
+                admin_password=SecretStr("schema-only-app-password"),
+            )
+        )
         document = app.openapi()
         app.state.db_engine.dispose()
     return document
@@ -54,13 +59,23 @@ schema.app = CURRENT
 
 
 @schema.parametrize()
-@settings(max_examples=8, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 def test_api_conforms_to_its_openapi(case: Any, app: FastAPI, world: World) -> None:
     if CURRENT.target is not app:
         CURRENT.target = app
         world.job("adder", "1.0.0")
-        app.state.fuzz_headers = {"X-Racetrack-Auth": world.admin_token(),
-                                  "X-Racetrack-Internal-Auth": expected_internal_token(app.state.settings)}
+        app.state.fuzz_headers = {
+            "X-Racetrack-Auth": world.admin_token(),
+            "X-Racetrack-Internal-Auth": expected_internal_token(app.state.settings),
+        }
     case.call_and_validate(headers=app.state.fuzz_headers, checks=CHECKS)

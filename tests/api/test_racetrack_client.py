@@ -1,7 +1,7 @@
-"""The PyPI `racetrack-client` 2.35.x, in its own virtual environment, against a real lifecycle server.
+"""The PyPI `racetrack-client` 2.35.x, in its own virtualenv, against a real lifecycle server.
 
-The client's venv is cached under ~/.cache/racetrack/ keyed by version. The server is `python -m api.lifecycle`
-on a free port, started as a user would start it; the client runs with its own HOME.
+The client's venv is cached under ~/.cache/racetrack/ keyed by version. The server, `python -m api.lifecycle`,
+runs on a free port, started as a user would start it; the client runs with its own HOME.
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ def racetrack_cli() -> Path:
     marker = venv / ".installed"
     if not marker.exists():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", f"racetrack-client=={CLIENT_VERSION}"],
-                       check=True)
+        subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "--quiet", f"racetrack-client=={CLIENT_VERSION}"],
+            check=True,
+        )
         marker.write_text(CLIENT_VERSION)
     return venv / "bin" / "racetrack"
 
@@ -50,11 +52,17 @@ def _free_port() -> int:
 def server(tmp_path: Path, database_url: str) -> Iterator[str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RACETRACK_")}
-    env.update(PYTHONPATH=str(REPO), RACETRACK_DATA_DIR=str(tmp_path / "data"), RACETRACK_LIFECYCLE_PORT=str(port),
-               RACETRACK_DATABASE_URL=database_url, RACETRACK_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    env.update(
+        PYTHONPATH=str(REPO),
+        RACETRACK_DATA_DIR=str(tmp_path / "data"),
+        RACETRACK_LIFECYCLE_PORT=str(port),
+        RACETRACK_DATABASE_URL=database_url,
+        RACETRACK_ADMIN_PASSWORD=ADMIN_PASSWORD,
+    )
     log = open(tmp_path / "lifecycle.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen([sys.executable, "-m", "api.lifecycle"], env=env, cwd=tmp_path, stdout=log,
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.lifecycle"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     try:
@@ -67,7 +75,9 @@ def server(tmp_path: Path, database_url: str) -> Iterator[str]:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"lifecycle did not become ready: {(tmp_path / 'lifecycle.log').read_text()}")
+                raise RuntimeError(
+                    f"lifecycle did not become ready: {(tmp_path / 'lifecycle.log').read_text()}"
+                )
             time.sleep(0.1)  # polling readiness against a deadline
         yield base
     finally:
@@ -82,20 +92,37 @@ def _run(cli: Path, home: Path, *args: str, cwd: Path | None = None) -> subproce
     return subprocess.run([str(cli), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
-def test_racetrack_client_works_against_the_lifecycle(racetrack_cli: Path, server: str, tmp_path: Path,
-                                                     database_url: str) -> None:
+def test_racetrack_client_works_against_the_lifecycle(
+    racetrack_cli: Path, server: str, tmp_path: Path, database_url: str
+) -> None:
     api = f"{server}/lifecycle/api/v1"
-    admin = httpx.post(f"{api}/users/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
-    assert httpx.post(f"{api}/users/register", json={"username": "alice@example.com",
-                                                      "password": "alice-password-1"}).status_code == 201
-    httpx.patch(f"{api}/users/alice@example.com", json={"is_active": True}, headers={"X-Racetrack-Auth": admin})
-    token = httpx.post(f"{api}/users/login", json={"username": "alice@example.com",
-                                                   "password": "alice-password-1"}).json()["token"]
+    admin = httpx.post(f"{api}/users/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()[
+        "token"
+    ]
+    assert (
+        httpx.post(
+            f"{api}/users/register", json={"username": "alice@example.com", "password": "alice-password-1"}
+        ).status_code
+        == 201
+    )
+    httpx.patch(
+        f"{api}/users/alice@example.com", json={"is_active": True}, headers={"X-Racetrack-Auth": admin}
+    )
+    token = httpx.post(
+        f"{api}/users/login", json={"username": "alice@example.com", "password": "alice-password-1"}
+    ).json()["token"]
     # What a deploy engine would have recorded for an earlier version, with alice as its deployer.
     engine = create_db_engine(database_url)
     with session_scope(session_factory(engine)) as session:
-        job = upsert_job(session, name="adder", version="0.9.0", status="running", deployed_by="alice@example.com",
-                         internal_name="adder:7000", job_type_version="python3:2.15.1")
+        job = upsert_job(
+            session,
+            name="adder",
+            version="0.9.0",
+            status="running",
+            deployed_by="alice@example.com",
+            internal_name="adder:7000",
+            job_type_version="python3:2.15.1",
+        )
         alice = session.query(User).filter_by(username="alice@example.com").one()
         grant_deployer(session, subject_for_user(session, alice), job)
     engine.dispose()
@@ -124,7 +151,8 @@ def test_racetrack_client_works_against_the_lifecycle(racetrack_cli: Path, serve
     (workdir / "job.yaml").write_text(
         "name: adder\nowner_email: alice@example.com\nversion: 1.0.0\njobtype: python3:latest\n"
         "git:\n  remote: https://github.com/TheRacetrack/racetrack\n  directory: sample/python-class\n"
-        "jobtype_extra:\n  entrypoint_path: adder.py\n")
+        "jobtype_extra:\n  entrypoint_path: adder.py\n"
+    )
     result = _run(racetrack_cli, home, "validate", str(workdir))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "name: adder" in result.stdout
@@ -133,7 +161,9 @@ def test_racetrack_client_works_against_the_lifecycle(racetrack_cli: Path, serve
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "no deploy engine is configured" in output  # failed, visibly ...
     deployments = httpx.get(f"{api}/deploy", headers={"X-Racetrack-Auth": token}).json()
-    assert [(d["job_name"], d["job_version"], d["status"]) for d in deployments] == [("adder", "1.0.0", "failed")]
+    assert [(d["job_name"], d["job_version"], d["status"]) for d in deployments] == [
+        ("adder", "1.0.0", "failed")
+    ]
     assert "entrypoint_path: adder.py" in deployments[0]["manifest_yaml"]  # ... after being recorded
 
     result = _run(racetrack_cli, home, "delete", "adder", "--version", "0.9.0", "--remote", remote)

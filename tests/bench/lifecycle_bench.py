@@ -54,45 +54,74 @@ runtime_env:
 def _seed(app: Any) -> None:
     rng = random.Random(7)
     now = datetime.now(UTC)
-    families = [{"id": str(uuid.uuid4()), "name": f"job-{i:04d}", "create_time": now} for i in range(FAMILIES)]
+    families = [
+        {"id": str(uuid.uuid4()), "name": f"job-{i:04d}", "create_time": now} for i in range(FAMILIES)
+    ]
     jobs = []
     for i in range(JOBS):
         family = families[i % FAMILIES]
         version = f"1.{i // FAMILIES}.0"
-        jobs.append({
-            "id": str(uuid.uuid4()), "family_id": family["id"], "name": family["name"], "version": version,
-            "status": rng.choice(["running"] * 8 + ["error", "lost"]), "internal_name": f"{family['name']}:7000",
-            "deployed_by": f"user{i % 50}@example.com", "create_time": now - timedelta(minutes=i),
-            "update_time": now, "infrastructure_target": "docker", "job_type_version": "python3:2.15.1",
-            "manifest": MANIFEST.format(name=family["name"], version=version), "replicas": 1,
-            "image_ref": f"racetrack/job-entrypoint/{family['name']}:{version}",
-        })
+        jobs.append(
+            {
+                "id": str(uuid.uuid4()),
+                "family_id": family["id"],
+                "name": family["name"],
+                "version": version,
+                "status": rng.choice(["running"] * 8 + ["error", "lost"]),
+                "internal_name": f"{family['name']}:7000",
+                "deployed_by": f"user{i % 50}@example.com",
+                "create_time": now - timedelta(minutes=i),
+                "update_time": now,
+                "infrastructure_target": "docker",
+                "job_type_version": "python3:2.15.1",
+                "manifest": MANIFEST.format(name=family["name"], version=version),
+                "replicas": 1,
+                "image_ref": f"racetrack/job-entrypoint/{family['name']}:{version}",
+            }
+        )
     deployments = []
     for i in range(DEPLOYMENTS):
         job = jobs[i % JOBS]
-        deployments.append({
-            "id": str(uuid.uuid4()), "kind": "deploy", "status": "done", "job_name": job["name"],
-            "job_version": job["version"], "deployed_by": job["deployed_by"], "manifest": job["manifest"],
-            "build_logs": "step 1/9\nstep 2/9\n" * 20, "infrastructure_target": "docker",
-            "create_time": now - timedelta(seconds=i), "update_time": now,
-        })
+        deployments.append(
+            {
+                "id": str(uuid.uuid4()),
+                "kind": "deploy",
+                "status": "done",
+                "job_name": job["name"],
+                "job_version": job["version"],
+                "deployed_by": job["deployed_by"],
+                "manifest": job["manifest"],
+                "build_logs": "step 1/9\nstep 2/9\n" * 20,
+                "infrastructure_target": "docker",
+                "create_time": now - timedelta(seconds=i),
+                "update_time": now,
+            }
+        )
     with session_scope(app.state.sessions) as session:
         session.execute(insert(JobFamily), families)
-        session.execute(insert(AuthSubject), [{"kind": "job_family", "job_family_id": f["id"]} for f in families])
+        session.execute(
+            insert(AuthSubject), [{"kind": "job_family", "job_family_id": f["id"]} for f in families]
+        )
         session.execute(insert(Job), jobs)
         for start in range(0, DEPLOYMENTS, 5_000):
-            session.execute(insert(Deployment), deployments[start:start + 5_000])
+            session.execute(insert(Deployment), deployments[start : start + 5_000])
 
 
 def _tokens(app: Any, client: TestClient) -> dict[str, str]:
     settings: Settings = app.state.settings
-    user = client.post(f"{API}/users/register", json={"username": "bench@example.com", "password": "bench-pass-42"})
+    user = client.post(
+        f"{API}/users/register", json={"username": "bench@example.com", "password": "bench-pass-42"}
+    )
     assert user.status_code == 201, user.text
     admin = client.post(f"{API}/users/login", json={"username": "admin", "password": "bench-admin-password"})
-    client.patch(f"{API}/users/bench@example.com", json={"is_active": True},
-                 headers={"X-Racetrack-Auth": admin.json()["token"]})
-    user_token = client.post(f"{API}/users/login",
-                             json={"username": "bench@example.com", "password": "bench-pass-42"}).json()["token"]
+    client.patch(
+        f"{API}/users/bench@example.com",
+        json={"is_active": True},
+        headers={"X-Racetrack-Auth": admin.json()["token"]},
+    )
+    user_token = client.post(
+        f"{API}/users/login", json={"username": "bench@example.com", "password": "bench-pass-42"}
+    ).json()["token"]
     with session_scope(app.state.sessions) as session:
         esc = Esc(name="bench-esc")
         session.add(esc)
@@ -113,8 +142,11 @@ def _measure(call: Callable[[int], Any], count: int) -> dict[str, float]:
         call(i)
         samples.append((time.perf_counter() - start) * 1000)
     samples.sort()
-    return {"median": statistics.median(samples), "p95": samples[max(0, int(len(samples) * 0.95) - 1)],
-            "n": float(count)}
+    return {
+        "median": statistics.median(samples),
+        "p95": samples[max(0, int(len(samples) * 0.95) - 1)],
+        "n": float(count),
+    }
 
 
 def _database_size(app: Any, url: str) -> int:
@@ -150,7 +182,9 @@ def bench_database(kind: str, url: str, data_dir: Path, list_count: int, get_cou
 
         def get_exact(_: int) -> None:
             family = rng.randrange(FAMILIES)
-            response = client.get(f"{API}/job/job-{family:04d}/1.{rng.randrange(JOBS // FAMILIES)}.0", headers=user)
+            response = client.get(
+                f"{API}/job/job-{family:04d}/1.{rng.randrange(JOBS // FAMILIES)}.0", headers=user
+            )
             assert response.status_code == 200
 
         def get_latest(_: int) -> None:
@@ -168,19 +202,26 @@ def bench_database(kind: str, url: str, data_dir: Path, list_count: int, get_cou
 
 def _table(rows: list[dict[str, Any]]) -> str:
     lines = ["| database | request | median ms | p95 ms | samples |", "| --- | --- | ---: | ---: | ---: |"]
-    labels = {"list_all": "`GET /job` as a user (all 5,000 jobs)",
-              "list_filtered": "`GET /job` as an ESC reading 10 families (50 jobs)",
-              "get_exact": "`GET /job/{name}/{version}` exact", "get_latest": "`GET /job/{name}/latest`"}
+    labels = {
+        "list_all": "`GET /job` as a user (all 5,000 jobs)",
+        "list_filtered": "`GET /job` as an ESC reading 10 families (50 jobs)",
+        "get_exact": "`GET /job/{name}/{version}` exact",
+        "get_latest": "`GET /job/{name}/latest`",
+    }
     for row in rows:
         for key, label in labels.items():
             figures = row[key]
-            lines.append(f"| {row['database']} | {label} | {figures['median']:.1f} | {figures['p95']:.1f} | "
-                         f"{int(figures['n'])} |")
+            lines.append(
+                f"| {row['database']} | {label} | {figures['median']:.1f} | {figures['p95']:.1f} | "
+                f"{int(figures['n'])} |"
+            )
     lines.append("")
     lines.append("| database | size after seeding | seeding time |")
     lines.append("| --- | ---: | ---: |")
     for row in rows:
-        lines.append(f"| {row['database']} | {row['db_bytes'] / 1024 / 1024:.1f} MiB | {row['seed_seconds']:.1f} s |")
+        lines.append(
+            f"| {row['database']} | {row['db_bytes'] / 1024 / 1024:.1f} MiB | {row['seed_seconds']:.1f} s |"
+        )
     return "\n".join(lines)
 
 
@@ -203,8 +244,11 @@ def run(duration: float | None = None) -> list[dict[str, Any]]:
     list_count, get_count = max(5, int(20 * scale)), max(20, int(300 * scale))
     rows = []
     with tempfile.TemporaryDirectory(prefix="racetrack-lifecycle-bench-") as tmp:
-        rows.append(bench_database("SQLite", f"sqlite:///{tmp}/sqlite/racetrack.db", Path(tmp) / "d1",
-                                   list_count, get_count))
+        rows.append(
+            bench_database(
+                "SQLite", f"sqlite:///{tmp}/sqlite/racetrack.db", Path(tmp) / "d1", list_count, get_count
+            )
+        )
         if os.environ.get("RACETRACK_BENCH_POSTGRES", "1") != "0":
             from tests.api.postgres import PostgresServer
 
@@ -214,19 +258,24 @@ def run(duration: float | None = None) -> list[dict[str, Any]]:
             try:
                 server.start()
                 server.execute("CREATE DATABASE bench")
-                rows.append(bench_database("PostgreSQL 15", server.url("bench"), Path(tmp) / "d2",
-                                           list_count, get_count))
+                rows.append(
+                    bench_database(
+                        "PostgreSQL 15", server.url("bench"), Path(tmp) / "d2", list_count, get_count
+                    )
+                )
             finally:
                 server.stop()
     body = _table(rows)
     print(body, flush=True)
-    header = (f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()} with {os.cpu_count()} CPUs "
-              "shared with other work (figures vary by run), by `python -m tests.bench --only lifecycle`. "
-              f"Registry: {FAMILIES:,} families, {JOBS:,} jobs (5 versions each, ~300-byte manifests), "
-              f"{DEPLOYMENTS:,} deployments (with build logs). Requests go in-process through the ASGI app "
-              "(FastAPI + SQLAlchemy + the database; no network); each one authenticates its token "
-              "(JWT + recorded-token lookup) and applies permission filtering. The PostgreSQL server runs with "
-              "fsync off (a throwaway test server).")
+    header = (
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()} with {os.cpu_count()} CPUs "
+        "shared with other work (figures vary by run), by `python -m tests.bench --only lifecycle`. "
+        f"Registry: {FAMILIES:,} families, {JOBS:,} jobs (5 versions each, ~300-byte manifests), "
+        f"{DEPLOYMENTS:,} deployments (with build logs). Requests go in-process through the ASGI app "
+        "(FastAPI + SQLAlchemy + the database; no network); each one authenticates its token "
+        "(JWT + recorded-token lookup) and applies permission filtering. The PostgreSQL server runs with "
+        "fsync off (a throwaway test server)."
+    )
     write_section(header + "\n\n" + body)
     return rows
 

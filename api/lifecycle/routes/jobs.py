@@ -49,8 +49,11 @@ def list_jobs(caller: LoggedIn, session: SessionDep, settings: SettingsDep) -> R
     Rows are read as plain tuples and serialized once: with thousands of jobs, ORM objects and FastAPI's
     re-validation of the response would triple the time.
     """
-    query = (select(*Job.__table__.columns).where(readable_jobs_clause(session, caller))
-             .order_by(Job.name, Job.create_time))
+    query = (
+        select(*Job.__table__.columns)
+        .where(readable_jobs_clause(session, caller))
+        .order_by(Job.name, Job.create_time)
+    )
     jobs = [job_out(row, settings) for row in session.execute(query)]
     return Response(_JOB_LIST.dump_json(jobs), media_type="application/json")
 
@@ -69,10 +72,20 @@ def get_job(job: ReadableJob, settings: SettingsDep) -> JobOut:
     return job_out(job, settings)
 
 
-@router.delete("/job/{name}/{version}", response_model=DeploymentOut, dependencies=[NotInMaintenance],
-               responses=error_responses(503))
-def delete(job: DeletableJob, request: Request, caller: LoggedIn, session: SessionDep,
-           settings: SettingsDep, version: str) -> DeploymentOut:
+@router.delete(
+    "/job/{name}/{version}",
+    response_model=DeploymentOut,
+    dependencies=[NotInMaintenance],
+    responses=error_responses(503),
+)
+def delete(
+    job: DeletableJob,
+    request: Request,
+    caller: LoggedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    version: str,
+) -> DeploymentOut:
     """Deletes a job version (exact version only); returns the `delete` operation."""
     if job.version != version:
         raise NotFound(f"job {job.name} version {version} was not found: delete needs an exact version")
@@ -81,8 +94,9 @@ def delete(job: DeletableJob, request: Request, caller: LoggedIn, session: Sessi
 
 
 @router.get("/job/{name}/{version}/logs", response_model=LogsResponse)
-def runtime_logs(job: ReadableJob, request: Request,
-                 tail: Annotated[int, Query(ge=0, le=100_000)] = 20) -> LogsResponse:
+def runtime_logs(
+    job: ReadableJob, request: Request, tail: Annotated[int, Query(ge=0, le=100_000)] = 20
+) -> LogsResponse:
     """Recent runtime logs, read through the deploy engine."""
     engine = request.app.state.engine
     reader = getattr(engine, "runtime_logs", None)
@@ -92,11 +106,19 @@ def runtime_logs(job: ReadableJob, request: Request,
 
 
 @router.get("/job/{name}/{version}/build-logs", response_model=LogsResponse)
-def build_logs(job: ReadableJob, session: SessionDep,
-               tail: Annotated[int, Query(ge=0, le=100_000)] = 0) -> LogsResponse:
+def build_logs(
+    job: ReadableJob, session: SessionDep, tail: Annotated[int, Query(ge=0, le=100_000)] = 0
+) -> LogsResponse:
     """Build logs recorded by the deployment that made this version (`tail=0`: all lines)."""
-    query = select(Deployment).where(Deployment.job_name == job.name, Deployment.job_version == job.version,
-                                     Deployment.kind == "deploy").order_by(Deployment.create_time.desc())
+    query = (
+        select(Deployment)
+        .where(
+            Deployment.job_name == job.name,
+            Deployment.job_version == job.version,
+            Deployment.kind == "deploy",
+        )
+        .order_by(Deployment.create_time.desc())
+    )
     deployment = session.scalars(query.limit(1)).first()
     text = (deployment.build_logs or "") if deployment is not None else ""
     if tail:
@@ -128,17 +150,37 @@ def revisions(name: str, caller: LoggedIn, session: SessionDep) -> list[Revision
     for revision in list_revisions(session, family):
         jobs = revision.desired_state.get("jobs", []) if isinstance(revision.desired_state, dict) else []
         versions = [str(j.get("version")) for j in jobs if isinstance(j, dict) and j.get("version")]
-        out.append(RevisionOut(number=revision.number, target=revision.target, created_at=ts(revision.created_at),
-                               created_by=revision.created_by, operation=revision.operation,
-                               status=revision.status, error=revision.error, versions=versions,
-                               summary=revision.summary))
+        out.append(
+            RevisionOut(
+                number=revision.number,
+                target=revision.target,
+                created_at=ts(revision.created_at),
+                created_by=revision.created_by,
+                operation=revision.operation,
+                status=revision.status,
+                error=revision.error,
+                versions=versions,
+                summary=revision.summary,
+            )
+        )
     return out
 
 
-@router.post("/job_family/{name}/rollback", response_model=DeploymentOut, status_code=202,
-             dependencies=[NotInMaintenance], responses=error_responses(503))
-def rollback(name: str, body: RollbackRequest, request: Request, caller: LoggedIn, session: SessionDep,
-             settings: SettingsDep) -> DeploymentOut:
+@router.post(
+    "/job_family/{name}/rollback",
+    response_model=DeploymentOut,
+    status_code=202,
+    dependencies=[NotInMaintenance],
+    responses=error_responses(503),
+)
+def rollback(
+    name: str,
+    body: RollbackRequest,
+    request: Request,
+    caller: LoggedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> DeploymentOut:
     """Records a rollback (or its preview) of the family to a revision or version; poll `GET /deploy/{id}`."""
     deployment = record_rollback(session, settings, caller, name, body)
     submit(session, settings, request.app.state.engine, deployment)

@@ -269,14 +269,15 @@ def run(duration: float | None = None) -> list[dict[str, Any]]:
     print(body, flush=True)
     header = (
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()} with {os.cpu_count()} CPUs "
-        "shared with other work (figures vary by run), by `python -m tests.bench --only lifecycle`. "
+        "shared with other work (load average {load:.1f} at the end; figures vary by run), by "
+        "`python -m tests.bench --only lifecycle`. "
         f"Registry: {FAMILIES:,} families, {JOBS:,} jobs (5 versions each, ~300-byte manifests), "
         f"{DEPLOYMENTS:,} deployments (with build logs). Requests go in-process through the ASGI app "
         "(FastAPI + SQLAlchemy + the database; no network); each one authenticates its token "
         "(JWT + recorded-token lookup) and applies permission filtering. The PostgreSQL server runs with "
         "fsync off (a throwaway test server)."
     )
-    write_section(header + "\n\n" + body)
+    write_section(header.replace("{load:.1f}", f"{os.getloadavg()[0]:.1f}") + "\n\n" + body)
     return rows
 
 

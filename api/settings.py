@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     pub_url: str | None = None
     dashboard_url: str | None = None
 
+    # false: the lifecycle runs without its deploy engine (a registry only): deploys fail at once and say so.
+    deploy_engine: bool = True
     auth_required: bool = True
     auth_key: SecretStr | None = None  # JWT signing key; generated into data_dir when unset
     admin_username: str = "admin"
@@ -91,6 +93,12 @@ class Settings(BaseSettings):
     default_infrastructure_target: str = "docker"
     docker_network: str = "racetrack"
     job_bind_address: str = "127.0.0.1"
+    # The pub URL that job containers use to call other jobs; default: pub on the Docker host.
+    job_pub_url: str | None = None
+    job_ready_timeout: float = 300.0  # seconds a new job container has to answer /live and /ready
+    # Settings of the Kubernetes target (namespace, registry, ingress_class, pub_image, kubeconfig,
+    # context, render_dir, ...); see stacks/kubernetes/program.py for the accepted keys.
+    kubernetes_settings: dict[str, Any] = Field(default_factory=dict)
 
     # Pub gateway.
     pub_auth_cache_ttl: float = 10.0  # seconds an auth decision is reused

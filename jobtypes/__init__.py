@@ -23,16 +23,16 @@ from .registry import (
     remove_plugin,
     resolve_job_type,
 )
-from .runtime import ContainerSpec, job_containers, job_runtime_env
+from .runtime import JobContainer, job_containers, job_runtime_env
 from .source import SourceInfo, fetch_git_source, pack_directory, unpack_build_context
 
 __all__ = [
     "JOB_PORT",
     "BuildManifest",
     "BuildPlan",
-    "ContainerSpec",
     "ImageBuild",
     "ImageSpec",
+    "JobContainer",
     "JobType",
     "JobTypeExtra",
     "PluginInfo",

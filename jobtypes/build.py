@@ -66,6 +66,10 @@ class ImageBuild:
     labels: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, Path] = field(default_factory=dict)  # secret id -> file
 
+    def secret_values(self) -> dict[str, str]:
+        """Secret id -> content, for an engine that keeps build secrets itself (e.g. in stack state)."""
+        return {key: path.read_text(encoding="utf-8") for key, path in self.secrets.items()}
+
 
 @dataclass
 class BuildPlan:
@@ -112,6 +116,23 @@ def _copy_jobtype_files(job_type: JobType, target: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".extracted")
     for folder in job_type.context_dirs:
         shutil.copytree(folder, target, dirs_exist_ok=True, ignore=ignore)
+
+
+_SYNTAX_DIRECTIVE = re.compile(r"^#\s*syntax\s*=.*\n", re.I | re.M)
+_JOBTYPE_STAGE = re.compile(r"^FROM\s+\S+\s+AS\s+jobtype\s*$", re.I | re.M)
+
+
+def _with_jobtype_stage(text: str) -> str:
+    """Gives a template the `jobtype` stage that upstream passes as a named build context.
+
+    `docker build` without buildx has no `--build-context`, so a first stage holding the job type's
+    files stands in for it: `COPY --from=jobtype <file>` works unchanged. A `# syntax=` directive is
+    dropped: it would pull a frontend image, and the engine's built-in frontend has what we use.
+    """
+    text = _SYNTAX_DIRECTIVE.sub("", text)
+    if _JOBTYPE_STAGE.search(text):
+        return text
+    return f"FROM scratch AS jobtype\nCOPY {JOBTYPE_DIR_NAME}/ /\n\n{text}"
 
 
 def _check_source(job_type: JobType, extra: JobTypeExtra, context: Path, directory: str) -> None:
@@ -210,7 +231,7 @@ def plan_build(
                     f"job type {job_type.ref}: template {spec.template.name} failed: {exc}"
                 ) from None
             dockerfile = workspace / f"Dockerfile.{spec.role}"
-            dockerfile.write_text(text, encoding="utf-8")
+            dockerfile.write_text(_with_jobtype_stage(text), encoding="utf-8")
         else:
             assert spec.dockerfile_path is not None
             dockerfile = context / spec.dockerfile_path
@@ -281,8 +302,11 @@ def build_image(
     Raises DeployFailed with the lines that say why when the build fails or runs past `timeout`.
     """
     settings = settings or get_settings()
+    cli = settings.docker_build_cli
+    if "/" in cli and not Path(cli).is_file():
+        cli = shutil.which("docker") or cli  # elsewhere the docker on PATH may speak BuildKit itself
     command = [
-        settings.docker_build_cli,
+        cli,
         "build",
         "--progress=plain",
         "-f",
@@ -334,7 +358,7 @@ def build_image(
             details="\n".join(lines[-100:]),
         )
     inspect = subprocess.run(
-        [settings.docker_build_cli, "image", "inspect", "-f", "{{.Id}}", image.image],
+        [cli, "image", "inspect", "-f", "{{.Id}}", image.image],
         capture_output=True,
         text=True,
         check=False,

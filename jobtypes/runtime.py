@@ -19,7 +19,7 @@ from api.errors import InvalidInput
 from .build import BuildPlan
 from .manifest import BuildManifest, parse_manifest
 
-__all__ = ["RESERVED_ENV", "ContainerSpec", "job_runtime_env", "job_containers"]
+__all__ = ["RESERVED_ENV", "JobContainer", "job_runtime_env", "job_containers"]
 
 # Set by the platform; a manifest may not set them (as upstream, a conflict fails the deployment).
 RESERVED_ENV = frozenset(
@@ -86,7 +86,7 @@ def job_runtime_env(
 
 
 @dataclass(frozen=True)
-class ContainerSpec:
+class JobContainer:
     """One container of a job: its name on the network, image, port and environment."""
 
     role: str
@@ -96,7 +96,7 @@ class ContainerSpec:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def job_containers(plan: BuildPlan, *, name: str, env: Mapping[str, str]) -> list[ContainerSpec]:
+def job_containers(plan: BuildPlan, *, name: str, env: Mapping[str, str]) -> list[JobContainer]:
     """The containers to run for a built plan, the one serving port 7000 first.
 
     Sidecars (e.g. the docker-proxy user module) are named `<name>-<role>` and receive the
@@ -109,12 +109,12 @@ def job_containers(plan: BuildPlan, *, name: str, env: Mapping[str, str]) -> lis
         if image.address_env:
             main_env[image.address_env] = f"{sidecar_name}:{image.port}"
         sidecars.append(
-            ContainerSpec(
+            JobContainer(
                 role=image.role, name=sidecar_name, image=image.image, port=image.port, env=dict(env)
             )
         )
     main = plan.images[0]
     return [
-        ContainerSpec(role=main.role, name=name, image=main.image, port=main.port, env=main_env),
+        JobContainer(role=main.role, name=name, image=main.image, port=main.port, env=main_env),
         *sidecars,
     ]

@@ -74,6 +74,7 @@ def run_in_worker(engine: EngineConfig, operation: Operation, spec_json: str, lo
             log.write(line + "\n")
             log.flush()
 
+    errors = _ErrorCollector()
     try:
         stack = open_stack(
             engine,
@@ -89,7 +90,7 @@ def run_in_worker(engine: EngineConfig, operation: Operation, spec_json: str, lo
                 preview = stack.preview(on_output=on_output, on_event=collector.on_event, diff=False)
                 return OperationResult(ok=True, plan=collector.plan().to_dict(), summary=dict(preview.change_summary))
             if operation == "up":
-                result = stack.up(on_output=on_output)
+                result = stack.up(on_output=on_output, on_event=errors.on_event)
                 return OperationResult(
                     ok=True,
                     outputs={key: value.value for key, value in result.outputs.items()},
@@ -101,15 +102,40 @@ def run_in_worker(engine: EngineConfig, operation: Operation, spec_json: str, lo
                 return OperationResult(ok=True, plan=collector.plan().to_dict(),
                                        summary=dict(result.summary.resource_changes or {}))
             if operation == "destroy":
-                result = stack.destroy(on_output=on_output)
+                result = stack.destroy(on_output=on_output, on_event=errors.on_event)
                 summary = dict(result.summary.resource_changes or {})
         remove_stack(engine, project=PROJECT, stack=stack_name(spec.family, spec.target))
         return OperationResult(ok=True, summary=summary)
     except PlatformError as exc:
+        if errors.messages:
+            return OperationResult(ok=False, error="; ".join(errors.messages), details=_user_details(exc))
         return OperationResult(ok=False, error=exc.message, details=_user_details(exc))
     finally:
         if log is not None:
             log.close()
+
+
+class _ErrorCollector:
+    """Keeps the engine's error diagnostics, reduced to what a user can act on."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def on_event(self, event: Any) -> None:
+        diagnostic = event.diagnostic_event
+        if diagnostic is None or diagnostic.severity != "error":
+            return
+        text = diagnostic.message.strip()
+        if not text or text in ("update failed",) or text.startswith("Resource monitor has terminated"):
+            return
+        if "Traceback (most recent call last)" in text:
+            # A provider written in Python raised: its last line is the reason.
+            text = text.strip().splitlines()[-1]
+            text = text.split(": ", 1)[1] if text.split(": ", 1)[0].endswith(("Error", "Exception")) else text
+        name = (diagnostic.urn or "").rsplit("::", 1)[-1]
+        message = f"{name}: {text}" if name and not name.endswith("-docker") else text
+        if message not in self.messages:
+            self.messages.append(message)
 
 
 def clear_pending_operations(stack: Any) -> None:

@@ -4,10 +4,16 @@ package handler
 import (
 	"errors"
 	"log"
+
+	"github.com/google/uuid"
 )
 
+// instanceID shows a module dependency at work: go.mod/go.sum are resolved through the Go module
+// proxy while the image is built.
+var instanceID = uuid.NewString()
+
 func init() {
-	log.Print("golang-adder initialised") // one-time setup goes in init()
+	log.Printf("golang-adder instance %s initialised", instanceID) // one-time setup goes in init()
 }
 
 // Perform adds the numbers of input["numbers"].

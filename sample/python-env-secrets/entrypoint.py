@@ -1,4 +1,5 @@
 import os
+import shutil
 
 
 class EnvJob:
@@ -9,4 +10,5 @@ class EnvJob:
             "built_with": os.environ.get("BUILT_WITH"),
             "api_key_length": len(os.environ.get("API_KEY", "")),
             "job_name": os.environ.get("JOB_NAME"),
+            "jq_installed": shutil.which("jq") is not None,
         }

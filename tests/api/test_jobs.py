@@ -107,7 +107,7 @@ def test_revisions_are_listed_newest_first(api: Api, world: World) -> None:
             session,
             family,
             target="docker",
-            desired_state={"jobs": [{"version": "1.0.0"}]},
+            desired_state={"versions": [{"version": "1.0.0"}]},
             operation="deploy",
             created_by="alice@example.com",
         )
@@ -115,7 +115,7 @@ def test_revisions_are_listed_newest_first(api: Api, world: World) -> None:
             session,
             family,
             target="docker",
-            desired_state={"jobs": [{"version": "1.0.0"}, {"version": "1.1.0"}]},
+            desired_state={"versions": [{"version": "1.0.0"}, {"version": "1.1.0"}]},
             operation="deploy",
             created_by="alice@example.com",
         )

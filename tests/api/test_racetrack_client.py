@@ -58,6 +58,8 @@ def server(tmp_path: Path, database_url: str) -> Iterator[str]:
         RACETRACK_LIFECYCLE_PORT=str(port),
         RACETRACK_DATABASE_URL=database_url,
         RACETRACK_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        # The client's protocol is under test here, not building and running jobs (tests/deployer/ does that).
+        RACETRACK_DEPLOY_ENGINE="false",
     )
     log = open(tmp_path / "lifecycle.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(

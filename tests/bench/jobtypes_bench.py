@@ -133,9 +133,62 @@ def _wrk(url: str, concurrency: int, duration: float, script: Path) -> dict[str,
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "non_2xx": float(errors.group(1)) if errors else 0.0}
 
 
+def _python_load(url: str, concurrency: int, duration: float, script: Path) -> dict[str, float]:
+    """Fallback when wrk is missing: keep-alive HTTP/1.1 clients on asyncio, one per connection."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    body = BODY.encode()
+    request = (
+        f"POST {parts.path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    latencies: list[float] = []
+    failures = [0]
+
+    async def client(deadline: float) -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length: *(\d+)", head)
+                await reader.readexactly(int(length.group(1)) if length else 0)
+                latencies.append(time.perf_counter() - started)
+                if not head.startswith(b"HTTP/1.1 2"):
+                    failures[0] += 1
+        finally:
+            writer.close()
+
+    async def main() -> float:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(started + duration) for _ in range(concurrency)))
+        return time.perf_counter() - started
+
+    elapsed = asyncio.run(main())
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pick(0.5),
+        "p99_ms": pick(0.99),
+        "non_2xx": failures[0],
+    }
+
+
+def _load_tool() -> tuple[str, Any]:
+    return (
+        ("wrk -t1", _wrk)
+        if shutil.which("wrk")
+        else ("a Python asyncio client (wrk not installed)", _python_load)
+    )
+
+
 def measure_wrappers(duration: float) -> dict[str, dict[int, dict[str, float]]]:
-    if shutil.which("wrk") is None:
-        raise RuntimeError("wrk is missing: apt-get install wrk")
+    _, load = _load_tool()
     upstream = upstream_python()
     work = Path(tempfile.mkdtemp(prefix="rt-jobtypes-bench-"))
     script = work / "post.lua"
@@ -190,10 +243,10 @@ def measure_wrappers(duration: float) -> dict[str, dict[int, dict[str, float]]]:
     try:
         for name, url in urls.items():
             _wait_serving(url, servers[name])
-            _wrk(url, 16, 1, script)  # warm-up
+            load(url, 16, 1, script)  # warm-up
         for concurrency in CONCURRENCY:
             for name, url in urls.items():
-                results[name][concurrency] = figures = _wrk(url, concurrency, duration, script)
+                results[name][concurrency] = figures = load(url, concurrency, duration, script)
                 print(
                     f"  {name:9s} c={concurrency:<3d} {figures['rps']:9.0f} req/s"
                     f"  p50 {figures['p50_ms']:.3f} ms"
@@ -279,16 +332,19 @@ def write_section(body: str, path: Path = DOCS, title: str = "Job types") -> Non
 def run(duration: float | None = None, *, builds: bool = True) -> dict[str, Any]:
     duration = duration or 5.0
     print(f"jobtypes: wrappers, {duration:.0f} s per measurement", flush=True)
+    load_before = os.getloadavg()[0]
     results = measure_wrappers(duration)
+    load_after = os.getloadavg()[0]
     build_times = measure_builds() if builds else {}
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     cpus = os.cpu_count()
     lines = [
         f"Measured {when} on {platform.machine()} with {cpus} CPUs shared with other work (figures vary by",
         "run), by `python -m tests.bench --only jobtypes`. One uvicorn process per server, all on",
-        "127.0.0.1; load"
-        f"from `wrk -t1` for {duration:.0f} s per row, `POST {PREFIX}/api/v1/perform` with `{BODY}`",
+        f"127.0.0.1; load from {_load_tool()[0]} for {duration:.0f} s per row,",
+        f"`POST {PREFIX}/api/v1/perform` with `{BODY}`",
         "(the adder of `sample/python-class`). Upstream runs its own CLI, bound to 127.0.0.1.",
+        f"Load average (1 min) on the machine: {load_before:.1f} before, {load_after:.1f} after the runs.",
         "",
         *_table(results),
     ]

@@ -109,3 +109,40 @@ def test_bad_requirement_fails_the_build_naming_it(tmp_path: Path, settings: Set
         build_job(folder, settings, tmp_path / "ws", manifest=manifest)
     assert "racetrack-no-such-package-xyz" in caught.value.message
     assert caught.value.details and "pip install" in caught.value.details
+
+
+def test_plugin_job_type_builds_with_files_from_the_plugin(
+    tmp_path: Path, settings: Settings, built_images: list[Built]
+) -> None:
+    """An upstream-style plugin template: Jinja variables and `COPY --from=jobtype` of its own files."""
+    import io
+    import zipfile
+
+    import docker
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("plugin-manifest.yaml", "name: hello-job-type\nversion: 0.1.0\ncategory: job-type\n")
+        archive.writestr(
+            "plugin.py",
+            "class Plugin:\n    def job_types(self):\n        return {'hello:0.1.0': {'images': [\n"
+            "            {'source': 'jobtype', 'dockerfile_path': 'hello.Dockerfile', 'template': True}]}}\n",
+        )
+        archive.writestr(
+            "hello.Dockerfile",
+            "FROM {{ base_image_python }}\nCOPY --from=jobtype greeting.txt /greeting.txt\n"
+            "COPY . /src/job/\n"
+            "ENV JOB_VERSION={{ manifest.version }} EXTRA={{ manifest_jobtype_extra.color }}\n",
+        )
+        archive.writestr("greeting.txt", "hello from the plugin\n")
+    plugin_settings = settings.model_copy(update={"data_dir": tmp_path / "data"})
+    jobtypes.install_plugin(buffer.getvalue(), "hello.zip", settings=plugin_settings)
+    manifest = {**MANIFEST, "jobtype": "hello:latest", "jobtype_extra": {"color": "blue"}}
+    built = build_job(_job(tmp_path, "x = 1\n"), plugin_settings, tmp_path / "ws", manifest=manifest)
+    built_images.append(built)
+    output = docker.from_env().containers.run(
+        built.plan.images[0].image,
+        ["sh", "-c", "cat /greeting.txt; echo $JOB_VERSION $EXTRA; ls /src/job"],
+        remove=True,
+    )
+    assert output.decode().split("\n")[:3] == ["hello from the plugin", "0.0.1 blue", "job.py"]

@@ -164,3 +164,21 @@ def test_runtime_env_and_reserved_names() -> None:
         jobtypes.job_runtime_env(
             {**manifest, "runtime_env": {"AUTH_TOKEN": "x"}}, pub_url="p", auth_token="t"
         )
+
+
+def test_public_api_is_exported() -> None:
+    exported = set(jobtypes.__all__)
+    assert {
+        "plan_build",
+        "build_image",
+        "build_images",
+        "fetch_git_source",
+        "unpack_build_context",
+        "job_runtime_env",
+        "job_containers",
+        "list_job_types",
+        "resolve_job_type",
+        "install_plugin",
+    } <= exported
+    for name in exported:
+        assert getattr(jobtypes, name) is not None

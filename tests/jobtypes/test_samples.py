@@ -181,6 +181,7 @@ def test_python_env_and_secrets(build_sample: Callable[..., Built]) -> None:
             "built_with": "racetrack",
             "api_key_length": 6,
             "job_name": "env-secrets",
+            "jq_installed": True,
         }
     import docker
 

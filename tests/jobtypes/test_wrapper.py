@@ -369,3 +369,14 @@ def test_unknown_path_and_wrong_method() -> None:
             assert wrong.status_code == 405 and "GET not allowed" in wrong.json()["error"]
 
     _run(go())
+
+
+def test_inline_threshold_zero_keeps_calls_in_the_pool() -> None:
+    async def go() -> None:
+        app = _ready_app(inline_threshold=0.0)
+        async with _client(app) as client:
+            for _ in range(10):
+                await client.post("/api/v1/perform", json={"numbers": [1]})
+        assert app._perform is not None and not app._perform.inline
+
+    _run(go())

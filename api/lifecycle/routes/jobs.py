@@ -148,7 +148,7 @@ def revisions(name: str, caller: LoggedIn, session: SessionDep) -> list[Revision
     family = _readable_family(session, caller, name)
     out = []
     for revision in list_revisions(session, family):
-        jobs = revision.desired_state.get("jobs", []) if isinstance(revision.desired_state, dict) else []
+        jobs = revision.desired_state.get("versions", []) if isinstance(revision.desired_state, dict) else []
         versions = [str(j.get("version")) for j in jobs if isinstance(j, dict) and j.get("version")]
         out.append(
             RevisionOut(

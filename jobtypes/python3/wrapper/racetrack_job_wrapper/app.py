@@ -7,6 +7,7 @@ at the root and under `/pub/job/<name>/<version>`. Health routes answer from the
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import mimetypes
@@ -14,6 +15,7 @@ import os
 import re
 import threading
 import time
+import typing
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,7 +37,7 @@ from .asgi import (
 from .context import RequestInfo, reset_request, set_request
 from .endpoint_config import EndpointConfig
 from .errors import JobHTTPError
-from .invoke import ArgumentCheck, BadArguments, ConcurrencyLimit, FunctionRunner
+from .invoke import INLINE_THRESHOLD_S, ArgumentCheck, BadArguments, ConcurrencyLimit, FunctionRunner
 from .metrics import JobMetrics
 from .openapi import describe_parameters, openapi_spec, swagger_html
 from .webview import MountedApp
@@ -74,6 +76,9 @@ class WrapperOptions:
     tracing_header: str = "X-Request-Tracing-Id"
     caller_header: str = "X-Caller-Name"
     thread_pool_size: int = 40
+    # Sync calls averaging under this many seconds run on the event loop (JOB_INLINE_THRESHOLD_MS;
+    # 0 keeps them all in the thread pool, for jobs whose rare slow calls must not stall the loop).
+    inline_threshold: float = INLINE_THRESHOLD_S
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -93,6 +98,7 @@ class WrapperOptions:
             tracing_header=env.get("REQUEST_TRACING_HEADER", "X-Request-Tracing-Id"),
             caller_header=env.get("CALLER_NAME_HEADER", "X-Caller-Name"),
             thread_pool_size=_env_int("JOB_THREAD_POOL_SIZE") or 40,
+            inline_threshold=float(env.get("JOB_INLINE_THRESHOLD_MS") or INLINE_THRESHOLD_S * 1000) / 1000,
         )
 
 
@@ -168,7 +174,7 @@ class JobApp:
         perform = getattr(job, "perform", None)
         if not callable(perform):
             raise TypeError(f"job class {type(job).__name__} has no perform method")
-        self._perform = FunctionRunner(perform, self.pool)
+        self._perform = FunctionRunner(perform, self.pool, self.options.inline_threshold)
         self._perform_check = ArgumentCheck(perform)
         routes["/api/v1/perform"] = {"POST": self._handle_perform}
         routes["/api/v1/parameters"] = {"GET": self._handle_parameters}
@@ -513,10 +519,7 @@ _CONVERTERS: dict[Any, Callable[[str], Any]] = {
 
 def _aux_handler(app: JobApp, func: Callable[..., Any], path: str, method: str) -> Handler:
     """A route calling an auxiliary endpoint: path, query and body parameters become kwargs."""
-    import inspect
-    import typing
-
-    runner = FunctionRunner(func, app.pool)
+    runner = FunctionRunner(func, app.pool, app.options.inline_threshold)
     signature = inspect.signature(func)
     try:
         hints = typing.get_type_hints(func, include_extras=True)

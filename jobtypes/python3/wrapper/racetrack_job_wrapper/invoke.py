@@ -95,9 +95,12 @@ def _json_type(value: Any) -> str:
 class FunctionRunner:
     """Runs one user function: awaited if async, else inline or in the pool depending on its speed."""
 
-    def __init__(self, func: Callable[..., Any], pool: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, func: Callable[..., Any], pool: ThreadPoolExecutor, inline_threshold: float = INLINE_THRESHOLD_S
+    ) -> None:
         self.func = func
         self.pool = pool
+        self.inline_threshold = inline_threshold  # 0 keeps every call in the pool
         self.is_async = inspect.iscoroutinefunction(func)
         self.average = 1.0
         self.calls = 0
@@ -109,7 +112,7 @@ class FunctionRunner:
             self.average = elapsed
         else:
             self.average += _EWMA_WEIGHT * (elapsed - self.average)
-        self.inline = self.calls >= _PROBE_CALLS and self.average < INLINE_THRESHOLD_S
+        self.inline = self.calls >= _PROBE_CALLS and self.average < self.inline_threshold
 
     def _timed(self, kwargs: dict[str, Any]) -> Any:
         started = time.perf_counter()

@@ -75,7 +75,7 @@ def _json_safe(value: Any) -> bool:
     return True
 
 
-def _body_schema(func: Any, skip: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
+def _body_schema(func: Any, skip: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required: list[str] = []
     hints: dict[str, Any]

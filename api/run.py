@@ -1,0 +1,82 @@
+"""`python -m api.run` (`make run`): the whole platform in the foreground.
+
+Starts the lifecycle (with its deploy engine), pub and the dashboard as child processes on their
+configured ports, stops them all on Ctrl-C, and stops the rest when one of them exits. Job
+containers call other jobs through pub at `host.docker.internal`: a second pub listener is bound to
+the Docker bridge's gateway address (reachable from local containers only) unless
+`RACETRACK_PUB_BRIDGE=false`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from api.settings import get_settings
+
+COMPONENTS = ("api.lifecycle", "api.pub", "api.dashboard")
+
+
+def _docker_bridge_gateway() -> str | None:
+    try:
+        import docker
+
+        network = docker.from_env().networks.get("bridge")
+        return network.attrs["IPAM"]["Config"][0]["Gateway"]
+    except Exception:  # noqa: BLE001 - no Docker engine, or an unusual one: jobs just cannot call pub
+        return None
+
+
+def commands() -> list[list[str]]:
+    settings = get_settings()
+    found = [name for name in COMPONENTS if importlib.util.find_spec(name) is not None]
+    runs = [[sys.executable, "-m", name] for name in found]
+    if "api.pub" in found and os.environ.get("RACETRACK_PUB_BRIDGE", "true").lower() != "false":
+        gateway = _docker_bridge_gateway()
+        if gateway:
+            runs.append([sys.executable, "-m", "api.pub", "--host", gateway, "--port", str(settings.pub_port)])
+    return runs
+
+
+def main() -> int:
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    children = [subprocess.Popen(command) for command in commands()]
+    print(
+        f"racetrack: lifecycle {settings.effective_lifecycle_url}, dashboard {settings.effective_dashboard_url}, "
+        f"pub {settings.effective_pub_url}; data in {settings.data_dir}",
+        flush=True,
+    )
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    while not stopping:
+        for child in children:
+            if child.poll() is not None:
+                print(f"racetrack: {' '.join(child.args[1:])} exited with {child.returncode}", file=sys.stderr)
+                code = child.returncode or 1
+                stopping = True
+        time.sleep(0.5)
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

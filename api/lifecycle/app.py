@@ -81,8 +81,8 @@ def create_app(
     install_error_handlers(app)
 
     for router in ROUTERS:
-        # A body that is not parseable JSON is a 400 from FastAPI itself, on any route.
-        app.include_router(router, prefix=API_PREFIX, responses=error_responses(400))
+        # Unparseable bodies (400) and schema mismatches (422) may come from any route, as ErrorResponse.
+        app.include_router(router, prefix=API_PREFIX, responses=error_responses(400, 422))
     health = _health_router(app)
     app.include_router(health, prefix=BASE_PATH)
     app.include_router(health, include_in_schema=False)

@@ -83,15 +83,14 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database of each kind in RACETRACK_TEST_DATABASES."""
-    if request.param == "sqlite":
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> Iterator[str]:
+    """Yields the URL of a migrated, empty database of `kind` (sqlite or postgresql), dropped afterwards."""
+    if kind == "sqlite":
         target = tmp_path / "db" / "racetrack.db"
         target.parent.mkdir()
         shutil.copy(request.getfixturevalue("sqlite_template"), target)
         yield f"sqlite:///{target}"
-    elif request.param == "postgresql":
+    elif kind == "postgresql":
         server: PostgresServer = request.getfixturevalue("postgres_server")
         template = request.getfixturevalue("postgres_template")
         name = f"t_{uuid.uuid4().hex[:16]}"
@@ -99,7 +98,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield server.url(name)
         server.execute(f"DROP DATABASE {name} WITH (FORCE)")
     else:
-        raise ValueError(f"unknown database kind {request.param!r} in RACETRACK_TEST_DATABASES")
+        raise ValueError(f"unknown database kind {kind!r} in RACETRACK_TEST_DATABASES")
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of each kind in RACETRACK_TEST_DATABASES."""
+    yield from fresh_database(request, tmp_path, request.param)
 
 
 @pytest.fixture

@@ -127,6 +127,9 @@ class JobFamilyOut(BaseModel):
     name: str
 
 
+BUILD_LOG_LINES = 200  # what a deployment's status carries; the whole log is at /job/{n}/{v}/build-logs
+
+
 class DeploymentOut(BaseModel):
     id: str
     kind: str
@@ -142,6 +145,7 @@ class DeploymentOut(BaseModel):
     revision_number: int | None
     manifest_yaml: str | None
     preview: dict[str, Any] | None
+    build_logs: str | None = Field(default=None, description=f"the last {BUILD_LOG_LINES} lines of the build log")
     create_time: int | None
     update_time: int | None
     job: JobOut | None = None
@@ -163,6 +167,7 @@ def deployment_out(deployment: Deployment, job: Job | None, settings: Settings) 
         revision_number=deployment.revision_number,
         manifest_yaml=deployment.manifest,
         preview=deployment.preview,
+        build_logs="\n".join((deployment.build_logs or "").splitlines()[-BUILD_LOG_LINES:]) or None,
         create_time=ts(deployment.create_time),
         update_time=ts(deployment.update_time),
         job=job_out(job, settings) if job is not None else None,

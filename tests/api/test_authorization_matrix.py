@@ -132,6 +132,10 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("GET", "/job/{name}/{version}/public-endpoints"): (READERS, None),
     ("GET", "/job_family/{name}/revisions"): (READERS, None),
     ("POST", "/job_family/{name}/rollback"): (DEPLOYERS, {"json": {"to_revision": 1}}),
+    ("POST", "/job/{name}/{version}/redeploy"): (DEPLOYERS, None),
+    ("POST", "/job/{name}/{version}/reprovision"): (DEPLOYERS, None),
+    ("POST", "/job_family/{name}/refresh"): (READERS, None),
+    ("POST", "/job/all/reconcile"): (SUPERUSER, None),  # scope call_admin_api
     ("GET", "/public_endpoint_requests"): (STAFF_ONLY, None),
     ("PUT", "/public_endpoint_requests/{request_id}"): (STAFF_ONLY, {"json": {"active": True}}),
     ("GET", "/audit/activity"): (AUTHENTICATED, None),

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, text
 from api.auth import ensure_admin
 from api.db import create_db_engine, migrate, session_factory, session_scope
 from api.lifecycle.deployments import DeployEngine
-from api.lifecycle.errors import install_error_handlers
+from api.lifecycle.errors import error_responses, install_error_handlers
 from api.lifecycle.routes import ROUTERS
 from api.lifecycle.routes.info import VERSION
 from api.lifecycle.schemas import HealthResponse
@@ -72,7 +72,7 @@ def create_app(
     app = FastAPI(
         title="Racetrack lifecycle",
         version=VERSION,
-        description="Registry of jobs, deployments, users and permissions. Errors: `{\"error\", \"type\"}`.",
+        description='Registry of jobs, deployments, users and permissions. Errors: `{"error", "type"}`.',
         openapi_url=f"{BASE_PATH}/openapi.json",
         docs_url=None,  # served below with Swagger UI from this machine, not from a CDN
         redoc_url=None,
@@ -84,7 +84,8 @@ def create_app(
     install_error_handlers(app)
 
     for router in ROUTERS:
-        app.include_router(router, prefix=API_PREFIX)
+        # Unparseable bodies (400) and schema mismatches (422) may come from any route, as ErrorResponse.
+        app.include_router(router, prefix=API_PREFIX, responses=error_responses(400, 422))
     health = _health_router(app)
     app.include_router(health, prefix=BASE_PATH)
     app.include_router(health, include_in_schema=False)

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from api.errors import PlatformError, StackError
+from api.errors import NotFound, PlatformError, StackError
 from stacks.engine import EngineConfig, open_stack, remove_stack, translate_errors
 from stacks.plan import PlanCollector
 from stacks.spec import FamilySpec
@@ -62,7 +62,11 @@ class StackRunner:
 
     def history(self, family: str, target: str, *, limit: int = 50) -> list[dict[str, Any]]:
         """The stack's Pulumi updates, newest first (no program runs, so this stays in-process)."""
-        stack = open_stack(self._engine, project=PROJECT, stack=stack_name(family, target), program=lambda: None)
+        try:
+            stack = open_stack(self._engine, project=PROJECT, stack=stack_name(family, target), program=lambda: None,
+                               existing=True)
+        except NotFound:
+            return []
         with translate_errors(stack.name):
             updates = stack.history(page_size=limit, page=1, show_secrets=False)
         return [

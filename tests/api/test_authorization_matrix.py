@@ -135,6 +135,7 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("POST", "/job/{name}/{version}/redeploy"): (DEPLOYERS, None),
     ("POST", "/job/{name}/{version}/reprovision"): (DEPLOYERS, None),
     ("POST", "/job_family/{name}/refresh"): (READERS, None),
+    ("GET", "/job_family/{name}/stack-updates"): (READERS, None),
     ("POST", "/job/all/reconcile"): (SUPERUSER, None),  # scope call_admin_api
     ("GET", "/public_endpoint_requests"): (STAFF_ONLY, None),
     ("PUT", "/public_endpoint_requests/{request_id}"): (STAFF_ONLY, {"json": {"active": True}}),

@@ -138,6 +138,11 @@ class Authorizer:
         if len(self._cache) >= _MAX_ENTRIES:
             self._cache.clear()
 
+    def forget(self, name: str, version: str, path: str, token: str | None) -> None:
+        """Drops one cached decision, e.g. when the address it gave stopped answering."""
+        digest = hashlib.sha256(token.encode()).hexdigest() if token else ""
+        self._cache.pop((name, version, path, digest), None)
+
     def clear(self) -> None:
         self._cache.clear()
 

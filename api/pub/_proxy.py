@@ -206,6 +206,19 @@ class JobProxy:
             return None
         return decision
 
+    async def _moved(self, call: JobCall, token: str | None, address: str) -> str | None:
+        """The job's new address when the lifecycle now gives another one, else None."""
+        if self._sidecar is not None:
+            return None
+        self._authorizer.forget(call.name, call.version, call.path, token)
+        try:
+            fresh = await self._authorizer.decide(call.name, call.version, call.path, token)
+        except LifecycleUnreachable:
+            return None
+        if not fresh.allowed or not fresh.internal_name or fresh.internal_name == address:
+            return None
+        return fresh.internal_name
+
     def target(self, call: JobCall, decision: Decision) -> tuple[str, str]:
         """Returns the job's address and the path prefix it serves the exact version under."""
         address = self._sidecar.address if self._sidecar is not None else decision.internal_name
@@ -254,6 +267,18 @@ class JobProxy:
         timeouts = self._timeouts
         try:
             try:
+                connection = await self._transport.exchange(
+                    host, int(port), head, body, chunked=chunked, timeouts=timeouts
+                )
+            except httpx.ConnectError:
+                # A redeploy replaces the job's container: a cached address can point at the one just
+                # removed. Ask the lifecycle again and retry once if the job moved; nothing was sent.
+                moved = await self._moved(call, incoming.token, address) if buffered else None
+                if moved is None:
+                    raise
+                address = moved
+                host, _, port = address.rpartition(":")
+                head = _request_head(method, target, address, headers)
                 connection = await self._transport.exchange(
                     host, int(port), head, body, chunked=chunked, timeouts=timeouts
                 )

@@ -245,3 +245,15 @@ def test_pooled_connections_survive_head_and_job_side_idle_close(world):
                 time.sleep(0.5)  # the job has closed the pooled connection by now
     finally:
         quick.stop()
+
+
+def test_a_job_that_moved_is_found_again_at_once(world, start_pub):
+    """A redeploy replaces the container: the cached address stops answering, pub asks again."""
+    config = base_config(world.config.lifecycle_url, auth_cache_ttl=60)  # the stale answer stays cached
+    pub = start_pub(config)
+    world.lifecycle.add_job("moving", "1.0.0", f"127.0.0.1:{free_port()}")  # nothing listens there
+    with httpx.Client(base_url=pub.url, headers=AUTH, timeout=10) as c:
+        assert c.get("/pub/job/moving/1.0.0/echo").status_code == 502  # and that answer is now cached
+        world.lifecycle.add_job("moving", "1.0.0", world.job_server.address)  # the job moved
+        r = c.get("/pub/job/moving/1.0.0/echo")
+    assert r.status_code == 200

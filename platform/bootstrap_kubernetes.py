@@ -7,7 +7,9 @@ another. Secrets hold the generated or given credentials. The lifecycle's Servic
 job resources in the jobs namespace only (Role + RoleBinding), and a NetworkPolicy there lets job
 pods accept traffic only on the auth sidecar's port.
 
-Images come from `racetrack:registry` (`<registry>/platform:<imageTag>`, `<registry>/platform-postgres:<imageTag>`).
+Images come from `racetrack:registry`: `<registry>/platform:<imageTag>` (platform/images/platform),
+`<registry>/platform-pub:<imageTag>` (the same Dockerfile, `--target pub`: job pods' auth sidecar) and
+`<registry>/platform-postgres:<imageTag>` (platform/images/postgres).
 With `racetrack:renderDir` the objects are written as YAML files (no cluster needed).
 """
 
@@ -54,6 +56,7 @@ def declare(config: PlatformConfig) -> dict:
     tag = str(config.get("imageTag", "latest"))
     image = f"{registry}/platform:{tag}" if registry else f"racetrack/platform:{tag}"
     postgres_image = f"{registry}/platform-postgres:{tag}" if registry else f"racetrack/platform-postgres:{tag}"
+    pub_image = f"{registry}/platform-pub:{tag}" if registry else f"racetrack/platform-pub:{tag}"
     replicas = int(config.get("replicas", 1))
     host = config.get("host")
     base_url = f"https://{host}" if host else ""
@@ -98,7 +101,7 @@ def declare(config: PlatformConfig) -> dict:
             "namespace": jobs_namespace,
             "registry": registry,
             "ingress_class": config.get("ingressClass", "nginx"),
-            "pub_image": image,
+            "pub_image": pub_image,
             "lifecycle_url": f"http://lifecycle.{namespace}.svc.cluster.local:{PORTS['lifecycle']}/lifecycle",
             "pub_url": f"http://pub.{namespace}.svc.cluster.local:{PORTS['pub']}/pub",
             "internal_token_secret": "racetrack-internal-token",

@@ -178,7 +178,9 @@ def _extract_safely(archive: tarfile.TarFile, target: Path) -> None:
     for member in archive.getmembers():
         destination = (root / member.name).resolve()
         if not (member.isfile() or member.isdir() or member.issym()) or not destination.is_relative_to(root):
-            raise InvalidInput(f"build context member {member.name!r} is not allowed (only files and folders inside it)")
+            raise InvalidInput(
+                f"build context member {member.name!r} is not allowed (only files and folders inside it)"
+            )
         if member.issym() and not (destination.parent / member.linkname).resolve().is_relative_to(root):
             raise InvalidInput(f"build context link {member.name!r} points outside it")
         member.mode = (member.mode | 0o600) & 0o755

@@ -9,7 +9,6 @@ package: the language host runs this file with the folder on sys.path, and the m
 from __future__ import annotations
 
 import pulumi
-
 from bootstrap_config import load_config
 
 config = load_config()

@@ -20,9 +20,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pulumi
+from bootstrap_config import PlatformConfig
 
 from api.settings import Settings
-from bootstrap_config import PlatformConfig
 from stacks.docker.resources import Container, Image, Network, Volume
 
 __all__ = ["declare", "platform_image_digest"]
@@ -48,8 +48,20 @@ def _files(root: Path, names: tuple[str, ...]) -> list[Path]:
     for name in names:
         path = root / name
         candidates = [path] if path.is_file() else path.rglob("*")
-        found += [p for p in candidates if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+        found += [
+            p for p in candidates if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        ]
     return found
+
+
+def _bridge_gateway() -> str | None:
+    """The address of the Docker host on its default bridge (what `host-gateway` resolves to)."""
+    import docker
+
+    try:
+        return docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    except Exception:  # noqa: BLE001 - an engine without the default bridge: jobs cannot call pub
+        return None
 
 
 def platform_image_digest() -> str:
@@ -72,47 +84,59 @@ def declare(config: PlatformConfig) -> dict:
 
     postgres_context = IMAGES / "postgres"
     postgres_digest = _digest(_files(postgres_context, ("Dockerfile", "entrypoint.sh")), postgres_context)
-    postgres_image = Image("postgres-image", {
-        "tag": f"racetrack/platform-postgres:{postgres_digest[:12]}",
-        "context": str(postgres_context),
-        "dockerfile": str(postgres_context / "Dockerfile"),
-        "context_digest": postgres_digest,
-        "labels": {"racetrack-component": "platform-postgres"},
-        "build_args": {"BASE_IMAGE": base_image},
-        "secret_files": secret_files,
-        "role": "postgres",
-        "port": 5432,
-    })
+    postgres_image = Image(
+        "postgres-image",
+        {
+            "tag": f"racetrack/platform-postgres:{postgres_digest[:12]}",
+            "context": str(postgres_context),
+            "dockerfile": str(postgres_context / "Dockerfile"),
+            "context_digest": postgres_digest,
+            "labels": {"racetrack-component": "platform-postgres"},
+            "build_args": {"BASE_IMAGE": base_image},
+            "secret_files": secret_files,
+            "role": "postgres",
+            "port": 5432,
+        },
+    )
     image_digest = platform_image_digest()
-    platform_image = Image("platform-image", {
-        "tag": f"{config.get('imagePrefix', 'racetrack')}/platform:{image_digest[:12]}",
-        "context": str(REPO),
-        "dockerfile": str(IMAGES / "platform" / "Dockerfile"),
-        "context_digest": image_digest,
-        "labels": {"racetrack-component": "platform"},
-        "build_args": {"BASE_IMAGE": base_image},
-        "secret_files": secret_files,
-        "role": "platform",
-        "port": config.lifecycle_port,
-    })
+    platform_image = Image(
+        "platform-image",
+        {
+            "tag": f"{config.get('imagePrefix', 'racetrack')}/platform:{image_digest[:12]}",
+            "context": str(REPO),
+            "dockerfile": str(IMAGES / "platform" / "Dockerfile"),
+            "context_digest": image_digest,
+            "labels": {"racetrack-component": "platform"},
+            "build_args": {"BASE_IMAGE": base_image},
+            "secret_files": secret_files,
+            "role": "platform",
+            "port": config.lifecycle_port,
+        },
+    )
 
     secrets = config.secrets
-    postgres = Container("postgres", {
-        "name": f"{prefix}-postgres",
-        "image": postgres_image.tag,
-        "image_id": postgres_image.image_id,
-        "env": {"POSTGRES_USER": "racetrack", "POSTGRES_DB": "racetrack"},
-        "secret_env": {"POSTGRES_PASSWORD": secrets["databasePassword"]},
-        "labels": {**labels, "racetrack/role": "postgres"},
-        "ports": [{"container_port": 5432, "host_ip": "127.0.0.1", "host_port": config.postgres_port}],
-        "network": network.name,
-        "network_aliases": ["postgres"],
-        "volumes": [{"source": database_volume.name, "target": "/var/lib/postgresql/data"}],
-        "restart_policy": "unless-stopped",
-    })
+    postgres = Container(
+        "postgres",
+        {
+            "name": f"{prefix}-postgres",
+            "image": postgres_image.tag,
+            "image_id": postgres_image.image_id,
+            "env": {"POSTGRES_USER": "racetrack", "POSTGRES_DB": "racetrack"},
+            "secret_env": {"POSTGRES_PASSWORD": secrets["databasePassword"]},
+            "labels": {**labels, "racetrack/role": "postgres"},
+            "ports": [{"container_port": 5432, "host_ip": "127.0.0.1", "host_port": config.postgres_port}],
+            "network": network.name,
+            "network_aliases": ["postgres"],
+            "volumes": [{"source": database_volume.name, "target": "/var/lib/postgresql/data"}],
+            "restart_policy": "unless-stopped",
+        },
+    )
 
     database_url = secrets["databasePassword"].apply(
-        lambda password: f"postgresql+psycopg://racetrack:{quote(password, safe='')}@127.0.0.1:{config.postgres_port}/racetrack"
+        lambda password: (
+            f"postgresql+psycopg://racetrack:{quote(password, safe='')}"
+            f"@127.0.0.1:{config.postgres_port}/racetrack"
+        )
     )
     env = {
         "RACETRACK_DATA_DIR": DATA,
@@ -143,49 +167,101 @@ def declare(config: PlatformConfig) -> dict:
         data_mount,
         {"source": "/var/run/docker.sock", "target": "/var/run/docker.sock"},
         {"source": docker_cli, "target": "/usr/local/bin/docker-buildkit", "read_only": True},
-        {"source": str(pulumi_root), "target": f"{DATA}/cache/pulumi/v{settings.pulumi_version}", "read_only": True},
+        {
+            "source": str(pulumi_root),
+            "target": f"{DATA}/cache/pulumi/v{settings.pulumi_version}",
+            "read_only": True,
+        },
     ]
     if ca_bundle:
-        lifecycle_mounts.append({"source": ca_bundle, "target": "/etc/racetrack/ca-bundle.crt", "read_only": True})
+        lifecycle_mounts.append(
+            {"source": ca_bundle, "target": "/etc/racetrack/ca-bundle.crt", "read_only": True}
+        )
 
-    def component(name: str, command: list[str], mounts: list[dict], ready_path: str, port: int,
-                  depends_on: list[pulumi.Resource]) -> Container:
-        return Container(name, {
-            "name": f"{prefix}-{name}",
-            "image": platform_image.tag,
-            "image_id": platform_image.image_id,
-            "command": command,
-            "env": {**env, **config.env_for(name)},
-            "secret_env": pulumi.Output.secret(secret_env),
-            "labels": {**labels, "racetrack/role": name},
-            "network_mode": "host",
-            "volumes": mounts,
-            "restart_policy": "unless-stopped",
-            "ready_url": {"url": f"http://127.0.0.1:{port}{ready_path}", "timeout": 300},
-        }, pulumi.ResourceOptions(depends_on=depends_on))
+    def component(
+        name: str,
+        command: list[str],
+        mounts: list[dict],
+        ready_path: str,
+        port: int,
+        depends_on: list[pulumi.Resource],
+        *,
+        host: str = "127.0.0.1",
+        env_of: str | None = None,
+    ) -> Container:
+        return Container(
+            name,
+            {
+                "name": f"{prefix}-{name}",
+                "image": platform_image.tag,
+                "image_id": platform_image.image_id,
+                "command": command,
+                "env": {**env, **config.env_for(env_of or name)},
+                "secret_env": pulumi.Output.secret(secret_env),
+                "labels": {**labels, "racetrack/role": name},
+                "network_mode": "host",
+                "volumes": mounts,
+                "restart_policy": "unless-stopped",
+                "ready_url": {"url": f"http://{host}:{port}{ready_path}", "timeout": 300},
+            },
+            pulumi.ResourceOptions(depends_on=depends_on),
+        )
 
-    lifecycle = component("lifecycle", ["python", "-m", "api.lifecycle"], lifecycle_mounts, "/lifecycle/live",
-                          config.lifecycle_port, [postgres])
+    lifecycle = component(
+        "lifecycle",
+        ["python", "-m", "api.lifecycle"],
+        lifecycle_mounts,
+        "/lifecycle/live",
+        config.lifecycle_port,
+        [postgres],
+    )
     components = [lifecycle]
     has_pub = (REPO / "api" / "pub" / "__main__.py").is_file()
     if has_pub:
-        components.append(component("pub", ["python", "-m", "api.pub"], [data_mount], "/pub/live",
-                                    config.pub_port, [lifecycle]))
-    components.append(component("dashboard", ["python", "-m", "api.dashboard"], [data_mount], "/dashboard/live",
-                                config.dashboard_port, [lifecycle]))
+        pub = ["python", "-m", "api.pub"]
+        components.append(component("pub", pub, [data_mount], "/pub/live", config.pub_port, [lifecycle]))
+        gateway = _bridge_gateway()
+        if gateway:
+            # Jobs call other jobs through pub at host.docker.internal (the default bridge's gateway),
+            # as with `make run`: a second listener there, reachable from local containers only.
+            command = [*pub, "--host", gateway, "--port", str(config.pub_port)]
+            components.append(
+                component(
+                    "pub-bridge",
+                    command,
+                    [data_mount],
+                    "/pub/live",
+                    config.pub_port,
+                    [lifecycle],
+                    host=gateway,
+                    env_of="pub",
+                )
+            )
+    components.append(
+        component(
+            "dashboard",
+            ["python", "-m", "api.dashboard"],
+            [data_mount],
+            "/dashboard/live",
+            config.dashboard_port,
+            [lifecycle],
+        )
+    )
 
     outputs = {
         "lifecycleUrl": f"http://127.0.0.1:{config.lifecycle_port}/lifecycle",
         "dashboardUrl": f"http://127.0.0.1:{config.dashboard_port}/dashboard",
-        "pubUrl": f"http://127.0.0.1:{config.pub_port}/pub" if has_pub else "pub is not part of this checkout",
+        "pubUrl": f"http://127.0.0.1:{config.pub_port}/pub"
+        if has_pub
+        else "pub is not part of this checkout",
         "adminUsername": config.admin_username,
         "adminPassword": secrets["adminPassword"],
         "adminToken": (
             "pulumi stack output adminPassword --show-secrets, then log into the dashboard "
             f"(http://127.0.0.1:{config.dashboard_port}/dashboard) and copy the token from your profile, or: "
             f"curl -s -X POST http://127.0.0.1:{config.lifecycle_port}/lifecycle/api/v1/users/login "
-            f"-H 'Content-Type: application/json' -d '{{\"username\": \"{config.admin_username}\", "
-            "\"password\": \"<adminPassword>\"}' (the answer's token goes into `racetrack login <token>`)"
+            f'-H \'Content-Type: application/json\' -d \'{{"username": "{config.admin_username}", '
+            '"password": "<adminPassword>"}\' (the answer\'s token goes into `racetrack login <token>`)'
         ),
         "network": prefix,
         "containers": [c.container_name for c in [postgres, *components]],

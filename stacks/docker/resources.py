@@ -24,7 +24,14 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
 __all__ = [
-    "Container", "Network", "Image", "Volume", "ContainerProvider", "NetworkProvider", "ImageProvider", "VolumeProvider",
+    "Container",
+    "Network",
+    "Image",
+    "Volume",
+    "ContainerProvider",
+    "NetworkProvider",
+    "ImageProvider",
+    "VolumeProvider",
 ]
 
 # Inputs that may change without touching the running container.
@@ -75,7 +82,8 @@ class ContainerProvider(ResourceProvider):
             kwargs["network_mode"] = props["network_mode"]
         if props.get("volumes"):
             kwargs["volumes"] = {
-                v["source"]: {"bind": v["target"], "mode": "ro" if v.get("read_only") else "rw"} for v in props["volumes"]
+                v["source"]: {"bind": v["target"], "mode": "ro" if v.get("read_only") else "rw"}
+                for v in props["volumes"]
             }
         if props.get("healthcheck"):
             kwargs["healthcheck"] = props["healthcheck"]
@@ -104,7 +112,9 @@ class ContainerProvider(ResourceProvider):
         keys = {k for k in set(olds) | set(news) if not k.startswith("__") and k in news}
         changed = sorted(k for k in keys if olds.get(k) != news.get(k))
         replaces = [k for k in changed if k not in _IN_PLACE]
-        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=_holds_fixed_address(olds))
+        return DiffResult(
+            changes=bool(changed), replaces=replaces, delete_before_replace=_holds_fixed_address(olds)
+        )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]):
         from pulumi.dynamic import UpdateResult
@@ -137,7 +147,8 @@ class ContainerProvider(ResourceProvider):
 def _holds_fixed_address(props: dict[str, Any]) -> bool:
     """A container on the host's network or with a fixed host port must go before its replacement starts:
     two containers cannot hold the same address."""
-    return props.get("network_mode") == "host" or any(int(p.get("host_port") or 0) for p in props.get("ports") or [])
+    fixed_ports = [p for p in props.get("ports") or [] if int(p.get("host_port") or 0)]
+    return props.get("network_mode") == "host" or bool(fixed_ports)
 
 
 def with_stale_removed(client, name: str) -> None:
@@ -205,7 +216,7 @@ def _wait_ready(container, published: dict[str, str], check: dict[str, Any]) -> 
 
 
 def _wait_url(container, check: dict[str, Any]) -> None:
-    """Waits until `check["url"]` answers 200 (for containers on the host's network, with no published port)."""
+    """Waits until `check["url"]` answers 200 (for a container on the host's network: no published port)."""
     import httpx
 
     deadline = time.monotonic() + float(check.get("timeout", 300))
@@ -213,7 +224,8 @@ def _wait_url(container, check: dict[str, Any]) -> None:
     while True:
         container.reload()
         if container.status in ("exited", "dead"):
-            raise RuntimeError(f"the container stopped while starting (exit code {container.attrs['State']['ExitCode']}): "
+            code = container.attrs["State"]["ExitCode"]
+            raise RuntimeError(f"the container stopped while starting (exit code {code}): "
                                f"{_log_tail(container)}")
         try:
             response = httpx.get(check["url"], timeout=2.0)

@@ -59,7 +59,8 @@ def pulumi(pulumi_cli: tuple[Path, dict[str, str]]) -> PulumiRun:
         )
         if check and result.returncode != 0:
             raise AssertionError(
-                f"pulumi {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+                f"pulumi {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
             )
         return result
 

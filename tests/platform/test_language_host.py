@@ -67,5 +67,7 @@ def test_plugin_arguments_and_an_idempotent_launcher(tmp_path: Path) -> None:
     first = install_launcher(tmp_path, python="/venv/bin/python")
     stamp = first.stat().st_mtime_ns
     assert install_launcher(tmp_path, python="/venv/bin/python").stat().st_mtime_ns == stamp
-    assert first.read_text() == launcher_text("/venv/bin/python", str(Path(__file__).parents[2] / "stacks" / "language_host.py"))
+    assert first.read_text() == launcher_text(
+        "/venv/bin/python", str(Path(__file__).parents[2] / "stacks" / "language_host.py")
+    )
     assert first.stat().st_mode & 0o111

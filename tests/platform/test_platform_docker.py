@@ -11,7 +11,6 @@ import json
 import socket
 import time
 import uuid
-from pathlib import Path
 
 import docker
 import httpx
@@ -76,12 +75,18 @@ def _deploy_adder(lifecycle: str, token: str, family: str) -> dict:
     manifest = yaml.safe_load((SAMPLE / "job.yaml").read_text())
     manifest["name"] = family
     headers = {"X-Racetrack-Auth": token}
-    response = httpx.post(f"{lifecycle}/api/v1/deploy", headers=headers, timeout=60,
-                          json={"manifest": manifest, "build_context": pack_directory(SAMPLE)})
+    response = httpx.post(
+        f"{lifecycle}/api/v1/deploy",
+        headers=headers,
+        timeout=60,
+        json={"manifest": manifest, "build_context": pack_directory(SAMPLE)},
+    )
     assert response.status_code == 202, response.text
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
-        body = httpx.get(f"{lifecycle}/api/v1/deploy/{response.json()['id']}", headers=headers, timeout=30).json()
+        body = httpx.get(
+            f"{lifecycle}/api/v1/deploy/{response.json()['id']}", headers=headers, timeout=30
+        ).json()
         if body["status"] != "in_progress":
             return body
         time.sleep(1)
@@ -100,21 +105,29 @@ def test_up_deploy_call_preview_destroy(stack: tuple[str, dict, str], pulumi: Pu
 
     assert httpx.get(f"{lifecycle}/live", timeout=10).status_code == 200
     assert httpx.get(f"{outputs['dashboardUrl']}/live", timeout=10).status_code == 200
-    roles = {c.labels["racetrack/role"] for c in docker.from_env().containers.list(filters={"label": f"racetrack/platform={name}"})}
+    roles = {
+        c.labels["racetrack/role"]
+        for c in docker.from_env().containers.list(filters={"label": f"racetrack/platform={name}"})
+    }
     has_pub = (REPO / "api" / "pub" / "__main__.py").is_file()
-    assert roles == {"postgres", "lifecycle", "dashboard"} | ({"pub"} if has_pub else set())
+    assert roles == {"postgres", "lifecycle", "dashboard"} | ({"pub", "pub-bridge"} if has_pub else set())
 
     # The secret outputs are secret; the admin logs in with the generated password.
     plain = pulumi(REPO, "stack", "output", "--json", "--stack", name).stdout
     assert outputs["adminPassword"] not in plain
-    login = httpx.post(f"{lifecycle}/api/v1/users/login", timeout=30,
-                       json={"username": outputs["adminUsername"], "password": outputs["adminPassword"]})
+    login = httpx.post(
+        f"{lifecycle}/api/v1/users/login",
+        timeout=30,
+        json={"username": outputs["adminUsername"], "password": outputs["adminPassword"]},
+    )
     assert login.status_code == 200, login.text
     token = login.json()["token"]
 
     deployed = _deploy_adder(lifecycle, token, family)
     assert deployed["status"] == "done", deployed["error"]
-    job = httpx.get(f"{lifecycle}/api/v1/job/{family}/1.0.0", headers={"X-Racetrack-Auth": token}, timeout=30).json()
+    job = httpx.get(
+        f"{lifecycle}/api/v1/job/{family}/1.0.0", headers={"X-Racetrack-Auth": token}, timeout=30
+    ).json()
     assert job["status"] == "running", job
     # The lifecycle (in its container) deployed the job onto the platform's network.
     job_container = docker.from_env().containers.list(filters={"label": f"racetrack/job-name={family}"})[0]
@@ -124,21 +137,36 @@ def test_up_deploy_call_preview_destroy(stack: tuple[str, dict, str], pulumi: Pu
         assert httpx.post(url, json={"numbers": [40, 2]}, timeout=30).status_code == 401
         called = httpx.post(url, json={"numbers": [40, 2]}, headers={"X-Racetrack-Auth": token}, timeout=30)
     else:  # this checkout has no pub yet: the job itself answers on its address
-        called = httpx.post(f"http://{job['internal_name']}/pub/job/{family}/1.0.0/api/v1/perform",
-                            json={"numbers": [40, 2]}, timeout=30)
+        called = httpx.post(
+            f"http://{job['internal_name']}/pub/job/{family}/1.0.0/api/v1/perform",
+            json={"numbers": [40, 2]},
+            timeout=30,
+        )
     assert called.status_code == 200, called.text
     assert called.json() == 42
+    if has_pub:  # jobs reach pub at host.docker.internal, as job-to-job calls do
+        probe = f"import urllib.request; urllib.request.urlopen('http://host.docker.internal:{config['racetrack:pubPort']}/pub/live')"
+        docker.from_env().containers.run(
+            "racetrack/base-python:bookworm",
+            ["python3", "-c", probe],
+            remove=True,
+            extra_hosts={"host.docker.internal": "host-gateway"},
+        )
 
     # A config change of one component previews as that change only.
     pulumi(REPO, "config", "set", "--path", "racetrack:lifecycleEnv.LOG_LEVEL", "debug", "--stack", name)
     preview = json.loads(pulumi(REPO, "preview", "--json", "--stack", name).stdout)
-    changed = {step["urn"].rsplit("::", 1)[1]: step["op"] for step in preview["steps"] if step["op"] != "same"}
+    changed = {
+        step["urn"].rsplit("::", 1)[1]: step["op"] for step in preview["steps"] if step["op"] != "same"
+    }
     assert changed == {"lifecycle": "replace"}, changed
     diff = pulumi(REPO, "preview", "--diff", "--stack", name).stdout
     assert '"info" => "debug"' in diff
     assert outputs["adminPassword"] not in diff
 
-    deleted = httpx.delete(f"{lifecycle}/api/v1/job/{family}/1.0.0", headers={"X-Racetrack-Auth": token}, timeout=120)
+    deleted = httpx.delete(
+        f"{lifecycle}/api/v1/job/{family}/1.0.0", headers={"X-Racetrack-Auth": token}, timeout=120
+    )
     assert deleted.status_code in (200, 202), deleted.text
     deadline = time.monotonic() + 300
     while docker.from_env().containers.list(all=True, filters={"label": f"racetrack/job-name={family}"}):

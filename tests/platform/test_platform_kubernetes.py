@@ -23,7 +23,9 @@ def test_manifests_render_and_validate(pulumi: PulumiRun, tmp_path: Path) -> Non
     try:
         pulumi(REPO, "stack", "init", name)
         pulumi(REPO, "up", "--yes", "--skip-preview", "--stack", name)
-        documents = [doc for path in sorted(out.rglob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
+        documents = [
+            doc for path in sorted(out.rglob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc
+        ]
         for document in documents:
             kubernetes_validate.validate(document, K8S_VERSION, strict=True)
         by_kind: dict[str, dict[str, dict]] = {}
@@ -39,15 +41,19 @@ def test_manifests_render_and_validate(pulumi: PulumiRun, tmp_path: Path) -> Non
             image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
             assert image == "registry.example.com/racetrack/platform:0.1.0"
 
-        paths = {p["path"]: p["backend"]["service"]["name"]
-                 for p in by_kind["Ingress"]["racetrack"]["spec"]["rules"][0]["http"]["paths"]}
+        paths = {
+            p["path"]: p["backend"]["service"]["name"]
+            for p in by_kind["Ingress"]["racetrack"]["spec"]["rules"][0]["http"]["paths"]
+        }
         assert paths == {"/lifecycle": "lifecycle", "/dashboard": "dashboard", "/pub": "pub"}
 
         # The lifecycle manages jobs in the jobs namespace only, as its own ServiceAccount.
         role = by_kind["Role"]["racetrack-lifecycle"]
         assert role["metadata"]["namespace"] == "racetrack-jobs"
         binding = by_kind["RoleBinding"]["racetrack-lifecycle"]
-        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "racetrack-lifecycle", "namespace": "racetrack"}]
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "racetrack-lifecycle", "namespace": "racetrack"}
+        ]
         lifecycle_pod = by_kind["Deployment"]["lifecycle"]["spec"]["template"]["spec"]
         assert lifecycle_pod["serviceAccountName"] == "racetrack-lifecycle"
         assert "serviceAccountName" not in by_kind["Deployment"]["pub"]["spec"]["template"]["spec"]

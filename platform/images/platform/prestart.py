@@ -31,7 +31,11 @@ def wait_for_database(url: str, timeout: float) -> None:
 
 def main() -> None:
     url = os.environ.get("RACETRACK_DATABASE_URL")
-    if url and not url.startswith("sqlite") and os.environ.get("RACETRACK_WAIT_FOR_DATABASE", "true") == "true":
+    if (
+        url
+        and not url.startswith("sqlite")
+        and os.environ.get("RACETRACK_WAIT_FOR_DATABASE", "true") == "true"
+    ):
         wait_for_database(url, float(os.environ.get("RACETRACK_DATABASE_WAIT_TIMEOUT", "120")))
     command = sys.argv[1:] or ["python", "-m", "api.lifecycle"]
     os.execvp(command[0], command)

@@ -16,6 +16,7 @@ read-only) and the Pulumi CLI built by `make setup` (mounted read-only) to deplo
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from pathlib import Path
 from urllib.parse import quote
 
@@ -59,9 +60,11 @@ def _bridge_gateway() -> str | None:
     import docker
 
     try:
-        return docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+        config = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
     except Exception:  # noqa: BLE001 - an engine without the default bridge: jobs cannot call pub
         return None
+    # Some engines record only the subnet; the gateway is then its first address.
+    return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
 def platform_image_digest() -> str:

@@ -77,6 +77,11 @@ def declare(config: PlatformConfig) -> dict:
     labels = {"racetrack/platform": config.stack}
     base_image = config.get("baseImage", settings.base_image_python)
     ca_bundle = config.get("extraCaBundle", str(settings.extra_ca_bundle or ""))
+    if ca_bundle and not Path(ca_bundle).is_file():
+        raise ValueError(
+            f"racetrack:extraCaBundle: file {ca_bundle} does not exist "
+            "(remove the key if builds need no extra CA)"
+        )
     secret_files = {"ca_bundle": ca_bundle} if ca_bundle else {}
     docker_cli = config.get("dockerCli", settings.docker_build_cli)
     pulumi_root = Path(config.get("pulumiRoot", str(settings.pulumi_root)))
@@ -267,6 +272,8 @@ def declare(config: PlatformConfig) -> dict:
             '"password": "<adminPassword>"}\' (the answer\'s token goes into `racetrack login <token>`)'
         ),
         "network": prefix,
+        # Where the lifecycle keeps its job stacks' Pulumi state (and the data a removal deletes).
+        "jobStacksState": f"file://{DATA}/pulumi-state in the volume {prefix}-data",
         "containers": [c.container_name for c in [postgres, *components]],
         "platformImage": platform_image.tag,
     }

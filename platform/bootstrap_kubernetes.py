@@ -142,6 +142,7 @@ def declare(config: PlatformConfig) -> dict:
         metadata={
             "name": "lifecycle-data",
             "namespace": namespace,
+        "jobStacksState": f"file://{DATA}/pulumi-state on the PersistentVolumeClaim lifecycle-data",
             "labels": labels,
         },
         spec={

@@ -35,8 +35,9 @@ IMAGE_SOURCES = ("pyproject.toml", "api", "stacks", "jobtypes", "client", "platf
 DATA = "/var/lib/racetrack"
 
 
-def _digest(paths: list[Path], root: Path) -> str:
-    digest = hashlib.sha256()
+def _digest(paths: list[Path], root: Path, *, base_image: str) -> str:
+    """Names an image by what it is built from: the files it copies and its base image."""
+    digest = hashlib.sha256(base_image.encode() + b"\0")
     for path in sorted(paths):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(oct(path.stat().st_mode & 0o111).encode())
@@ -67,8 +68,8 @@ def _bridge_gateway() -> str | None:
     return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
-def platform_image_digest() -> str:
-    return _digest(_files(REPO, IMAGE_SOURCES), REPO)
+def platform_image_digest(base_image: str) -> str:
+    return _digest(_files(REPO, IMAGE_SOURCES), REPO, base_image=base_image)
 
 
 def declare(config: PlatformConfig) -> dict:
@@ -91,7 +92,8 @@ def declare(config: PlatformConfig) -> dict:
     data_volume = Volume("data", {"name": f"{prefix}-data", "labels": labels})
 
     postgres_context = IMAGES / "postgres"
-    postgres_digest = _digest(_files(postgres_context, ("Dockerfile", "entrypoint.sh")), postgres_context)
+    postgres_files = _files(postgres_context, ("Dockerfile", "entrypoint.sh"))
+    postgres_digest = _digest(postgres_files, postgres_context, base_image=base_image)
     postgres_image = Image(
         "postgres-image",
         {
@@ -106,7 +108,7 @@ def declare(config: PlatformConfig) -> dict:
             "port": 5432,
         },
     )
-    image_digest = platform_image_digest()
+    image_digest = platform_image_digest(base_image)
     platform_image = Image(
         "platform-image",
         {

@@ -142,7 +142,6 @@ def declare(config: PlatformConfig) -> dict:
         metadata={
             "name": "lifecycle-data",
             "namespace": namespace,
-        "jobStacksState": f"file://{DATA}/pulumi-state on the PersistentVolumeClaim lifecycle-data",
             "labels": labels,
         },
         spec={
@@ -202,6 +201,7 @@ def declare(config: PlatformConfig) -> dict:
         ),
         "namespace": namespace,
         "jobsNamespace": jobs_namespace,
+        "jobStacksState": f"file://{DATA}/pulumi-state on the PersistentVolumeClaim lifecycle-data",
     }
 
 

@@ -62,9 +62,17 @@ class PlanCollector:
 
     def __init__(self) -> None:
         self._steps: dict[str, PlanStep] = {}
+        self._refreshing: set[str] = set()
 
     def on_event(self, event: auto.EngineEvent) -> None:
+        outputs = event.res_outputs_event
+        if outputs is not None and outputs.metadata.urn in self._refreshing:
+            self._on_refreshed(outputs.metadata)
+            return
         pre = event.resource_pre_event
+        if pre is not None and pre.metadata.op.value == "refresh":
+            self._refreshing.add(pre.metadata.urn)  # what it found comes with the step's outputs (above)
+            return
         if pre is None:
             return
         meta = pre.metadata
@@ -90,6 +98,25 @@ class PlanCollector:
             if top not in step.diffs:
                 step.diffs.append(top)
             step.changes[top] = {"old": _mask(old.get(top)), "new": _mask(new.get(top))}
+
+    def _on_refreshed(self, meta: Any) -> None:
+        """Drift: a resource gone from the infrastructure, or whose observed outputs changed."""
+        if meta.type.startswith(_HIDDEN_TYPES):
+            return
+        name = meta.urn.rsplit("::", 1)[-1]
+        if meta.op.value == "same":
+            return
+        if meta.new is None or meta.op.value == "delete":
+            self._steps[meta.urn] = PlanStep(op="delete", urn=meta.urn, type=_display_type(meta), name=name)
+            return
+        old = dict((meta.old.outputs if meta.old else None) or {})
+        new = dict(meta.new.outputs or {})
+        changed = sorted(k for k in set(old) | set(new) if not k.startswith("__") and old.get(k) != new.get(k))
+        if changed:
+            self._steps[meta.urn] = PlanStep(
+                op="update", urn=meta.urn, type=_display_type(meta), name=name, diffs=changed,
+                changes={k: {"old": _mask(old.get(k)), "new": _mask(new.get(k))} for k in changed},
+            )
 
     def plan(self) -> Plan:
         return Plan(steps=list(self._steps.values()))

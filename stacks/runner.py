@@ -22,7 +22,7 @@ from stacks.spec import FamilySpec
 __all__ = ["Operation", "OperationResult", "StackRunner", "stack_name", "PROJECT"]
 
 PROJECT = "racetrack-jobs"
-Operation = Literal["up", "preview", "refresh", "destroy"]
+Operation = Literal["up", "preview", "refresh", "reconcile", "destroy"]
 
 
 def stack_name(family: str, target: str) -> str:
@@ -97,10 +97,21 @@ def run_in_worker(engine: EngineConfig, operation: Operation, spec_json: str, lo
                     summary=dict(result.summary.resource_changes or {}),
                 )
             if operation == "refresh":
+                # Only a report: what runs is compared with the state, and neither is changed.
                 collector = PlanCollector()
-                result = stack.refresh(on_output=on_output, on_event=collector.on_event)
+                result = stack.refresh(on_output=on_output, on_event=collector.on_event, preview_only=True)
                 return OperationResult(ok=True, plan=collector.plan().to_dict(),
                                        summary=dict(result.summary.resource_changes or {}))
+            if operation == "reconcile":
+                collector = PlanCollector()
+                stack.refresh(on_output=on_output, on_event=collector.on_event)
+                result = stack.up(on_output=on_output, on_event=errors.on_event)
+                return OperationResult(
+                    ok=True,
+                    plan=collector.plan().to_dict(),
+                    outputs={key: value.value for key, value in result.outputs.items()},
+                    summary=dict(result.summary.resource_changes or {}),
+                )
             if operation == "destroy":
                 result = stack.destroy(on_output=on_output, on_event=errors.on_event)
                 summary = dict(result.summary.resource_changes or {})

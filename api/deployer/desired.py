@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -19,9 +20,21 @@ from api.db.repository import add_revision
 from api.deployer.sealing import Sealer
 from api.errors import NotFound
 from api.manifest import parse_semver
+from stacks.digest import context_digest
 from stacks.spec import ContainerSpec, FamilySpec, ImageSpec, VersionSpec
 
-__all__ = ["current_spec", "revision_spec", "record_revision", "with_version", "without_version", "latest_version"]
+__all__ = [
+    "applied_revisions",
+    "current_spec",
+    "find_revision",
+    "images_from_plan",
+    "latest_version",
+    "record_revision",
+    "revision_spec",
+    "version_from_plan",
+    "with_version",
+    "without_version",
+]
 
 
 def _to_record(spec: FamilySpec, sealer: Sealer) -> dict[str, Any]:
@@ -111,4 +124,37 @@ def without_version(spec: FamilySpec, version: str) -> FamilySpec:
     return dataclasses.replace(spec, versions=versions, latest=latest_version(versions))
 
 
-__all__ += ["ImageSpec", "ContainerSpec", "applied_revisions", "find_revision"]
+def images_from_plan(plan: Any, version: str) -> tuple[ImageSpec, ...]:
+    """The images of a job type's build plan, each tagged by the digest of what it is built from."""
+    images = []
+    for image in plan.images:
+        dockerfile_text = Path(image.dockerfile).read_text(encoding="utf-8")
+        digest = context_digest(image.context, extra=[dockerfile_text, repr(sorted(image.build_args.items()))])
+        secrets = image.secret_values()
+        images.append(ImageSpec(
+            role=image.role, tag=image.image.rsplit(":", 1)[0] + f":{_tag_safe(version)}-{digest[:12]}",
+            context_digest=digest, context=str(image.context), dockerfile=str(image.dockerfile),
+            build_args=dict(image.build_args),
+            # The CA bundle is a file every build gets, not a secret of the job: kept as a path.
+            build_secrets={k: v for k, v in secrets.items() if k != "ca_bundle"},
+            secret_files={k: str(p) for k, p in image.secrets.items() if k == "ca_bundle"},
+            port=image.port, address_env=image.address_env,
+        ))
+    return tuple(images)
+
+
+def version_from_plan(manifest: dict[str, Any], images: tuple[ImageSpec, ...], *, env: dict[str, str],
+                      secret_env: dict[str, str], timestamp: int) -> VersionSpec:
+    """How one version runs, from its manifest (`replicas`, `resources`) and its environment."""
+    resources = manifest.get("resources") or {}
+    return VersionSpec(
+        version=str(manifest.get("version", "0.0.1")), images=images, deployment_timestamp=timestamp,
+        run=ContainerSpec(env=env, secret_env=secret_env, replicas=int(manifest.get("replicas") or 1),
+                          memory_min=resources.get("memory_min"), memory_max=resources.get("memory_max"),
+                          cpu_min=resources.get("cpu_min"), cpu_max=resources.get("cpu_max")),
+        labels={"racetrack/revision": "pending"},
+    )
+
+
+def _tag_safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in text)

@@ -45,18 +45,19 @@ from api.deployer.desired import (
     applied_revisions,
     current_spec,
     find_revision,
+    images_from_plan,
     record_revision,
     revision_spec,
+    version_from_plan,
     with_version,
     without_version,
 )
 from api.deployer.sealing import Sealer
 from api.errors import InvalidInput, NotFound, PlatformError
 from api.settings import Settings
-from stacks.digest import context_digest
 from stacks.engine import EngineConfig
 from stacks.runner import OperationResult, StackRunner
-from stacks.spec import ContainerSpec, FamilySpec, ImageSpec, VersionSpec
+from stacks.spec import FamilySpec, VersionSpec
 
 __all__ = ["DeployEngine"]
 
@@ -91,12 +92,13 @@ class DeployEngine:
         self._threads.shutdown(wait=True, cancel_futures=True)
         self.runner.shutdown()
 
-    def runtime_logs(self, job: Job, tail: int = 20) -> str:
+    def runtime_logs(self, name: str, version: str, tail: int = 20) -> str:
+        """The last `tail` lines (0: all) the job's first replica printed."""
         import docker
 
         client = docker.from_env()
         containers = client.containers.list(
-            all=True, filters={"label": [f"racetrack/job-name={job.name}", f"racetrack/job-version={job.version}",
+            all=True, filters={"label": [f"racetrack/job-name={name}", f"racetrack/job-version={version}",
                                          "racetrack/replica=0"]})
         if not containers:
             return ""
@@ -120,6 +122,43 @@ class DeployEngine:
         for family_name, target in families:
             self._restore(family_name, target)
 
+    def start_monitor(self, interval: float) -> None:
+        """Checks every `interval` seconds that each job's container runs, and sets its status."""
+        self._monitor_stop = threading.Event()
+
+        def loop() -> None:
+            while not self._monitor_stop.wait(interval):
+                try:
+                    self.check_jobs()
+                except Exception:  # noqa: BLE001 - the monitor must outlive a failed round
+                    logger.exception("job monitor round failed")
+
+        threading.Thread(target=loop, name="monitor", daemon=True).start()
+
+    def check_jobs(self) -> None:
+        """One monitor round over Docker jobs: running, error (stopped, restarting) or lost (gone)."""
+        import docker
+
+        client = docker.from_env()
+        states: dict[tuple[str, str], Any] = {}
+        for container in client.containers.list(all=True, filters={"label": ["racetrack/resource=job", "racetrack/replica=0"]}):
+            key = (container.labels.get("racetrack/job-name"), container.labels.get("racetrack/job-version"))
+            states[key] = container
+        with session_scope(self.sessions) as session:
+            jobs = session.scalars(select(Job).where(Job.infrastructure_target == "docker",
+                                                     Job.status.in_(("running", "error", "lost"))))
+            for job in jobs:
+                container = states.get((job.name, job.version))
+                if container is None:
+                    status, error = "lost", "its container is gone; reconcile the job to bring it back"
+                elif container.status == "running":
+                    status, error = "running", None
+                else:
+                    status = "error"
+                    error = f"its container is {container.status}: {_log_tail(container)}"
+                if (job.status, job.error) != (status, error):
+                    job.status, job.error = status, error
+
     # Operations ---------------------------------------------------------------------------------
 
     def _run(self, deployment_id: str) -> None:
@@ -127,8 +166,11 @@ class DeployEngine:
             deployment = get_deployment(session, deployment_id)
             kind, parameters = deployment.kind, dict(deployment.parameters or {})
         try:
-            if parameters.get("operation") == "rollback":
+            operation = parameters.get("operation")
+            if operation == "rollback":
                 self._rollback(deployment_id, parameters, preview=kind == "preview")
+            elif operation in ("reconcile", "refresh"):
+                self._reconcile(deployment_id, report_only=operation == "refresh")
             elif kind in ("deploy", "preview"):
                 self._deploy(deployment_id, preview=kind == "preview")
             elif kind == "delete":
@@ -164,20 +206,14 @@ class DeployEngine:
             plan = plan_build(manifest, source, build_id="pending", settings=self.settings,
                               secret_build_env=secret_vars.get("build_env") or None,
                               log=lambda line: _append(log_path, line))
-            images = []
-            for image in plan.images:
-                dockerfile_text = Path(image.dockerfile).read_text(encoding="utf-8")
-                digest = context_digest(image.context, extra=[dockerfile_text, repr(sorted(image.build_args.items()))])
-                tag = image.image.rsplit(":", 1)[0] + f":{_tag_safe(version)}-{digest[:12]}"
-                secrets = image.secret_values()
-                images.append(ImageSpec(
-                    role=image.role, tag=tag, context_digest=digest, context=str(image.context),
-                    dockerfile=str(image.dockerfile), build_args=dict(image.build_args),
-                    build_secrets={k: v for k, v in secrets.items() if k != "ca_bundle"},
-                    secret_files={k: str(p) for k, p in image.secrets.items() if k == "ca_bundle"},
-                    port=image.port, address_env=image.address_env,
-                ))
+            images = images_from_plan(plan, version)
             secret_runtime = dict(secret_vars.get("runtime_env") or {})
+            with session_scope(self.sessions) as session:
+                family = ensure_family(session, name)
+                known = current_spec(session, family, target, self.sealer, {}).version(version)
+            if not secret_vars and known is not None:
+                # A redeploy from the dashboard or the API has no client to send secrets: keep the recorded ones.
+                secret_runtime = {k: v for k, v in known.run.secret_env.items() if k != "AUTH_TOKEN"}
             clash = sorted(RESERVED_ENV.intersection(secret_runtime))
             if clash:
                 raise InvalidInput(f"secret_runtime_env sets {', '.join(clash)}, which the platform sets; rename them")
@@ -190,20 +226,17 @@ class DeployEngine:
                                   job_type_env=plan.runtime_env)
             env.pop("AUTH_TOKEN")
             env.pop("JOB_DEPLOYMENT_TIMESTAMP")
-            resources = manifest.get("resources") or {}
-            version_spec = VersionSpec(
-                version=version, images=tuple(images), deployment_timestamp=timestamp,
-                run=ContainerSpec(env=env, secret_env={"AUTH_TOKEN": family_token, **secret_runtime},
-                                  replicas=int(manifest.get("replicas") or 1),
-                                  memory_min=resources.get("memory_min"), memory_max=resources.get("memory_max"),
-                                  cpu_min=resources.get("cpu_min"), cpu_max=resources.get("cpu_max")),
-                labels={"racetrack/revision": "pending"},
-            )
+            version_spec = version_from_plan(manifest, images, env=env,
+                                             secret_env={"AUTH_TOKEN": family_token, **secret_runtime},
+                                             timestamp=timestamp)
             existing = spec.version(version)
             if existing is not None and _same_version(existing, version_spec):
                 # Nothing about this version changed: keep its timestamp so the stack sees no change.
                 version_spec = dataclasses.replace(version_spec, deployment_timestamp=existing.deployment_timestamp,
                                                    labels=existing.labels)
+                if not preview and self._serving(name, version):
+                    self._finish_unchanged(deployment_id, spec.revision)
+                    return
             desired = with_version(spec, version_spec)
             if preview:
                 self._phase(deployment_id, "previewing changes")
@@ -255,6 +288,29 @@ class DeployEngine:
             return
         self._apply(deployment_id, desired, changed_version=version, operation=f"rollback to {chosen.revision}",
                     deployed_by=deployed_by, log_path=self._log_path(deployment_id))
+
+    def _reconcile(self, deployment_id: str, *, report_only: bool) -> None:
+        """Refresh reports drift; reconcile re-applies the last applied revision after refreshing."""
+        with session_scope(self.sessions) as session:
+            deployment = get_deployment(session, deployment_id)
+            family = get_family(session, deployment.job_name)
+            if family is None:
+                raise NotFound(f"job family {deployment.job_name} was not found")
+            target = deployment.infrastructure_target or self.settings.default_infrastructure_target
+            spec = current_spec(session, family, target, self.sealer, self._target_settings(target, self._log_path(deployment_id)))
+        if not spec.versions:
+            raise NotFound(f"job family {family.name} has no applied revision on {target}")
+        self._phase(deployment_id, "comparing with what runs" if report_only else "re-applying the last revision")
+        result = self.runner.run("refresh" if report_only else "reconcile", spec, log_path=str(self._log_path(deployment_id)))
+        if not result.ok:
+            raise _failure(result)
+        with session_scope(self.sessions) as session:
+            if not report_only:
+                self._sync_jobs(session, spec, result.outputs)
+                record_audit(session, "job_redeployed", executor=get_deployment(session, deployment_id).deployed_by,
+                             job_name=spec.family, properties={"operation": "reconcile", "revision": spec.revision})
+            deployment = finish_deployment(session, deployment_id, status="done", preview=result.plan)
+            deployment.phase = None
 
     def _delete(self, deployment_id: str) -> None:
         with session_scope(self.sessions) as session:
@@ -315,7 +371,7 @@ class DeployEngine:
                 record_audit(session, "job_deployed", executor=deployed_by, job_name=desired.family,
                              job_version=changed_version, properties={"revision": numbered.revision})
             elif operation.startswith("rollback"):
-                record_audit(session, "job_redeployed", executor=deployed_by, job_name=desired.family,
+                record_audit(session, "job_rolled_back", executor=deployed_by, job_name=desired.family,
                              job_version=changed_version, properties={"revision": numbered.revision, "operation": operation})
             deployment = finish_deployment(session, deployment_id, status="done",
                                            image_name=numbered.version(changed_version).main_image.tag
@@ -355,6 +411,20 @@ class DeployEngine:
             return
         with session_scope(self.sessions) as session:
             self._sync_jobs(session, spec, result.outputs)
+
+    def _serving(self, name: str, version: str) -> bool:
+        with session_scope(self.sessions) as session:
+            job = session.scalar(select(Job).where(Job.name == name, Job.version == version))
+            return job is not None and job.status == "running"
+
+    def _finish_unchanged(self, deployment_id: str, revision: int) -> None:
+        """A redeploy that changes nothing: the serving revision stays, and no stack update runs."""
+        with session_scope(self.sessions) as session:
+            deployment = finish_deployment(session, deployment_id, status="done")
+            deployment.revision_number = revision
+            deployment.phase = None
+            deployment.warnings = "\n".join(filter(None, [deployment.warnings,
+                f"nothing changed: revision {revision} stays in force (reconcile the job to re-apply it)"]))
 
     def _finish_preview(self, deployment_id: str, result: OperationResult) -> None:
         if not result.ok:
@@ -431,6 +501,10 @@ def _label_revision(spec: FamilySpec, version: str | None, revision: str) -> Fam
     return dataclasses.replace(spec, versions=versions)
 
 
+def _log_tail(container: Any, lines: int = 5) -> str:
+    return container.logs(tail=lines).decode("utf-8", "replace").strip()[-500:]
+
+
 def _same_version(old: VersionSpec, new: VersionSpec) -> bool:
     """Equal but for where this run's build contexts sit, when the version was stamped, and labels."""
 
@@ -439,10 +513,6 @@ def _same_version(old: VersionSpec, new: VersionSpec) -> bool:
         return dataclasses.replace(version, images=images, deployment_timestamp=0, labels={})
 
     return essence(old) == essence(new)
-
-
-def _tag_safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in text)
 
 
 def _append(path: Path, line: str) -> None:

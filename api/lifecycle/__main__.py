@@ -23,6 +23,7 @@ def main() -> None:
     app.state.engine = engine
     # Bringing interrupted families back to their last revision runs Pulumi: not before serving.
     threading.Thread(target=engine.recover, name="recover", daemon=True).start()
+    engine.start_monitor(settings.monitor_interval)
     try:
         uvicorn.run(app, host=settings.lifecycle_host, port=settings.lifecycle_port, log_level="info")
     finally:

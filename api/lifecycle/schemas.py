@@ -105,6 +105,9 @@ class JobFamilyOut(BaseModel):
     name: str
 
 
+BUILD_LOG_LINES = 200  # what a deployment's status carries; the whole log is at /job/{n}/{v}/build-logs
+
+
 class DeploymentOut(BaseModel):
     id: str
     kind: str
@@ -120,6 +123,7 @@ class DeploymentOut(BaseModel):
     revision_number: int | None
     manifest_yaml: str | None
     preview: dict[str, Any] | None
+    build_logs: str | None = Field(default=None, description=f"the last {BUILD_LOG_LINES} lines of the build log")
     create_time: int | None
     update_time: int | None
     job: JobOut | None = None
@@ -131,7 +135,9 @@ def deployment_out(deployment: Deployment, job: Job | None, settings: Settings) 
         error=deployment.error, warnings=deployment.warnings, image_name=deployment.image_name,
         job_name=deployment.job_name, job_version=deployment.job_version, deployed_by=deployment.deployed_by,
         infrastructure_target=deployment.infrastructure_target, revision_number=deployment.revision_number,
-        manifest_yaml=deployment.manifest, preview=deployment.preview, create_time=ts(deployment.create_time),
+        manifest_yaml=deployment.manifest, preview=deployment.preview,
+        build_logs="\n".join((deployment.build_logs or "").splitlines()[-BUILD_LOG_LINES:]) or None,
+        create_time=ts(deployment.create_time),
         update_time=ts(deployment.update_time), job=job_out(job, settings) if job is not None else None,
     )
 

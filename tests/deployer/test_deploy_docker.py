@@ -163,3 +163,25 @@ def test_killing_the_lifecycle_mid_deploy_keeps_the_old_version_serving(
         assert _perform(restarted, family) == 49
     finally:
         restarted.stop()
+
+
+def test_drift_is_reported_and_a_reconcile_brings_the_job_back(
+    lifecycle: LifecycleProcess, family: str, tmp_path: Path
+) -> None:
+    folder, manifest = _job_dir(tmp_path, family)
+    assert _deploy(lifecycle, folder, manifest)["status"] == "done"
+    client = docker.from_env()
+    (container,) = client.containers.list(filters={"label": [f"racetrack/job-name={family}", "racetrack/role=job"]})
+    container.remove(force=True)  # someone removes it by hand
+
+    refresh = lifecycle.request("POST", f"/job_family/{family}/refresh")
+    assert refresh.status_code == 202, refresh.text
+    report = lifecycle.wait_deployment(refresh.json()["id"])
+    assert report["status"] == "done", report["error"]
+    drifted = {step["name"]: step["op"] for step in report["preview"]["steps"]}
+    assert drifted == {f"job-{family}-v-1-0-0": "delete"}, report["preview"]
+
+    reconcile = lifecycle.request("POST", f"/job/{family}/1.0.0/reprovision")
+    assert reconcile.status_code == 202, reconcile.text
+    assert lifecycle.wait_deployment(reconcile.json()["id"])["status"] == "done"
+    assert _perform(lifecycle, family) == 42

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -253,7 +255,8 @@ def test_rebuild_with_unchanged_requirements_reuses_dependency_layer(
     folder = tmp_path / "adder"
     shutil.copytree(SAMPLES / "python-class", folder)
     with open(folder / "adder.py", "a", encoding="utf-8") as handle:
-        handle.write("\n# a code change that leaves requirements.txt alone\n")
+        # Unique per run: the engine's build cache outlives the test and would otherwise match it.
+        handle.write(f"\n# a code change that leaves requirements.txt alone: {uuid.uuid4()}\n")
     second = build_job(folder, job_settings(tmp_path / "data"), tmp_path / "ws", manifest=first.manifest)
     try:
         steps = _cached_steps(second.log)

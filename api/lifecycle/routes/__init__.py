@@ -8,6 +8,7 @@ from api.lifecycle.routes import (
     escs,
     info,
     jobs,
+    operations,
     permissions,
     plugins,
     public_endpoints,
@@ -16,7 +17,8 @@ from api.lifecycle.routes import (
     users,
 )
 
-# async_calls comes before jobs: `/job/async/call/{id}` would otherwise match `/job/{name}/{version}`.
+# async_calls and operations come before jobs: `/job/async/call/{id}` and `/job/all/reconcile` would
+# otherwise match `/job/{name}/{version}`.
 ROUTERS = [
     info.router,
     users.router,
@@ -26,6 +28,7 @@ ROUTERS = [
     escs.router,
     deploy.router,
     async_calls.router,
+    operations.router,
     jobs.router,
     public_endpoints.router,
     audit.router,

@@ -1,0 +1,76 @@
+"""Operations on running jobs: redeploy, reprovision, drift refresh and reconcile.
+
+Each records an operation (a deployment row) for the deploy engine and returns it; poll
+`GET /deploy/{id}` for its end. A refresh only reports drift (as a plan); a reconcile re-applies the
+family's last applied revision, bringing back containers removed or changed by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
+
+from api.auth import Scope, has_permission
+from api.db import Job
+from api.db.repository import create_deployment, get_family
+from api.errors import Forbidden, NotFound
+from api.lifecycle.deployments import actor, submit
+from api.lifecycle.deps import LoggedIn, NotInMaintenance, SessionDep, SettingsDep, job_access
+from api.lifecycle.errors import error_responses
+from api.lifecycle.schemas import DeploymentOut, deployment_out
+
+router = APIRouter(tags=["operations"], responses=error_responses(401, 403, 404, 422, 503))
+
+DeployableJob = Annotated[Job, Depends(job_access(Scope.deploy_job))]
+
+
+def _record(session, settings, request: Request, caller, *, kind: str, operation: str, job: Job | None,
+            family: str) -> DeploymentOut:
+    deployment = create_deployment(
+        session, kind=kind, status="in_progress", job_name=family, job_version=job.version if job else None,
+        manifest=job.manifest if job else None, deployed_by=actor(caller),
+        infrastructure_target=(job.infrastructure_target if job else None) or settings.default_infrastructure_target,
+        parameters={"operation": operation},
+    )
+    submit(session, settings, request.app.state.engine, deployment)
+    return deployment_out(deployment, None, settings)
+
+
+@router.post("/job/{name}/{version}/redeploy", response_model=DeploymentOut, status_code=202,
+             dependencies=[NotInMaintenance])
+def redeploy(job: DeployableJob, request: Request, caller: LoggedIn, session: SessionDep,
+             settings: SettingsDep) -> DeploymentOut:
+    """Rebuilds the job from its git repository with its recorded manifest, then provisions it."""
+    return _record(session, settings, request, caller, kind="deploy", operation="redeploy", job=job, family=job.name)
+
+
+@router.post("/job/{name}/{version}/reprovision", response_model=DeploymentOut, status_code=202,
+             dependencies=[NotInMaintenance])
+def reprovision(job: DeployableJob, request: Request, caller: LoggedIn, session: SessionDep,
+                settings: SettingsDep) -> DeploymentOut:
+    """Applies the family's last applied revision again, without building anything."""
+    return _record(session, settings, request, caller, kind="deploy", operation="reconcile", job=job, family=job.name)
+
+
+@router.post("/job_family/{name}/refresh", response_model=DeploymentOut, status_code=202)
+def refresh(name: str, request: Request, caller: LoggedIn, session: SessionDep, settings: SettingsDep) -> DeploymentOut:
+    """Compares what runs with what the family's stack recorded; the operation's `preview` holds the drift."""
+    family = get_family(session, name)
+    if family is None:
+        raise NotFound(f"job family {name} was not found")
+    if not has_permission(session, caller, Scope.read_job, family=family):
+        raise Forbidden("no permission to do this operation", details=f'scope "read_job" on family {name}')
+    return _record(session, settings, request, caller, kind="preview", operation="refresh", job=None, family=name)
+
+
+@router.post("/job/all/reconcile", response_model=list[DeploymentOut], status_code=202,
+             dependencies=[NotInMaintenance])
+def reconcile_all(request: Request, caller: LoggedIn, session: SessionDep, settings: SettingsDep) -> list[DeploymentOut]:
+    """Re-applies every family's last applied revision (staff or call_admin_api)."""
+    if not has_permission(session, caller, Scope.call_admin_api):
+        raise Forbidden("no permission to do this operation", details='scope "call_admin_api" is required')
+    families = sorted(set(session.scalars(select(Job.name))))
+    return [_record(session, settings, request, caller, kind="deploy", operation="reconcile", job=None, family=f)
+            for f in families]

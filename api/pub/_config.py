@@ -1,0 +1,84 @@
+"""Pub's view of the settings: the values it reads on every request, resolved once at startup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.errors import InvalidInput
+from api.settings import Settings, managed_secret
+
+__all__ = ["PubConfig", "SidecarTarget"]
+
+
+@dataclass(frozen=True, slots=True)
+class SidecarTarget:
+    """The one job a sidecar guards: calls go to `address` whatever the lifecycle says its address is."""
+
+    address: str  # "host:port"
+    job_name: str
+    job_version: str | None  # None: whatever exact version the lifecycle resolves
+
+
+@dataclass(frozen=True, slots=True)
+class PubConfig:
+    """Everything pub needs, with secrets resolved; build it with `PubConfig.from_settings`.
+
+    **Parameters:** see `api.settings.Settings` (fields `pub_*`, `async_call_retention`).
+    """
+
+    lifecycle_url: str
+    internal_token: str
+    auth_cache_ttl: float = 10.0
+    auth_cache_ttl_max: float = 600.0
+    auth_negative_cache_ttl: float = 1.0
+    job_timeout: float = 600.0
+    job_connect_timeout: float = 5.0
+    lifecycle_timeout: float = 5.0
+    max_connections: int = 1024
+    max_keepalive_connections: int = 256
+    async_poll_timeout: float = 30.0
+    async_retry_interval: float = 10.0
+    async_heartbeat: float = 5.0
+    async_retention: float = 4 * 3600.0
+    sidecar: SidecarTarget | None = None
+
+    def __repr__(self) -> str:  # the internal token never reaches a log
+        return (
+            f"PubConfig(lifecycle_url={self.lifecycle_url!r}, sidecar={self.sidecar!r}, internal_token='***')"
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, sidecar: bool = False) -> PubConfig:
+        if settings.internal_token is not None:
+            token = settings.internal_token.get_secret_value()
+        else:
+            token = managed_secret(settings.data_dir, "internal_token")
+        target = None
+        if sidecar or settings.pub_sidecar_target:
+            if not settings.pub_sidecar_target or not settings.pub_sidecar_job_name:
+                raise InvalidInput(
+                    "the sidecar form needs RACETRACK_PUB_SIDECAR_TARGET (host:port of the job) and "
+                    "RACETRACK_PUB_SIDECAR_JOB_NAME; RACETRACK_PUB_SIDECAR_JOB_VERSION is optional"
+                )
+            target = SidecarTarget(
+                address=settings.pub_sidecar_target,
+                job_name=settings.pub_sidecar_job_name,
+                job_version=settings.pub_sidecar_job_version,
+            )
+        return cls(
+            lifecycle_url=settings.effective_lifecycle_url.rstrip("/"),
+            internal_token=token,
+            auth_cache_ttl=settings.pub_auth_cache_ttl,
+            auth_cache_ttl_max=settings.pub_auth_cache_ttl_max,
+            auth_negative_cache_ttl=settings.pub_auth_negative_cache_ttl,
+            job_timeout=settings.pub_job_timeout,
+            job_connect_timeout=settings.pub_job_connect_timeout,
+            lifecycle_timeout=settings.pub_lifecycle_timeout,
+            max_connections=settings.pub_max_connections,
+            max_keepalive_connections=settings.pub_max_keepalive_connections,
+            async_poll_timeout=settings.pub_async_poll_timeout,
+            async_retry_interval=settings.pub_async_retry_interval,
+            async_heartbeat=settings.pub_async_heartbeat,
+            async_retention=settings.async_call_retention,
+            sidecar=target,
+        )

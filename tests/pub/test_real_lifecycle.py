@@ -1,0 +1,111 @@
+"""Pub against the real lifecycle (api/lifecycle on SQLite, served by uvicorn): the contract both sides
+wrote to, checked end to end. The rest of tests/pub uses the small fake lifecycle."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+from pydantic import SecretStr
+
+from api.auth import passwords as password_module
+from api.lifecycle import create_app as create_lifecycle
+from api.lifecycle.deps import expected_internal_token
+from api.settings import Settings
+from tests.api.conftest import World
+
+from .conftest import base_config
+from .jobs import JobWorld
+from .servers import ServerThread
+
+
+@dataclass
+class Real:
+    world: World
+    pub: str
+    alice: str
+    chain: str
+    esc: str
+
+
+@pytest.fixture
+def real(tmp_path, start_pub, monkeypatch) -> Iterator[Real]:
+    monkeypatch.setattr(password_module, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        cache_dir=tmp_path / "cache",
+        database_url=f"sqlite:///{tmp_path / 'racetrack.db'}",
+        admin_password=SecretStr("admin-password-for-tests"),
+    )
+    app = create_lifecycle(settings)
+    lifecycle = ServerThread(app).start()
+    jobs = JobWorld()
+    job_server = ServerThread(jobs.app()).start()
+    world = World(app)
+    world.job("adder", "1.0.0", internal_name=job_server.address)
+    world.job("adder", "1.1.0", internal_name=job_server.address)
+    world.job("python-chain", "0.1.0", internal_name=job_server.address)
+    alice = world.user("alice@example.com")
+    chain = world.family_token("python-chain")
+    _, esc = world.esc("billing")
+    config = base_config(f"{lifecycle.url}/lifecycle", internal_token=expected_internal_token(settings))
+    pub = start_pub(config)
+    jobs.pub_url = pub.url
+    jobs.family_tokens["python-chain"] = chain
+    yield Real(world, pub.url, alice, chain, esc)
+    job_server.stop()
+    lifecycle.stop()
+    app.state.db_engine.dispose()
+
+
+def test_calls_through_pub_with_the_real_lifecycle(real: Real) -> None:
+    with httpx.Client(base_url=real.pub, trust_env=False, timeout=10) as c:
+        r = c.post(
+            "/pub/job/adder/latest/api/v1/perform",
+            json={"numbers": [1, 2]},
+            headers={"X-Racetrack-Auth": real.alice},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json() == {"result": 3, "version": "1.1.0", "caller": "User alice@example.com"}
+        r = c.post("/pub/job/adder/1.0.0/api/v1/perform", json={"numbers": [1]})
+        assert r.status_code == 401
+        assert (
+            r.json()["error"]
+            == "Proxy request error: Unauthenticated: no header X-Racetrack-Auth: not logged in"
+        )
+        r = c.post(
+            "/pub/job/adder/1.0.0/api/v1/perform", json={"numbers": [1]}, headers={"X-Racetrack-Auth": "x"}
+        )
+        assert r.status_code == 401
+        r = c.post(
+            "/pub/job/adder/1.0.0/api/v1/perform",
+            json={"numbers": [1]},
+            headers={"X-Racetrack-Auth": real.esc},
+        )
+        assert r.status_code == 403  # an ESC has no permission until granted
+        assert c.get("/pub/job/adder/1.0.0/live").status_code == 200
+        assert c.get("/pub/job/nope/1.0.0/live").status_code == 404
+
+
+def test_async_call_records_fit_the_real_lifecycle(real: Real) -> None:
+    with httpx.Client(base_url=real.pub, trust_env=False, timeout=10) as c:
+        r = c.post(
+            "/pub/async/new/job/adder/1.x/api/v1/perform",
+            json={"numbers": [20, 22]},
+            headers={"X-Racetrack-Auth": real.alice},
+        )
+        assert r.status_code == 201, r.text
+        task_id = r.json()["task_id"]
+        deadline = time.monotonic() + 20
+        while (r := c.get(f"/pub/async/task/{task_id}/poll")).status_code == 202:
+            assert time.monotonic() < deadline
+        assert r.status_code == 200, r.text
+        assert r.json()["result"] == 42
+        deadline = time.monotonic() + 10
+        while c.get(f"/pub/async/task/{task_id}/status").json()["status"] != "completed":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)

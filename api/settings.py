@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     pub_url: str | None = None
     dashboard_url: str | None = None
 
+    # false: the lifecycle runs without its deploy engine (a registry only): deploys fail at once and say so.
+    deploy_engine: bool = True
     auth_required: bool = True
     auth_key: SecretStr | None = None  # JWT signing key; generated into data_dir when unset
     admin_username: str = "admin"

@@ -16,9 +16,19 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from api.errors import InvalidInput
 
-__all__ = ["JobType", "ImageSpec", "JobTypeExtra", "JOB_PORT", "format_validation_error"]
+__all__ = [
+    "JobType",
+    "ImageSpec",
+    "JobTypeExtra",
+    "JOB_PORT",
+    "SWAGGER_UI_DIR",
+    "format_validation_error",
+]
 
 JOB_PORT = 7000
+# The pinned swagger-ui-bundle requirement and the script installing its files; built-in job types
+# add this folder to their context so their images serve Swagger UI without a CDN.
+SWAGGER_UI_DIR = Path(__file__).resolve().parent / "swagger_ui"
 
 
 class JobTypeExtra(BaseModel):

@@ -112,11 +112,16 @@ def open_stack(
     stack: str,
     program: Callable[[], None],
     providers: tuple[str, ...] = (),
+    existing: bool = False,
 ) -> auto.Stack:
-    """Creates or selects `project/stack` with `program` as its inline program."""
+    """Creates or selects `project/stack` with `program` as its inline program.
+
+    With `existing=True` a stack that does not exist raises NotFound instead of being created.
+    """
     check_installed(config, providers)
+    opener = auto.select_stack if existing else auto.create_or_select_stack
     with translate_errors(f"{project}/{stack}"):
-        return auto.create_or_select_stack(
+        return opener(
             stack_name=auto.fully_qualified_stack_name("organization", project, stack),
             project_name=project,
             program=program,

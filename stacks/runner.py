@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from api.errors import PlatformError, StackError
+from api.errors import NotFound, PlatformError, StackError
 from stacks.engine import EngineConfig, open_stack, remove_stack, translate_errors
 from stacks.plan import PlanCollector
 from stacks.spec import FamilySpec
@@ -59,6 +59,27 @@ class StackRunner:
         with self._lock(stack):
             future = self._pool.submit(run_in_worker, self._engine, operation, spec.to_json(), log_path)
             return future.result()
+
+    def history(self, family: str, target: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        """The stack's Pulumi updates, newest first (no program runs, so this stays in-process)."""
+        try:
+            stack = open_stack(self._engine, project=PROJECT, stack=stack_name(family, target), program=lambda: None,
+                               existing=True)
+        except NotFound:
+            return []
+        with translate_errors(stack.name):
+            updates = stack.history(page_size=limit, page=1, show_secrets=False)
+        return [
+            {
+                "version": update.version,
+                "kind": update.kind,
+                "result": update.result,
+                "start_time": update.start_time.isoformat() if update.start_time else None,
+                "end_time": update.end_time.isoformat() if update.end_time else None,
+                "resource_changes": dict(update.resource_changes or {}),
+            }
+            for update in updates
+        ]
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

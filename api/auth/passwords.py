@@ -12,11 +12,31 @@ __all__ = ["hash_password", "verify_password", "needs_rehash", "check_password_p
 _hasher = PasswordHasher()
 
 # A few of the most common passwords; a leaked-password list would be better, this catches the worst.
-_COMMON = frozenset({
-    "password", "password1", "12345678", "123456789", "1234567890", "qwertyuiop", "iloveyou",
-    "admin123", "administrator", "letmein1", "welcome1", "qwerty123", "11111111", "00000000",
-    "abcdefgh", "passw0rd", "sunshine", "princess", "football", "baseball", "racetrack",
-})
+_COMMON = frozenset(
+    {
+        "password",
+        "password1",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "qwertyuiop",
+        "iloveyou",
+        "admin123",
+        "administrator",
+        "letmein1",
+        "welcome1",
+        "qwerty123",
+        "11111111",
+        "00000000",
+        "abcdefgh",
+        "passw0rd",
+        "sunshine",
+        "princess",
+        "football",
+        "baseball",
+        "racetrack",
+    }
+)
 
 
 def hash_password(password: str) -> str:

@@ -40,12 +40,17 @@ def has_permission(
         return True
     if caller.subject_id is None:
         return False
-    if job is not None and family is None:
-        family = job.family
+    family_id = family.id if family is not None else (job.family_id if job is not None else None)
     conditions = [Permission.subject_id == caller.subject_id, _scope_match(scope)]
-    conditions.append(or_(Permission.job_family_id.is_(None),
-                          Permission.job_family_id == family.id if family is not None else false()))
-    conditions.append(or_(Permission.job_id.is_(None), Permission.job_id == job.id if job is not None else false()))
+    conditions.append(
+        or_(
+            Permission.job_family_id.is_(None),
+            Permission.job_family_id == family_id if family_id is not None else false(),
+        )
+    )
+    conditions.append(
+        or_(Permission.job_id.is_(None), Permission.job_id == job.id if job is not None else false())
+    )
     rows = session.scalars(select(Permission.endpoint).where(*conditions)).all()
     for granted_endpoint in rows:
         if granted_endpoint is None:
@@ -68,9 +73,11 @@ def readable_jobs_clause(session: Session, caller: Caller) -> ColumnElement[bool
     if caller.subject_id is None:
         return false()
     grants = session.execute(
-        select(Permission.job_family_id, Permission.job_id)
-        .where(Permission.subject_id == caller.subject_id, _scope_match(Scope.read_job),
-               Permission.endpoint.is_(None))
+        select(Permission.job_family_id, Permission.job_id).where(
+            Permission.subject_id == caller.subject_id,
+            _scope_match(Scope.read_job),
+            Permission.endpoint.is_(None),
+        )
     ).all()
     families = {family_id for family_id, job_id in grants if family_id is not None and job_id is None}
     jobs = {job_id for _, job_id in grants if job_id is not None}
@@ -106,8 +113,14 @@ def grant(
     )
     if existing is not None:
         return existing
-    permission = Permission(subject=subject, scope=scope.value, job_family=family, job=job,
-                            endpoint=endpoint, granted_by=granted_by)
+    permission = Permission(
+        subject=subject,
+        scope=scope.value,
+        job_family=family,
+        job=job,
+        endpoint=endpoint,
+        granted_by=granted_by,
+    )
     session.add(permission)
     session.flush()
     return permission

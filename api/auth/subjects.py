@@ -9,7 +9,15 @@ from sqlalchemy.orm import Session
 
 from api.db import AuthSubject, Esc, JobFamily, User
 
-__all__ = ["Caller", "ANONYMOUS", "UNRESTRICTED_ANONYMOUS", "subject_for_user", "subject_for_esc", "subject_for_family", "caller_for_subject"]
+__all__ = [
+    "Caller",
+    "ANONYMOUS",
+    "UNRESTRICTED_ANONYMOUS",
+    "subject_for_user",
+    "subject_for_esc",
+    "subject_for_family",
+    "caller_for_subject",
+]
 
 _KIND_LABELS = {"user": "User", "esc": "ESC", "job_family": "Job family", "internal": "Internal"}
 
@@ -70,10 +78,19 @@ def subject_for_family(session: Session, family: JobFamily) -> AuthSubject:
 def caller_for_subject(subject: AuthSubject, *, token_id: int | None = None) -> Caller:
     if subject.kind == "user" and subject.user is not None:
         user = subject.user
-        return Caller(kind="user", name=user.username, subject_id=subject.id, user_id=user.id,
-                      token_id=token_id, is_staff=user.is_staff, is_superuser=user.is_superuser)
+        return Caller(
+            kind="user",
+            name=user.username,
+            subject_id=subject.id,
+            user_id=user.id,
+            token_id=token_id,
+            is_staff=user.is_staff,
+            is_superuser=user.is_superuser,
+        )
     if subject.kind == "esc" and subject.esc is not None:
         return Caller(kind="esc", name=subject.esc.name, subject_id=subject.id, token_id=token_id)
     if subject.kind == "job_family" and subject.job_family is not None:
-        return Caller(kind="job_family", name=subject.job_family.name, subject_id=subject.id, token_id=token_id)
+        return Caller(
+            kind="job_family", name=subject.job_family.name, subject_id=subject.id, token_id=token_id
+        )
     return Caller(kind=subject.kind, name=subject.name or "?", subject_id=subject.id, token_id=token_id)

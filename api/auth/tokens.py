@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import jwt
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from api.auth.subjects import Caller, caller_for_subject
 from api.db import AuthSubject, AuthToken, utcnow
@@ -47,7 +47,11 @@ def _subject_label(subject: AuthSubject) -> str:
 
 def token_string(key: str, token: AuthToken) -> str:
     """Re-creates the JWT of a recorded token (deterministic: same seed and key give the same string)."""
-    payload = {"seed": token.seed, "subject": _subject_label(token.subject), "subject_type": token.subject.kind}
+    payload = {
+        "seed": token.seed,
+        "subject": _subject_label(token.subject),
+        "subject_type": token.subject.kind,
+    }
     return jwt.encode(payload, key, algorithm=ALGORITHM)
 
 
@@ -59,8 +63,9 @@ def issue_token(
     expiry_time: datetime | None = None,
     description: str | None = None,
 ) -> tuple[AuthToken, str]:
-    token = AuthToken(subject=subject, seed=str(uuid.uuid4()), active=True, expiry_time=expiry_time,
-                      description=description)
+    token = AuthToken(
+        subject=subject, seed=str(uuid.uuid4()), active=True, expiry_time=expiry_time, description=description
+    )
     session.add(token)
     session.flush()
     return token, token_string(key, token)
@@ -70,7 +75,8 @@ def primary_token(session: Session, subject: AuthSubject, key: str) -> tuple[Aut
     """The newest active, unexpired token of a subject; a new one is issued if there is none."""
     now = utcnow()
     tokens = session.scalars(
-        select(AuthToken).where(AuthToken.subject_id == subject.id, AuthToken.active.is_(True))
+        select(AuthToken)
+        .where(AuthToken.subject_id == subject.id, AuthToken.active.is_(True))
         .order_by(AuthToken.create_time.desc(), AuthToken.id.desc())
     ).all()
     for token in tokens:
@@ -81,7 +87,8 @@ def primary_token(session: Session, subject: AuthSubject, key: str) -> tuple[Aut
 
 def revoke_subject_tokens(session: Session, subject_id: int) -> int:
     result = session.execute(
-        update(AuthToken).where(AuthToken.subject_id == subject_id, AuthToken.active.is_(True))
+        update(AuthToken)
+        .where(AuthToken.subject_id == subject_id, AuthToken.active.is_(True))
         .values(active=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -98,7 +105,16 @@ def authenticate_token(session: Session, key: str, raw: str) -> Caller:
         return Caller(kind="internal", name=str(payload.get("subject") or "internal"))
     if not isinstance(seed, str):
         raise Unauthenticated("invalid JWT token", details="the token has no seed")
-    token = session.scalar(select(AuthToken).where(AuthToken.seed == seed))
+    subject_owners = joinedload(AuthToken.subject)
+    token = session.scalar(
+        select(AuthToken)
+        .where(AuthToken.seed == seed)
+        .options(
+            subject_owners.joinedload(AuthSubject.user),
+            subject_owners.joinedload(AuthSubject.esc),
+            subject_owners.joinedload(AuthSubject.job_family),
+        )
+    )
     if token is None:
         raise Unauthenticated("wrong credentials: token is unknown")
     if not token.active:
@@ -108,7 +124,9 @@ def authenticate_token(session: Session, key: str, raw: str) -> Caller:
         raise Unauthenticated("given access token has expired")
     subject = token.subject
     if subject.kind == "user" and subject.user is not None and not subject.user.is_active:
-        raise Unauthenticated(f"user {subject.user.username} is inactive: ask a Racetrack admin to activate it")
+        raise Unauthenticated(
+            f"user {subject.user.username} is inactive: ask a Racetrack admin to activate it"
+        )
     if token.last_use_time is None or now - token.last_use_time >= LAST_USE_GRANULARITY:
         token.last_use_time = now
         session.flush()

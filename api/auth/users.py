@@ -23,8 +23,10 @@ __all__ = ["register_user", "authenticate_password", "change_password", "ensure_
 def check_username(username: str) -> None:
     if not 3 <= len(username) <= 150:
         raise InvalidInput("username: wrong length (accepted: 3 to 150 characters)")
-    if any(ch.isspace() for ch in username):
-        raise InvalidInput("username: contains whitespace (accepted: an e-mail address or a name without spaces)")
+    if any(ch.isspace() or not ch.isprintable() for ch in username):
+        raise InvalidInput(
+            "username: contains whitespace (accepted: an e-mail address or a name without spaces)"
+        )
 
 
 def register_user(session: Session, username: str, password: str) -> User:
@@ -48,7 +50,9 @@ def authenticate_password(session: Session, username: str, password: str) -> Use
     if not verify_password(user.password_hash, password):
         raise Unauthenticated("wrong username or password")
     if not user.is_active:
-        raise Unauthenticated(f"user {username} is inactive: wait till a Racetrack admin activates the account")
+        raise Unauthenticated(
+            f"user {username} is inactive: wait till a Racetrack admin activates the account"
+        )
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login = utcnow()
@@ -88,13 +92,21 @@ def ensure_admin(session: Session, settings: Settings) -> User | None:
     else:
         password = secrets.token_urlsafe(18)
         generated = True
-    admin = User(username=username, password_hash=hash_password(password), is_active=True, is_staff=True,
-                 is_superuser=True)
+    admin = User(
+        username=username,
+        password_hash=hash_password(password),
+        is_active=True,
+        is_staff=True,
+        is_superuser=True,
+    )
     session.add(admin)
     session.flush()
     grant_defaults(session, subject_for_user(session, admin))
     if generated:
         path = _store_generated_password(settings.data_dir, password)
-        print(f"Created Racetrack admin {username!r} with password: {password}  (also stored in {path})",
-              file=sys.stderr, flush=True)
+        print(
+            f"Created Racetrack admin {username!r} with password: {password}  (also stored in {path})",
+            file=sys.stderr,
+            flush=True,
+        )
     return admin

@@ -108,9 +108,7 @@ class FamilyRevision(Base):
     """A numbered snapshot of what a job family should look like on one infrastructure target."""
 
     __tablename__ = "family_revisions"
-    __table_args__ = (
-        UniqueConstraint("family_id", "target", "number", name="uq_family_revisions_number"),
-    )
+    __table_args__ = (UniqueConstraint("family_id", "target", "number", name="uq_family_revisions_number"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     family_id: Mapped[str] = mapped_column(ForeignKey("job_families.id", ondelete="CASCADE"), index=True)
@@ -200,7 +198,9 @@ class PublicEndpointRequest(Base):
     """A job's wish to expose an endpoint prefix without auth; active once staff approve it."""
 
     __tablename__ = "public_endpoint_requests"
-    __table_args__ = (UniqueConstraint("job_id", "endpoint", name="uq_public_endpoint_requests_job_endpoint"),)
+    __table_args__ = (
+        UniqueConstraint("job_id", "endpoint", name="uq_public_endpoint_requests_job_endpoint"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)

@@ -17,16 +17,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.db.auth_models import AuthSubject
+from api.db.base import utcnow
 from api.db.registry_models import (
     AuditEvent,
     Deployment,
     FamilyRevision,
     Job,
     JobFamily,
+    PublicEndpointRequest,
     Setting,
     TrashJob,
 )
-from api.db.base import utcnow
 from api.errors import InvalidInput, NotFound
 from api.manifest.versions import resolve_version
 
@@ -38,6 +39,7 @@ __all__ = [
     "upsert_job",
     "set_job_status",
     "trash_job",
+    "request_public_endpoints",
     "create_deployment",
     "get_deployment",
     "set_deployment_phase",
@@ -118,15 +120,42 @@ def set_job_status(session: Session, job: Job, status: str, *, error: str | None
 def trash_job(session: Session, job: Job, *, deleted_by: str | None) -> TrashJob:
     """Moves a job to the trash (its permissions and public-endpoint requests go with the row)."""
     trashed = TrashJob(
-        name=job.name, version=job.version, status=job.status, manifest=job.manifest, image_ref=job.image_ref,
-        internal_name=job.internal_name, deployed_by=job.deployed_by,
-        infrastructure_target=job.infrastructure_target, job_type_version=job.job_type_version,
-        create_time=job.create_time, deleted_by=deleted_by,
+        name=job.name,
+        version=job.version,
+        status=job.status,
+        manifest=job.manifest,
+        image_ref=job.image_ref,
+        internal_name=job.internal_name,
+        deployed_by=job.deployed_by,
+        infrastructure_target=job.infrastructure_target,
+        job_type_version=job.job_type_version,
+        create_time=job.create_time,
+        deleted_by=deleted_by,
     )
     session.add(trashed)
     session.delete(job)
     session.flush()
     return trashed
+
+
+def request_public_endpoints(session: Session, job: Job, endpoints: list[str]) -> list[PublicEndpointRequest]:
+    """Records the manifest's `public_endpoints` of a job as requests (inactive until staff approve them).
+
+    Endpoints already requested keep their approval; endpoints no longer in the manifest are dropped.
+    """
+    existing = {
+        r.endpoint: r
+        for r in session.scalars(select(PublicEndpointRequest).where(PublicEndpointRequest.job_id == job.id))
+    }
+    for endpoint, request in existing.items():
+        if endpoint not in endpoints:
+            session.delete(request)
+    for endpoint in endpoints:
+        if endpoint not in existing:
+            existing[endpoint] = PublicEndpointRequest(job_id=job.id, endpoint=endpoint, active=False)
+            session.add(existing[endpoint])
+    session.flush()
+    return [existing[e] for e in endpoints]
 
 
 # Deployments --------------------------------------------------------------------------------------
@@ -201,19 +230,31 @@ def add_revision(
 ) -> FamilyRevision:
     """Records the next numbered revision (status pending) of a family's desired state on a target."""
     last = session.scalar(
-        select(func.max(FamilyRevision.number)).where(FamilyRevision.family_id == family.id,
-                                                      FamilyRevision.target == target)
+        select(func.max(FamilyRevision.number)).where(
+            FamilyRevision.family_id == family.id, FamilyRevision.target == target
+        )
     )
-    revision = FamilyRevision(family_id=family.id, target=target, number=(last or 0) + 1,
-                              desired_state=desired_state, operation=operation, created_by=created_by,
-                              deployment_id=deployment_id, status="pending")
+    revision = FamilyRevision(
+        family_id=family.id,
+        target=target,
+        number=(last or 0) + 1,
+        desired_state=desired_state,
+        operation=operation,
+        created_by=created_by,
+        deployment_id=deployment_id,
+        status="pending",
+    )
     session.add(revision)
     session.flush()
     return revision
 
 
 def set_revision_status(
-    session: Session, revision: FamilyRevision, status: str, *, error: str | None = None,
+    session: Session,
+    revision: FamilyRevision,
+    status: str,
+    *,
+    error: str | None = None,
     summary: dict[str, Any] | None = None,
 ) -> None:
     if status not in ("pending", "applied", "failed"):
@@ -245,8 +286,14 @@ def record_audit(
     job_version: str | None = None,
     properties: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    event = AuditEvent(event_type=event_type, username_executor=executor, username_subject=subject,
-                       job_name=job_name, job_version=job_version, properties=properties)
+    event = AuditEvent(
+        event_type=event_type,
+        username_executor=executor,
+        username_subject=subject,
+        job_name=job_name,
+        job_version=job_version,
+        properties=properties,
+    )
     session.add(event)
     session.flush()
     return event
@@ -291,7 +338,7 @@ def save_deploy_inputs(data_dir: Path, deployment_id: str, inputs: dict[str, Any
 
 
 def load_deploy_inputs(data_dir: Path, deployment_id: str) -> dict[str, Any]:
-    """Returns `{git_credentials, secret_vars, build_context, build_flags, force}` of a deployment ({} if gone)."""
+    """`{git_credentials, secret_vars, build_context, build_flags, force}` of a deployment ({} once gone)."""
     path = _inputs_path(data_dir, deployment_id)
     if not path.exists():
         return {}

@@ -104,6 +104,10 @@ class DeployEngine:
             return ""
         return containers[0].logs(tail=tail if tail > 0 else "all").decode("utf-8", "replace")
 
+    def stack_history(self, family: str, target: str) -> list[dict[str, Any]]:
+        """Pulumi's own record of the family's stack updates, newest first."""
+        return self.runner.history(family, target)
+
     def recover(self) -> None:
         """After a restart: fails what was in flight and brings each touched family back to its last
         applied revision, so registry, stack and running containers agree again."""

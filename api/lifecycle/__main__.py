@@ -8,7 +8,6 @@ import threading
 import uvicorn
 
 from api.db import create_db_engine, session_factory
-from api.deployer import DeployEngine
 from api.lifecycle.app import create_app
 from api.settings import get_settings
 
@@ -19,6 +18,12 @@ def main() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db_engine = create_db_engine(settings.effective_database_url)
     app = create_app(settings, db_engine=db_engine)
+    if not settings.deploy_engine:
+        logging.getLogger("racetrack.lifecycle").warning("RACETRACK_DEPLOY_ENGINE=false: deploys will fail")
+        uvicorn.run(app, host=settings.lifecycle_host, port=settings.lifecycle_port, log_level="info")
+        return
+    from api.deployer import DeployEngine  # imported only when used: it brings in Pulumi and Docker clients
+
     engine = DeployEngine(settings, session_factory(db_engine))
     app.state.engine = engine
     # Bringing interrupted families back to their last revision runs Pulumi: not before serving.

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import swagger_ui_bundle
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 
 from api.auth import ensure_admin
 from api.db import create_db_engine, migrate, session_factory, session_scope
 from api.lifecycle.deployments import DeployEngine
-from api.lifecycle.errors import install_error_handlers
+from api.lifecycle.errors import error_responses, install_error_handlers
 from api.lifecycle.routes import ROUTERS
 from api.lifecycle.routes.info import VERSION
 from api.lifecycle.schemas import HealthResponse
@@ -69,9 +72,9 @@ def create_app(
     app = FastAPI(
         title="Racetrack lifecycle",
         version=VERSION,
-        description="Registry of jobs, deployments, users and permissions. Errors: `{\"error\", \"type\"}`.",
+        description='Registry of jobs, deployments, users and permissions. Errors: `{"error", "type"}`.',
         openapi_url=f"{BASE_PATH}/openapi.json",
-        docs_url=f"{BASE_PATH}/docs",
+        docs_url=None,  # served below with Swagger UI from this machine, not from a CDN
         redoc_url=None,
     )
     app.state.settings = settings
@@ -81,10 +84,24 @@ def create_app(
     install_error_handlers(app)
 
     for router in ROUTERS:
-        app.include_router(router, prefix=API_PREFIX)
+        # Unparseable bodies (400) and schema mismatches (422) may come from any route, as ErrorResponse.
+        app.include_router(router, prefix=API_PREFIX, responses=error_responses(400, 422))
     health = _health_router(app)
     app.include_router(health, prefix=BASE_PATH)
     app.include_router(health, include_in_schema=False)
+
+    app.mount(f"{BASE_PATH}/docs/static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-ui")
+
+    @app.get(f"{BASE_PATH}/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{BASE_PATH}/openapi.json",
+            title="Racetrack lifecycle",
+            swagger_js_url=f"{BASE_PATH}/docs/static/swagger-ui-bundle.js",
+            swagger_css_url=f"{BASE_PATH}/docs/static/swagger-ui.css",
+            swagger_favicon_url=f"{BASE_PATH}/docs/static/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
     @app.get(BASE_PATH, include_in_schema=False)
     @app.get(f"{BASE_PATH}/", include_in_schema=False)

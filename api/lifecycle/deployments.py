@@ -50,11 +50,15 @@ def _check_deploy_permission(session: Session, caller: Caller, name: str) -> Non
     family = get_family(session, name)
     if family is None:
         if not has_permission(session, caller, Scope.deploy_new_family):
-            raise Forbidden("no permission to do this operation",
-                            details=f'scope "deploy_new_family" is required to create job {name}')
+            raise Forbidden(
+                "no permission to do this operation",
+                details=f'scope "deploy_new_family" is required to create job {name}',
+            )
     elif not has_permission(session, caller, Scope.deploy_job, family=family):
-        raise Forbidden("no permission to do this operation",
-                        details=f'scope "deploy_job" is required on job family {name}')
+        raise Forbidden(
+            "no permission to do this operation",
+            details=f'scope "deploy_job" is required on job family {name}',
+        )
 
 
 def record_deploy(
@@ -67,31 +71,50 @@ def record_deploy(
     if kind == "deploy":
         same = (Job.name == manifest.name) & (Job.version == manifest.version)
         if not body.force and session.scalar(select(exists().where(same))):
-            raise AlreadyExists(f"job {manifest.name} v{manifest.version} already exists; "
-                                "deploy with --force to overwrite it")
+            raise AlreadyExists(
+                f"job {manifest.name} v{manifest.version} already exists; deploy with --force to overwrite it"
+            )
         trashed = (TrashJob.name == manifest.name) & (TrashJob.version == manifest.version)
         if not body.force and session.scalar(select(exists().where(trashed))):
-            raise AlreadyExists(f"job {manifest.name} v{manifest.version} was deleted; a deleted version is "
-                                "not reused unless you deploy with --force")
-        running = session.scalar(select(Deployment.id).where(
-            Deployment.job_name == manifest.name, Deployment.job_version == manifest.version,
-            Deployment.status == "in_progress", Deployment.kind.in_(("deploy", "delete", "rollback"))))
+            raise AlreadyExists(
+                f"job {manifest.name} v{manifest.version} was deleted; a deleted version is "
+                "not reused unless you deploy with --force"
+            )
+        running = session.scalar(
+            select(Deployment.id).where(
+                Deployment.job_name == manifest.name,
+                Deployment.job_version == manifest.version,
+                Deployment.status == "in_progress",
+                Deployment.kind.in_(("deploy", "delete", "rollback")),
+            )
+        )
         if running is not None:
-            raise AlreadyExists(f"deployment {running} of job {manifest.name} v{manifest.version} is in progress")
+            raise AlreadyExists(
+                f"deployment {running} of job {manifest.name} v{manifest.version} is in progress"
+            )
     deployment = create_deployment(
-        session, kind=kind, status="in_progress", manifest=manifest_yaml(parsed.data), job_name=manifest.name,
-        job_version=manifest.version, deployed_by=actor(caller),
+        session,
+        kind=kind,
+        status="in_progress",
+        manifest=manifest_yaml(parsed.data),
+        job_name=manifest.name,
+        job_version=manifest.version,
+        deployed_by=actor(caller),
         infrastructure_target=manifest.infrastructure_target or settings.default_infrastructure_target,
         warnings="\n".join(parsed.warnings) or None,
         parameters={"force": body.force, "build_flags": list(body.build_flags)},
     )
-    save_deploy_inputs(settings.data_dir, deployment.id, {
-        "git_credentials": body.git_credentials.model_dump() if body.git_credentials else None,
-        "secret_vars": body.secret_vars.model_dump() if body.secret_vars else None,
-        "build_context": body.build_context,
-        "build_flags": list(body.build_flags),
-        "force": body.force,
-    })
+    save_deploy_inputs(
+        settings.data_dir,
+        deployment.id,
+        {
+            "git_credentials": body.git_credentials.model_dump() if body.git_credentials else None,
+            "secret_vars": body.secret_vars.model_dump() if body.secret_vars else None,
+            "build_context": body.build_context,
+            "build_flags": list(body.build_flags),
+            "force": body.force,
+        },
+    )
     return deployment
 
 
@@ -102,11 +125,17 @@ def record_rollback(
     if family is None:
         raise NotFound(f"job family {family_name} was not found")
     if not has_permission(session, caller, Scope.deploy_job, family=family):
-        raise Forbidden("no permission to do this operation",
-                        details=f'scope "deploy_job" is required on job family {family_name}')
+        raise Forbidden(
+            "no permission to do this operation",
+            details=f'scope "deploy_job" is required on job family {family_name}',
+        )
     return create_deployment(
-        session, kind="preview" if body.preview else "rollback", status="in_progress", job_name=family_name,
-        job_version=body.version, deployed_by=actor(caller),
+        session,
+        kind="preview" if body.preview else "rollback",
+        status="in_progress",
+        job_name=family_name,
+        job_version=body.version,
+        deployed_by=actor(caller),
         infrastructure_target=settings.default_infrastructure_target,
         parameters={"operation": "rollback", **body.model_dump()},
     )
@@ -128,8 +157,14 @@ def submit(session: Session, settings: Settings, engine: DeployEngine | None, de
 def _fail(session: Session, settings: Settings, deployment: Deployment, reason: str) -> None:
     finish_deployment(session, deployment.id, status="failed", error=reason)
     discard_deploy_inputs(settings.data_dir, deployment.id)
-    record_audit(session, "deployment_failed", executor=deployment.deployed_by, job_name=deployment.job_name,
-                 job_version=deployment.job_version, properties={"deployment_id": deployment.id, "error": reason})
+    record_audit(
+        session,
+        "deployment_failed",
+        executor=deployment.deployed_by,
+        job_name=deployment.job_name,
+        job_version=deployment.job_version,
+        properties={"deployment_id": deployment.id, "error": reason},
+    )
     session.commit()
 
 
@@ -143,15 +178,30 @@ def delete_job(
     """
     properties: dict[str, Any] = {"infrastructure_target": job.infrastructure_target}
     deployment = create_deployment(
-        session, kind="delete", status="in_progress", manifest=job.manifest, job_name=job.name,
-        job_version=job.version, deployed_by=actor(caller), infrastructure_target=job.infrastructure_target,
-        image_name=job.image_ref, parameters={"internal_name": job.internal_name},
+        session,
+        kind="delete",
+        status="in_progress",
+        manifest=job.manifest,
+        job_name=job.name,
+        job_version=job.version,
+        deployed_by=actor(caller),
+        infrastructure_target=job.infrastructure_target,
+        image_name=job.image_ref,
+        parameters={"internal_name": job.internal_name},
     )
-    record_audit(session, "job_deleted", executor=actor(caller), job_name=job.name, job_version=job.version,
-                 properties=properties)
+    record_audit(
+        session,
+        "job_deleted",
+        executor=actor(caller),
+        job_name=job.name,
+        job_version=job.version,
+        properties=properties,
+    )
     trash_job(session, job, deleted_by=actor(caller))
     if engine is None:
-        deployment.warnings = f"{NO_ENGINE}: only the registry record was removed; infrastructure was not touched"
+        deployment.warnings = (
+            f"{NO_ENGINE}: only the registry record was removed; infrastructure was not touched"
+        )
         finish_deployment(session, deployment.id, status="done")
         session.commit()
         return deployment

@@ -1,4 +1,4 @@
-"""Maps the platform's error tree (and framework errors) to JSON `{"error", "type"}` responses, in one place."""
+"""Maps the platform's error tree (and framework errors) to JSON `{"error", "type"}` responses, once."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import PlatformError
@@ -17,9 +18,18 @@ __all__ = ["ErrorResponse", "install_error_handlers", "error_responses"]
 
 logger = logging.getLogger("racetrack.lifecycle")
 
-_HTTP_TYPES = {400: "InvalidInput", 401: "Unauthenticated", 403: "Forbidden", 404: "NotFound",
-               405: "MethodNotAllowed", 409: "AlreadyExists", 413: "InvalidInput", 415: "InvalidInput",
-               422: "InvalidInput", 503: "Unavailable"}
+_HTTP_TYPES = {
+    400: "InvalidInput",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "AlreadyExists",
+    413: "InvalidInput",
+    415: "InvalidInput",
+    422: "InvalidInput",
+    503: "Unavailable",
+}
 
 
 class ErrorResponse(BaseModel):
@@ -73,6 +83,20 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return _json(exc.status_code, message, _HTTP_TYPES.get(exc.status_code, "HTTPError"), exc.headers)
 
+    async def data_error(_: Request, exc: Exception) -> JSONResponse:
+        # The database refused a value (too large for its column, a NUL byte in text): bad input, not a crash.
+        logger.info("database refused a value: %s", exc)
+        return _json(
+            400,
+            "a value in the request cannot be stored (out of range or containing NUL characters)",
+            "InvalidInput",
+        )
+
+    async def integrity_error(_: Request, exc: Exception) -> JSONResponse:
+        # Two requests raced for the same name; the loser is told what a sequential caller would be told.
+        logger.info("integrity error: %s", exc)
+        return _json(409, "a resource with the same name or version already exists", "AlreadyExists")
+
     async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error", exc_info=exc)
         return _json(500, "internal server error", "InternalError")
@@ -80,4 +104,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PlatformError, platform_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(DataError, data_error)
+    app.add_exception_handler(IntegrityError, integrity_error)
     app.add_exception_handler(Exception, unexpected_error)

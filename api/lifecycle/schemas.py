@@ -6,14 +6,18 @@ Times are integer UNIX timestamps (seconds), as upstream's client expects.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row
 
 from api.db import Deployment, Job
 from api.settings import Settings
 
 __all__ = [
+    "MAX_INT32",
+    "RowId",
     "ts",
     "IdResponse",
     "MessageResponse",
@@ -31,6 +35,11 @@ __all__ = [
     "RevisionOut",
     "LogsResponse",
 ]
+
+
+# Integers go to 32-bit columns: larger inputs are refused as invalid, not left to overflow the database.
+MAX_INT32 = 2_147_483_647
+RowId = Annotated[int, Path(ge=1, le=MAX_INT32, description="a row id")]
 
 
 def ts(value: datetime | None) -> int | None:
@@ -88,14 +97,27 @@ class JobOut(BaseModel):
     pub_url: str
 
 
-def job_out(job: Job, settings: Settings) -> JobOut:
+def job_out(job: Job | Row[Any], settings: Settings) -> JobOut:
+    """The API view of a job, from its ORM object or a row of its columns."""
     tag = job.image_ref.rsplit(":", 1)[-1] if job.image_ref and ":" in job.image_ref else None
     return JobOut(
-        id=job.id, name=job.name, version=job.version, status=job.status, create_time=ts(job.create_time),
-        update_time=ts(job.update_time), last_call_time=ts(job.last_call_time), manifest_yaml=job.manifest,
-        internal_name=job.internal_name, error=job.error, notice=job.notice, image_ref=job.image_ref,
-        image_tag=tag, deployed_by=job.deployed_by, infrastructure_target=job.infrastructure_target,
-        job_type_version=job.job_type_version, replicas=job.replicas,
+        id=job.id,
+        name=job.name,
+        version=job.version,
+        status=job.status,
+        create_time=ts(job.create_time),
+        update_time=ts(job.update_time),
+        last_call_time=ts(job.last_call_time),
+        manifest_yaml=job.manifest,
+        internal_name=job.internal_name,
+        error=job.error,
+        notice=job.notice,
+        image_ref=job.image_ref,
+        image_tag=tag,
+        deployed_by=job.deployed_by,
+        infrastructure_target=job.infrastructure_target,
+        job_type_version=job.job_type_version,
+        replicas=job.replicas,
         pub_url=f"{settings.effective_pub_url}/job/{job.name}/{job.version}",
     )
 
@@ -131,14 +153,24 @@ class DeploymentOut(BaseModel):
 
 def deployment_out(deployment: Deployment, job: Job | None, settings: Settings) -> DeploymentOut:
     return DeploymentOut(
-        id=deployment.id, kind=deployment.kind, status=deployment.status, phase=deployment.phase,
-        error=deployment.error, warnings=deployment.warnings, image_name=deployment.image_name,
-        job_name=deployment.job_name, job_version=deployment.job_version, deployed_by=deployment.deployed_by,
-        infrastructure_target=deployment.infrastructure_target, revision_number=deployment.revision_number,
-        manifest_yaml=deployment.manifest, preview=deployment.preview,
+        id=deployment.id,
+        kind=deployment.kind,
+        status=deployment.status,
+        phase=deployment.phase,
+        error=deployment.error,
+        warnings=deployment.warnings,
+        image_name=deployment.image_name,
+        job_name=deployment.job_name,
+        job_version=deployment.job_version,
+        deployed_by=deployment.deployed_by,
+        infrastructure_target=deployment.infrastructure_target,
+        revision_number=deployment.revision_number,
+        manifest_yaml=deployment.manifest,
+        preview=deployment.preview,
         build_logs="\n".join((deployment.build_logs or "").splitlines()[-BUILD_LOG_LINES:]) or None,
         create_time=ts(deployment.create_time),
-        update_time=ts(deployment.update_time), job=job_out(job, settings) if job is not None else None,
+        update_time=ts(deployment.update_time),
+        job=job_out(job, settings) if job is not None else None,
     )
 
 
@@ -164,7 +196,7 @@ class DeployRequest(_Body):
 
 
 class RollbackRequest(_Body):
-    to_revision: int | None = Field(default=None, ge=1)
+    to_revision: int | None = Field(default=None, ge=1, le=MAX_INT32)
     version: str | None = None
     preview: bool = False
 

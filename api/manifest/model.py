@@ -17,7 +17,7 @@ _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 
 # What each field accepts, quoted in error messages.
 ACCEPTED: dict[str, str] = {
-    "name": "lowercase letters, digits and hyphens, 1-50 characters, starting and ending with a letter or digit",
+    "name": "lowercase letters, digits and hyphens, 1-50 characters, a letter or digit at both ends",
     "owner_email": "an e-mail address such as alice@example.com",
     "git": "a mapping with `remote` (required), `branch` and `directory`",
     "git.remote": "an http(s):// URL of a git repository (SSH is not supported)",

@@ -66,8 +66,10 @@ def _map_deprecated(data: dict[str, Any]) -> tuple[dict[str, Any], list[str], li
     if given:
         if data.get("jobtype_extra") is not None or len(given) > 1:
             names = ", ".join(f"`{n}`" for n in given)
-            problems.append(f"field `{given[0]}`: {names} given together with `jobtype_extra`"
-                            " or each other; keep only `jobtype_extra`")
+            problems.append(
+                f"field `{given[0]}`: {names} given together with `jobtype_extra`"
+                " or each other; keep only `jobtype_extra`"
+            )
         else:
             data["jobtype_extra"] = data[given[0]]
     for name in DEPRECATED_EXTRA:
@@ -84,7 +86,7 @@ def _describe(error: dict[str, Any]) -> str:
     if error["type"] == "missing":
         message = "required field is missing"
     elif message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
     return f"field `{location}`: {message} (accepted: {accepted})"
 
 
@@ -144,7 +146,9 @@ def merge_overlay(overlay: dict[str, Any], base_dir: Path) -> dict[str, Any]:
         raise InvalidInput(f"field `extends`: {extends!r} is absolute (accepted: {ACCEPTED['extends']})")
     base = _read_yaml(base_dir / extends)
     if base.get("extends"):
-        raise InvalidInput(f"field `extends`: base manifest {extends} extends another one; a base may not extend")
+        raise InvalidInput(
+            f"field `extends`: base manifest {extends} extends another one; a base may not extend"
+        )
     merged = _deep_merge(base, overlay)
     merged["extends"] = None
     return merged
@@ -153,7 +157,9 @@ def merge_overlay(overlay: dict[str, Any], base_dir: Path) -> dict[str, Any]:
 def _apply_extra_var(data: dict[str, Any], dotted: str, raw: str) -> None:
     keys = dotted.split(".")
     if not all(keys):
-        raise InvalidInput(f"extra var {dotted!r}: empty key (accepted: dotted field paths such as git.branch)")
+        raise InvalidInput(
+            f"extra var {dotted!r}: empty key (accepted: dotted field paths such as git.branch)"
+        )
     node = data
     for key in keys[:-1]:
         child = node.setdefault(key, {})

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from .._base import ImageSpec, JobType, JobTypeExtra
+from .._base import SWAGGER_UI_DIR, ImageSpec, JobType, JobTypeExtra
 from ..python3 import HERE as PYTHON3_DIR
 
 __all__ = ["DockerProxyExtra", "DockerProxyJobType", "USER_MODULE_ADDRESS_ENV"]
@@ -45,7 +45,7 @@ class DockerProxyJobType(JobType):
             name="docker-proxy",
             version=version,
             extra_model=DockerProxyExtra,
-            context_dirs=(PYTHON3_DIR, HERE),
+            context_dirs=(PYTHON3_DIR, HERE, SWAGGER_UI_DIR),
             description="Your Dockerfile serving POST /perform, fronted by a proxy with the job endpoints.",
         )
 

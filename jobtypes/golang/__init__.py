@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .._base import ImageSpec, JobType, JobTypeExtra
+from .._base import SWAGGER_UI_DIR, ImageSpec, JobType, JobTypeExtra
 
 __all__ = ["GolangExtra", "GolangJobType"]
 
@@ -35,7 +35,7 @@ class GolangJobType(JobType):
             name="golang",
             version=version,
             extra_model=GolangExtra,
-            context_dirs=(HERE,),
+            context_dirs=(HERE, SWAGGER_UI_DIR),
             description="A Go package with func Perform(map[string]interface{}) (interface{}, error).",
             image_specs=[ImageSpec(role="job", source="jobtype", template=HERE / "Dockerfile.j2")],
         )

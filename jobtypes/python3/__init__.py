@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from .._base import ImageSpec, JobType, JobTypeExtra
+from .._base import SWAGGER_UI_DIR, ImageSpec, JobType, JobTypeExtra
 
 __all__ = ["Python3Extra", "Python3JobType", "WRAPPER_DIR"]
 
@@ -47,7 +47,7 @@ class Python3JobType(JobType):
             name="python3",
             version=version,
             extra_model=Python3Extra,
-            context_dirs=(HERE,),
+            context_dirs=(HERE, SWAGGER_UI_DIR),
             description="A Python class with perform(**kwargs), served over HTTP with Swagger and metrics.",
             image_specs=[ImageSpec(role="job", source="jobtype", template=HERE / "Dockerfile.j2")],
         )

@@ -33,8 +33,9 @@ from tests.api.postgres import PostgresServer
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 API = "/lifecycle/api/v1"
-DATABASES = [d.strip() for d in os.environ.get("RACETRACK_TEST_DATABASES", "sqlite,postgresql").split(",")
-             if d.strip()]
+DATABASES = [
+    d.strip() for d in os.environ.get("RACETRACK_TEST_DATABASES", "sqlite,postgresql").split(",") if d.strip()
+]
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -82,15 +83,14 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database of each kind in RACETRACK_TEST_DATABASES."""
-    if request.param == "sqlite":
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> Iterator[str]:
+    """Yields the URL of a migrated, empty database of `kind` (sqlite or postgresql), dropped afterwards."""
+    if kind == "sqlite":
         target = tmp_path / "db" / "racetrack.db"
         target.parent.mkdir()
         shutil.copy(request.getfixturevalue("sqlite_template"), target)
         yield f"sqlite:///{target}"
-    elif request.param == "postgresql":
+    elif kind == "postgresql":
         server: PostgresServer = request.getfixturevalue("postgres_server")
         template = request.getfixturevalue("postgres_template")
         name = f"t_{uuid.uuid4().hex[:16]}"
@@ -98,18 +98,29 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield server.url(name)
         server.execute(f"DROP DATABASE {name} WITH (FORCE)")
     else:
-        raise ValueError(f"unknown database kind {request.param!r} in RACETRACK_TEST_DATABASES")
+        raise ValueError(f"unknown database kind {kind!r} in RACETRACK_TEST_DATABASES")
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of each kind in RACETRACK_TEST_DATABASES."""
+    yield from fresh_database(request, tmp_path, request.param)
 
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", database_url=database_url,
-                    admin_password=SecretStr(ADMIN_PASSWORD))
+    return Settings(
+        data_dir=tmp_path / "data",
+        cache_dir=tmp_path / "cache",
+        database_url=database_url,
+        admin_password=SecretStr(ADMIN_PASSWORD),
+    )
 
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[FastAPI]:
-    application = create_app(settings)
+    # The database was copied from a migrated template; tests calling create_app themselves cover migrating.
+    application = create_app(settings, run_migrations=False)
     yield application
     application.state.db_engine.dispose()
 
@@ -165,8 +176,15 @@ class World:
     def session(self) -> Any:
         return session_scope(self.app.state.sessions)
 
-    def user(self, username: str, *, active: bool = True, staff: bool = False, superuser: bool = False,
-             password: str = "a-good-password-1") -> str:
+    def user(
+        self,
+        username: str,
+        *,
+        active: bool = True,
+        staff: bool = False,
+        superuser: bool = False,
+        password: str = "a-good-password-1",
+    ) -> str:
         with self.session() as session:
             user = register_user(session, username, password)
             user.is_active, user.is_staff, user.is_superuser = active, staff, superuser
@@ -190,7 +208,9 @@ class World:
     def family_token(self, name: str) -> str:
         with self.session() as session:
             family = ensure_family(session, name)
-            _, token = primary_token(session, subject_for_family(session, family), self.settings.signing_key())
+            _, token = primary_token(
+                session, subject_for_family(session, family), self.settings.signing_key()
+            )
         return token
 
     def job(self, name: str, version: str, *, status: str = "running", **fields: Any) -> Job:

@@ -31,8 +31,13 @@ class PostgresServer:
         self.root = root
         self.port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
-        bin_dir = subprocess.run([str(REPO / "scripts" / "ensure-postgres.sh")], check=True, capture_output=True,
-                                 text=True).stdout.strip().splitlines()[-1]
+        bin_dir = (
+            subprocess.run(
+                [str(REPO / "scripts" / "ensure-postgres.sh")], check=True, capture_output=True, text=True
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         self.bin = Path(bin_dir)
         self._prefix: list[str] = []
         if os.geteuid() == 0:
@@ -50,23 +55,57 @@ class PostgresServer:
 
     def start(self, timeout: float = 60.0) -> None:
         data = self.root / "data"
-        subprocess.run([*self._prefix, str(self.bin / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                        "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                *self._prefix,
+                str(self.bin / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+        )
         log = open(self.root / "postgres.log", "wb")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
-            [*self._prefix, str(self.bin / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(self.port),
-             "-k", str(self.root), "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=200"],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                *self._prefix,
+                str(self.bin / "postgres"),
+                "-D",
+                str(data),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.root),
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while True:
             try:
                 with psycopg.connect(self.admin_url, connect_timeout=2):
                     return
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"PostgreSQL did not start: {(self.root / 'postgres.log').read_text()}")
+                    log_text = (self.root / "postgres.log").read_text()
+                    raise RuntimeError(f"PostgreSQL did not start: {log_text}") from exc
                 time.sleep(0.1)  # polling a readiness condition with a deadline, not a fixed wait
 
     def execute(self, sql: str) -> None:

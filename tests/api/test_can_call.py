@@ -36,9 +36,13 @@ def test_internal_token_is_the_managed_secret_and_is_required(api: Api, world: W
 
 
 def test_configured_internal_token_wins(api: Api, world: World) -> None:
-    api.app.state.settings = api.app.state.settings.model_copy(update={"internal_token": SecretStr("pub-secret")})
+    api.app.state.settings = api.app.state.settings.model_copy(
+        update={"internal_token": SecretStr("pub-secret")}
+    )
     world.job("adder", "1.0.0")
-    response = api.get("/auth/can-call-job/adder/1.0.0/live", headers={"X-Racetrack-Internal-Auth": "pub-secret"})
+    response = api.get(
+        "/auth/can-call-job/adder/1.0.0/live", headers={"X-Racetrack-Internal-Auth": "pub-secret"}
+    )
     assert response.status_code == 200
 
 
@@ -48,8 +52,15 @@ def test_allowed_call_resolves_version_and_names_the_caller(world: World, pub: A
     user = world.user("alice@example.com")
     response = pub("adder/latest/api/v1/perform", user)
     assert response.json() == {
-        "job": {"name": "adder", "version": "1.2.0", "status": "running", "internal_name": "adder-1.2.0.internal:7000"},
-        "caller": "User alice@example.com", "remote_gateway_url": None, "remote_gateway_token": None,
+        "job": {
+            "name": "adder",
+            "version": "1.2.0",
+            "status": "running",
+            "internal_name": "adder-1.2.0.internal:7000",
+        },
+        "caller": "User alice@example.com",
+        "remote_gateway_url": None,
+        "remote_gateway_token": None,
     }
 
 
@@ -57,7 +68,10 @@ def test_unauthenticated_forbidden_and_missing(world: World, pub: Any) -> None:
     world.job("adder", "1.0.0")
     response = pub("adder/1.0.0/api/v1/perform")
     assert response.status_code == 401
-    assert response.json() == {"error": "no header X-Racetrack-Auth: not logged in", "type": "Unauthenticated"}
+    assert response.json() == {
+        "error": "no header X-Racetrack-Auth: not logged in",
+        "type": "Unauthenticated",
+    }
     assert pub("adder/1.0.0/api/v1/perform", "garbage").json()["error"] == "invalid JWT token"
     _, esc = world.esc("billing")
     response = pub("adder/1.0.0/api/v1/perform", esc)
@@ -78,9 +92,18 @@ def test_endpoint_and_family_grants(api: Api, world: World, pub: Any) -> None:
     world.job("adder", "2.0.0")
     admin = world.admin_token()
     esc_id, esc = world.esc("billing")
-    granted = api.post("/auth/permissions", admin, json={
-        "subject_kind": "esc", "subject_name": "billing", "scope": "call_job", "job_family": "adder",
-        "job_version": "1.0.0", "endpoint": "/api/v1/perform"})
+    granted = api.post(
+        "/auth/permissions",
+        admin,
+        json={
+            "subject_kind": "esc",
+            "subject_name": "billing",
+            "scope": "call_job",
+            "job_family": "adder",
+            "job_version": "1.0.0",
+            "endpoint": "/api/v1/perform",
+        },
+    )
     assert granted.status_code == 201
     assert pub("adder/1.0.0/api/v1/perform", esc).status_code == 200
     assert pub("adder/1.0.0/api/v1/perform/sub", esc).status_code == 200
@@ -104,8 +127,13 @@ def test_public_endpoint_needs_approval(api: Api, world: World, pub: Any) -> Non
     assert pub("adder/1.0.0/api/v1/public/x").status_code == 401
     staff = world.user("staff@example.com", staff=True)
     requests = api.get("/public_endpoint_requests", staff).json()
-    assert [(r["job_name"], r["endpoint"], r["active"]) for r in requests] == [("adder", "/api/v1/public", False)]
-    assert api.put(f"/public_endpoint_requests/{requests[0]['id']}", staff, json={"active": True}).status_code == 200
+    assert [(r["job_name"], r["endpoint"], r["active"]) for r in requests] == [
+        ("adder", "/api/v1/public", False)
+    ]
+    assert (
+        api.put(f"/public_endpoint_requests/{requests[0]['id']}", staff, json={"active": True}).status_code
+        == 200
+    )
     response = pub("adder/1.0.0/api/v1/public/x", "a-bad-token-is-ignored-here")
     assert response.status_code == 200 and response.json()["caller"] is None
     assert pub("adder/1.0.0/api/v1/private").status_code == 401

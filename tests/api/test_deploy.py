@@ -13,8 +13,13 @@ from api.lifecycle import create_app
 from api.settings import Settings
 from tests.api.conftest import Api, World
 
-MANIFEST = {"name": "adder", "owner_email": "alice@example.com", "git": {"remote": "https://github.com/x/adder"},
-            "jobtype": "python3:latest", "version": "1.0.0"}
+MANIFEST = {
+    "name": "adder",
+    "owner_email": "alice@example.com",
+    "git": {"remote": "https://github.com/x/adder"},
+    "jobtype": "python3:latest",
+    "version": "1.0.0",
+}
 
 
 class FakeEngine:
@@ -53,17 +58,24 @@ def test_without_engine_the_deployment_fails_with_a_clear_reason(api: Api, world
 def test_engine_receives_the_recorded_deployment_with_its_inputs(engine_api: Any) -> None:
     api, engine, world = engine_api
     token = world.user("alice@example.com")
-    body = {"manifest": {**MANIFEST, "lang": "python3:latest", "jobtype": None}, "force": False,
-            "git_credentials": {"username": "u", "password": "p"},
-            "secret_vars": {"build_env": {}, "runtime_env": {"KEY": "s3cret"}}, "build_context": "dGFy",
-            "build_flags": ["--no-cache"]}
+    body = {
+        "manifest": {**MANIFEST, "lang": "python3:latest", "jobtype": None},
+        "force": False,
+        "git_credentials": {"username": "u", "password": "p"},
+        "secret_vars": {"build_env": {}, "runtime_env": {"KEY": "s3cret"}},
+        "build_context": "dGFy",
+        "build_flags": ["--no-cache"],
+    }
     response = api.post("/deploy", token, json=body)
     assert response.status_code == 202, response.text
     deployment = response.json()
     assert engine.submitted == [deployment["id"]]
     assert deployment["status"] == "in_progress" and deployment["deployed_by"] == "alice@example.com"
     assert "`lang` is deprecated" in deployment["warnings"]
-    assert "jobtype: python3:latest" in deployment["manifest_yaml"] and "s3cret" not in deployment["manifest_yaml"]
+    assert (
+        "jobtype: python3:latest" in deployment["manifest_yaml"]
+        and "s3cret" not in deployment["manifest_yaml"]
+    )
     inputs = load_deploy_inputs(api.app.state.settings.data_dir, deployment["id"])
     assert inputs["secret_vars"]["runtime_env"] == {"KEY": "s3cret"} and inputs["build_context"] == "dGFy"
     # a second deploy of the same version while the first is in progress is refused
@@ -106,13 +118,19 @@ def test_deploy_permissions(api: Api, world: World) -> None:
     assert api.post("/deploy", esc_token, json={"manifest": MANIFEST}).status_code == 403
     assert api.post("/deploy", None, json={"manifest": MANIFEST}).status_code == 401
     admin = world.admin_token()
-    api.post("/auth/permissions", admin, json={"subject_kind": "esc", "subject_name": "billing",
-                                               "scope": "deploy_new_family"})
+    api.post(
+        "/auth/permissions",
+        admin,
+        json={"subject_kind": "esc", "subject_name": "billing", "scope": "deploy_new_family"},
+    )
     assert api.post("/deploy", esc_token, json={"manifest": MANIFEST}).status_code == 202
     world.job("adder", "0.9.0")  # now the family exists: deploy_new_family is not enough
     assert api.post("/deploy", esc_token, json={"manifest": MANIFEST}).status_code == 403
-    api.post("/auth/permissions", admin, json={"subject_kind": "esc", "subject_name": "billing",
-                                               "scope": "deploy_job", "job_family": "adder"})
+    api.post(
+        "/auth/permissions",
+        admin,
+        json={"subject_kind": "esc", "subject_name": "billing", "scope": "deploy_job", "job_family": "adder"},
+    )
     assert api.post("/deploy", esc_token, json={"manifest": MANIFEST}).status_code == 202
 
 
@@ -120,8 +138,10 @@ def test_maintenance_mode_blocks_deploy_and_delete(api: Api, world: World) -> No
     admin = world.admin_token()
     world.job("adder", "1.0.0")
     assert api.put("/settings", admin, json={"maintenance_mode": True}).json() == {"maintenance_mode": True}
-    for response in (api.post("/deploy", admin, json={"manifest": {**MANIFEST, "version": "2.0.0"}}),
-                     api.delete("/job/adder/1.0.0", admin)):
+    for response in (
+        api.post("/deploy", admin, json={"manifest": {**MANIFEST, "version": "2.0.0"}}),
+        api.delete("/job/adder/1.0.0", admin),
+    ):
         assert response.status_code == 503 and response.json()["type"] == "Unavailable"
     api.put("/settings", admin, json={"maintenance_mode": False})
     assert api.delete("/job/adder/1.0.0", admin).status_code == 200

@@ -17,7 +17,10 @@ def test_list_is_filtered_by_read_permission(api: Api, world: World) -> None:
     user = world.user("alice@example.com")
     esc_id, esc = world.esc("billing")
     assert [(j["name"], j["version"]) for j in api.get("/job", user).json()] == [
-        ("adder", "1.0.0"), ("adder", "1.1.0"), ("secret", "1.0.0")]
+        ("adder", "1.0.0"),
+        ("adder", "1.1.0"),
+        ("secret", "1.0.0"),
+    ]
     assert api.get("/job", esc).json() == []
     with world.session() as session:
         subject = subject_for_esc(session, session.get(Esc, esc_id))
@@ -58,7 +61,10 @@ def test_delete_moves_to_trash_and_needs_delete_scope(api: Api, world: World) ->
     with world.session() as session:
         trashed = session.scalars(select(TrashJob)).one()
         assert (trashed.name, trashed.version, trashed.deleted_by) == ("adder", "1.0.0", "admin")
-    assert api.get("/audit/activity", admin, params={"job_name": "adder"}).json()[0]["event_type"] == "job_deleted"
+    assert (
+        api.get("/audit/activity", admin, params={"job_name": "adder"}).json()[0]["event_type"]
+        == "job_deleted"
+    )
 
 
 def test_deployer_grants_allow_delete(api: Api, world: World) -> None:
@@ -77,8 +83,14 @@ def test_logs_and_build_logs(api: Api, world: World) -> None:
     user = world.user("alice@example.com")
     world.job("adder", "1.0.0")
     with world.session() as session:
-        create_deployment(session, kind="deploy", status="done", job_name="adder", job_version="1.0.0",
-                          build_logs="step 1\nstep 2\nstep 3\n")
+        create_deployment(
+            session,
+            kind="deploy",
+            status="done",
+            job_name="adder",
+            job_version="1.0.0",
+            build_logs="step 1\nstep 2\nstep 3\n",
+        )
     assert api.get("/job/adder/1.0.0/build-logs", user).json()["logs"] == "step 1\nstep 2\nstep 3\n"
     assert api.get("/job/adder/1.0.0/build-logs", user, params={"tail": 2}).json()["logs"] == "step 2\nstep 3"
     runtime = api.get("/job/adder/latest/logs", user).json()["logs"]
@@ -91,13 +103,40 @@ def test_revisions_are_listed_newest_first(api: Api, world: World) -> None:
     with world.session() as session:
         family = get_family(session, "adder")
         assert family is not None
-        first = add_revision(session, family, target="docker", desired_state={"versions": [{"version": "1.0.0"}]},
-                             operation="deploy", created_by="alice@example.com")
-        second = add_revision(session, family, target="docker",
-                              desired_state={"versions": [{"version": "1.0.0"}, {"version": "1.1.0"}]},
-                              operation="deploy", created_by="alice@example.com")
+        first = add_revision(
+            session,
+            family,
+            target="docker",
+            desired_state={"versions": [{"version": "1.0.0"}]},
+            operation="deploy",
+            created_by="alice@example.com",
+        )
+        second = add_revision(
+            session,
+            family,
+            target="docker",
+            desired_state={"versions": [{"version": "1.0.0"}, {"version": "1.1.0"}]},
+            operation="deploy",
+            created_by="alice@example.com",
+        )
         assert (first.number, second.number) == (1, 2)
         assert session.scalars(select(Deployment)).all() == []
     revisions = api.get("/job_family/adder/revisions", user).json()
     assert [r["number"] for r in revisions] == [2, 1]
     assert revisions[0]["versions"] == ["1.0.0", "1.1.0"] and revisions[0]["status"] == "pending"
+
+
+def test_public_endpoint_requests_follow_the_manifest(api: Api, world: World) -> None:
+    from api.db.repository import request_public_endpoints
+
+    job = world.job("adder", "1.0.0")
+    with world.session() as session:
+        job = session.merge(job)
+        first = request_public_endpoints(session, job, ["/api/v1/a", "/api/v1/b"])
+        first[0].active = True
+    with world.session() as session:
+        job = session.merge(job)
+        again = request_public_endpoints(session, job, ["/api/v1/a", "/api/v1/c"])
+        assert [(r.endpoint, r.active) for r in again] == [("/api/v1/a", True), ("/api/v1/c", False)]
+    listed = api.get("/job/adder/1.0.0/public-endpoints", world.user("u@example.com")).json()
+    assert sorted((p["endpoint"], p["active"]) for p in listed) == [("/api/v1/a", True), ("/api/v1/c", False)]

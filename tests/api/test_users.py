@@ -29,7 +29,9 @@ def test_cookie_is_secure_when_configured(settings: Settings) -> None:
 
     app = create_app(settings.model_copy(update={"secure_cookie": True}))
     with TestClient(app, base_url="https://testserver") as client:  # a Secure cookie travels over HTTPS only
-        response = client.post("/lifecycle/api/v1/users/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        response = client.post(
+            "/lifecycle/api/v1/users/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+        )
         assert "Secure" in response.headers["set-cookie"]
         # the cookie alone authenticates later requests
         assert client.get("/lifecycle/api/v1/users/validate_user_auth").json()["username"] == "admin"
@@ -42,11 +44,15 @@ def test_wrong_password_and_unknown_user_get_the_same_401(api: Api) -> None:
     wrong = api.post("/users/login", json={"username": "admin", "password": "nope-nope-nope"})
     unknown = api.post("/users/login", json={"username": "ghost", "password": "nope-nope-nope"})
     assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json() == unknown.json() == {"error": "wrong username or password", "type": "Unauthenticated"}
+    assert (
+        wrong.json() == unknown.json() == {"error": "wrong username or password", "type": "Unauthenticated"}
+    )
 
 
 def test_registered_user_is_inactive_until_staff_activate_it(api: Api, world: World) -> None:
-    response = api.post("/users/register", json={"username": "alice@example.com", "password": "correct horse 1"})
+    response = api.post(
+        "/users/register", json={"username": "alice@example.com", "password": "correct horse 1"}
+    )
     assert response.status_code == 201 and response.json()["is_active"] is False
     login = api.post("/users/login", json={"username": "alice@example.com", "password": "correct horse 1"})
     assert login.status_code == 401 and "inactive" in login.json()["error"]
@@ -54,30 +60,56 @@ def test_registered_user_is_inactive_until_staff_activate_it(api: Api, world: Wo
     admin = world.admin_token()
     activated = api.patch("/users/alice@example.com", admin, json={"is_active": True})
     assert activated.status_code == 200 and activated.json()["is_active"] is True
-    token = api.post("/users/login", json={"username": "alice@example.com", "password": "correct horse 1"}).json()["token"]
+    token = api.post(
+        "/users/login", json={"username": "alice@example.com", "password": "correct horse 1"}
+    ).json()["token"]
     # default grants: read_job, call_job, deploy_new_family, deploy_job on everything
     assert api.get("/job", token).status_code == 200
 
 
 def test_registration_rejects_weak_passwords_and_duplicates(api: Api) -> None:
-    for password, problem in [("short", "too short"), ("1234567890123", "only digits"), ("password1", "too common")]:
+    for password, problem in [
+        ("short", "too short"),
+        ("1234567890123", "only digits"),
+        ("password1", "too common"),
+    ]:
         response = api.post("/users/register", json={"username": "bob@example.com", "password": password})
         assert response.status_code == 400, password
         assert problem in response.json()["error"]
-    assert api.post("/users/register", json={"username": "bob@example.com", "password": "fine-pass-42"}).status_code == 201
+    assert (
+        api.post(
+            "/users/register", json={"username": "bob@example.com", "password": "fine-pass-42"}
+        ).status_code
+        == 201
+    )
     again = api.post("/users/register", json={"username": "BOB@example.com", "password": "fine-pass-42"})
     assert again.status_code == 409 and again.json()["type"] == "AlreadyExists"
 
 
 def test_change_password(api: Api, world: World) -> None:
     token = world.user("carol@example.com", password="first-password-1")
-    bad = api.put("/users/change_password", token, json={"old_password": "wrong-one-1", "new_password": "second-pw-2"})
+    bad = api.put(
+        "/users/change_password", token, json={"old_password": "wrong-one-1", "new_password": "second-pw-2"}
+    )
     assert bad.status_code == 401
-    ok = api.put("/users/change_password", token, json={"old_password": "first-password-1",
-                                                         "new_password": "second-pw-2"})
+    ok = api.put(
+        "/users/change_password",
+        token,
+        json={"old_password": "first-password-1", "new_password": "second-pw-2"},
+    )
     assert ok.status_code == 200
-    assert api.post("/users/login", json={"username": "carol@example.com", "password": "second-pw-2"}).status_code == 200
-    assert api.post("/users/login", json={"username": "carol@example.com", "password": "first-password-1"}).status_code == 401
+    assert (
+        api.post(
+            "/users/login", json={"username": "carol@example.com", "password": "second-pw-2"}
+        ).status_code
+        == 200
+    )
+    assert (
+        api.post(
+            "/users/login", json={"username": "carol@example.com", "password": "first-password-1"}
+        ).status_code
+        == 401
+    )
 
 
 def test_deactivated_user_token_stops_working(api: Api, world: World) -> None:
@@ -93,7 +125,9 @@ def test_staff_flag_needs_a_superuser(api: Api, world: World) -> None:
     world.user("eve@example.com")
     response = api.patch("/users/eve@example.com", staff, json={"is_staff": True})
     assert response.status_code == 403
-    assert api.patch("/users/eve@example.com", world.admin_token(), json={"is_staff": True}).json()["is_staff"]
+    assert api.patch("/users/eve@example.com", world.admin_token(), json={"is_staff": True}).json()[
+        "is_staff"
+    ]
     assert api.patch("/users/admin", staff, json={"is_active": False}).status_code == 403
 
 
@@ -121,12 +155,17 @@ def test_generated_admin_password_is_printed_once_and_stored_owner_only(
 def test_admin_name_and_password_come_from_settings(tmp_path: Path, database_url: str) -> None:
     from fastapi.testclient import TestClient
 
-    settings = Settings(data_dir=tmp_path / "d", database_url=database_url, admin_username="root",
-                        admin_password=SecretStr("from-the-environment"))
+    settings = Settings(
+        data_dir=tmp_path / "d",
+        database_url=database_url,
+        admin_username="root",
+        admin_password=SecretStr("from-the-environment"),
+    )
     app = create_app(settings)
     assert not (settings.data_dir / "secrets" / "admin_password").exists()
     with TestClient(app) as client:
-        response = client.post("/lifecycle/api/v1/users/login",
-                                json={"username": "root", "password": "from-the-environment"})
+        response = client.post(
+            "/lifecycle/api/v1/users/login", json={"username": "root", "password": "from-the-environment"}
+        )
         assert response.status_code == 200
     app.state.db_engine.dispose()

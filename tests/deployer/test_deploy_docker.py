@@ -93,6 +93,8 @@ def test_deploy_preview_change_rollback_delete(lifecycle: LifecycleProcess, fami
 
     history = lifecycle.request("GET", f"/job_family/{family}/revisions").json()
     assert [(r["number"], r["status"]) for r in history] == [(2, "applied"), (1, "applied")]
+    updates = lifecycle.request("GET", f"/job_family/{family}/stack-updates").json()
+    assert [(u["kind"], u["result"]) for u in updates][:2] == [("update", "succeeded"), ("update", "succeeded")]
 
     started = time.monotonic()
     rollback = lifecycle.request("POST", f"/job_family/{family}/rollback", json={"to_revision": 1})

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
-
+import subprocess
 import threading
+import uuid
 from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
 
-from .jobs import SAMPLES, Built, build_job, job_settings, remove_images, run_job, wait_live, wait_ready
+from .jobs import ROOT, SAMPLES, Built, build_job, job_settings, remove_images, run_job, wait_live, wait_ready
 
 PREFIX = "/pub/job/{name}/1.0.0"
 
@@ -42,10 +44,60 @@ def _check_common(base: str, name: str) -> None:
     assert health["job_name"] == name and health["status"] == "pass"
     docs = httpx.get(base + prefix + "/docs")
     assert docs.status_code == 200 and "swagger-ui" in docs.text
+    for page in (base + prefix + "/docs", base + "/docs"):
+        _check_docs_offline(page)
     spec = httpx.get(base + prefix + "/openapi.json").json()
     assert spec["components"]["securitySchemes"]["RacetrackAuth"]["name"] == "X-Racetrack-Auth"
     assert "/api/v1/perform" in spec["paths"]
     assert "requests_started_total" in httpx.get(base + "/metrics").text
+
+
+class _PageReferences(HTMLParser):
+    """The scripts, stylesheets and icons a page loads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[str] = []
+        self.styles: list[str] = []
+        self.others: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "script" and values.get("src"):
+            self.scripts.append(values["src"] or "")
+        elif tag == "link" and values.get("href"):
+            rel = (values.get("rel") or "").lower()
+            (self.styles if "stylesheet" in rel else self.others).append(values["href"] or "")
+        elif tag in ("img", "iframe") and values.get("src"):
+            self.others.append(values["src"] or "")
+
+
+# Swagger UI 4.15.5 from swagger-ui-bundle: the bundle is ~1 MB, the stylesheet ~140 kB.
+_MIN_SIZES = {"swagger-ui-bundle.js": 500_000, "swagger-ui.css": 50_000}
+
+
+def _check_docs_offline(page_url: str, headers: dict[str, str] | None = None) -> None:
+    """The Swagger page names no other host, and every file it loads comes from the job (200, full size)."""
+    page = httpx.get(page_url, headers=headers)
+    assert page.status_code == 200, page.text
+    assert "http://" not in page.text and "https://" not in page.text, page.text
+    refs = _PageReferences()
+    refs.feed(page.text)
+    assert refs.scripts and refs.styles, page.text
+    for ref in refs.scripts + refs.styles + refs.others:
+        url = urljoin(page_url, ref)
+        assert urlsplit(url).netloc == urlsplit(page_url).netloc, f"{ref} is on another host"
+        response = httpx.get(url, headers=headers)
+        assert response.status_code == 200, (url, response.text[:200])
+        name = urlsplit(url).path.rsplit("/", 1)[-1]
+        assert len(response.content) >= _MIN_SIZES.get(name, 100), (url, len(response.content))
+        assert "max-age=31536000" in response.headers.get("cache-control", "")
+        if ref in refs.scripts:
+            assert response.headers["content-type"].startswith("application/javascript")
+            assert b"SwaggerUIBundle" in response.content
+        elif ref in refs.styles:
+            assert response.headers["content-type"].startswith("text/css")
+            assert b".swagger-ui" in response.content
 
 
 def test_python_class_adder(build_sample: Callable[..., Built]) -> None:
@@ -267,3 +319,102 @@ def test_rebuild_with_unchanged_requirements_reuses_dependency_layer(
         assert not any("Collecting six" in line for line in second.log)
     finally:
         remove_images(second)
+
+
+CHROMIUM = "/usr/bin/chromium"
+# No background connections: the page must work on a machine that reaches nothing but the job.
+CHROMIUM_ARGS = [
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def _execute_in_browser(docs_url: str, headers: dict[str, str] | None = None) -> None:
+    """Headless Chromium opens the Swagger page with every other host blocked; "Execute" runs
+    perform ({"numbers": [40, 2]}) and the page shows 200 and 42."""
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    ensure = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "ensure-chromium.sh")], capture_output=True, text=True
+    )
+    assert ensure.returncode == 0, f"could not install chromium: {ensure.stderr.strip()}"
+    host = urlsplit(docs_url).netloc
+    elsewhere: list[str] = []
+    failed: list[str] = []
+
+    def only_that_host(route: Any) -> None:
+        if urlsplit(route.request.url).netloc == host:
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    with playwright_sync.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(extra_http_headers=headers or {}).new_page()
+            page.route("**/*", only_that_host)
+            page.on("requestfailed", lambda request: failed.append(request.url))
+            page.goto(docs_url)
+            page.locator(".opblock-summary", has_text="/api/v1/perform").click()
+            # tryItOutEnabled: the operation opens ready to edit, its button reads "Cancel".
+            playwright_sync.expect(page.get_by_role("button", name="Cancel")).to_be_visible()
+            page.locator(".opblock-body textarea.body-param__text").fill('{"numbers": [40, 2]}')
+            page.get_by_role("button", name="Execute").click()
+            answer = page.locator(".live-responses-table tr.response").first
+            playwright_sync.expect(answer.locator(".response-col_status")).to_have_text("200")
+            playwright_sync.expect(answer.locator(".response-col_description")).to_contain_text("42")
+        finally:
+            browser.close()
+    assert not elsewhere, f"the page asked other hosts: {elsewhere}"
+    assert not failed, f"requests failed: {failed}"
+
+
+@pytest.mark.parametrize(
+    ("sample", "name"),
+    [("python-class", "adder"), ("golang-function", "golang-adder"), ("docker-proxy", "docker-adder")],
+)
+def test_swagger_page_executes_perform_in_a_browser_offline(
+    build_sample: Callable[..., Built], sample: str, name: str
+) -> None:
+    """Each job type's Swagger page, under its pub prefix on the job itself, works with no other host."""
+    built = build_sample(sample)
+    with run_job(built) as (base, _):
+        wait_ready(base)
+        _execute_in_browser(base + PREFIX.format(name=name) + "/docs")
+
+
+def test_swagger_page_through_pub(build_sample: Callable[..., Built]) -> None:
+    """Through the real pub (with a fake lifecycle answering can-call-job): the page, its files and
+    Execute work for a caller with the X-Racetrack-Auth header."""
+    from api.pub import PubConfig, create_app
+    from tests.pub.fake_lifecycle import FakeLifecycle, Grant, Token
+    from tests.pub.servers import ServerThread
+
+    built = build_sample("python-class")
+    with run_job(built) as (base, _):
+        wait_ready(base)
+        lifecycle = FakeLifecycle(internal_token="internal-secret")
+        lifecycle.add_job("adder", "1.0.0", urlsplit(base).netloc)
+        lifecycle.tokens["token-carol"] = Token("User carol", [Grant(job="adder")])
+        lifecycle_server = ServerThread(lifecycle.app()).start()
+        pub = ServerThread(
+            create_app(
+                PubConfig(lifecycle_url=lifecycle_server.url + "/lifecycle", internal_token="internal-secret")
+            ),
+            lifespan="on",
+        ).start()
+        try:
+            docs = pub.url + PREFIX.format(name="adder") + "/docs"
+            auth = {"X-Racetrack-Auth": "token-carol"}
+            assert httpx.get(docs).status_code == 401
+            assert httpx.get(docs.replace("/docs", "/docs/static/swagger-ui.css")).status_code == 401
+            _check_docs_offline(docs, headers=auth)
+            _execute_in_browser(docs, headers=auth)
+        finally:
+            pub.stop()
+            lifecycle_server.stop()

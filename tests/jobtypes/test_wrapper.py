@@ -151,6 +151,47 @@ def test_health_live_ready_parameters_docs_and_metrics() -> None:
     _run(go())
 
 
+def test_docs_page_serves_swagger_ui_itself(tmp_path: Any) -> None:
+    """The page refers to no other host; its files come from JOB_SWAGGER_UI_DIR, cacheable for long."""
+    (tmp_path / "swagger-ui-bundle.js").write_text("window.SwaggerUIBundle = function () {};")
+    (tmp_path / "swagger-ui.css").write_text(".swagger-ui {}")
+    (tmp_path / "favicon-32x32.png").write_bytes(b"\x89PNG32")
+    (tmp_path / "VERSION").write_text("4.15.5\n")
+
+    async def go() -> None:
+        async with _client(_ready_app(swagger_ui_dir=str(tmp_path))) as client:
+            for page in (PREFIX + "/docs", "/docs"):
+                docs = await client.get(page)
+                assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
+                assert "http://" not in docs.text and "https://" not in docs.text
+                assert 'src="docs/static/swagger-ui-bundle.js?v=4.15.5"' in docs.text
+                assert 'href="docs/static/swagger-ui.css?v=4.15.5"' in docs.text
+                assert "validatorUrl: null" in docs.text
+            script = await client.get(PREFIX + "/docs/static/swagger-ui-bundle.js", params={"v": "4.15.5"})
+            assert script.status_code == 200 and script.text == "window.SwaggerUIBundle = function () {};"
+            assert script.headers["content-type"].startswith("application/javascript")
+            assert script.headers["cache-control"] == "public, max-age=31536000, immutable"
+            css = await client.get("/docs/static/swagger-ui.css")
+            assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+            assert (await client.get("/docs/static/favicon-32x32.png")).content == b"\x89PNG32"
+            missing = await client.get("/docs/static/favicon-16x16.png")
+            assert missing.status_code == 404 and "favicon-16x16.png" in missing.json()["error"]
+            assert (await client.get("/docs/static/VERSION")).status_code == 404
+            assert (await client.get("/docs/static/../../etc/passwd")).status_code == 404
+
+    _run(go())
+
+
+def test_docs_page_without_swagger_ui_files_says_why(tmp_path: Any) -> None:
+    async def go() -> None:
+        async with _client(_ready_app(swagger_ui_dir=str(tmp_path / "absent"))) as client:
+            assert (await client.get("/docs")).status_code == 200
+            response = await client.get(PREFIX + "/docs/static/swagger-ui-bundle.js")
+            assert response.status_code == 404 and "not installed" in response.json()["error"]
+
+    _run(go())
+
+
 def test_initialisation_runs_in_background_while_live_answers() -> None:
     gate = threading.Event()
 

@@ -13,10 +13,14 @@ from api.db import AsyncJobCall, utcnow
 from api.errors import AlreadyExists, NotFound
 from api.lifecycle.deps import InternalOrAdmin, SessionDep, SettingsDep
 from api.lifecycle.errors import error_responses
-from api.lifecycle.schemas import MessageResponse, ts
+from api.lifecycle.schemas import MAX_INT32, MessageResponse, ts
 
-router = APIRouter(prefix="/job/async/call", tags=["pub"], dependencies=[InternalOrAdmin],
-                   responses=error_responses(401, 403, 404, 422))
+router = APIRouter(
+    prefix="/job/async/call",
+    tags=["pub"],
+    dependencies=[InternalOrAdmin],
+    responses=error_responses(401, 403, 404, 422),
+)
 
 _REQUIRED = frozenset({"status", "attempts", "retriable_error"})
 CallStatus = Literal["ongoing", "completed", "failed"]
@@ -34,7 +38,7 @@ class AsyncCallCreate(BaseModel):
     request_headers: dict[str, Any] | None = None
     request_body: str | None = None
     pub_instance_addr: str | None = Field(default=None, max_length=256)
-    attempts: int = Field(default=0, ge=0)
+    attempts: int = Field(default=0, ge=0, le=MAX_INT32)
 
 
 class AsyncCallUpdate(BaseModel):
@@ -44,7 +48,7 @@ class AsyncCallUpdate(BaseModel):
     response_status_code: int | None = Field(default=None, ge=100, le=599)
     response_headers: dict[str, Any] | None = None
     response_body: str | None = None
-    attempts: int | None = Field(default=None, ge=0)
+    attempts: int | None = Field(default=None, ge=0, le=MAX_INT32)
     pub_instance_addr: str | None = Field(default=None, max_length=256)
     retriable_error: bool | None = None
 
@@ -72,12 +76,24 @@ class AsyncCallOut(BaseModel):
 
 def _out(call: AsyncJobCall) -> AsyncCallOut:
     return AsyncCallOut(
-        id=call.id, status=call.status, started_at=ts(call.started_at), ended_at=ts(call.ended_at),
-        error=call.error, job_name=call.job_name, job_version=call.job_version, job_path=call.job_path,
-        request_method=call.request_method, request_url=call.request_url, request_headers=call.request_headers,
-        request_body=call.request_body, response_status_code=call.response_status_code,
-        response_headers=call.response_headers, response_body=call.response_body, attempts=call.attempts,
-        pub_instance_addr=call.pub_instance_addr, retriable_error=call.retriable_error,
+        id=call.id,
+        status=call.status,
+        started_at=ts(call.started_at),
+        ended_at=ts(call.ended_at),
+        error=call.error,
+        job_name=call.job_name,
+        job_version=call.job_version,
+        job_path=call.job_path,
+        request_method=call.request_method,
+        request_url=call.request_url,
+        request_headers=call.request_headers,
+        request_body=call.request_body,
+        response_status_code=call.response_status_code,
+        response_headers=call.response_headers,
+        response_body=call.response_body,
+        attempts=call.attempts,
+        pub_instance_addr=call.pub_instance_addr,
+        retriable_error=call.retriable_error,
     )
 
 

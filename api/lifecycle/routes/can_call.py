@@ -1,4 +1,4 @@
-"""`GET /auth/can-call-job/{name}/{version}/{path}`: pub's one question per call (see docs/architecture.md)."""
+"""`GET /auth/can-call-job/{name}/{version}/{path}`: pub's one question per call (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,12 @@ from api.errors import Forbidden, NotFound, Unauthenticated, Unavailable
 from api.lifecycle.deps import AUTH_HEADER, SessionDep, SettingsDep, request_token, require_internal
 from api.lifecycle.errors import error_responses
 
-router = APIRouter(prefix="/auth", tags=["pub"], dependencies=[Depends(require_internal)],
-                   responses=error_responses(401, 403, 404, 422, 503))
+router = APIRouter(
+    prefix="/auth",
+    tags=["pub"],
+    dependencies=[Depends(require_internal)],
+    responses=error_responses(401, 403, 404, 422, 503),
+)
 
 OPEN_PATHS = ("/health", "/live", "/ready")
 # Pub caches answers, so this is roughly one write per job per minute at most.
@@ -38,8 +42,11 @@ class CanCallResponse(BaseModel):
 
 
 def _is_public(session: SessionDep, job: Job, path: str) -> bool:
-    prefixes = session.scalars(select(PublicEndpointRequest.endpoint).where(
-        PublicEndpointRequest.job_id == job.id, PublicEndpointRequest.active.is_(True)))
+    prefixes = session.scalars(
+        select(PublicEndpointRequest.endpoint).where(
+            PublicEndpointRequest.job_id == job.id, PublicEndpointRequest.active.is_(True)
+        )
+    )
     for prefix in prefixes:
         prefix = "/" + prefix.strip("/")
         if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
@@ -47,8 +54,9 @@ def _is_public(session: SessionDep, job: Job, path: str) -> bool:
     return False
 
 
-def _decide(request: Request, session: SessionDep, settings: SettingsDep, name: str, version: str,
-            path: str) -> CanCallResponse:
+def _decide(
+    request: Request, session: SessionDep, settings: SettingsDep, name: str, version: str, path: str
+) -> CanCallResponse:
     if maintenance_mode(session):
         raise Unavailable("Racetrack is in maintenance mode: job calls are paused")
     job = find_job(session, name, version)
@@ -72,25 +80,29 @@ def _decide(request: Request, session: SessionDep, settings: SettingsDep, name: 
             raise Forbidden(
                 "no permission to do this operation",
                 details=f'auth subject "{caller.display}" does not have permission to access endpoint {path} '
-                        f'at resource "{job.name} v{job.version}" with scope "call_job"',
+                f'at resource "{job.name} v{job.version}" with scope "call_job"',
             )
     now = utcnow()
     if job.last_call_time is None or now - job.last_call_time >= LAST_CALL_GRANULARITY:
         job.last_call_time = now
     return CanCallResponse(
-        job=CallableJob(name=job.name, version=job.version, status=job.status, internal_name=job.internal_name),
+        job=CallableJob(
+            name=job.name, version=job.version, status=job.status, internal_name=job.internal_name
+        ),
         caller=caller.display if caller is not None else None,
     )
 
 
 @router.get("/can-call-job/{name}/{version}/{path:path}", response_model=CanCallResponse)
-def can_call_job(name: str, version: str, path: str, request: Request, session: SessionDep,
-                 settings: SettingsDep) -> CanCallResponse:
+def can_call_job(
+    name: str, version: str, path: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> CanCallResponse:
     """Whether the caller's token (in X-Racetrack-Auth) may call `path` of a job; resolves `latest`/`1.x`."""
     return _decide(request, session, settings, name, version, path)
 
 
 @router.get("/can-call-job/{name}/{version}", response_model=CanCallResponse, include_in_schema=False)
-def can_call_job_root(name: str, version: str, request: Request, session: SessionDep,
-                      settings: SettingsDep) -> CanCallResponse:
+def can_call_job_root(
+    name: str, version: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> CanCallResponse:
     return _decide(request, session, settings, name, version, "")

@@ -20,17 +20,21 @@ router = APIRouter(tags=["deploy"], responses=error_responses(400, 401, 403, 409
 
 
 @router.post("/deploy", response_model=DeploymentOut, status_code=202, dependencies=[NotInMaintenance])
-def deploy(body: DeployRequest, request: Request, caller: LoggedIn, session: SessionDep,
-           settings: SettingsDep) -> DeploymentOut:
-    """Records the desired job and a deployment, and hands it to the deploy engine; poll `GET /deploy/{id}`."""
+def deploy(
+    body: DeployRequest, request: Request, caller: LoggedIn, session: SessionDep, settings: SettingsDep
+) -> DeploymentOut:
+    """Records the desired job and a deployment and hands it to the deploy engine; poll `GET /deploy/{id}`."""
     deployment = record_deploy(session, settings, caller, body)
     submit(session, settings, request.app.state.engine, deployment)
     return deployment_out(deployment, None, settings)
 
 
-@router.post("/deploy/preview", response_model=DeploymentOut, status_code=202, dependencies=[NotInMaintenance])
-def preview(body: DeployRequest, request: Request, caller: LoggedIn, session: SessionDep,
-            settings: SettingsDep) -> DeploymentOut:
+@router.post(
+    "/deploy/preview", response_model=DeploymentOut, status_code=202, dependencies=[NotInMaintenance]
+)
+def preview(
+    body: DeployRequest, request: Request, caller: LoggedIn, session: SessionDep, settings: SettingsDep
+) -> DeploymentOut:
     """Records a `preview` operation; when done, its `preview` field holds the planned changes."""
     deployment = record_deploy(session, settings, caller, body, kind="preview")
     submit(session, settings, request.app.state.engine, deployment)
@@ -38,19 +42,26 @@ def preview(body: DeployRequest, request: Request, caller: LoggedIn, session: Se
 
 
 @router.get("/deploy", response_model=list[DeploymentOut])
-def list_deployments(caller: LoggedIn, session: SessionDep, settings: SettingsDep,
-                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[DeploymentOut]:
+def list_deployments(
+    caller: LoggedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[DeploymentOut]:
     """Recent deployments the caller made or whose job family it may read, newest first."""
     query = select(Deployment).order_by(Deployment.create_time.desc(), Deployment.id).limit(limit)
     if not (caller.is_staff or caller.is_superuser or caller.unrestricted):
         readable_names = select(Job.name).where(readable_jobs_clause(session, caller))
-        query = query.where(or_(Deployment.deployed_by == actor(caller), Deployment.job_name.in_(readable_names)))
+        query = query.where(
+            or_(Deployment.deployed_by == actor(caller), Deployment.job_name.in_(readable_names))
+        )
     return [deployment_out(d, None, settings) for d in session.scalars(query)]
 
 
 @router.get("/deploy/{deployment_id}", response_model=DeploymentOut, responses=error_responses(404))
-def get_deployment_status(deployment_id: str, caller: LoggedIn, session: SessionDep,
-                          settings: SettingsDep) -> DeploymentOut:
+def get_deployment_status(
+    deployment_id: str, caller: LoggedIn, session: SessionDep, settings: SettingsDep
+) -> DeploymentOut:
     """Status, phase, error and warnings of one deployment; `job` is set once it is done."""
     deployment = get_deployment(session, deployment_id)
     if not (caller.is_staff or deployment.deployed_by == actor(caller)):
@@ -59,6 +70,7 @@ def get_deployment_status(deployment_id: str, caller: LoggedIn, session: Session
             raise Forbidden("no permission to do this operation", details="not your deployment")
     job = None
     if deployment.status == "done" and deployment.kind == "deploy" and deployment.job_version:
-        job = session.scalar(select(Job).where(Job.name == deployment.job_name,
-                                               Job.version == deployment.job_version))
+        job = session.scalar(
+            select(Job).where(Job.name == deployment.job_name, Job.version == deployment.job_version)
+        )
     return deployment_out(deployment, job, settings)

@@ -15,7 +15,7 @@ from api.db.repository import record_audit
 from api.errors import AlreadyExists, NotFound
 from api.lifecycle.deps import SessionDep, SettingsDep, StaffCaller
 from api.lifecycle.errors import error_responses
-from api.lifecycle.schemas import MessageResponse, ts
+from api.lifecycle.schemas import MessageResponse, RowId, ts
 
 router = APIRouter(prefix="/escs", tags=["escs"], responses=error_responses(401, 403, 404, 422))
 
@@ -60,9 +60,15 @@ def _esc(session: SessionDep, esc_id: str) -> Esc:
 
 
 def _token_out(token: AuthToken, key: str) -> EscTokenOut:
-    return EscTokenOut(id=token.id, token=token_string(key, token), active=token.active,
-                       expiry_time=ts(token.expiry_time), last_use_time=ts(token.last_use_time),
-                       create_time=ts(token.create_time), description=token.description)
+    return EscTokenOut(
+        id=token.id,
+        token=token_string(key, token),
+        active=token.active,
+        expiry_time=ts(token.expiry_time),
+        last_use_time=ts(token.last_use_time),
+        create_time=ts(token.create_time),
+        description=token.description,
+    )
 
 
 @router.get("", response_model=list[EscOut])
@@ -88,24 +94,34 @@ def esc_auth_data(esc_id: str, _: StaffCaller, session: SessionDep, settings: Se
     """The ESC and all its tokens, with activity and last use."""
     esc = _esc(session, esc_id)
     subject = subject_for_esc(session, esc)
-    tokens = session.scalars(select(AuthToken).where(AuthToken.subject_id == subject.id).order_by(AuthToken.id))
+    tokens = session.scalars(
+        select(AuthToken).where(AuthToken.subject_id == subject.id).order_by(AuthToken.id)
+    )
     key = settings.signing_key()
     return EscAuthData(id=esc.id, name=esc.name, tokens=[_token_out(t, key) for t in tokens])
 
 
 @router.post("/{esc_id}/auth_token", response_model=EscTokenOut, status_code=201)
-def create_esc_token(esc_id: str, body: EscTokenCreate, caller: StaffCaller, session: SessionDep,
-                     settings: SettingsDep) -> EscTokenOut:
+def create_esc_token(
+    esc_id: str, body: EscTokenCreate, caller: StaffCaller, session: SessionDep, settings: SettingsDep
+) -> EscTokenOut:
     esc = _esc(session, esc_id)
     expiry = utcnow() + timedelta(days=body.expiry_days) if body.expiry_days else None
-    token, _ = issue_token(session, subject_for_esc(session, esc), settings.signing_key(), expiry_time=expiry,
-                           description=body.description)
+    token, _ = issue_token(
+        session,
+        subject_for_esc(session, esc),
+        settings.signing_key(),
+        expiry_time=expiry,
+        description=body.description,
+    )
     record_audit(session, "esc_token_created", executor=caller.name, subject=esc.name)
     return _token_out(token, settings.signing_key())
 
 
 @router.delete("/{esc_id}/auth_token/{token_id}", response_model=MessageResponse)
-def revoke_esc_token(esc_id: str, token_id: int, caller: StaffCaller, session: SessionDep) -> MessageResponse:
+def revoke_esc_token(
+    esc_id: str, token_id: RowId, caller: StaffCaller, session: SessionDep
+) -> MessageResponse:
     esc = _esc(session, esc_id)
     subject = subject_for_esc(session, esc)
     token = session.get(AuthToken, token_id)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import select
 
 from api.auth import Scope, has_permission, readable_jobs_clause
@@ -39,11 +39,23 @@ class PublicEndpointOut(BaseModel):
     active: bool
 
 
+_JOB_LIST = TypeAdapter(list[JobOut])
+
+
 @router.get("/job", response_model=list[JobOut])
-def list_jobs(caller: LoggedIn, session: SessionDep, settings: SettingsDep) -> list[JobOut]:
-    """Every job version the caller may read (scope read_job), ordered by name and version."""
-    query = select(Job).where(readable_jobs_clause(session, caller)).order_by(Job.name, Job.create_time)
-    return [job_out(job, settings) for job in session.scalars(query)]
+def list_jobs(caller: LoggedIn, session: SessionDep, settings: SettingsDep) -> Response:
+    """Every job version the caller may read (scope read_job), ordered by name and creation.
+
+    Rows are read as plain tuples and serialized once: with thousands of jobs, ORM objects and FastAPI's
+    re-validation of the response would triple the time.
+    """
+    query = (
+        select(*Job.__table__.columns)
+        .where(readable_jobs_clause(session, caller))
+        .order_by(Job.name, Job.create_time)
+    )
+    jobs = [job_out(row, settings) for row in session.execute(query)]
+    return Response(_JOB_LIST.dump_json(jobs), media_type="application/json")
 
 
 @router.get("/job_family", response_model=list[JobFamilyOut])
@@ -60,10 +72,20 @@ def get_job(job: ReadableJob, settings: SettingsDep) -> JobOut:
     return job_out(job, settings)
 
 
-@router.delete("/job/{name}/{version}", response_model=DeploymentOut, dependencies=[NotInMaintenance],
-               responses=error_responses(503))
-def delete(job: DeletableJob, request: Request, caller: LoggedIn, session: SessionDep,
-           settings: SettingsDep, version: str) -> DeploymentOut:
+@router.delete(
+    "/job/{name}/{version}",
+    response_model=DeploymentOut,
+    dependencies=[NotInMaintenance],
+    responses=error_responses(503),
+)
+def delete(
+    job: DeletableJob,
+    request: Request,
+    caller: LoggedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    version: str,
+) -> DeploymentOut:
     """Deletes a job version (exact version only); returns the `delete` operation."""
     if job.version != version:
         raise NotFound(f"job {job.name} version {version} was not found: delete needs an exact version")
@@ -72,8 +94,9 @@ def delete(job: DeletableJob, request: Request, caller: LoggedIn, session: Sessi
 
 
 @router.get("/job/{name}/{version}/logs", response_model=LogsResponse)
-def runtime_logs(job: ReadableJob, request: Request,
-                 tail: Annotated[int, Query(ge=0, le=100_000)] = 20) -> LogsResponse:
+def runtime_logs(
+    job: ReadableJob, request: Request, tail: Annotated[int, Query(ge=0, le=100_000)] = 20
+) -> LogsResponse:
     """Recent runtime logs, read through the deploy engine."""
     engine = request.app.state.engine
     reader = getattr(engine, "runtime_logs", None)
@@ -83,11 +106,19 @@ def runtime_logs(job: ReadableJob, request: Request,
 
 
 @router.get("/job/{name}/{version}/build-logs", response_model=LogsResponse)
-def build_logs(job: ReadableJob, session: SessionDep,
-               tail: Annotated[int, Query(ge=0, le=100_000)] = 0) -> LogsResponse:
+def build_logs(
+    job: ReadableJob, session: SessionDep, tail: Annotated[int, Query(ge=0, le=100_000)] = 0
+) -> LogsResponse:
     """Build logs recorded by the deployment that made this version (`tail=0`: all lines)."""
-    query = select(Deployment).where(Deployment.job_name == job.name, Deployment.job_version == job.version,
-                                     Deployment.kind == "deploy").order_by(Deployment.create_time.desc())
+    query = (
+        select(Deployment)
+        .where(
+            Deployment.job_name == job.name,
+            Deployment.job_version == job.version,
+            Deployment.kind == "deploy",
+        )
+        .order_by(Deployment.create_time.desc())
+    )
     deployment = session.scalars(query.limit(1)).first()
     text = (deployment.build_logs or "") if deployment is not None else ""
     if tail:
@@ -119,17 +150,37 @@ def revisions(name: str, caller: LoggedIn, session: SessionDep) -> list[Revision
     for revision in list_revisions(session, family):
         jobs = revision.desired_state.get("versions", []) if isinstance(revision.desired_state, dict) else []
         versions = [str(j.get("version")) for j in jobs if isinstance(j, dict) and j.get("version")]
-        out.append(RevisionOut(number=revision.number, target=revision.target, created_at=ts(revision.created_at),
-                               created_by=revision.created_by, operation=revision.operation,
-                               status=revision.status, error=revision.error, versions=versions,
-                               summary=revision.summary))
+        out.append(
+            RevisionOut(
+                number=revision.number,
+                target=revision.target,
+                created_at=ts(revision.created_at),
+                created_by=revision.created_by,
+                operation=revision.operation,
+                status=revision.status,
+                error=revision.error,
+                versions=versions,
+                summary=revision.summary,
+            )
+        )
     return out
 
 
-@router.post("/job_family/{name}/rollback", response_model=DeploymentOut, status_code=202,
-             dependencies=[NotInMaintenance], responses=error_responses(503))
-def rollback(name: str, body: RollbackRequest, request: Request, caller: LoggedIn, session: SessionDep,
-             settings: SettingsDep) -> DeploymentOut:
+@router.post(
+    "/job_family/{name}/rollback",
+    response_model=DeploymentOut,
+    status_code=202,
+    dependencies=[NotInMaintenance],
+    responses=error_responses(503),
+)
+def rollback(
+    name: str,
+    body: RollbackRequest,
+    request: Request,
+    caller: LoggedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> DeploymentOut:
     """Records a rollback (or its preview) of the family to a revision or version; poll `GET /deploy/{id}`."""
     deployment = record_rollback(session, settings, caller, name, body)
     submit(session, settings, request.app.state.engine, deployment)

@@ -7,7 +7,7 @@ family's last applied revision, bringing back containers removed or changed by h
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
@@ -63,6 +63,21 @@ def refresh(name: str, request: Request, caller: LoggedIn, session: SessionDep, 
     if not has_permission(session, caller, Scope.read_job, family=family):
         raise Forbidden("no permission to do this operation", details=f'scope "read_job" on family {name}')
     return _record(session, settings, request, caller, kind="preview", operation="refresh", job=None, family=name)
+
+
+@router.get("/job_family/{name}/stack-updates", response_model=list[dict[str, Any]])
+def stack_updates(name: str, request: Request, caller: LoggedIn, session: SessionDep,
+                  settings: SettingsDep, target: str | None = None) -> list[dict[str, Any]]:
+    """The Pulumi updates of the family's stack on a target (version, kind, result, times, changes)."""
+    family = get_family(session, name)
+    if family is None:
+        raise NotFound(f"job family {name} was not found")
+    if not has_permission(session, caller, Scope.read_job, family=family):
+        raise Forbidden("no permission to do this operation", details=f'scope "read_job" on family {name}')
+    engine = request.app.state.engine
+    if engine is None:
+        return []  # without a deploy engine no stack was ever updated
+    return engine.stack_history(name, target or settings.default_infrastructure_target)
 
 
 @router.post("/job/all/reconcile", response_model=list[DeploymentOut], status_code=202,

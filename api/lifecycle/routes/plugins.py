@@ -1,4 +1,4 @@
-"""Plugins: list (any logged-in caller), upload, download and delete (staff). ZIPs are kept in data_dir/plugins."""
+"""Plugins: listed to any token holder; uploaded, downloaded and deleted by staff (ZIPs: data_dir/plugins)."""
 
 from __future__ import annotations
 
@@ -40,9 +40,16 @@ class PluginOut(BaseModel):
 
 
 def _out(plugin: Plugin) -> PluginOut:
-    return PluginOut(name=plugin.name, version=plugin.version, category=plugin.category, url=plugin.url,
-                     size=plugin.size, sha256=plugin.sha256, uploaded_by=plugin.uploaded_by,
-                     uploaded_at=ts(plugin.uploaded_at))
+    return PluginOut(
+        name=plugin.name,
+        version=plugin.version,
+        category=plugin.category,
+        url=plugin.url,
+        size=plugin.size,
+        sha256=plugin.sha256,
+        uploaded_by=plugin.uploaded_by,
+        uploaded_at=ts(plugin.uploaded_at),
+    )
 
 
 def _read_manifest(content: bytes) -> dict[str, Any]:
@@ -50,8 +57,10 @@ def _read_manifest(content: bytes) -> dict[str, Any]:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             names = archive.namelist()
             if "plugin-manifest.yaml" not in names:
-                raise InvalidInput("plugin: plugin-manifest.yaml is missing at the root of the ZIP "
-                                   "(accepted: a ZIP holding plugin.py and plugin-manifest.yaml)")
+                raise InvalidInput(
+                    "plugin: plugin-manifest.yaml is missing at the root of the ZIP "
+                    "(accepted: a ZIP holding plugin.py and plugin-manifest.yaml)"
+                )
             manifest = yaml.safe_load(archive.read("plugin-manifest.yaml"))
     except zipfile.BadZipFile as exc:
         raise InvalidInput("plugin: the file is not a ZIP archive (accepted: a plugin ZIP)") from exc
@@ -62,8 +71,10 @@ def _read_manifest(content: bytes) -> dict[str, Any]:
     for field in ("name", "version"):
         value = manifest.get(field)
         if not isinstance(value, str | int | float) or not _SAFE.match(str(value)):
-            raise InvalidInput(f"plugin-manifest.yaml field `{field}`: missing or malformed "
-                               "(accepted: letters, digits, dots, hyphens, underscores)")
+            raise InvalidInput(
+                f"plugin-manifest.yaml field `{field}`: missing or malformed "
+                "(accepted: letters, digits, dots, hyphens, underscores)"
+            )
     return manifest
 
 
@@ -74,7 +85,9 @@ def _store(session: SessionDep, settings: Settings, content: bytes, replace: boo
     name, version = str(manifest["name"]), str(manifest["version"])
     same_name = list(session.scalars(select(Plugin).where(Plugin.name == name)))
     if any(p.version == version for p in same_name) and not replace:
-        raise AlreadyExists(f"plugin {name} {version} is already installed; upload with replace to overwrite it")
+        raise AlreadyExists(
+            f"plugin {name} {version} is already installed; upload with replace to overwrite it"
+        )
     if replace:
         for old in same_name:
             (settings.data_dir / old.stored_file).unlink(missing_ok=True)
@@ -86,12 +99,22 @@ def _store(session: SessionDep, settings: Settings, content: bytes, replace: boo
     path.write_bytes(content)
     category = manifest.get("category")
     url = manifest.get("url")
-    plugin = Plugin(name=name, version=version, category=str(category) if category else None,
-                    url=str(url) if url else None, plugin_manifest=manifest, stored_file=relative,
-                    size=len(content), sha256=hashlib.sha256(content).hexdigest(), uploaded_by=uploader)
+    plugin = Plugin(
+        name=name,
+        version=version,
+        category=str(category) if category else None,
+        url=str(url) if url else None,
+        plugin_manifest=manifest,
+        stored_file=relative,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        uploaded_by=uploader,
+    )
     session.add(plugin)
     session.flush()
-    record_audit(session, "plugin_installed", executor=uploader, properties={"name": name, "version": version})
+    record_audit(
+        session, "plugin_installed", executor=uploader, properties={"name": name, "version": version}
+    )
     return plugin
 
 
@@ -115,18 +138,38 @@ def job_type_versions(_: LoggedIn, session: SessionDep) -> list[str]:
 
 
 @router.post("/upload", response_model=PluginOut, status_code=201, responses=error_responses(409))
-def upload_form(file: Annotated[UploadFile, File()], caller: StaffCaller, session: SessionDep,
-                settings: SettingsDep, replace: bool = False) -> PluginOut:
+def upload_form(
+    file: Annotated[UploadFile, File()],
+    caller: StaffCaller,
+    session: SessionDep,
+    settings: SettingsDep,
+    replace: bool = False,
+) -> PluginOut:
     """Installs a plugin ZIP sent as multipart form field `file` (staff)."""
     content = file.file.read(MAX_PLUGIN_BYTES + 1)
     return _out(_store(session, settings, content, replace, caller.name))
 
 
-@router.post("/upload/{filename}", response_model=PluginOut, status_code=201, responses=error_responses(409),
-             openapi_extra={"requestBody": {"content": {"application/octet-stream": {
-                 "schema": {"type": "string", "format": "binary"}}}, "required": True}})
-async def upload_raw(filename: str, request: Request, caller: StaffCaller, session: SessionDep,
-                     settings: SettingsDep, replace: Annotated[int, Query(ge=0, le=1)] = 0) -> PluginOut:
+@router.post(
+    "/upload/{filename}",
+    response_model=PluginOut,
+    status_code=201,
+    responses=error_responses(409),
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "required": True,
+        }
+    },
+)
+async def upload_raw(
+    filename: str,
+    request: Request,
+    caller: StaffCaller,
+    session: SessionDep,
+    settings: SettingsDep,
+    replace: Annotated[int, Query(ge=0, le=1)] = 0,
+) -> PluginOut:
     """Installs a plugin ZIP sent as the raw body (what `racetrack plugin install` does; staff)."""
     content = bytearray()
     async for chunk in request.stream():
@@ -136,19 +179,30 @@ async def upload_raw(filename: str, request: Request, caller: StaffCaller, sessi
     return _out(_store(session, settings, bytes(content), bool(replace), caller.name))
 
 
-@router.get("/{name}/{version}/download", response_class=FileResponse,
-            responses={200: {"content": {"application/zip": {}}, "description": "The plugin ZIP"}})
-def download(name: str, version: str, _: StaffCaller, session: SessionDep, settings: SettingsDep) -> FileResponse:
+@router.get(
+    "/{name}/{version}/download",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/zip": {}}, "description": "The plugin ZIP"}},
+)
+def download(
+    name: str, version: str, _: StaffCaller, session: SessionDep, settings: SettingsDep
+) -> FileResponse:
     plugin = _get(session, name, version)
-    return FileResponse(settings.data_dir / plugin.stored_file, media_type="application/zip",
-                        filename=f"{plugin.name}-{plugin.version}.zip")
+    return FileResponse(
+        settings.data_dir / plugin.stored_file,
+        media_type="application/zip",
+        filename=f"{plugin.name}-{plugin.version}.zip",
+    )
 
 
 @router.delete("/{name}/{version}", response_model=MessageResponse)
-def delete_plugin(name: str, version: str, caller: StaffCaller, session: SessionDep,
-                  settings: SettingsDep) -> MessageResponse:
+def delete_plugin(
+    name: str, version: str, caller: StaffCaller, session: SessionDep, settings: SettingsDep
+) -> MessageResponse:
     plugin = _get(session, name, version)
     (settings.data_dir / plugin.stored_file).unlink(missing_ok=True)
     session.delete(plugin)
-    record_audit(session, "plugin_uninstalled", executor=caller.name, properties={"name": name, "version": version})
+    record_audit(
+        session, "plugin_uninstalled", executor=caller.name, properties={"name": name, "version": version}
+    )
     return MessageResponse(message=f"plugin {name} {version} uninstalled")

@@ -30,6 +30,10 @@ def get_platform_settings(_: LoggedIn, session: SessionDep) -> PlatformSettings:
 def put_platform_settings(body: SettingsUpdate, caller: StaffCaller, session: SessionDep) -> PlatformSettings:
     """Maintenance mode pauses deploys, deletions and job calls (503) until it is switched off (staff)."""
     set_setting(session, "maintenance_mode", body.maintenance_mode)
-    record_audit(session, "maintenance_mode_changed", executor=caller.name,
-                 properties={"maintenance_mode": body.maintenance_mode})
+    record_audit(
+        session,
+        "maintenance_mode_changed",
+        executor=caller.name,
+        properties={"maintenance_mode": body.maintenance_mode},
+    )
     return PlatformSettings(maintenance_mode=maintenance_mode(session))

@@ -36,8 +36,9 @@ def regenerate_my_token(caller: UserCaller, session: SessionDep, settings: Setti
 
 
 @router.post("/job_family/{name}/regenerate", response_model=TokenResponse, responses=error_responses(404))
-def regenerate_family_token(name: str, _: StaffCaller, session: SessionDep,
-                            settings: SettingsDep) -> TokenResponse:
+def regenerate_family_token(
+    name: str, _: StaffCaller, session: SessionDep, settings: SettingsDep
+) -> TokenResponse:
     """Revokes a job family's tokens and issues a new one (staff); redeploy its jobs to use it."""
     family = get_family(session, name)
     if family is None:

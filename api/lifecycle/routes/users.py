@@ -1,4 +1,4 @@
-"""Users: login (sets the auth cookie), logout, registration, token validation, password change, staff admin."""
+"""Users: login (sets the auth cookie), logout, registration, token check, password change, staff admin."""
 
 from __future__ import annotations
 
@@ -67,8 +67,15 @@ class UserUpdate(BaseModel):
 
 
 def _user_out(user: User) -> UserOut:
-    return UserOut(id=user.id, username=user.username, is_active=user.is_active, is_staff=user.is_staff,
-                   is_superuser=user.is_superuser, date_joined=ts(user.date_joined), last_login=ts(user.last_login))
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        is_active=user.is_active,
+        is_staff=user.is_staff,
+        is_superuser=user.is_superuser,
+        date_joined=ts(user.date_joined),
+        last_login=ts(user.last_login),
+    )
 
 
 @router.post("/login", response_model=LoginResponse)
@@ -76,15 +83,24 @@ def login(body: Credentials, response: Response, session: SessionDep, settings: 
     """Checks username and password; returns the user's token and sets it as the `X-Racetrack-Auth` cookie."""
     user = authenticate_password(session, body.username, body.password)
     _, token = primary_token(session, subject_for_user(session, user), settings.signing_key())
-    response.set_cookie(AUTH_HEADER, quote(token), max_age=COOKIE_MAX_AGE, path="/", httponly=True,
-                        samesite="lax", secure=settings.secure_cookie)
+    response.set_cookie(
+        AUTH_HEADER,
+        quote(token),
+        max_age=COOKIE_MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookie,
+    )
     return LoginResponse(username=user.username, token=token)
 
 
 @router.get("/logout", response_model=MessageResponse)
 def logout(response: Response, settings: SettingsDep) -> MessageResponse:
     """Clears the auth cookie (the token itself stays valid; regenerate it to revoke it)."""
-    response.delete_cookie(AUTH_HEADER, path="/", httponly=True, samesite="lax", secure=settings.secure_cookie)
+    response.delete_cookie(
+        AUTH_HEADER, path="/", httponly=True, samesite="lax", secure=settings.secure_cookie
+    )
     return MessageResponse(message="logged out")
 
 
@@ -99,8 +115,12 @@ def register(body: Credentials, session: SessionDep) -> UserOut:
 @router.get("/validate_user_auth", response_model=AuthInfo)
 def validate_user_auth(caller: LoggedIn) -> AuthInfo:
     """Says whose token this is (used by `racetrack login <token>`)."""
-    return AuthInfo(username=caller.name, subject_type=caller.kind, is_staff=caller.is_staff,
-                    is_superuser=caller.is_superuser)
+    return AuthInfo(
+        username=caller.name,
+        subject_type=caller.kind,
+        is_staff=caller.is_staff,
+        is_superuser=caller.is_superuser,
+    )
 
 
 @router.put("/change_password", response_model=MessageResponse)
@@ -137,14 +157,20 @@ def update_user(username: str, body: UserUpdate, caller: StaffCaller, session: S
         user.is_active = body.is_active
     if body.is_staff is not None:
         user.is_staff = body.is_staff
-    record_audit(session, "user_updated", executor=caller.name, subject=username,
-                 properties=body.model_dump(exclude_none=True))
+    record_audit(
+        session,
+        "user_updated",
+        executor=caller.name,
+        subject=username,
+        properties=body.model_dump(exclude_none=True),
+    )
     return _user_out(user)
 
 
 @router.post("/{username}/token/regenerate", response_model=TokenResponse, responses=error_responses(404))
-def regenerate_user_token(username: str, caller: StaffCaller, session: SessionDep,
-                          settings: SettingsDep) -> TokenResponse:
+def regenerate_user_token(
+    username: str, caller: StaffCaller, session: SessionDep, settings: SettingsDep
+) -> TokenResponse:
     """Revokes every token of a user and issues a new one (staff)."""
     user = _target_user(session, caller, username)
     subject = subject_for_user(session, user)

@@ -3,23 +3,73 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"html"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
 )
 
-const swaggerCDN = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"
+// The Swagger page loads Swagger UI from the job itself, never from a CDN: the image holds the
+// files of PyPI's swagger-ui-bundle in JOB_SWAGGER_UI_DIR (see jobtypes/swagger_ui/), read into
+// memory at start and served under <base>/docs/static/. The page refers to them relatively
+// (it is <base>/docs), so it works at the root and under /pub/job/<name>/<version>.
+const swaggerAssetPath = "/docs/static/"
 
-func swaggerPage(jobName, specURL string) string {
-	quoted, _ := json.Marshal(specURL)
+// The URLs carry Swagger UI's version (?v=), so browsers may keep the files for a year.
+const assetCacheControl = "public, max-age=31536000, immutable"
+
+var swaggerFiles = map[string]string{
+	"swagger-ui-bundle.js": "application/javascript; charset=utf-8",
+	"swagger-ui.css":       "text/css; charset=utf-8",
+	"favicon-32x32.png":    "image/png",
+	"favicon-16x16.png":    "image/png",
+}
+
+type swaggerAssets struct {
+	dir     string
+	version string
+	files   map[string][]byte
+}
+
+func loadSwaggerAssets(dir string) *swaggerAssets {
+	assets := &swaggerAssets{dir: dir, version: "none", files: map[string][]byte{}}
+	if dir == "" {
+		log.Printf("JOB_SWAGGER_UI_DIR is not set: the Swagger page has no scripts")
+		return assets
+	}
+	if version, err := os.ReadFile(filepath.Join(dir, "VERSION")); err == nil {
+		assets.version = strings.TrimSpace(string(version))
+	}
+	for name := range swaggerFiles {
+		body, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			log.Printf("Swagger UI file missing: %v", err)
+			continue
+		}
+		assets.files[name] = body
+	}
+	return assets
+}
+
+func swaggerPage(jobName, specURL, version string) string {
+	quoted, _ := json.Marshal(specURL) // encoding/json escapes <, > and & in strings
+	assets := strings.TrimPrefix(swaggerAssetPath, "/")
+	query := "?v=" + html.EscapeString(version)
 	return fmt.Sprintf(`<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>Job %s - Swagger UI</title>
-<link rel="stylesheet" href="%s/swagger-ui.css"></head>
+<link rel="stylesheet" href="%sswagger-ui.css%s">
+<link rel="icon" type="image/png" href="%sfavicon-32x32.png%s" sizes="32x32">
+<link rel="icon" type="image/png" href="%sfavicon-16x16.png%s" sizes="16x16"></head>
 <body><div id="swagger-ui"></div>
-<script src="%s/swagger-ui-bundle.js"></script>
+<script src="%sswagger-ui-bundle.js%s"></script>
 <script>
-window.ui = SwaggerUIBundle({url: %s, dom_id: "#swagger-ui", persistAuthorization: true, tryItOutEnabled: true});
+window.ui = SwaggerUIBundle({url: %s, dom_id: "#swagger-ui", deepLinking: true, persistAuthorization: true,
+  tryItOutEnabled: true, validatorUrl: null});
 </script>
 </body></html>
-`, jobName, swaggerCDN, swaggerCDN, quoted)
+`, html.EscapeString(jobName), assets, query, assets, query, assets, query, assets, query, quoted)
 }
 
 func (s *server) openapi(base string) map[string]interface{} {

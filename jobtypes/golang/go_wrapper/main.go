@@ -13,6 +13,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +47,7 @@ type server struct {
 	logCaller     bool
 	example       json.RawMessage
 	metrics       *metrics
+	swagger       *swaggerAssets
 }
 
 func newServer(perform performFunc) *server {
@@ -58,6 +60,7 @@ func newServer(perform performFunc) *server {
 		callerHeader:  envOr("CALLER_NAME_HEADER", "X-Caller-Name"),
 		logCaller:     strings.EqualFold(os.Getenv("LOG_CALLER_NAME"), "true"),
 		metrics:       newMetrics(),
+		swagger:       loadSwaggerAssets(os.Getenv("JOB_SWAGGER_UI_DIR")),
 	}
 	if example := os.Getenv("JOB_DOCS_INPUT_EXAMPLE"); example != "" && json.Valid([]byte(example)) {
 		s.example = json.RawMessage(example)
@@ -97,7 +100,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"service": "job", "job_name": s.jobName, "job_version": s.jobVersion,
 			"git_version": os.Getenv("GIT_VERSION"), "job_type_version": os.Getenv("JOB_TYPE_VERSION"),
 			"deployed_by_racetrack_version": os.Getenv("DEPLOYED_BY_RACETRACK_VERSION"),
-			"deployment_timestamp": s.deployedAt, "live": true, "ready": true, "status": "pass", "error": nil,
+			"deployment_timestamp":          s.deployedAt, "live": true, "ready": true, "status": "pass", "error": nil,
 		})
 	case path == "/live":
 		writeJSON(w, http.StatusOK, map[string]interface{}{"live": true, "deployment_timestamp": s.deployedAt})
@@ -108,7 +111,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(s.metrics.render()))
 	case path == "/docs":
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write([]byte(swaggerPage(s.jobName, base+"/openapi.json")))
+		_, _ = w.Write([]byte(swaggerPage(s.jobName, base+"/openapi.json", s.swagger.version)))
+	case strings.HasPrefix(path, swaggerAssetPath) && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		s.serveSwaggerAsset(w, strings.TrimPrefix(path, swaggerAssetPath))
 	case path == "/openapi.json":
 		writeJSON(w, http.StatusOK, s.openapi(base))
 	case path == "" || path == "/":
@@ -118,6 +123,22 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s in this job", r.Method, path))
 	}
+}
+
+func (s *server) serveSwaggerAsset(w http.ResponseWriter, name string) {
+	body, ok := s.swagger.files[name]
+	if !ok {
+		where := s.swagger.dir
+		if where == "" {
+			where = "JOB_SWAGGER_UI_DIR, which is not set"
+		}
+		writeError(w, http.StatusNotFound, fmt.Sprintf("Swagger UI file %s is not installed in this job (looked in %s)", name, where))
+		return
+	}
+	w.Header().Set("Content-Type", swaggerFiles[name])
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Cache-Control", assetCacheControl)
+	_, _ = w.Write(body) // net/http drops the body of a HEAD response
 }
 
 func (s *server) handlePerform(w http.ResponseWriter, r *http.Request) {

@@ -39,7 +39,15 @@ from .endpoint_config import EndpointConfig
 from .errors import JobHTTPError
 from .invoke import INLINE_THRESHOLD_S, ArgumentCheck, BadArguments, ConcurrencyLimit, FunctionRunner
 from .metrics import JobMetrics
-from .openapi import describe_parameters, openapi_spec, swagger_html
+from .openapi import (
+    ASSET_CACHE_CONTROL,
+    SWAGGER_ASSET_PATH,
+    SWAGGER_UI_FILES,
+    SwaggerAssets,
+    describe_parameters,
+    openapi_spec,
+    swagger_html,
+)
 from .webview import MountedApp
 
 __all__ = ["JobApp", "WrapperOptions"]
@@ -79,6 +87,8 @@ class WrapperOptions:
     # Sync calls averaging under this many seconds run on the event loop (JOB_INLINE_THRESHOLD_MS;
     # 0 keeps them all in the thread pool, for jobs whose rare slow calls must not stall the loop).
     inline_threshold: float = INLINE_THRESHOLD_S
+    # The folder with Swagger UI's files (JOB_SWAGGER_UI_DIR; see openapi.SwaggerAssets).
+    swagger_ui_dir: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -99,6 +109,7 @@ class WrapperOptions:
             caller_header=env.get("CALLER_NAME_HEADER", "X-Caller-Name"),
             thread_pool_size=_env_int("JOB_THREAD_POOL_SIZE") or 40,
             inline_threshold=float(env.get("JOB_INLINE_THRESHOLD_MS") or INLINE_THRESHOLD_S * 1000) / 1000,
+            swagger_ui_dir=env.get("JOB_SWAGGER_UI_DIR") or None,
         )
 
 
@@ -124,6 +135,7 @@ class JobApp:
         self._pattern_routes: list[tuple[re.Pattern[str], str, Handler]] = []
         self._prefix_routes: list[tuple[str, Handler]] = []
         self._openapi_cache: dict[str, bytes] = {}
+        self._swagger = SwaggerAssets(self.options.swagger_ui_dir)
         self._examples: dict[str, Any] = {}
         self._aux_docs: list[tuple[str, str, Any]] = []
         self._static_docs: list[str] = []
@@ -229,7 +241,7 @@ class JobApp:
         self._aux_docs.append((path, method, config.handler))
 
     def _health_routes(self) -> dict[str, dict[str, Handler]]:
-        return {
+        routes: dict[str, dict[str, Handler]] = {
             "/health": {"GET": self._handle_health},
             "/live": {"GET": self._handle_live},
             "/ready": {"GET": self._handle_ready},
@@ -239,6 +251,9 @@ class JobApp:
             "": {"GET": self._handle_home},
             "/": {"GET": self._handle_home},
         }
+        for name in SWAGGER_UI_FILES:
+            routes[SWAGGER_ASSET_PATH + name] = {"GET": self._handle_swagger_asset}
+        return routes
 
     # ASGI entry ------------------------------------------------------------------------------
 
@@ -419,8 +434,28 @@ class JobApp:
         return await respond(send, 200, text.encode(), b"text/plain; version=0.0.4; charset=utf-8")
 
     async def _handle_docs(self, scope: Scope, receive: Receive, send: Send, base: str, path: str) -> int:
-        html = swagger_html(title=f"Job {self.options.job_name}", openapi_url=base + "/openapi.json")
+        html = swagger_html(
+            title=f"Job {self.options.job_name}",
+            openapi_url=base + "/openapi.json",
+            version=self._swagger.version,
+        )
         return await respond(send, 200, html.encode(), b"text/html; charset=utf-8")
+
+    async def _handle_swagger_asset(
+        self, scope: Scope, receive: Receive, send: Send, base: str, path: str
+    ) -> int:
+        name = path[len(SWAGGER_ASSET_PATH) :]
+        body = self._swagger.file(name)
+        if body is None:
+            return await respond_error(
+                send,
+                404,
+                f"Swagger UI file {name} is not installed in this job "
+                f"(looked in {self._swagger.folder or 'JOB_SWAGGER_UI_DIR, which is not set'})",
+            )
+        return await respond(
+            send, 200, body, SWAGGER_UI_FILES[name], [(b"cache-control", ASSET_CACHE_CONTROL)]
+        )
 
     async def _handle_openapi(self, scope: Scope, receive: Receive, send: Send, base: str, path: str) -> int:
         if not self.ready:
@@ -437,7 +472,10 @@ class JobApp:
                 static_paths=self._static_docs,
                 has_webview=self._webview is not None,
             )
-            cached = self._openapi_cache[base] = json.dumps(spec, default=str).encode()
+            cached = json.dumps(spec, default=str).encode()
+            # Bounded: the prefix comes from the request, and a caller could send endless variants.
+            if len(self._openapi_cache) < 8:
+                self._openapi_cache[base] = cached
         return await respond(send, 200, cached)
 
     async def _handle_home(self, scope: Scope, receive: Receive, send: Send, base: str, path: str) -> int:

@@ -1,15 +1,90 @@
-"""OpenAPI description of a job and the Swagger UI page that shows it."""
+"""OpenAPI description of a job and the Swagger UI page that shows it.
+
+The page loads Swagger UI from the job itself (`<base>/docs/static/...`), never from a CDN: the job
+image holds the files of PyPI's swagger-ui-bundle in `JOB_SWAGGER_UI_DIR` (see
+jobtypes/swagger_ui/), and `SwaggerAssets` serves them from memory.
+"""
 
 from __future__ import annotations
 
+import html
+import importlib.util
 import inspect
 import json
 import typing
+from pathlib import Path
 from typing import Any
 
-__all__ = ["describe_parameters", "openapi_spec", "swagger_html", "json_schema_of"]
+__all__ = [
+    "describe_parameters",
+    "openapi_spec",
+    "swagger_html",
+    "json_schema_of",
+    "SwaggerAssets",
+    "SWAGGER_ASSET_PATH",
+    "SWAGGER_UI_FILES",
+]
 
-SWAGGER_UI_CDN = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"
+# Where the page's scripts and styles are served, under the job's base path, and relative to the
+# page (`<base>/docs`) so that it works at the root, under /pub/job/<name>/<version> and behind
+# any further prefix.
+SWAGGER_ASSET_PATH = "/docs/static/"
+SWAGGER_UI_FILES: dict[str, bytes] = {
+    "swagger-ui-bundle.js": b"application/javascript; charset=utf-8",
+    "swagger-ui.css": b"text/css; charset=utf-8",
+    "favicon-32x32.png": b"image/png",
+    "favicon-16x16.png": b"image/png",
+}
+# The URLs carry Swagger UI's version (?v=), so browsers may keep the files for a year.
+ASSET_CACHE_CONTROL = b"public, max-age=31536000, immutable"
+
+
+class SwaggerAssets:
+    """Swagger UI's files from a folder, read once on first use and kept in memory.
+
+    The folder is `JOB_SWAGGER_UI_DIR` (set by the job images); without it, an installed
+    swagger_ui_bundle package is used (running the wrapper outside an image). When neither exists
+    the page still renders and the files answer 404 saying why.
+    """
+
+    def __init__(self, folder: str | Path | None) -> None:
+        self.folder = Path(folder) if folder else _installed_bundle_dir()
+        self.version = _bundle_version(self.folder)
+        self._files: dict[str, bytes] | None = None
+
+    def file(self, name: str) -> bytes | None:
+        if self._files is None:
+            files: dict[str, bytes] = {}
+            if self.folder is not None:
+                for file_name in SWAGGER_UI_FILES:
+                    try:
+                        files[file_name] = (self.folder / file_name).read_bytes()
+                    except OSError:
+                        pass
+            self._files = files
+        return self._files.get(name)
+
+
+def _installed_bundle_dir() -> Path | None:
+    try:
+        spec = importlib.util.find_spec("swagger_ui_bundle")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    found = sorted(Path(spec.origin).parent.glob("vendor/swagger-ui-*/swagger-ui-bundle.js"))
+    return found[-1].parent if found else None
+
+
+def _bundle_version(folder: Path | None) -> str:
+    if folder is None:
+        return "none"
+    try:
+        return (folder / "VERSION").read_text(encoding="utf-8").strip() or "unknown"
+    except OSError:
+        name = folder.name
+        return name[len("swagger-ui-") :] if name.startswith("swagger-ui-") else "unknown"
+
 
 _SIMPLE_TYPES: dict[Any, dict[str, Any]] = {
     int: {"type": "integer"},
@@ -227,25 +302,35 @@ def _path_params(path: str) -> list[str]:
     return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
 
 
-def swagger_html(*, title: str, openapi_url: str, cdn: str = SWAGGER_UI_CDN) -> str:
-    """A Swagger UI page reading the spec at `openapi_url` (relative to the page)."""
+def swagger_html(*, title: str, openapi_url: str, version: str) -> str:
+    """A Swagger UI page reading the spec at `openapi_url`; its scripts and styles come from the job.
+
+    The page is served at `<base>/docs`, so `docs/static/...` resolves to `<base>/docs/static/...`.
+    Nothing is fetched from another host: the online validator badge is switched off.
+    """
+    assets = SWAGGER_ASSET_PATH.lstrip("/")
+    query = "?v=" + html.escape(version, quote=True)
+    spec_url = json.dumps(openapi_url).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>{title} - Swagger UI</title>
-<link rel="stylesheet" href="{cdn}/swagger-ui.css">
+<title>{html.escape(title)} - Swagger UI</title>
+<link rel="stylesheet" href="{assets}swagger-ui.css{query}">
+<link rel="icon" type="image/png" href="{assets}favicon-32x32.png{query}" sizes="32x32">
+<link rel="icon" type="image/png" href="{assets}favicon-16x16.png{query}" sizes="16x16">
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="{cdn}/swagger-ui-bundle.js"></script>
+<script src="{assets}swagger-ui-bundle.js{query}"></script>
 <script>
 window.ui = SwaggerUIBundle({{
-  url: {json.dumps(openapi_url)},
+  url: {spec_url},
   dom_id: "#swagger-ui",
   deepLinking: true,
   persistAuthorization: true,
   tryItOutEnabled: true,
+  validatorUrl: null,
 }});
 </script>
 </body>

@@ -162,10 +162,29 @@ def unpack_build_context(workspace: Path, encoded: str | bytes, *, directory: st
                 raise InvalidInput(
                     f"build context unpacks to {total >> 20} MB, more than {MAX_CONTEXT_BYTES >> 20} MB"
                 )
-            archive.extractall(target, filter="data")  # refuses absolute paths, links out, devices
+            _extract_safely(archive, target)
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise InvalidInput(f"build context is not a readable tar.gz: {exc}") from None
     return SourceInfo(workspace=workspace, context_dir=_context_dir(target, directory), git_version="local")
+
+
+def _extract_safely(archive: tarfile.TarFile, target: Path) -> None:
+    """Extracts with the "data" filter (refuses absolute paths, links out, devices). Pythons older than
+    3.11.4 (Debian bookworm's 3.11.2, the platform image's) lack it: the same checks are made by hand."""
+    if hasattr(tarfile, "data_filter"):
+        archive.extractall(target, filter="data")
+        return
+    root = target.resolve()
+    for member in archive.getmembers():
+        destination = (root / member.name).resolve()
+        if not (member.isfile() or member.isdir() or member.issym()) or not destination.is_relative_to(root):
+            raise InvalidInput(
+                f"build context member {member.name!r} is not allowed (only files and folders inside it)"
+            )
+        if member.issym() and not (destination.parent / member.linkname).resolve().is_relative_to(root):
+            raise InvalidInput(f"build context link {member.name!r} points outside it")
+        member.mode = (member.mode | 0o600) & 0o755
+    archive.extractall(target)  # noqa: S202 - every member checked above
 
 
 def pack_directory(folder: Path) -> str:

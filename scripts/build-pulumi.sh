@@ -18,7 +18,8 @@ go mod init local/pulumi-offline >/dev/null 2>&1
 go get -tool "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$V"
 go get "github.com/pulumi/pulumi/sdk/v3@v$V"
 # The Python language host (pulumi-language-python) is a separate, untagged module that this
-# machine's Go module proxy does not serve; inline Automation API programs do not need it.
+# machine's Go module proxy does not serve; inline Automation API programs do not need it, and
+# setup.sh installs our own (stacks/language_host.py) for local programs.
 go get "github.com/pulumi/pulumi/pkg/v3@v$V" "github.com/pulumi/pulumi/sdk/v3@v$V"
 go mod edit -replace=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
 go mod tidy

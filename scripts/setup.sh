@@ -21,6 +21,10 @@ echo "project installed in editable mode"
 
 step "Pulumi CLI v$PULUMI_VERSION"
 bash "$here/build-pulumi.sh"
+step "Python language host (pulumi-language-python)"
+# Pulumi's Go language host is not served by the Go module proxy; ours (stacks/language_host.py) lets
+# `pulumi up` run local Python programs such as the platform bootstrap in platform/.
+.venv/bin/python -m stacks.language_host install "$RACETRACK_CACHE_DIR/pulumi/v$PULUMI_VERSION/bin"
 step "Pulumi provider plugins"
 bash "$here/build-providers.sh" all
 step "Docker engine"

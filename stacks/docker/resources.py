@@ -7,7 +7,8 @@ the provider (a Python process the engine starts) talks to the Docker engine API
 
 A container is immutable here: any change to its inputs replaces it, and a replacement starts the new
 container before the old one is removed (container names carry a suffix so both can exist), so a
-failed start never removes what was serving.
+failed start never removes what was serving. The exception is a container holding a fixed address (the
+host's network, or a fixed host port): it is removed first, since two cannot hold the same address.
 """
 
 from __future__ import annotations
@@ -22,10 +23,19 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
-__all__ = ["Container", "Network", "Image", "ContainerProvider", "NetworkProvider", "ImageProvider"]
+__all__ = [
+    "Container",
+    "Network",
+    "Image",
+    "Volume",
+    "ContainerProvider",
+    "NetworkProvider",
+    "ImageProvider",
+    "VolumeProvider",
+]
 
 # Inputs that may change without touching the running container.
-_IN_PLACE = frozenset({"wait_seconds", "ready_check"})
+_IN_PLACE = frozenset({"wait_seconds", "ready_check", "ready_url"})
 
 
 def _client():  # imported lazily: the engine's provider process is the one that needs it
@@ -68,6 +78,13 @@ class ContainerProvider(ResourceProvider):
             kwargs["nano_cpus"] = int(props["nano_cpus"])
         if props.get("network"):
             kwargs["network"] = props["network"]
+        if props.get("network_mode"):
+            kwargs["network_mode"] = props["network_mode"]
+        if props.get("volumes"):
+            kwargs["volumes"] = {
+                v["source"]: {"bind": v["target"], "mode": "ro" if v.get("read_only") else "rw"}
+                for v in props["volumes"]
+            }
         if props.get("healthcheck"):
             kwargs["healthcheck"] = props["healthcheck"]
         try:
@@ -81,19 +98,23 @@ class ContainerProvider(ResourceProvider):
         outs = dict(props)
         outs.update(_observed(client, container.id, props.get("wait_seconds", 10)))
         outs["container_name"] = name
-        if props.get("ready_check"):
-            try:
+        try:
+            if props.get("ready_check"):
                 _wait_ready(container, outs["published"], props["ready_check"])
-            except RuntimeError:
-                container.remove(force=True)
-                raise
+            if props.get("ready_url"):
+                _wait_url(container, props["ready_url"])
+        except RuntimeError:
+            container.remove(force=True)
+            raise
         return CreateResult(id_=container.id, outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         keys = {k for k in set(olds) | set(news) if not k.startswith("__") and k in news}
         changed = sorted(k for k in keys if olds.get(k) != news.get(k))
         replaces = [k for k in changed if k not in _IN_PLACE]
-        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+        return DiffResult(
+            changes=bool(changed), replaces=replaces, delete_before_replace=_holds_fixed_address(olds)
+        )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]):
         from pulumi.dynamic import UpdateResult
@@ -121,6 +142,13 @@ class ContainerProvider(ResourceProvider):
             _client().containers.get(id_).remove(force=True)
         except docker.errors.NotFound:
             pass
+
+
+def _holds_fixed_address(props: dict[str, Any]) -> bool:
+    """A container on the host's network or with a fixed host port must go before its replacement starts:
+    two containers cannot hold the same address."""
+    fixed_ports = [p for p in props.get("ports") or [] if int(p.get("host_port") or 0)]
+    return props.get("network_mode") == "host" or bool(fixed_ports)
 
 
 def with_stale_removed(client, name: str) -> None:
@@ -187,6 +215,31 @@ def _wait_ready(container, published: dict[str, str], check: dict[str, Any]) -> 
         time.sleep(0.2)
 
 
+def _wait_url(container, check: dict[str, Any]) -> None:
+    """Waits until `check["url"]` answers 200 (for a container on the host's network: no published port)."""
+    import httpx
+
+    deadline = time.monotonic() + float(check.get("timeout", 300))
+    last = "no answer yet"
+    while True:
+        container.reload()
+        if container.status in ("exited", "dead"):
+            code = container.attrs["State"]["ExitCode"]
+            raise RuntimeError(f"the container stopped while starting (exit code {code}): "
+                               f"{_log_tail(container)}")
+        try:
+            response = httpx.get(check["url"], timeout=2.0)
+            if response.status_code == 200:
+                return
+            last = f"{response.status_code} {response.text[:300]}"
+        except httpx.TransportError as exc:
+            last = type(exc).__name__
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{check['url']} did not answer 200 within {check.get('timeout', 300)} s "
+                               f"(last: {last}): {_log_tail(container)}")
+        time.sleep(0.5)
+
+
 def _log_tail(container, lines: int = 20) -> str:
     text = container.logs(tail=lines).decode("utf-8", "replace").strip()
     return f"last log lines:\n{text}" if text else "no log output"
@@ -198,7 +251,11 @@ class Container(Resource):
     Inputs: `name` (prefix of the container name), `image`, `env`, `secret_env` (kept encrypted in the
     stack state), `labels`, `ports` (`[{container_port, host_ip, host_port}]`, host_port 0 = any free
     port), `network`, `network_aliases`, `restart_policy`, `memory_limit` (bytes), `nano_cpus`,
-    `command`, `healthcheck`, `extra_hosts`. Outputs add `container_name`, `state`, `image_id` and
+    `command`, `healthcheck`, `extra_hosts`, `volumes` (`[{source, target, read_only}]`: a volume name or
+    an absolute host path), `network_mode` (e.g. `host`, instead of `network`), `ready_check`
+    (`{port, timeout}`: wait for `/live` and `/ready` on the published port), `ready_url` (`{url,
+    timeout}`: wait for a 200 from any URL). A container that is not ready in time is removed and the
+    create fails. Outputs add `container_name`, `state`, `image_id` and
     `published` (`{"7000": "127.0.0.1:49153"}`).
     """
 
@@ -256,6 +313,40 @@ class Network(Resource):
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(NetworkProvider(), name, props, opts)
+
+
+class VolumeProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        volume = _client().volumes.create(name=props["name"], labels=props.get("labels", {}))
+        return CreateResult(id_=volume.name, outs=dict(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [k for k in ("name", "labels") if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=True)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        import docker.errors
+
+        try:
+            _client().volumes.get(id_)
+        except docker.errors.NotFound:
+            return ReadResult(id_=None, outs={})
+        return ReadResult(id_=id_, outs=dict(props))
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        import docker.errors
+
+        try:
+            _client().volumes.get(id_).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+
+class Volume(Resource):
+    """A named volume on the local Docker engine (`name`, `labels`); deleting it deletes its data."""
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(VolumeProvider(), name, props, opts)
 
 
 # Image inputs that say where to find things this run, not what is built: they differ between runs

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `make platform-images`: builds the platform's images for a Kubernetes install (Pulumi.k8s-example.yaml)
+# and pushes them when REGISTRY is set: $REGISTRY/platform:$TAG, $REGISTRY/platform-pub:$TAG (job pods'
+# auth sidecar) and $REGISTRY/platform-postgres:$TAG. The Docker target builds its own (platform/).
+# The CA bundle for pip and apt behind a proxy: RACETRACK_EXTRA_CA_BUNDLE (a BuildKit secret).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+TAG="${TAG:-latest}"
+REGISTRY="${REGISTRY:-racetrack}"
+BASE_IMAGE="${RACETRACK_BASE_IMAGE_PYTHON:-racetrack/base-python:bookworm}"
+docker_cli="${RACETRACK_DOCKER_BUILD_CLI:-/usr/bin/docker}"
+secret=()
+if [[ -n "${RACETRACK_EXTRA_CA_BUNDLE:-}" ]]; then secret=(--secret "id=ca_bundle,src=$RACETRACK_EXTRA_CA_BUNDLE"); fi
+build() {  # image dockerfile context [target]
+  local target=()
+  [[ -n "${4:-}" ]] && target=(--target "$4")
+  echo "building $1"
+  DOCKER_BUILDKIT=1 "$docker_cli" build -q "${secret[@]}" "${target[@]}" --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+    -f "$2" -t "$1" "$3" >/dev/null
+}
+build "$REGISTRY/platform:$TAG" "$root/platform/images/platform/Dockerfile" "$root"
+build "$REGISTRY/platform-pub:$TAG" "$root/platform/images/platform/Dockerfile" "$root" pub
+build "$REGISTRY/platform-postgres:$TAG" "$root/platform/images/postgres/Dockerfile" "$root/platform/images/postgres"
+if [[ "$REGISTRY" == */* && "${PUSH:-true}" == true ]]; then
+  for name in platform platform-pub platform-postgres; do "$docker_cli" push "$REGISTRY/$name:$TAG"; done
+fi

@@ -126,7 +126,8 @@ def test_a_new_user_goes_from_registration_to_rollback(stack: Stack, browser) ->
 
     # Log in with the keyboard only.
     page.goto(f"{stack.dashboard_url}/login")
-    page.keyboard.type(USER[0])  # the username field has the focus
+    expect(page.get_by_label("Username (email)")).to_be_focused()  # autofocus; typing before it loses keys
+    page.keyboard.type(USER[0])
     page.keyboard.press("Tab")
     page.keyboard.type(USER[1])
     page.keyboard.press("Enter")

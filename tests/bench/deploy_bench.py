@@ -79,7 +79,8 @@ def run(rounds: int = 3, **_: object) -> dict[str, float]:
     for name, value in medians.items():
         target = TARGETS.get(name)
         ratio = f"{value / target:.2f}x" if target else "-"
-        print(f"{name:<24}{value:>10.2f}{len(timings[name]):>6}{(target or 0):>10.1f}{ratio:>11}")
+        shown = f"{target:.1f}" if target else "-"
+        print(f"{name:<24}{value:>10.2f}{len(timings[name]):>6}{shown:>10}{ratio:>11}")
     return medians
 
 

@@ -38,7 +38,9 @@ def commands() -> list[list[str]]:
     if "api.pub" in found and os.environ.get("RACETRACK_PUB_BRIDGE", "true").lower() != "false":
         gateway = _docker_bridge_gateway()
         if gateway:
-            runs.append([sys.executable, "-m", "api.pub", "--host", gateway, "--port", str(settings.pub_port)])
+            runs.append(
+                [sys.executable, "-m", "api.pub", "--host", gateway, "--port", str(settings.pub_port)]
+            )
     return runs
 
 
@@ -63,7 +65,9 @@ def main() -> int:
     while not stopping:
         for child in children:
             if child.poll() is not None:
-                print(f"racetrack: {' '.join(child.args[1:])} exited with {child.returncode}", file=sys.stderr)
+                print(
+                    f"racetrack: {' '.join(child.args[1:])} exited with {child.returncode}", file=sys.stderr
+                )
                 code = child.returncode or 1
                 stopping = True
         time.sleep(0.5)

@@ -21,7 +21,14 @@ from pulumi import automation as auto
 
 from api.errors import AlreadyExists, EngineMissing, NotFound, StackBusy, StackError
 
-__all__ = ["EngineConfig", "open_stack", "remove_stack", "translate_errors", "provider_versions", "check_installed"]
+__all__ = [
+    "EngineConfig",
+    "open_stack",
+    "remove_stack",
+    "translate_errors",
+    "provider_versions",
+    "check_installed",
+]
 
 # Provider plugins the stacks use, by the Python package whose version they must match exactly.
 PROVIDER_PACKAGES = {"kubernetes": "pulumi-kubernetes"}

@@ -111,10 +111,16 @@ class PlanCollector:
             return
         old = dict((meta.old.outputs if meta.old else None) or {})
         new = dict(meta.new.outputs or {})
-        changed = sorted(k for k in set(old) | set(new) if not k.startswith("__") and old.get(k) != new.get(k))
+        changed = sorted(
+            k for k in set(old) | set(new) if not k.startswith("__") and old.get(k) != new.get(k)
+        )
         if changed:
             self._steps[meta.urn] = PlanStep(
-                op="update", urn=meta.urn, type=_display_type(meta), name=name, diffs=changed,
+                op="update",
+                urn=meta.urn,
+                type=_display_type(meta),
+                name=name,
+                diffs=changed,
                 changes={k: {"old": _mask(old.get(k)), "new": _mask(new.get(k))} for k in changed},
             )
 

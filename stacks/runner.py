@@ -63,8 +63,13 @@ class StackRunner:
     def history(self, family: str, target: str, *, limit: int = 50) -> list[dict[str, Any]]:
         """The stack's Pulumi updates, newest first (no program runs, so this stays in-process)."""
         try:
-            stack = open_stack(self._engine, project=PROJECT, stack=stack_name(family, target), program=lambda: None,
-                               existing=True)
+            stack = open_stack(
+                self._engine,
+                project=PROJECT,
+                stack=stack_name(family, target),
+                program=lambda: None,
+                existing=True,
+            )
         except NotFound:
             return []
         with translate_errors(stack.name):
@@ -85,7 +90,9 @@ class StackRunner:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run_in_worker(engine: EngineConfig, operation: Operation, spec_json: str, log_path: str | None) -> OperationResult:
+def run_in_worker(
+    engine: EngineConfig, operation: Operation, spec_json: str, log_path: str | None
+) -> OperationResult:
     """The body of one operation, executed inside a worker process."""
     spec = FamilySpec.from_json(spec_json)
     log = open(log_path, "a", encoding="utf-8") if log_path else None  # noqa: SIM115 - closed below
@@ -109,7 +116,9 @@ def run_in_worker(engine: EngineConfig, operation: Operation, spec_json: str, lo
             if operation == "preview":
                 collector = PlanCollector()
                 preview = stack.preview(on_output=on_output, on_event=collector.on_event, diff=False)
-                return OperationResult(ok=True, plan=collector.plan().to_dict(), summary=dict(preview.change_summary))
+                return OperationResult(
+                    ok=True, plan=collector.plan().to_dict(), summary=dict(preview.change_summary)
+                )
             if operation == "up":
                 result = stack.up(on_output=on_output, on_event=errors.on_event)
                 return OperationResult(
@@ -121,8 +130,11 @@ def run_in_worker(engine: EngineConfig, operation: Operation, spec_json: str, lo
                 # Only a report: what runs is compared with the state, and neither is changed.
                 collector = PlanCollector()
                 result = stack.refresh(on_output=on_output, on_event=collector.on_event, preview_only=True)
-                return OperationResult(ok=True, plan=collector.plan().to_dict(),
-                                       summary=dict(result.summary.resource_changes or {}))
+                return OperationResult(
+                    ok=True,
+                    plan=collector.plan().to_dict(),
+                    summary=dict(result.summary.resource_changes or {}),
+                )
             if operation == "reconcile":
                 collector = PlanCollector()
                 stack.refresh(on_output=on_output, on_event=collector.on_event)
@@ -199,5 +211,9 @@ def _user_details(exc: PlatformError) -> str | None:
     """The engine's diagnostics without Python tracebacks from provider processes."""
     if not exc.details:
         return None
-    kept = [line for line in exc.details.splitlines() if not line.lstrip().startswith(("File \"", "^", "Traceback"))]
+    kept = [
+        line
+        for line in exc.details.splitlines()
+        if not line.lstrip().startswith(('File "', "^", "Traceback"))
+    ]
     return "\n".join(kept[-20:])

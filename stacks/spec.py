@@ -26,7 +26,9 @@ class ImageSpec:
     dockerfile: str = ""
     build_args: dict[str, str] = field(default_factory=dict)
     build_secrets: dict[str, str] = field(default_factory=dict, repr=False)
-    secret_files: dict[str, str] = field(default_factory=dict)  # non-secret files mounted like secrets (CA bundle)
+    secret_files: dict[str, str] = field(
+        default_factory=dict
+    )  # non-secret files mounted like secrets (CA bundle)
     port: int = 7000
     address_env: str | None = None  # the main container learns this image's host:port from this variable
 

@@ -64,40 +64,65 @@ def applied_revisions(session: Session, family: JobFamily, target: str) -> list[
     return list(
         session.scalars(
             select(FamilyRevision)
-            .where(FamilyRevision.family_id == family.id, FamilyRevision.target == target,
-                   FamilyRevision.status == "applied")
+            .where(
+                FamilyRevision.family_id == family.id,
+                FamilyRevision.target == target,
+                FamilyRevision.status == "applied",
+            )
             .order_by(FamilyRevision.number.desc())
         )
     )
 
 
-def current_spec(session: Session, family: JobFamily, target: str, sealer: Sealer,
-                 target_settings: dict[str, Any]) -> FamilySpec:
+def current_spec(
+    session: Session, family: JobFamily, target: str, sealer: Sealer, target_settings: dict[str, Any]
+) -> FamilySpec:
     """What the family looks like now on `target` (an empty family when nothing was applied yet)."""
     applied = applied_revisions(session, family, target)
     if not applied:
-        return FamilySpec(family=family.name, target=target, revision=0, versions=(),
-                          target_settings=target_settings)
+        return FamilySpec(
+            family=family.name, target=target, revision=0, versions=(), target_settings=target_settings
+        )
     spec = revision_spec(applied[0], sealer)
     return dataclasses.replace(spec, target_settings=target_settings)
 
 
 def find_revision(session: Session, family: JobFamily, target: str, number: int) -> FamilyRevision:
     revision = session.scalar(
-        select(FamilyRevision).where(FamilyRevision.family_id == family.id, FamilyRevision.target == target,
-                                     FamilyRevision.number == number)
+        select(FamilyRevision).where(
+            FamilyRevision.family_id == family.id,
+            FamilyRevision.target == target,
+            FamilyRevision.number == number,
+        )
     )
     if revision is None:
-        raise NotFound(f"revision {number} of job family {family.name} on {target} was not found; "
-                       f"see `racetrack history {family.name}`")
+        raise NotFound(
+            f"revision {number} of job family {family.name} on {target} was not found; "
+            f"see `racetrack history {family.name}`"
+        )
     return revision
 
 
-def record_revision(session: Session, family: JobFamily, spec: FamilySpec, sealer: Sealer, *,
-                    operation: str, created_by: str | None, deployment_id: str) -> tuple[FamilyRevision, FamilySpec]:
+def record_revision(
+    session: Session,
+    family: JobFamily,
+    spec: FamilySpec,
+    sealer: Sealer,
+    *,
+    operation: str,
+    created_by: str | None,
+    deployment_id: str,
+) -> tuple[FamilyRevision, FamilySpec]:
     """Records `spec` as the next revision (pending) and returns it with its revision number set."""
-    revision = add_revision(session, family, target=spec.target, desired_state={}, operation=operation,
-                            created_by=created_by, deployment_id=deployment_id)
+    revision = add_revision(
+        session,
+        family,
+        target=spec.target,
+        desired_state={},
+        operation=operation,
+        created_by=created_by,
+        deployment_id=deployment_id,
+    )
     numbered = dataclasses.replace(spec, revision=revision.number)
     revision.desired_state = _to_record(numbered, sealer)
     session.flush()
@@ -129,29 +154,51 @@ def images_from_plan(plan: Any, version: str) -> tuple[ImageSpec, ...]:
     images = []
     for image in plan.images:
         dockerfile_text = Path(image.dockerfile).read_text(encoding="utf-8")
-        digest = context_digest(image.context, extra=[dockerfile_text, repr(sorted(image.build_args.items()))])
+        digest = context_digest(
+            image.context, extra=[dockerfile_text, repr(sorted(image.build_args.items()))]
+        )
         secrets = image.secret_values()
-        images.append(ImageSpec(
-            role=image.role, tag=image.image.rsplit(":", 1)[0] + f":{_tag_safe(version)}-{digest[:12]}",
-            context_digest=digest, context=str(image.context), dockerfile=str(image.dockerfile),
-            build_args=dict(image.build_args),
-            # The CA bundle is a file every build gets, not a secret of the job: kept as a path.
-            build_secrets={k: v for k, v in secrets.items() if k != "ca_bundle"},
-            secret_files={k: str(p) for k, p in image.secrets.items() if k == "ca_bundle"},
-            port=image.port, address_env=image.address_env,
-        ))
+        images.append(
+            ImageSpec(
+                role=image.role,
+                tag=image.image.rsplit(":", 1)[0] + f":{_tag_safe(version)}-{digest[:12]}",
+                context_digest=digest,
+                context=str(image.context),
+                dockerfile=str(image.dockerfile),
+                build_args=dict(image.build_args),
+                # The CA bundle is a file every build gets, not a secret of the job: kept as a path.
+                build_secrets={k: v for k, v in secrets.items() if k != "ca_bundle"},
+                secret_files={k: str(p) for k, p in image.secrets.items() if k == "ca_bundle"},
+                port=image.port,
+                address_env=image.address_env,
+            )
+        )
     return tuple(images)
 
 
-def version_from_plan(manifest: dict[str, Any], images: tuple[ImageSpec, ...], *, env: dict[str, str],
-                      secret_env: dict[str, str], timestamp: int) -> VersionSpec:
+def version_from_plan(
+    manifest: dict[str, Any],
+    images: tuple[ImageSpec, ...],
+    *,
+    env: dict[str, str],
+    secret_env: dict[str, str],
+    timestamp: int,
+) -> VersionSpec:
     """How one version runs, from its manifest (`replicas`, `resources`) and its environment."""
     resources = manifest.get("resources") or {}
     return VersionSpec(
-        version=str(manifest.get("version", "0.0.1")), images=images, deployment_timestamp=timestamp,
-        run=ContainerSpec(env=env, secret_env=secret_env, replicas=int(manifest.get("replicas") or 1),
-                          memory_min=resources.get("memory_min"), memory_max=resources.get("memory_max"),
-                          cpu_min=resources.get("cpu_min"), cpu_max=resources.get("cpu_max")),
+        version=str(manifest.get("version", "0.0.1")),
+        images=images,
+        deployment_timestamp=timestamp,
+        run=ContainerSpec(
+            env=env,
+            secret_env=secret_env,
+            replicas=int(manifest.get("replicas") or 1),
+            memory_min=resources.get("memory_min"),
+            memory_max=resources.get("memory_max"),
+            cpu_min=resources.get("cpu_min"),
+            cpu_max=resources.get("cpu_max"),
+        ),
         labels={"racetrack/revision": "pending"},
     )
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth.permissions import grant_deployer
 from api.auth.subjects import subject_for_family, subject_for_user
 from api.auth.tokens import primary_token
-from api.db import Deployment, FamilyRevision, Job, JobFamily, PublicEndpointRequest, User, session_scope
+from api.db import Deployment, FamilyRevision, Job, PublicEndpointRequest, User, session_scope
 from api.db.repository import (
     append_build_logs,
     discard_deploy_inputs,
@@ -63,14 +63,22 @@ __all__ = ["DeployEngine"]
 
 logger = logging.getLogger("racetrack.deployer")
 
-INTERRUPTED = "interrupted: the lifecycle stopped during this operation; the last applied revision was restored"
+INTERRUPTED = (
+    "interrupted: the lifecycle stopped during this operation; the last applied revision was restored"
+)
 
 
 class DeployEngine:
     """What `app.state.engine` is: `submit(deployment_id)`, `runtime_logs(job, tail)`, `recover()`."""
 
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], *, runner: StackRunner | None = None,
-                 max_parallel: int = 4) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        *,
+        runner: StackRunner | None = None,
+        max_parallel: int = 4,
+    ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.sealer = Sealer(settings.data_dir)
@@ -98,8 +106,15 @@ class DeployEngine:
 
         client = docker.from_env()
         containers = client.containers.list(
-            all=True, filters={"label": [f"racetrack/job-name={name}", f"racetrack/job-version={version}",
-                                         "racetrack/replica=0"]})
+            all=True,
+            filters={
+                "label": [
+                    f"racetrack/job-name={name}",
+                    f"racetrack/job-version={version}",
+                    "racetrack/replica=0",
+                ]
+            },
+        )
         if not containers:
             return ""
         return containers[0].logs(tail=tail if tail > 0 else "all").decode("utf-8", "replace")
@@ -118,7 +133,12 @@ class DeployEngine:
                 finish_deployment(session, deployment.id, status="failed", error=INTERRUPTED)
                 discard_deploy_inputs(self.settings.data_dir, deployment.id)
                 if deployment.kind != "preview":
-                    families.add((deployment.job_name, deployment.infrastructure_target or self.settings.default_infrastructure_target))
+                    families.add(
+                        (
+                            deployment.job_name,
+                            deployment.infrastructure_target or self.settings.default_infrastructure_target,
+                        )
+                    )
             for revision in session.scalars(select(FamilyRevision).where(FamilyRevision.status == "pending")):
                 set_revision_status(session, revision, "failed", error=INTERRUPTED)
             for job in session.scalars(select(Job).where(Job.status == "starting")):
@@ -145,12 +165,17 @@ class DeployEngine:
 
         client = docker.from_env()
         states: dict[tuple[str, str], Any] = {}
-        for container in client.containers.list(all=True, filters={"label": ["racetrack/resource=job", "racetrack/replica=0"]}):
+        for container in client.containers.list(
+            all=True, filters={"label": ["racetrack/resource=job", "racetrack/replica=0"]}
+        ):
             key = (container.labels.get("racetrack/job-name"), container.labels.get("racetrack/job-version"))
             states[key] = container
         with session_scope(self.sessions) as session:
-            jobs = session.scalars(select(Job).where(Job.infrastructure_target == "docker",
-                                                     Job.status.in_(("running", "error", "lost"))))
+            jobs = session.scalars(
+                select(Job).where(
+                    Job.infrastructure_target == "docker", Job.status.in_(("running", "error", "lost"))
+                )
+            )
             for job in jobs:
                 container = states.get((job.name, job.version))
                 if container is None:
@@ -207,9 +232,14 @@ class DeployEngine:
             source = self._fetch_source(workspace, manifest, inputs, log_path)
             self._phase(deployment_id, "preparing job type")
             secret_vars = inputs.get("secret_vars") or {}
-            plan = plan_build(manifest, source, build_id="pending", settings=self.settings,
-                              secret_build_env=secret_vars.get("build_env") or None,
-                              log=lambda line: _append(log_path, line))
+            plan = plan_build(
+                manifest,
+                source,
+                build_id="pending",
+                settings=self.settings,
+                secret_build_env=secret_vars.get("build_env") or None,
+                log=lambda line: _append(log_path, line),
+            )
             images = images_from_plan(plan, version)
             secret_runtime = dict(secret_vars.get("runtime_env") or {})
             with session_scope(self.sessions) as session:
@@ -220,35 +250,61 @@ class DeployEngine:
                 secret_runtime = {k: v for k, v in known.run.secret_env.items() if k != "AUTH_TOKEN"}
             clash = sorted(RESERVED_ENV.intersection(secret_runtime))
             if clash:
-                raise InvalidInput(f"secret_runtime_env sets {', '.join(clash)}, which the platform sets; rename them")
+                raise InvalidInput(
+                    f"secret_runtime_env sets {', '.join(clash)}, which the platform sets; rename them"
+                )
             with session_scope(self.sessions) as session:
                 family = ensure_family(session, name)
-                _, family_token = primary_token(session, subject_for_family(session, family), self.settings.signing_key())
-                spec = current_spec(session, family, target, self.sealer, self._target_settings(target, log_path))
+                _, family_token = primary_token(
+                    session, subject_for_family(session, family), self.settings.signing_key()
+                )
+                spec = current_spec(
+                    session, family, target, self.sealer, self._target_settings(target, log_path)
+                )
             timestamp = int(time.time())
-            env = job_runtime_env(manifest, pub_url=self._job_pub_url(), auth_token="", deployment_timestamp=timestamp,
-                                  job_type_env=plan.runtime_env)
+            env = job_runtime_env(
+                manifest,
+                pub_url=self._job_pub_url(),
+                auth_token="",
+                deployment_timestamp=timestamp,
+                job_type_env=plan.runtime_env,
+            )
             env.pop("AUTH_TOKEN")
             env.pop("JOB_DEPLOYMENT_TIMESTAMP")
-            version_spec = version_from_plan(manifest, images, env=env,
-                                             secret_env={"AUTH_TOKEN": family_token, **secret_runtime},
-                                             timestamp=timestamp)
+            version_spec = version_from_plan(
+                manifest,
+                images,
+                env=env,
+                secret_env={"AUTH_TOKEN": family_token, **secret_runtime},
+                timestamp=timestamp,
+            )
             existing = spec.version(version)
             if existing is not None and _same_version(existing, version_spec):
                 # Nothing about this version changed: keep its timestamp so the stack sees no change.
-                version_spec = dataclasses.replace(version_spec, deployment_timestamp=existing.deployment_timestamp,
-                                                   labels=existing.labels)
+                version_spec = dataclasses.replace(
+                    version_spec, deployment_timestamp=existing.deployment_timestamp, labels=existing.labels
+                )
                 if not preview and self._serving(name, version):
                     self._finish_unchanged(deployment_id, spec.revision)
                     return
             desired = with_version(spec, version_spec)
             if preview:
                 self._phase(deployment_id, "previewing changes")
-                result = self.runner.run("preview", _label_revision(desired, version, "next"), log_path=str(log_path))
+                result = self.runner.run(
+                    "preview", _label_revision(desired, version, "next"), log_path=str(log_path)
+                )
                 self._finish_preview(deployment_id, result)
                 return
-            self._apply(deployment_id, desired, changed_version=version, operation="deploy", deployed_by=deployed_by,
-                        manifest=manifest, job_type=plan.job_type, log_path=log_path)
+            self._apply(
+                deployment_id,
+                desired,
+                changed_version=version,
+                operation="deploy",
+                deployed_by=deployed_by,
+                manifest=manifest,
+                job_type=plan.job_type,
+                log_path=log_path,
+            )
         finally:
             shutil.rmtree(workspace, ignore_errors=True)
 
@@ -266,7 +322,9 @@ class DeployEngine:
             current = revision_spec(applied[0], self.sealer)
             version = parameters.get("version")
             if parameters.get("to_revision") is not None:
-                chosen = revision_spec(find_revision(session, family, target, int(parameters["to_revision"])), self.sealer)
+                chosen = revision_spec(
+                    find_revision(session, family, target, int(parameters["to_revision"])), self.sealer
+                )
             else:
                 chosen = None
                 for revision in applied[1:]:
@@ -275,23 +333,36 @@ class DeployEngine:
                         chosen = candidate
                         break
                 if chosen is None:
-                    raise NotFound(f"job family {family.name} has no earlier revision"
-                                   + (f" with another state of version {version}" if version else ""))
+                    raise NotFound(
+                        f"job family {family.name} has no earlier revision"
+                        + (f" with another state of version {version}" if version else "")
+                    )
             settings = self._target_settings(target, self._log_path(deployment_id))
         if version is not None:
             wanted = chosen.version(version)
             if wanted is None:
-                raise NotFound(f"version {version} is not part of revision {chosen.revision}; "
-                               f"see `racetrack history {family.name}`")
+                raise NotFound(
+                    f"version {version} is not part of revision {chosen.revision}; "
+                    f"see `racetrack history {family.name}`"
+                )
             desired = with_version(dataclasses.replace(current, target_settings=settings), wanted)
         else:
             desired = dataclasses.replace(chosen, target_settings=settings)
         if preview:
             self._phase(deployment_id, f"previewing a rollback to revision {chosen.revision}")
-            self._finish_preview(deployment_id, self.runner.run("preview", desired, log_path=str(self._log_path(deployment_id))))
+            self._finish_preview(
+                deployment_id,
+                self.runner.run("preview", desired, log_path=str(self._log_path(deployment_id))),
+            )
             return
-        self._apply(deployment_id, desired, changed_version=version, operation=f"rollback to {chosen.revision}",
-                    deployed_by=deployed_by, log_path=self._log_path(deployment_id))
+        self._apply(
+            deployment_id,
+            desired,
+            changed_version=version,
+            operation=f"rollback to {chosen.revision}",
+            deployed_by=deployed_by,
+            log_path=self._log_path(deployment_id),
+        )
 
     def _reconcile(self, deployment_id: str, *, report_only: bool) -> None:
         """Refresh reports drift; reconcile re-applies the last applied revision after refreshing."""
@@ -301,18 +372,33 @@ class DeployEngine:
             if family is None:
                 raise NotFound(f"job family {deployment.job_name} was not found")
             target = deployment.infrastructure_target or self.settings.default_infrastructure_target
-            spec = current_spec(session, family, target, self.sealer, self._target_settings(target, self._log_path(deployment_id)))
+            spec = current_spec(
+                session,
+                family,
+                target,
+                self.sealer,
+                self._target_settings(target, self._log_path(deployment_id)),
+            )
         if not spec.versions:
             raise NotFound(f"job family {family.name} has no applied revision on {target}")
-        self._phase(deployment_id, "comparing with what runs" if report_only else "re-applying the last revision")
-        result = self.runner.run("refresh" if report_only else "reconcile", spec, log_path=str(self._log_path(deployment_id)))
+        self._phase(
+            deployment_id, "comparing with what runs" if report_only else "re-applying the last revision"
+        )
+        result = self.runner.run(
+            "refresh" if report_only else "reconcile", spec, log_path=str(self._log_path(deployment_id))
+        )
         if not result.ok:
             raise _failure(result)
         with session_scope(self.sessions) as session:
             if not report_only:
                 self._sync_jobs(session, spec, result.outputs)
-                record_audit(session, "job_redeployed", executor=get_deployment(session, deployment_id).deployed_by,
-                             job_name=spec.family, properties={"operation": "reconcile", "revision": spec.revision})
+                record_audit(
+                    session,
+                    "job_redeployed",
+                    executor=get_deployment(session, deployment_id).deployed_by,
+                    job_name=spec.family,
+                    properties={"operation": "reconcile", "revision": spec.revision},
+                )
             deployment = finish_deployment(session, deployment_id, status="done", preview=result.plan)
             deployment.phase = None
 
@@ -324,68 +410,143 @@ class DeployEngine:
             if family is None:
                 finish_deployment(session, deployment_id, status="done")
                 return
-            spec = current_spec(session, family, target, self.sealer, self._target_settings(target, self._log_path(deployment_id)))
+            spec = current_spec(
+                session,
+                family,
+                target,
+                self.sealer,
+                self._target_settings(target, self._log_path(deployment_id)),
+            )
             deployed_by = deployment.deployed_by
             version = deployment.job_version
-        self._apply(deployment_id, without_version(spec, version), changed_version=None, operation=f"delete {version}",
-                    deployed_by=deployed_by, log_path=self._log_path(deployment_id))
+        self._apply(
+            deployment_id,
+            without_version(spec, version),
+            changed_version=None,
+            operation=f"delete {version}",
+            deployed_by=deployed_by,
+            log_path=self._log_path(deployment_id),
+        )
 
     # Shared steps -------------------------------------------------------------------------------
 
-    def _apply(self, deployment_id: str, desired: FamilySpec, *, changed_version: str | None, operation: str,
-               deployed_by: str | None, log_path: Path, manifest: dict | None = None, job_type: str | None = None) -> None:
+    def _apply(
+        self,
+        deployment_id: str,
+        desired: FamilySpec,
+        *,
+        changed_version: str | None,
+        operation: str,
+        deployed_by: str | None,
+        log_path: Path,
+        manifest: dict | None = None,
+        job_type: str | None = None,
+    ) -> None:
         """Records `desired` as the next revision, runs the stack to it and updates the registry."""
         with session_scope(self.sessions) as session:
             family = ensure_family(session, desired.family)
-            revision, numbered = record_revision(session, family, desired, self.sealer, operation=operation,
-                                                 created_by=deployed_by, deployment_id=deployment_id)
-            if manifest is not None and numbered.version(changed_version).labels.get("racetrack/revision") == "pending":
+            revision, numbered = record_revision(
+                session,
+                family,
+                desired,
+                self.sealer,
+                operation=operation,
+                created_by=deployed_by,
+                deployment_id=deployment_id,
+            )
+            if (
+                manifest is not None
+                and numbered.version(changed_version).labels.get("racetrack/revision") == "pending"
+            ):
                 numbered = _label_revision(numbered, changed_version, str(revision.number))
             revision.desired_state = _record(numbered, self.sealer)
             revision_id = revision.id
             get_deployment(session, deployment_id).revision_number = revision.number
             if manifest is not None:
-                upsert_job(session, name=desired.family, version=changed_version, status="starting",
-                           manifest=yaml.safe_dump(manifest, sort_keys=False), deployment_id=deployment_id,
-                           infrastructure_target=desired.target)
-        self._phase(deployment_id, "building image and creating resources" if manifest else "updating resources")
+                upsert_job(
+                    session,
+                    name=desired.family,
+                    version=changed_version,
+                    status="starting",
+                    manifest=yaml.safe_dump(manifest, sort_keys=False),
+                    deployment_id=deployment_id,
+                    infrastructure_target=desired.target,
+                )
+        self._phase(
+            deployment_id, "building image and creating resources" if manifest else "updating resources"
+        )
         operation_kind = "destroy" if not numbered.versions else "up"
         with _LogPump(self.sessions, deployment_id, log_path):
             result = self.runner.run(operation_kind, numbered, log_path=str(log_path))
         if not result.ok:
             with session_scope(self.sessions) as session:
-                set_revision_status(session, session.get(FamilyRevision, revision_id), "failed", error=result.error)
+                set_revision_status(
+                    session, session.get(FamilyRevision, revision_id), "failed", error=result.error
+                )
             self._restore(desired.family, desired.target)
             raise _failure(result)
         self._phase(deployment_id, "updating the registry")
         with session_scope(self.sessions) as session:
-            set_revision_status(session, session.get(FamilyRevision, revision_id), "applied", summary=result.summary)
+            set_revision_status(
+                session, session.get(FamilyRevision, revision_id), "applied", summary=result.summary
+            )
             self._sync_jobs(session, numbered, result.outputs)
             if manifest is not None:
-                job = upsert_job(session, name=desired.family, version=changed_version, status="running", error=None,
-                                 deployed_by=deployed_by, job_type_version=job_type,
-                                 replicas=int(manifest.get("replicas") or 1),
-                                 image_ref=numbered.version(changed_version).main_image.tag)
+                job = upsert_job(
+                    session,
+                    name=desired.family,
+                    version=changed_version,
+                    status="running",
+                    error=None,
+                    deployed_by=deployed_by,
+                    job_type_version=job_type,
+                    replicas=int(manifest.get("replicas") or 1),
+                    image_ref=numbered.version(changed_version).main_image.tag,
+                )
                 self._grant_deployer(session, deployed_by, job)
                 for endpoint in manifest.get("public_endpoints") or []:
-                    exists = session.scalar(select(PublicEndpointRequest).where(
-                        PublicEndpointRequest.job_id == job.id, PublicEndpointRequest.endpoint == endpoint))
+                    exists = session.scalar(
+                        select(PublicEndpointRequest).where(
+                            PublicEndpointRequest.job_id == job.id, PublicEndpointRequest.endpoint == endpoint
+                        )
+                    )
                     if exists is None:
                         session.add(PublicEndpointRequest(job_id=job.id, endpoint=endpoint, active=False))
-                record_audit(session, "job_deployed", executor=deployed_by, job_name=desired.family,
-                             job_version=changed_version, properties={"revision": numbered.revision})
+                record_audit(
+                    session,
+                    "job_deployed",
+                    executor=deployed_by,
+                    job_name=desired.family,
+                    job_version=changed_version,
+                    properties={"revision": numbered.revision},
+                )
             elif operation.startswith("rollback"):
-                record_audit(session, "job_rolled_back", executor=deployed_by, job_name=desired.family,
-                             job_version=changed_version, properties={"revision": numbered.revision, "operation": operation})
-            deployment = finish_deployment(session, deployment_id, status="done",
-                                           image_name=numbered.version(changed_version).main_image.tag
-                                           if changed_version and numbered.version(changed_version) else None)
+                record_audit(
+                    session,
+                    "job_rolled_back",
+                    executor=deployed_by,
+                    job_name=desired.family,
+                    job_version=changed_version,
+                    properties={"revision": numbered.revision, "operation": operation},
+                )
+            deployment = finish_deployment(
+                session,
+                deployment_id,
+                status="done",
+                image_name=numbered.version(changed_version).main_image.tag
+                if changed_version and numbered.version(changed_version)
+                else None,
+            )
             deployment.phase = None
 
     def _sync_jobs(self, session: Session, spec: FamilySpec, outputs: dict[str, Any]) -> None:
         """Makes the registry's versions of a family match what the stack now runs."""
         versions = outputs.get("versions") or {}
-        for job in list(session.scalars(select(Job).where(Job.name == spec.family, Job.infrastructure_target == spec.target))):
+        for job in list(
+            session.scalars(
+                select(Job).where(Job.name == spec.family, Job.infrastructure_target == spec.target)
+            )
+        ):
             if job.version in versions:
                 addresses = versions[job.version].get("addresses") or []
                 job.internal_name = addresses[0] if addresses else None
@@ -398,9 +559,16 @@ class DeployEngine:
         for version, out in versions.items():
             if session.scalar(select(Job).where(Job.name == spec.family, Job.version == version)) is None:
                 addresses = out.get("addresses") or []
-                upsert_job(session, name=spec.family, version=version, status="running",
-                           internal_name=addresses[0] if addresses else None, replica_internal_names=addresses,
-                           infrastructure_target=spec.target, image_ref=spec.version(version).main_image.tag)
+                upsert_job(
+                    session,
+                    name=spec.family,
+                    version=version,
+                    status="running",
+                    internal_name=addresses[0] if addresses else None,
+                    replica_internal_names=addresses,
+                    infrastructure_target=spec.target,
+                    image_ref=spec.version(version).main_image.tag,
+                )
 
     def _restore(self, family_name: str, target: str) -> None:
         """Brings a family's stack back to its last applied revision (after a failure or a crash)."""
@@ -411,7 +579,9 @@ class DeployEngine:
             spec = current_spec(session, family, target, self.sealer, self._target_settings(target, None))
         result = self.runner.run("up" if spec.versions else "destroy", spec)
         if not result.ok:
-            logger.error("restoring %s on %s failed: %s %s", family_name, target, result.error, result.details)
+            logger.error(
+                "restoring %s on %s failed: %s %s", family_name, target, result.error, result.details
+            )
             return
         with session_scope(self.sessions) as session:
             self._sync_jobs(session, spec, result.outputs)
@@ -427,8 +597,15 @@ class DeployEngine:
             deployment = finish_deployment(session, deployment_id, status="done")
             deployment.revision_number = revision
             deployment.phase = None
-            deployment.warnings = "\n".join(filter(None, [deployment.warnings,
-                f"nothing changed: revision {revision} stays in force (reconcile the job to re-apply it)"]))
+            deployment.warnings = "\n".join(
+                filter(
+                    None,
+                    [
+                        deployment.warnings,
+                        f"nothing changed: revision {revision} stays in force (reconcile the job to re-apply it)",
+                    ],
+                )
+            )
 
     def _finish_preview(self, deployment_id: str, result: OperationResult) -> None:
         if not result.ok:
@@ -446,9 +623,15 @@ class DeployEngine:
             # The client uploads the job's own folder, so git.directory does not apply to it.
             return unpack_build_context(workspace, inputs["build_context"])
         credentials = inputs.get("git_credentials") or {}
-        return fetch_git_source(workspace, remote=git["remote"], branch=git.get("branch"), directory=directory,
-                                username=credentials.get("username"), token=credentials.get("password"),
-                                log=lambda line: _append(log_path, line))
+        return fetch_git_source(
+            workspace,
+            remote=git["remote"],
+            branch=git.get("branch"),
+            directory=directory,
+            username=credentials.get("username"),
+            token=credentials.get("password"),
+            log=lambda line: _append(log_path, line),
+        )
 
     def _grant_deployer(self, session: Session, deployed_by: str | None, job: Job) -> None:
         user = session.scalar(select(User).where(User.username == deployed_by)) if deployed_by else None
@@ -464,12 +647,19 @@ class DeployEngine:
             deployment = get_deployment(session, deployment_id)
             finish_deployment(session, deployment_id, status="failed", error=reason)
             if deployment.kind == "deploy":
-                job = session.scalar(select(Job).where(Job.name == deployment.job_name,
-                                                       Job.version == deployment.job_version))
+                job = session.scalar(
+                    select(Job).where(Job.name == deployment.job_name, Job.version == deployment.job_version)
+                )
                 if job is not None and job.status == "starting":
                     session.delete(job)  # a version that never served leaves no trace but the deployment
-            record_audit(session, "deployment_failed", executor=deployment.deployed_by, job_name=deployment.job_name,
-                         job_version=deployment.job_version, properties={"deployment_id": deployment_id, "error": reason[:500]})
+            record_audit(
+                session,
+                "deployment_failed",
+                executor=deployment.deployed_by,
+                job_name=deployment.job_name,
+                job_version=deployment.job_version,
+                properties={"deployment_id": deployment_id, "error": reason[:500]},
+            )
 
     def _log_path(self, deployment_id: str) -> Path:
         folder = self.settings.data_dir / "build-logs"
@@ -481,8 +671,12 @@ class DeployEngine:
 
     def _target_settings(self, target: str, log_path: Path | None) -> dict[str, Any]:
         if target == "docker":
-            return {"network": self.settings.docker_network, "bind_address": self.settings.job_bind_address,
-                    "build_log_path": str(log_path) if log_path else "", "ready_timeout": self.settings.job_ready_timeout}
+            return {
+                "network": self.settings.docker_network,
+                "bind_address": self.settings.job_bind_address,
+                "build_log_path": str(log_path) if log_path else "",
+                "ready_timeout": self.settings.job_ready_timeout,
+            }
         if target == "kubernetes":
             return dict(self.settings.kubernetes_settings)
         raise InvalidInput(f"infrastructure_target: {target!r} is not known (accepted: docker, kubernetes)")
@@ -499,7 +693,9 @@ def _label_revision(spec: FamilySpec, version: str | None, revision: str) -> Fam
     if version is None:
         return spec
     versions = tuple(
-        dataclasses.replace(v, labels={**v.labels, "racetrack/revision": revision}) if v.version == version else v
+        dataclasses.replace(v, labels={**v.labels, "racetrack/revision": revision})
+        if v.version == version
+        else v
         for v in spec.versions
     )
     return dataclasses.replace(spec, versions=versions)
@@ -513,7 +709,9 @@ def _same_version(old: VersionSpec, new: VersionSpec) -> bool:
     """Equal but for where this run's build contexts sit, when the version was stamped, and labels."""
 
     def essence(version: VersionSpec) -> VersionSpec:
-        images = tuple(dataclasses.replace(i, context="", dockerfile="", secret_files={}) for i in version.images)
+        images = tuple(
+            dataclasses.replace(i, context="", dockerfile="", secret_files={}) for i in version.images
+        )
         return dataclasses.replace(version, images=images, deployment_timestamp=0, labels={})
 
     return essence(old) == essence(new)
@@ -531,7 +729,9 @@ def _failure(result: OperationResult) -> PlatformError:
 class _LogPump:
     """Copies what a running operation writes to its log file into the deployment's build logs."""
 
-    def __init__(self, sessions: sessionmaker[Session], deployment_id: str, path: Path, interval: float = 1.0) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], deployment_id: str, path: Path, interval: float = 1.0
+    ) -> None:
         self._sessions, self._id, self._path, self._interval = sessions, deployment_id, path, interval
         self._stop = threading.Event()
         self._offset = path.stat().st_size if path.exists() else 0

@@ -37,4 +37,6 @@ class Sealer:
         try:
             return json.loads(self._fernet.decrypt(value[SEALED].encode()))
         except InvalidToken as exc:
-            raise PlatformError("recorded secrets cannot be decrypted: the data directory's state_key changed") from exc
+            raise PlatformError(
+                "recorded secrets cannot be decrypted: the data directory's state_key changed"
+            ) from exc

@@ -105,10 +105,16 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
                 "env": job_env,
                 "secret_env": pulumi.Output.secret(run.secret_env) if run.secret_env else {},
                 "labels": {**labels, "racetrack/role": "job", "racetrack/replica": str(replica)},
-                "ports": [{"container_port": main.port, "host_ip": settings.get("bind_address", "127.0.0.1"),
-                           "host_port": 0}],
+                "ports": [
+                    {
+                        "container_port": main.port,
+                        "host_ip": settings.get("bind_address", "127.0.0.1"),
+                        "host_port": 0,
+                    }
+                ],
                 "ready_check": {"port": main.port, "timeout": settings.get("ready_timeout", 300)}
-                if settings.get("ready_check", True) else None,
+                if settings.get("ready_check", True)
+                else None,
                 "network": network.name,
                 "network_aliases": [f"{name}{suffix}"],
                 "restart_policy": "unless-stopped",

@@ -58,7 +58,10 @@ class ContainerProvider(ResourceProvider):
         with_stale_removed(client, name)
         # Numbers arrive as floats: the engine passes inputs as protobuf Structs.
         ports = {
-            f"{int(p['container_port'])}/tcp": (p.get("host_ip", "127.0.0.1"), int(p.get("host_port") or 0) or None)
+            f"{int(p['container_port'])}/tcp": (
+                p.get("host_ip", "127.0.0.1"),
+                int(p.get("host_port") or 0) or None,
+            )
             for p in props.get("ports", [])
         }
         kwargs: dict[str, Any] = {
@@ -195,11 +198,15 @@ def _wait_ready(container, published: dict[str, str], check: dict[str, Any]) -> 
     while pending:
         container.reload()
         if container.status in ("exited", "dead"):
-            raise RuntimeError(f"the job stopped while starting (exit code {container.attrs['State']['ExitCode']}): "
-                               f"{_log_tail(container)}")
+            raise RuntimeError(
+                f"the job stopped while starting (exit code {container.attrs['State']['ExitCode']}): "
+                f"{_log_tail(container)}"
+            )
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the job did not answer {pending[0]} within {check.get('timeout', 300)} s "
-                               f"(last: {last}): {_log_tail(container)}")
+            raise RuntimeError(
+                f"the job did not answer {pending[0]} within {check.get('timeout', 300)} s "
+                f"(last: {last}): {_log_tail(container)}"
+            )
         try:
             response = httpx.get(f"http://{address}{pending[0]}", timeout=2.0)
             if response.status_code == 200:
@@ -207,7 +214,11 @@ def _wait_ready(container, published: dict[str, str], check: dict[str, Any]) -> 
                 continue
             last = f"{response.status_code} {response.text[:300]}"
             if pending[0] == "/live" and response.status_code == 500:
-                error = response.json().get("error") if "json" in response.headers.get("content-type", "") else None
+                error = (
+                    response.json().get("error")
+                    if "json" in response.headers.get("content-type", "")
+                    else None
+                )
                 if error:
                     raise RuntimeError(f"the job failed to initialise: {error}")
         except httpx.TransportError as exc:
@@ -225,8 +236,9 @@ def _wait_url(container, check: dict[str, Any]) -> None:
         container.reload()
         if container.status in ("exited", "dead"):
             code = container.attrs["State"]["ExitCode"]
-            raise RuntimeError(f"the container stopped while starting (exit code {code}): "
-                               f"{_log_tail(container)}")
+            raise RuntimeError(
+                f"the container stopped while starting (exit code {code}): {_log_tail(container)}"
+            )
         try:
             response = httpx.get(check["url"], timeout=2.0)
             if response.status_code == 200:
@@ -235,8 +247,10 @@ def _wait_url(container, check: dict[str, Any]) -> None:
         except httpx.TransportError as exc:
             last = type(exc).__name__
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{check['url']} did not answer 200 within {check.get('timeout', 300)} s "
-                               f"(last: {last}): {_log_tail(container)}")
+            raise RuntimeError(
+                f"{check['url']} did not answer 200 within {check.get('timeout', 300)} s "
+                f"(last: {last}): {_log_tail(container)}"
+            )
         time.sleep(0.5)
 
 
@@ -390,7 +404,9 @@ class ImageProvider(ResourceProvider):
                 labels={**(props.get("labels") or {}), DIGEST_LABEL: props["context_digest"]},
                 secrets=secret_files,
             )
-            image_id = build_image(image, log=_file_logger(props.get("log_path")), no_cache=bool(props.get("no_cache")))
+            image_id = build_image(
+                image, log=_file_logger(props.get("log_path")), no_cache=bool(props.get("no_cache"))
+            )
         return CreateResult(id_=image_id, outs={**props, "image_id": image_id, "reused": False})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -440,5 +456,7 @@ class Image(Resource):
     image_id: pulumi.Output[str]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["build_secrets"]))
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(additional_secret_outputs=["build_secrets"])
+        )
         super().__init__(ImageProvider(), name, {"image_id": None, "reused": None, **props}, opts)

@@ -41,7 +41,9 @@ def program(spec: FamilySpec) -> Callable[[], None]:
         if settings.get("render_dir"):
             provider = k8s.Provider("render", render_yaml_to_directory=settings["render_dir"])
         else:
-            provider = k8s.Provider("cluster", kubeconfig=settings.get("kubeconfig"), context=settings.get("context"))
+            provider = k8s.Provider(
+                "cluster", kubeconfig=settings.get("kubeconfig"), context=settings.get("context")
+            )
         opts = pulumi.ResourceOptions(provider=provider)
         services = {}
         for version in spec.versions:
@@ -58,7 +60,9 @@ def _image_ref(settings: dict, tag: str) -> str:
     return f"{settings['registry'].rstrip('/')}/{tag}" if settings["registry"] else tag
 
 
-def _declare_version(spec: FamilySpec, version: VersionSpec, settings: dict, opts: pulumi.ResourceOptions) -> str:
+def _declare_version(
+    spec: FamilySpec, version: VersionSpec, settings: dict, opts: pulumi.ResourceOptions
+) -> str:
     name = resource_name(spec.family, version.version)
     namespace = settings["namespace"]
     labels = {
@@ -71,7 +75,9 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, settings: dict, opt
     }
     run = version.run
     # Containers of one pod share localhost: the main container finds the others there.
-    addresses = {image.address_env: f"localhost:{image.port}" for image in version.images[1:] if image.address_env}
+    addresses = {
+        image.address_env: f"localhost:{image.port}" for image in version.images[1:] if image.address_env
+    }
     env = [{"name": k, "value": v} for k, v in sorted({**run.env, **addresses}.items())]
     if run.secret_env:
         k8s.core.v1.Secret(
@@ -85,8 +91,14 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, settings: dict, opt
             for key in sorted(run.secret_env)
         ]
     resources = {
-        "requests": {"memory": run.memory_min or settings["memory_min"], "cpu": run.cpu_min or settings["cpu_min"]},
-        "limits": {"memory": run.memory_max or settings["memory_max"], "cpu": run.cpu_max or settings["cpu_max"]},
+        "requests": {
+            "memory": run.memory_min or settings["memory_min"],
+            "cpu": run.cpu_min or settings["cpu_min"],
+        },
+        "limits": {
+            "memory": run.memory_max or settings["memory_max"],
+            "cpu": run.cpu_max or settings["cpu_max"],
+        },
     }
     locked_down = {
         "allow_privilege_escalation": False,
@@ -96,7 +108,11 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, settings: dict, opt
     }
     containers = []
     for index, image in enumerate(version.images):
-        probe = {"http_get": {"path": "/live", "port": image.port}, "period_seconds": 10, "timeout_seconds": 3}
+        probe = {
+            "http_get": {"path": "/live", "port": image.port},
+            "period_seconds": 10,
+            "timeout_seconds": 3,
+        }
         container: dict[str, Any] = {
             "name": "job" if index == 0 else image.role,
             "image": _image_ref(settings, image.tag),
@@ -127,7 +143,9 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, settings: dict, opt
                 {"name": "RACETRACK_LIFECYCLE_URL", "value": settings["lifecycle_url"]},
                 {
                     "name": "RACETRACK_INTERNAL_TOKEN",
-                    "value_from": {"secret_key_ref": {"name": settings["internal_token_secret"], "key": "token"}},
+                    "value_from": {
+                        "secret_key_ref": {"name": settings["internal_token_secret"], "key": "token"}
+                    },
                 },
             ],
             "readiness_probe": {"http_get": {"path": "/ready", "port": settings["sidecar_port"]}},
@@ -147,10 +165,17 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, settings: dict, opt
             "replicas": run.replicas,
             "selector": {"match_labels": {"app": name}},
             "template": {
-                "metadata": {"labels": labels, "annotations": {"racetrack-deployment-date": str(version.deployment_timestamp)}},
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {"racetrack-deployment-date": str(version.deployment_timestamp)},
+                },
                 "spec": {
-                    "security_context": {"run_as_user": 100000, "run_as_group": 100000, "fs_group": 200000,
-                                         "run_as_non_root": True},
+                    "security_context": {
+                        "run_as_user": 100000,
+                        "run_as_group": 100000,
+                        "fs_group": 200000,
+                        "run_as_non_root": True,
+                    },
                     "affinity": {
                         "pod_anti_affinity": {
                             "preferred_during_scheduling_ignored_during_execution": [
@@ -179,7 +204,9 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, settings: dict, opt
     return name
 
 
-def _declare_ingress(spec: FamilySpec, services: dict[str, str], settings: dict, opts: pulumi.ResourceOptions) -> None:
+def _declare_ingress(
+    spec: FamilySpec, services: dict[str, str], settings: dict, opts: pulumi.ResourceOptions
+) -> None:
     if not services:
         return
     routes = dict(services)
@@ -196,7 +223,11 @@ def _declare_ingress(spec: FamilySpec, services: dict[str, str], settings: dict,
     name = f"job-{spec.family}"
     k8s.networking.v1.Ingress(
         name,
-        metadata={"name": name, "namespace": settings["namespace"], "labels": {"racetrack/job-name": spec.family}},
+        metadata={
+            "name": name,
+            "namespace": settings["namespace"],
+            "labels": {"racetrack/job-name": spec.family},
+        },
         spec={"ingress_class_name": settings["ingress_class"], "rules": [{"http": {"paths": paths}}]},
         opts=opts,
     )

@@ -28,7 +28,11 @@ def _job(root: Path, family: str, offset: int) -> tuple[Path, dict]:
     folder = root / f"job-{offset}"
     if not folder.exists():
         shutil.copytree(SAMPLE, folder)
-        code = (folder / "adder.py").read_text().replace("return sum(numbers)", f"return sum(numbers) + {offset}")
+        code = (
+            (folder / "adder.py")
+            .read_text()
+            .replace("return sum(numbers)", f"return sum(numbers) + {offset}")
+        )
         (folder / "adder.py").write_text(code)
     manifest = yaml.safe_load((folder / "job.yaml").read_text())
     manifest["name"] = family
@@ -49,8 +53,10 @@ def run(rounds: int = 3, **_: object) -> dict[str, float]:
     root = Path(tempfile.mkdtemp(prefix="racetrack-deploy-bench-"))
     family = f"bench-{uuid.uuid4().hex[:6]}"
     lifecycle = LifecycleProcess(root / "data").start()
-    timings: dict[str, list[float]] = {name: [] for name in
-                                       ("first deploy", "redeploy, code change", "redeploy, no change", "preview", "rollback")}
+    timings: dict[str, list[float]] = {
+        name: []
+        for name in ("first deploy", "redeploy, code change", "redeploy, no change", "preview", "rollback")
+    }
     try:
         folder, manifest = _job(root, family, 0)
         deploy = {"manifest": manifest, "build_context": pack_directory(folder)}
@@ -63,8 +69,9 @@ def run(rounds: int = 3, **_: object) -> dict[str, float]:
             timings["redeploy, no change"].append(_timed(lifecycle, "POST", "/deploy", changed))
             revisions = lifecycle.request("GET", f"/job_family/{family}/revisions").json()
             previous = next(r["number"] for r in revisions[1:] if r["status"] == "applied")
-            timings["rollback"].append(_timed(lifecycle, "POST", f"/job_family/{family}/rollback",
-                                              {"to_revision": previous}))
+            timings["rollback"].append(
+                _timed(lifecycle, "POST", f"/job_family/{family}/rollback", {"to_revision": previous})
+            )
     finally:
         lifecycle.request("DELETE", f"/job/{family}/1.0.0")
         time.sleep(0)  # the delete runs in the background; containers are removed below regardless

@@ -23,7 +23,9 @@ def free_port() -> int:
 
 
 class LifecycleProcess:
-    def __init__(self, data_dir: Path, *, port: int | None = None, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, port: int | None = None, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -41,7 +43,10 @@ class LifecycleProcess:
 
     def start(self) -> LifecycleProcess:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "api.lifecycle"], env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "api.lifecycle"],
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + 180  # generous: imports are slow on a loaded 2-core machine
@@ -55,7 +60,9 @@ class LifecycleProcess:
                 time.sleep(0.2)
         else:
             raise AssertionError(f"lifecycle did not start within 180 s: {self.log.read_text()[-3000:]}")
-        login = httpx.post(f"{self.url}/api/v1/users/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        login = httpx.post(
+            f"{self.url}/api/v1/users/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+        )
         login.raise_for_status()
         self.token = login.json()["token"]
         return self

@@ -42,13 +42,18 @@ def family() -> str:
         client.images.remove(image.id, force=True)
 
 
-def _job_dir(tmp_path: Path, family: str, *, offset: int = 0, init_error: bool = False, env: dict | None = None) -> tuple[Path, dict]:
+def _job_dir(
+    tmp_path: Path, family: str, *, offset: int = 0, init_error: bool = False, env: dict | None = None
+) -> tuple[Path, dict]:
     folder = tmp_path / f"job-{uuid.uuid4().hex[:6]}"
     shutil.copytree(SAMPLE, folder)
     code = (folder / "adder.py").read_text()
     code = code.replace("return sum(numbers)", f"return sum(numbers) + {offset}")
     if init_error:
-        code = code.replace("class AdderModel:", "class AdderModel:\n    def __init__(self):\n        raise RuntimeError('model file is missing')\n")
+        code = code.replace(
+            "class AdderModel:",
+            "class AdderModel:\n    def __init__(self):\n        raise RuntimeError('model file is missing')\n",
+        )
     (folder / "adder.py").write_text(code)
     manifest = yaml.safe_load((folder / "job.yaml").read_text())
     manifest["name"] = family
@@ -56,9 +61,13 @@ def _job_dir(tmp_path: Path, family: str, *, offset: int = 0, init_error: bool =
     return folder, manifest
 
 
-def _deploy(lifecycle: LifecycleProcess, folder: Path, manifest: dict, *, force: bool = False, preview: bool = False) -> dict:
+def _deploy(
+    lifecycle: LifecycleProcess, folder: Path, manifest: dict, *, force: bool = False, preview: bool = False
+) -> dict:
     path = "/deploy/preview" if preview else "/deploy"
-    response = lifecycle.request("POST", path, json={"manifest": manifest, "build_context": pack_directory(folder), "force": force})
+    response = lifecycle.request(
+        "POST", path, json={"manifest": manifest, "build_context": pack_directory(folder), "force": force}
+    )
     assert response.status_code == 202, response.text
     return lifecycle.wait_deployment(response.json()["id"])
 
@@ -70,8 +79,10 @@ def _perform(lifecycle: LifecycleProcess, family: str, version: str = "1.0.0") -
     return httpx.post(url, json={"numbers": [40, 2]}, timeout=10).json()
 
 
-def test_deploy_preview_change_rollback_delete(lifecycle: LifecycleProcess, family: str, tmp_path: Path) -> None:
-    folder, manifest = _deploy_inputs = _job_dir(tmp_path, family)
+def test_deploy_preview_change_rollback_delete(
+    lifecycle: LifecycleProcess, family: str, tmp_path: Path
+) -> None:
+    folder, manifest = _job_dir(tmp_path, family)
     first = _deploy(lifecycle, folder, manifest)
     assert first["status"] == "done", first["error"]
     assert _perform(lifecycle, family) == 42
@@ -94,7 +105,10 @@ def test_deploy_preview_change_rollback_delete(lifecycle: LifecycleProcess, fami
     history = lifecycle.request("GET", f"/job_family/{family}/revisions").json()
     assert [(r["number"], r["status"]) for r in history] == [(2, "applied"), (1, "applied")]
     updates = lifecycle.request("GET", f"/job_family/{family}/stack-updates").json()
-    assert [(u["kind"], u["result"]) for u in updates][:2] == [("update", "succeeded"), ("update", "succeeded")]
+    assert [(u["kind"], u["result"]) for u in updates][:2] == [
+        ("update", "succeeded"),
+        ("update", "succeeded"),
+    ]
 
     started = time.monotonic()
     rollback = lifecycle.request("POST", f"/job_family/{family}/rollback", json={"to_revision": 1})
@@ -102,7 +116,6 @@ def test_deploy_preview_change_rollback_delete(lifecycle: LifecycleProcess, fami
     rolled = lifecycle.wait_deployment(rollback.json()["id"])
     assert rolled["status"] == "done", rolled["error"]
     assert _perform(lifecycle, family) == 42
-    logs = lifecycle.request("GET", f"/deploy/{rolled['id']}").json()
     assert "building image" not in (rolled.get("build_logs") or ""), "a rollback reuses the image"
     assert time.monotonic() - started < 120
 
@@ -136,11 +149,17 @@ def test_killing_the_lifecycle_mid_deploy_keeps_the_old_version_serving(
     folder, manifest = _job_dir(tmp_path, family)
     assert _deploy(lifecycle, folder, manifest)["status"] == "done"
     changed_folder, changed = _job_dir(tmp_path, family, offset=7)
-    response = lifecycle.request("POST", "/deploy", json={"manifest": changed, "build_context": pack_directory(changed_folder),
-                                                         "force": True})
+    response = lifecycle.request(
+        "POST",
+        "/deploy",
+        json={"manifest": changed, "build_context": pack_directory(changed_folder), "force": True},
+    )
     deployment_id = response.json()["id"]
     deadline = time.monotonic() + 300
-    while lifecycle.request("GET", f"/deploy/{deployment_id}").json()["phase"] != "building image and creating resources":
+    while (
+        lifecycle.request("GET", f"/deploy/{deployment_id}").json()["phase"]
+        != "building image and creating resources"
+    ):
         assert time.monotonic() < deadline, "the deploy never reached its Pulumi phase"
         time.sleep(0.2)
     lifecycle.kill()
@@ -173,7 +192,9 @@ def test_drift_is_reported_and_a_reconcile_brings_the_job_back(
     folder, manifest = _job_dir(tmp_path, family)
     assert _deploy(lifecycle, folder, manifest)["status"] == "done"
     client = docker.from_env()
-    (container,) = client.containers.list(filters={"label": [f"racetrack/job-name={family}", "racetrack/role=job"]})
+    (container,) = client.containers.list(
+        filters={"label": [f"racetrack/job-name={family}", "racetrack/role=job"]}
+    )
     container.remove(force=True)  # someone removes it by hand
 
     refresh = lifecycle.request("POST", f"/job_family/{family}/refresh")

@@ -22,7 +22,9 @@ from stacks.engine import EngineConfig
 from stacks.runner import StackRunner
 from stacks.spec import FamilySpec
 
-SAMPLES = sorted(p for p in (Path(__file__).resolve().parents[2] / "sample").iterdir() if (p / "job.yaml").exists())
+SAMPLES = sorted(
+    p for p in (Path(__file__).resolve().parents[2] / "sample").iterdir() if (p / "job.yaml").exists()
+)
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=[p.name for p in SAMPLES])
@@ -31,15 +33,34 @@ def test_sample_renders_valid_kubernetes_objects(sample: Path, tmp_path: Path, d
     manifest = yaml.safe_load((sample / "job.yaml").read_text())
     workspace = tmp_path / "ws"
     shutil.copytree(sample, workspace / "src")
-    plan = plan_build(manifest, SourceInfo(workspace=workspace, context_dir=workspace / "src"), build_id="render",
-                      settings=settings)
-    env = job_runtime_env(manifest, pub_url="http://pub:7005/pub", auth_token="", job_type_env=plan.runtime_env)
+    plan = plan_build(
+        manifest,
+        SourceInfo(workspace=workspace, context_dir=workspace / "src"),
+        build_id="render",
+        settings=settings,
+    )
+    env = job_runtime_env(
+        manifest, pub_url="http://pub:7005/pub", auth_token="", job_type_env=plan.runtime_env
+    )
     env.pop("AUTH_TOKEN")
-    version = version_from_plan(manifest, images_from_plan(plan, str(manifest["version"])), env=env,
-                                secret_env={"AUTH_TOKEN": "token-of-the-family"}, timestamp=1700000000)
+    version = version_from_plan(
+        manifest,
+        images_from_plan(plan, str(manifest["version"])),
+        env=env,
+        secret_env={"AUTH_TOKEN": "token-of-the-family"},
+        timestamp=1700000000,
+    )
     out = tmp_path / "rendered"
-    spec = with_version(FamilySpec(family=manifest["name"], target="kubernetes", revision=1, versions=(),
-                                   target_settings={"render_dir": str(out), "registry": "registry.local:5000"}), version)
+    spec = with_version(
+        FamilySpec(
+            family=manifest["name"],
+            target="kubernetes",
+            revision=1,
+            versions=(),
+            target_settings={"render_dir": str(out), "registry": "registry.local:5000"},
+        ),
+        version,
+    )
     runner = StackRunner(EngineConfig.from_settings(settings), max_parallel=1)
     try:
         result = runner.run("up", spec)

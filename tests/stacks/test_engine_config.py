@@ -13,15 +13,23 @@ from stacks.engine import EngineConfig, check_installed, open_stack
 
 
 def test_a_missing_cli_names_the_fix(tmp_path: Path) -> None:
-    config = EngineConfig(pulumi_root=tmp_path / "nowhere", pulumi_home=tmp_path / "home",
-                          backend_url=f"file://{tmp_path / 'state'}", passphrase="p")
+    config = EngineConfig(
+        pulumi_root=tmp_path / "nowhere",
+        pulumi_home=tmp_path / "home",
+        backend_url=f"file://{tmp_path / 'state'}",
+        passphrase="p",
+    )
     with pytest.raises(EngineMissing, match="make setup"):
         open_stack(config, project="p", stack="s", program=lambda: None)
 
 
 def test_a_missing_provider_plugin_names_the_fix(engine_config: EngineConfig, tmp_path: Path) -> None:
-    config = EngineConfig(pulumi_root=engine_config.pulumi_root, pulumi_home=tmp_path / "empty-home",
-                          backend_url=engine_config.backend_url, passphrase="p")
+    config = EngineConfig(
+        pulumi_root=engine_config.pulumi_root,
+        pulumi_home=tmp_path / "empty-home",
+        backend_url=engine_config.backend_url,
+        passphrase="p",
+    )
     with pytest.raises(EngineMissing, match=r"provider plugin kubernetes v4\.25\.0 .*make setup"):
         check_installed(config, ("kubernetes",))
 

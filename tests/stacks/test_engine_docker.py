@@ -15,10 +15,10 @@ import pulumi
 import pytest
 
 from api.settings import Settings
-from stacks.docker import Container, Image
 from stacks.digest import context_digest
-from stacks.plan import PlanCollector
+from stacks.docker import Container, Image
 from stacks.engine import EngineConfig, open_stack, remove_stack
+from stacks.plan import PlanCollector
 
 
 def _write_context(path: Path, greeting: str) -> Path:

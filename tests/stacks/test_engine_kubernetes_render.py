@@ -27,7 +27,11 @@ def test_deployment_and_service_render_to_yaml(engine_config: EngineConfig, tmp_
                 "selector": {"match_labels": labels},
                 "template": {
                     "metadata": {"labels": labels},
-                    "spec": {"containers": [{"name": "hello", "image": "hello:1", "ports": [{"container_port": 7000}]}]},
+                    "spec": {
+                        "containers": [
+                            {"name": "hello", "image": "hello:1", "ports": [{"container_port": 7000}]}
+                        ]
+                    },
                 },
             },
             opts=opts,
@@ -40,7 +44,9 @@ def test_deployment_and_service_render_to_yaml(engine_config: EngineConfig, tmp_
         )
 
     stack_name = f"render-{uuid.uuid4().hex[:8]}"
-    stack = open_stack(engine_config, project="engine-test", stack=stack_name, program=program, providers=("kubernetes",))
+    stack = open_stack(
+        engine_config, project="engine-test", stack=stack_name, program=program, providers=("kubernetes",)
+    )
     try:
         result = stack.up()
         assert result.summary.result == "succeeded"

@@ -18,22 +18,38 @@ K8S_VERSION = "1.33.0"
 def _family(render_dir: Path) -> FamilySpec:
     plain = VersionSpec(
         version="0.0.1",
-        images=(ImageSpec(role="job", tag="racetrack/job-entrypoint/adder:0.0.1-aaaa", context_digest="aaaa"),),
-        run=ContainerSpec(env={"JOB_NAME": "adder"}, secret_env={"API_KEY": "k3y"}, replicas=2,
-                          memory_max="512Mi", cpu_max="500m"),
+        images=(
+            ImageSpec(role="job", tag="racetrack/job-entrypoint/adder:0.0.1-aaaa", context_digest="aaaa"),
+        ),
+        run=ContainerSpec(
+            env={"JOB_NAME": "adder"},
+            secret_env={"API_KEY": "k3y"},
+            replicas=2,
+            memory_max="512Mi",
+            cpu_max="500m",
+        ),
         deployment_timestamp=1700000000,
     )
     proxied = VersionSpec(
         version="0.0.2",
         images=(
             ImageSpec(role="job", tag="racetrack/job-entrypoint/adder:0.0.2-bbbb", context_digest="bbbb"),
-            ImageSpec(role="user-module", tag="racetrack/job-user/adder:0.0.2-cccc", context_digest="cccc", port=7004),
+            ImageSpec(
+                role="user-module",
+                tag="racetrack/job-user/adder:0.0.2-cccc",
+                context_digest="cccc",
+                port=7004,
+            ),
         ),
         run=ContainerSpec(env={"JOB_NAME": "adder"}),
         deployment_timestamp=1700000100,
     )
     return FamilySpec(
-        family="adder", target="kubernetes", revision=3, versions=(plain, proxied), latest="0.0.2",
+        family="adder",
+        target="kubernetes",
+        revision=3,
+        versions=(plain, proxied),
+        latest="0.0.2",
         target_settings={"render_dir": str(render_dir), "registry": "registry.example.com:5000"},
     )
 
@@ -46,7 +62,9 @@ def rendered(engine_config: EngineConfig, tmp_path: Path) -> list[dict]:
         result = runner.run("up", spec)
         assert result.ok, result.details
         documents = [
-            doc for path in sorted((tmp_path / "out").rglob("*.yaml")) for doc in yaml.safe_load_all(path.read_text())
+            doc
+            for path in sorted((tmp_path / "out").rglob("*.yaml"))
+            for doc in yaml.safe_load_all(path.read_text())
         ]
         runner.run("destroy", spec)
     finally:
@@ -83,7 +101,11 @@ def test_only_the_auth_sidecar_exposes_a_port(rendered: list[dict]) -> None:
     secret_ref = next(e for e in job["env"] if e["name"] == "API_KEY")
     assert secret_ref["valueFrom"]["secretKeyRef"] == {"name": "job-adder-v-0-0-1-secrets", "key": "API_KEY"}
     second = deployments["job-adder-v-0-0-2"]
-    assert [c["name"] for c in second["spec"]["template"]["spec"]["containers"]] == ["job", "user-module", "auth"]
+    assert [c["name"] for c in second["spec"]["template"]["spec"]["containers"]] == [
+        "job",
+        "user-module",
+        "auth",
+    ]
 
 
 def test_ingress_routes_each_version_and_latest_to_its_sidecar(rendered: list[dict]) -> None:
@@ -95,4 +117,6 @@ def test_ingress_routes_each_version_and_latest_to_its_sidecar(rendered: list[di
         "/pub/job/adder/latest/": "job-adder-v-0-0-2",
     }
     services = _by(rendered, "Service")
-    assert services["job-adder-v-0-0-1"]["spec"]["ports"] == [{"name": "auth", "port": 80, "targetPort": "auth"}]
+    assert services["job-adder-v-0-0-1"]["spec"]["ports"] == [
+        {"name": "auth", "port": 80, "targetPort": "auth"}
+    ]

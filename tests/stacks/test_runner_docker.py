@@ -32,16 +32,27 @@ def _context(path: Path, body: str) -> Path:
 def _spec(family: str, revision: int, context: Path, *, secret: str = "s3cret") -> FamilySpec:
     digest = context_digest(context)
     image = ImageSpec(
-        role="job", tag=f"racetrack-test/{family}:0.0.1-{digest[:12]}", context_digest=digest,
-        context=str(context), dockerfile=str(context / "Dockerfile"),
+        role="job",
+        tag=f"racetrack-test/{family}:0.0.1-{digest[:12]}",
+        context_digest=digest,
+        context=str(context),
+        dockerfile=str(context / "Dockerfile"),
     )
     version = VersionSpec(
-        version="0.0.1", images=(image,), deployment_timestamp=revision,
+        version="0.0.1",
+        images=(image,),
+        deployment_timestamp=revision,
         run=ContainerSpec(env={"GREETING": "hi"}, secret_env={"TOKEN": secret}),
         labels={"racetrack/revision": str(revision)},
     )
-    return FamilySpec(family=family, target="docker", revision=revision, versions=(version,), latest="0.0.1",
-                      target_settings={"network": f"racetrack-test-{family}"})
+    return FamilySpec(
+        family=family,
+        target="docker",
+        revision=revision,
+        versions=(version,),
+        latest="0.0.1",
+        target_settings={"network": f"racetrack-test-{family}"},
+    )
 
 
 def _fetch(address: str) -> str:

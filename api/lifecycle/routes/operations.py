@@ -26,48 +26,79 @@ router = APIRouter(tags=["operations"], responses=error_responses(401, 403, 404,
 DeployableJob = Annotated[Job, Depends(job_access(Scope.deploy_job))]
 
 
-def _record(session, settings, request: Request, caller, *, kind: str, operation: str, job: Job | None,
-            family: str) -> DeploymentOut:
+def _record(
+    session, settings, request: Request, caller, *, kind: str, operation: str, job: Job | None, family: str
+) -> DeploymentOut:
     deployment = create_deployment(
-        session, kind=kind, status="in_progress", job_name=family, job_version=job.version if job else None,
-        manifest=job.manifest if job else None, deployed_by=actor(caller),
-        infrastructure_target=(job.infrastructure_target if job else None) or settings.default_infrastructure_target,
+        session,
+        kind=kind,
+        status="in_progress",
+        job_name=family,
+        job_version=job.version if job else None,
+        manifest=job.manifest if job else None,
+        deployed_by=actor(caller),
+        infrastructure_target=(job.infrastructure_target if job else None)
+        or settings.default_infrastructure_target,
         parameters={"operation": operation},
     )
     submit(session, settings, request.app.state.engine, deployment)
     return deployment_out(deployment, None, settings)
 
 
-@router.post("/job/{name}/{version}/redeploy", response_model=DeploymentOut, status_code=202,
-             dependencies=[NotInMaintenance])
-def redeploy(job: DeployableJob, request: Request, caller: LoggedIn, session: SessionDep,
-             settings: SettingsDep) -> DeploymentOut:
+@router.post(
+    "/job/{name}/{version}/redeploy",
+    response_model=DeploymentOut,
+    status_code=202,
+    dependencies=[NotInMaintenance],
+)
+def redeploy(
+    job: DeployableJob, request: Request, caller: LoggedIn, session: SessionDep, settings: SettingsDep
+) -> DeploymentOut:
     """Rebuilds the job from its git repository with its recorded manifest, then provisions it."""
-    return _record(session, settings, request, caller, kind="deploy", operation="redeploy", job=job, family=job.name)
+    return _record(
+        session, settings, request, caller, kind="deploy", operation="redeploy", job=job, family=job.name
+    )
 
 
-@router.post("/job/{name}/{version}/reprovision", response_model=DeploymentOut, status_code=202,
-             dependencies=[NotInMaintenance])
-def reprovision(job: DeployableJob, request: Request, caller: LoggedIn, session: SessionDep,
-                settings: SettingsDep) -> DeploymentOut:
+@router.post(
+    "/job/{name}/{version}/reprovision",
+    response_model=DeploymentOut,
+    status_code=202,
+    dependencies=[NotInMaintenance],
+)
+def reprovision(
+    job: DeployableJob, request: Request, caller: LoggedIn, session: SessionDep, settings: SettingsDep
+) -> DeploymentOut:
     """Applies the family's last applied revision again, without building anything."""
-    return _record(session, settings, request, caller, kind="deploy", operation="reconcile", job=job, family=job.name)
+    return _record(
+        session, settings, request, caller, kind="deploy", operation="reconcile", job=job, family=job.name
+    )
 
 
 @router.post("/job_family/{name}/refresh", response_model=DeploymentOut, status_code=202)
-def refresh(name: str, request: Request, caller: LoggedIn, session: SessionDep, settings: SettingsDep) -> DeploymentOut:
+def refresh(
+    name: str, request: Request, caller: LoggedIn, session: SessionDep, settings: SettingsDep
+) -> DeploymentOut:
     """Compares what runs with what the family's stack recorded; the operation's `preview` holds the drift."""
     family = get_family(session, name)
     if family is None:
         raise NotFound(f"job family {name} was not found")
     if not has_permission(session, caller, Scope.read_job, family=family):
         raise Forbidden("no permission to do this operation", details=f'scope "read_job" on family {name}')
-    return _record(session, settings, request, caller, kind="preview", operation="refresh", job=None, family=name)
+    return _record(
+        session, settings, request, caller, kind="preview", operation="refresh", job=None, family=name
+    )
 
 
 @router.get("/job_family/{name}/stack-updates", response_model=list[dict[str, Any]])
-def stack_updates(name: str, request: Request, caller: LoggedIn, session: SessionDep,
-                  settings: SettingsDep, target: str | None = None) -> list[dict[str, Any]]:
+def stack_updates(
+    name: str,
+    request: Request,
+    caller: LoggedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    target: str | None = None,
+) -> list[dict[str, Any]]:
     """The Pulumi updates of the family's stack on a target (version, kind, result, times, changes)."""
     family = get_family(session, name)
     if family is None:
@@ -80,12 +111,17 @@ def stack_updates(name: str, request: Request, caller: LoggedIn, session: Sessio
     return engine.stack_history(name, target or settings.default_infrastructure_target)
 
 
-@router.post("/job/all/reconcile", response_model=list[DeploymentOut], status_code=202,
-             dependencies=[NotInMaintenance])
-def reconcile_all(request: Request, caller: LoggedIn, session: SessionDep, settings: SettingsDep) -> list[DeploymentOut]:
+@router.post(
+    "/job/all/reconcile", response_model=list[DeploymentOut], status_code=202, dependencies=[NotInMaintenance]
+)
+def reconcile_all(
+    request: Request, caller: LoggedIn, session: SessionDep, settings: SettingsDep
+) -> list[DeploymentOut]:
     """Re-applies every family's last applied revision (staff or call_admin_api)."""
     if not has_permission(session, caller, Scope.call_admin_api):
         raise Forbidden("no permission to do this operation", details='scope "call_admin_api" is required')
     families = sorted(set(session.scalars(select(Job.name))))
-    return [_record(session, settings, request, caller, kind="deploy", operation="reconcile", job=None, family=f)
-            for f in families]
+    return [
+        _record(session, settings, request, caller, kind="deploy", operation="reconcile", job=None, family=f)
+        for f in families
+    ]

@@ -25,6 +25,7 @@ from stacks.spec import ContainerSpec, FamilySpec, ImageSpec, VersionSpec
 
 __all__ = [
     "applied_revisions",
+    "sealed_state",
     "current_spec",
     "find_revision",
     "images_from_plan",
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 
-def _to_record(spec: FamilySpec, sealer: Sealer) -> dict[str, Any]:
+def sealed_state(spec: FamilySpec, sealer: Sealer) -> dict[str, Any]:
     data = json.loads(spec.to_json())
     for version in data["versions"]:
         version["run"]["secret_env"] = sealer.seal(version["run"]["secret_env"])
@@ -124,7 +125,7 @@ def record_revision(
         deployment_id=deployment_id,
     )
     numbered = dataclasses.replace(spec, revision=revision.number)
-    revision.desired_state = _to_record(numbered, sealer)
+    revision.desired_state = sealed_state(numbered, sealer)
     session.flush()
     return revision, numbered
 

@@ -48,6 +48,7 @@ from api.deployer.desired import (
     images_from_plan,
     record_revision,
     revision_spec,
+    sealed_state,
     version_from_plan,
     with_version,
     without_version,
@@ -459,7 +460,7 @@ class DeployEngine:
                 and numbered.version(changed_version).labels.get("racetrack/revision") == "pending"
             ):
                 numbered = _label_revision(numbered, changed_version, str(revision.number))
-            revision.desired_state = _record(numbered, self.sealer)
+            revision.desired_state = sealed_state(numbered, self.sealer)
             revision_id = revision.id
             get_deployment(session, deployment_id).revision_number = revision.number
             if manifest is not None:
@@ -680,12 +681,6 @@ class DeployEngine:
         if target == "kubernetes":
             return dict(self.settings.kubernetes_settings)
         raise InvalidInput(f"infrastructure_target: {target!r} is not known (accepted: docker, kubernetes)")
-
-
-def _record(spec: FamilySpec, sealer: Sealer) -> dict[str, Any]:
-    from api.deployer.desired import _to_record
-
-    return _to_record(spec, sealer)
 
 
 def _label_revision(spec: FamilySpec, version: str | None, revision: str) -> FamilySpec:

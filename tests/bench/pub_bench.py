@@ -212,6 +212,7 @@ def run(
             env=env,
         )
         procs.append(lifecycle)
+        _wait(f"http://127.0.0.1:{lifecycle_port}/lifecycle", lifecycle, "lifecycle stub")
         pub_env = {
             **env,
             "RACETRACK_LIFECYCLE_URL": f"http://127.0.0.1:{lifecycle_port}/lifecycle",

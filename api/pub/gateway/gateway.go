@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+const (
+	asyncPrefix = "/pub/async/"
+	asyncNew    = "/pub/async/new/"
+	asyncTask   = "/pub/async/task/"
+	// Headers only the gateway sets when it hands an authorised async call to the async service.
+	asyncJobURL     = "X-Racetrack-Async-Job-Url"
+	asyncJobVersion = "X-Racetrack-Async-Job-Version"
+)
+
+var jobKinds = []string{"job", "fatman"} // "fatman": the legacy name of a job
+
+// Gateway routes by path prefix: job calls, async calls (handed to the async service), health, metrics.
+type Gateway struct {
+	config    *Config
+	auth      *Authorizer
+	metrics   *Metrics
+	statuses  statusCounters
+	transport *http.Transport        // streamed calls and websockets
+	jobs      *jobPool               // calls whose body is in memory
+	async     *httputil.ReverseProxy // nil when no async service is configured (the sidecar form)
+	gatherer  prometheus.Gatherer
+}
+
+func NewGateway(config *Config) *Gateway {
+	metrics := NewMetrics()
+	g := &Gateway{
+		config:   config,
+		auth:     NewAuthorizer(config, metrics),
+		metrics:  metrics,
+		statuses: metrics.statusCounters(),
+		transport: &http.Transport{
+			DialContext:           (&net.Dialer{Timeout: config.JobConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost:   config.MaxIdlePerJob,
+			IdleConnTimeout:       4 * time.Second, // dropped before a job's own keep-alive timeout (5 s) closes them under us
+			ResponseHeaderTimeout: config.JobTimeout,
+			DisableCompression:    true, // the caller's Accept-Encoding goes through untouched
+		},
+		jobs:     newJobPool(config.JobConnectTimeout, config.MaxIdlePerJob, 4*time.Second),
+		gatherer: metrics.registry,
+	}
+	if config.AsyncUpstream != "" {
+		upstream, err := url.Parse(config.AsyncUpstream)
+		if err == nil {
+			g.async = &httputil.ReverseProxy{
+				Rewrite: func(p *httputil.ProxyRequest) {
+					p.SetURL(upstream)
+					p.Out.URL.Path, p.Out.URL.RawPath = p.In.URL.Path, p.In.URL.RawPath
+				},
+				ErrorHandler: g.asyncUnavailable,
+				ErrorLog:     quietLog,
+			}
+			g.gatherer = prometheus.Gatherers{metrics.registry, prometheus.GathererFunc(g.asyncMetrics)}
+		}
+	}
+	return g
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	requestID := r.Header.Get(tracingHeader)
+	if requestID == "" {
+		requestID = uuid.NewString()
+	}
+	w.Header().Set(tracingHeader, requestID)
+	path := r.URL.Path
+	if strings.HasPrefix(path, "/pub/") {
+		for _, kind := range jobKinds {
+			prefix := "/pub/" + kind + "/"
+			if strings.HasPrefix(path, prefix) {
+				call := splitJobPath(kind, path[len(prefix):], rawPath(r, prefix))
+				if call == nil {
+					g.refuse(w, http.StatusNotFound, proxyError{
+						Error:     "Proxy request error: Job was not found: give " + prefix + "<name>/<version>/<path>",
+						RequestID: requestID,
+					})
+					return
+				}
+				g.serveJob(w, r, call, requestID)
+				return
+			}
+		}
+		if strings.HasPrefix(path, asyncPrefix) {
+			g.serveAsync(w, r, requestID)
+			return
+		}
+		path = path[len("/pub"):]
+	}
+	switch path {
+	case "/live":
+		writeJSON(w, http.StatusOK, map[string]bool{"live": true})
+	case "/ready":
+		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
+	case "/health":
+		g.health(w)
+	case "/metrics":
+		promhttpFor(g.gatherer).ServeHTTP(w, r)
+	default:
+		writeError(w, http.StatusNotFound, proxyError{
+			Error: "Proxy request error: no pub endpoint at " + r.URL.Path, RequestID: requestID,
+		})
+	}
+}
+
+// rawPath is the still-encoded path after prefix, so a job receives exactly what the caller sent.
+func rawPath(r *http.Request, prefix string) string {
+	raw := r.RequestURI
+	if i := strings.IndexByte(raw, '?'); i >= 0 {
+		raw = raw[:i]
+	}
+	if !strings.HasPrefix(raw, prefix) {
+		raw = r.URL.EscapedPath() // an absolute-form request target
+	}
+	return strings.TrimPrefix(raw, prefix)
+}
+
+func (g *Gateway) health(w http.ResponseWriter) {
+	mode, job := "gateway", any(nil)
+	if s := g.config.Sidecar; s != nil {
+		mode = "sidecar"
+		version := any(nil)
+		if s.JobVersion != "" {
+			version = s.JobVersion
+		}
+		job = map[string]any{"name": s.JobName, "version": version, "address": s.Address}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"service": "pub", "live": true, "ready": true, "mode": mode, "sidecar_job": job,
+		"async": g.async != nil,
+	})
+}
+
+// serveAsync authorises a new async call like a job call, then hands it (or a task lookup) to the
+// async service, which keeps tasks in the lifecycle's database.
+func (g *Gateway) serveAsync(w http.ResponseWriter, r *http.Request, requestID string) {
+	if g.async == nil {
+		writeError(w, http.StatusNotFound, proxyError{
+			Error:     "Proxy request error: async calls are not served by a sidecar; send them to the pub gateway",
+			RequestID: requestID,
+		})
+		return
+	}
+	path := r.URL.Path
+	if strings.HasPrefix(path, asyncTask) {
+		g.async.ServeHTTP(w, withRequestID(r, requestID))
+		return
+	}
+	for _, kind := range jobKinds {
+		prefix := asyncNew + kind + "/"
+		if !strings.HasPrefix(path, prefix) {
+			continue
+		}
+		call := splitJobPath(kind, path[len(prefix):], rawPath(r, prefix))
+		if call == nil {
+			break
+		}
+		token := callerToken(r.Header)
+		decision := g.authorize(w, r, call, token, requestID)
+		if decision == nil {
+			return
+		}
+		target := "http://" + g.address(decision) + "/pub/job/" + call.name + "/" + decision.JobVersion
+		if call.hasRest {
+			target += "/" + call.rest
+		}
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		proxy := &httputil.ReverseProxy{
+			Rewrite: func(p *httputil.ProxyRequest) {
+				g.async.Rewrite(p)
+				setForwardingHeaders(p.Out.Header, p.In, requestID, decision.Caller)
+				p.Out.Header.Set(internalAuth, g.config.InternalToken)
+				p.Out.Header.Set(asyncJobURL, target)
+				p.Out.Header.Set(asyncJobVersion, decision.JobVersion)
+			},
+			ErrorHandler: g.asyncUnavailable,
+			ErrorLog:     quietLog,
+		}
+		proxy.ServeHTTP(w, r)
+		return
+	}
+	writeError(w, http.StatusNotFound, proxyError{
+		Error: "Proxy request error: no pub endpoint at " + path + "; give /pub/async/new/job/<name>/<version>/<path>", RequestID: requestID,
+	})
+}
+
+func withRequestID(r *http.Request, requestID string) *http.Request {
+	r.Header.Set(tracingHeader, requestID)
+	stripCredentialsOnly(r.Header)
+	return r
+}
+
+// stripCredentialsOnly keeps a task lookup from carrying credentials or a forged internal token.
+func stripCredentialsOnly(header http.Header) {
+	for _, name := range []string{authHeader, legacyUserAuth, legacyEscAuth, internalAuth, asyncJobURL, asyncJobVersion} {
+		header.Del(name)
+	}
+}
+
+func (g *Gateway) asyncUnavailable(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return
+	}
+	writeError(w, http.StatusBadGateway, proxyError{
+		Error:     "Reverse proxy error: the async call service is not answering (" + describeNetError(err) + "; 502 Bad Gateway)",
+		RequestID: r.Header.Get(tracingHeader),
+	})
+}
+
+// asyncMetrics reads the async service's metrics, so /metrics shows the whole of pub.
+func (g *Gateway) asyncMetrics() ([]*dto.MetricFamily, error) {
+	client := http.Client{Timeout: 2 * time.Second}
+	response, err := client.Get(g.config.AsyncUpstream + "/metrics")
+	if err != nil {
+		return nil, nil // the gateway's own figures still count
+	}
+	defer response.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(response.Body, 4<<20))
+	if err != nil || response.StatusCode != http.StatusOK {
+		return nil, nil
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		return nil, nil
+	}
+	out := make([]*dto.MetricFamily, 0, len(families))
+	for _, family := range families {
+		out = append(out, family)
+	}
+	return out, nil
+}

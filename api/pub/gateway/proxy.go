@@ -1,0 +1,386 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Bodies up to this size are read before forwarding, so a call can be re-sent to a job's new address.
+const replayableBody = 1 << 20
+
+var refusalLabels = map[int]string{
+	http.StatusUnauthorized:       "Unauthenticated",
+	http.StatusForbidden:          "Forbidden",
+	http.StatusNotFound:           "Job was not found",
+	http.StatusBadRequest:         "Invalid request",
+	http.StatusServiceUnavailable: "Unavailable",
+}
+
+// jobCall is /pub/{kind}/{name}/{version}/{path}: path decoded (for auth), rest raw (as the caller sent it).
+type jobCall struct {
+	kind, name, version, path, rest string
+	hasRest                         bool
+}
+
+func (c *jobCall) publicPrefix() string { return "/pub/" + c.kind + "/" + c.name + "/" + c.version }
+
+// splitJobPath reads what follows "/pub/{kind}/" in the decoded and in the raw path.
+func splitJobPath(kind, decoded, raw string) *jobCall {
+	parts := strings.SplitN(decoded, "/", 3)
+	if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
+		return nil
+	}
+	call := &jobCall{kind: kind, name: parts[0], version: parts[1]}
+	if len(parts) > 2 {
+		call.path = parts[2]
+	}
+	rawParts := strings.SplitN(raw, "/", 3)
+	if len(rawParts) > 2 {
+		call.rest, call.hasRest = rawParts[2], true
+	}
+	return call
+}
+
+func refusalMessage(d *Decision) string {
+	label, ok := refusalLabels[d.Status]
+	if !ok {
+		label = "Refused"
+	}
+	if d.Error == "" {
+		return "Proxy request error: " + label
+	}
+	return "Proxy request error: " + label + ": " + d.Error
+}
+
+// authorize returns the decision when the call may go on; otherwise it answers the caller and returns nil.
+func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, call *jobCall, token, requestID string) *Decision {
+	sidecar := g.config.Sidecar
+	if sidecar != nil && call.name != sidecar.JobName {
+		g.refuse(w, http.StatusNotFound, proxyError{
+			Error:   fmt.Sprintf("Proxy request error: Job was not found: this pub guards only job '%s'", sidecar.JobName),
+			JobName: call.name, RequestID: requestID,
+		})
+		return nil
+	}
+	decision, err := g.auth.Decide(r.Context(), call.name, call.version, call.path, token)
+	if err != nil {
+		g.metrics.authFailed.Inc()
+		g.refuse(w, http.StatusServiceUnavailable, proxyError{
+			Error:   "Proxy request error: cannot check permission: " + err.Error(),
+			JobName: call.name, RequestID: requestID,
+		})
+		return nil
+	}
+	if !decision.Allowed() {
+		g.metrics.authFailed.Inc()
+		g.refuse(w, decision.Status, proxyError{Error: refusalMessage(decision), JobName: call.name, RequestID: requestID})
+		return nil
+	}
+	if sidecar != nil && sidecar.JobVersion != "" && decision.JobVersion != sidecar.JobVersion {
+		g.refuse(w, http.StatusNotFound, proxyError{
+			Error: fmt.Sprintf("Proxy request error: Job was not found: version %s of %s is not %s, the version this pub guards",
+				call.version, call.name, sidecar.JobVersion),
+			JobName: call.name, RequestID: requestID,
+		})
+		return nil
+	}
+	g.metrics.authSuccessful.Inc()
+	if sidecar == nil && decision.InternalName == "" {
+		g.refuse(w, http.StatusBadGateway, proxyError{
+			Error: fmt.Sprintf("Reverse proxy error: job %s %s has no address yet (status %s)",
+				call.name, decision.JobVersion, decision.JobStatus),
+			JobName: call.name, JobVersion: decision.JobVersion, JobStatus: decision.JobStatus, RequestID: requestID,
+		})
+		return nil
+	}
+	return decision
+}
+
+func (g *Gateway) refuse(w http.ResponseWriter, status int, body proxyError) {
+	g.metrics.countStatus(g.statuses, status)
+	writeError(w, status, body)
+}
+
+// address is where the decided call goes: the sidecar's job, or the address the lifecycle gave.
+func (g *Gateway) address(decision *Decision) string {
+	if g.config.Sidecar != nil {
+		return g.config.Sidecar.Address
+	}
+	return decision.InternalName
+}
+
+// forwarding is one call on its way to a job.
+type forwarding struct {
+	gateway   *Gateway
+	in        *http.Request // as the caller sent it (the error handler only sees the outgoing copy)
+	call      *jobCall
+	decision  *Decision
+	requestID string
+	token     string
+	address   string
+	body      []byte // the whole request body when it was small enough to keep; nil when streamed
+	buffered  bool
+	retried   bool
+	status    int
+}
+
+func (g *Gateway) serveJob(w http.ResponseWriter, r *http.Request, call *jobCall, requestID string) {
+	started := time.Now()
+	g.metrics.requestsStarted.Inc()
+	defer g.metrics.requestsDone.Inc()
+	token := callerToken(r.Header)
+	decision := g.authorize(w, r, call, token, requestID)
+	if decision == nil {
+		return
+	}
+	f := &forwarding{gateway: g, in: r, call: call, decision: decision, requestID: requestID, token: token, address: g.address(decision)}
+	if r.ContentLength >= 0 && r.ContentLength <= replayableBody {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			g.metrics.proxyErrors.WithLabelValues("context_canceled").Inc()
+			return // the caller went away while sending
+		}
+		f.body, f.buffered = body, true
+	}
+	f.forward(w, r)
+	if f.status != 0 {
+		g.metrics.countStatus(g.statuses, f.status)
+		g.metrics.responseTime.Observe(time.Since(started).Seconds())
+	}
+}
+
+func (f *forwarding) forward(w http.ResponseWriter, r *http.Request) {
+	if f.buffered && r.Header.Get("Upgrade") == "" {
+		f.forwardBuffered(w, r)
+		return
+	}
+	proxy := &httputil.ReverseProxy{
+		Rewrite:        f.rewrite,
+		Transport:      f.gateway.transport,
+		ModifyResponse: f.modifyResponse,
+		ErrorHandler:   func(w http.ResponseWriter, _ *http.Request, err error) { f.fail(w, err) },
+		ErrorLog:       quietLog,
+	}
+	proxy.ServeHTTP(w, r)
+}
+
+func (f *forwarding) upstreamPrefix() string {
+	return "/pub/job/" + f.call.name + "/" + f.decision.JobVersion
+}
+
+// rewrite prepares a streamed call or a websocket for httputil.ReverseProxy.
+func (f *forwarding) rewrite(p *httputil.ProxyRequest) {
+	target := f.upstreamPrefix()
+	if f.call.hasRest {
+		target += "/" + f.call.rest
+	}
+	p.Out.URL.Scheme = "http"
+	p.Out.URL.Host = f.address
+	p.Out.URL.Opaque = target // sent as is: the job gets the path bytes the caller sent
+	p.Out.URL.Path, p.Out.URL.RawPath = "", ""
+	p.Out.Host = f.address
+	setForwardingHeaders(p.Out.Header, p.In, f.requestID, f.decision.Caller)
+}
+
+// forwardBuffered sends a call whose body is in memory over a pooled connection of our own (jobconn.go).
+func (f *forwarding) forwardBuffered(w http.ResponseWriter, r *http.Request) {
+	out := r.Header.Clone()
+	removeHopByHop(out)
+	out.Del("Content-Length") // written from the body we hold
+	setForwardingHeaders(out, r, f.requestID, f.decision.Caller)
+	response, conn, release, err := f.exchange(r, out)
+	if err != nil {
+		f.fail(w, err)
+		return
+	}
+	f.modifyResponse(response)
+	header := w.Header()
+	for name, values := range response.Header {
+		header[name] = values
+	}
+	removeHopByHop(header)
+	header.Del("Content-Length")
+	if response.ContentLength >= 0 {
+		header.Set("Content-Length", strconv.FormatInt(response.ContentLength, 10))
+	}
+	w.WriteHeader(response.StatusCode)
+	copied := f.copyBody(w, response)
+	response.Body.Close()
+	if release() && copied && !response.Close {
+		f.gateway.jobs.put(f.address, conn)
+	} else {
+		conn.conn.Close()
+	}
+}
+
+var copyBuffers = sync.Pool{New: func() any { buffer := make([]byte, 32*1024); return &buffer }}
+
+// copyBody passes the job's answer on: at once when sized, chunk by chunk otherwise (a stream).
+func (f *forwarding) copyBody(w http.ResponseWriter, response *http.Response) bool {
+	buffer := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buffer)
+	if response.ContentLength >= 0 {
+		_, err := io.CopyBuffer(w, response.Body, *buffer)
+		return err == nil
+	}
+	controller := http.NewResponseController(w)
+	for {
+		n, err := response.Body.Read(*buffer)
+		if n > 0 {
+			if _, werr := w.Write((*buffer)[:n]); werr != nil {
+				f.gateway.metrics.proxyErrors.WithLabelValues("context_canceled").Inc()
+				return false
+			}
+			_ = controller.Flush()
+		}
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			f.gateway.metrics.proxyErrors.WithLabelValues("connection_broken").Inc()
+			return false
+		}
+	}
+}
+
+// hopByHop are connection-level headers, never passed on (RFC 9110 section 7.6.1).
+var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+func removeHopByHop(header http.Header) {
+	for _, line := range header["Connection"] {
+		for _, name := range strings.Split(line, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				header.Del(name)
+			}
+		}
+	}
+	for _, name := range hopByHop {
+		header.Del(name)
+	}
+}
+
+func (f *forwarding) modifyResponse(response *http.Response) error {
+	f.status = response.StatusCode
+	header := response.Header
+	header.Del(tracingHeader) // pub's own is already on the response
+	if location := header.Get("Location"); location != "" {
+		header.Set("Location", rewriteLocation(location, f.address, f.upstreamPrefix(), f.call.publicPrefix(), f.call.name))
+	}
+	return nil
+}
+
+// fail answers a call the job did not answer, after one retry when the job moved to a new address.
+func (f *forwarding) fail(w http.ResponseWriter, err error) {
+	g, r := f.gateway, f.in
+	if r.Context().Err() != nil {
+		g.metrics.proxyErrors.WithLabelValues("context_canceled").Inc()
+		return // the caller went away; nobody to answer
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) && f.buffered && !f.retried && g.config.Sidecar == nil {
+		// A redeploy replaces the job's container: a cached address can point at the one just
+		// removed. Ask the lifecycle again and send once more if the job moved; nothing was sent.
+		if moved := f.moved(r.Context()); moved != "" {
+			f.retried, f.address = true, moved
+			f.forward(w, r)
+			return
+		}
+	}
+	status, kind, message := classifyJobError(err, g.config.JobTimeout)
+	g.metrics.proxyErrors.WithLabelValues(kind).Inc()
+	f.status = status
+	log.Printf("job %s %s: %s (request %s)", f.call.name, f.decision.JobVersion, message, f.requestID)
+	writeError(w, status, proxyError{
+		Error: "Reverse proxy error: " + message, RequestID: f.requestID,
+		JobName: f.call.name, JobVersion: f.decision.JobVersion, JobStatus: f.decision.JobStatus,
+	})
+}
+
+func (f *forwarding) moved(ctx context.Context) string {
+	auth, call := f.gateway.auth, f.call
+	auth.Forget(call.name, call.version, call.path, f.token)
+	fresh, err := auth.Decide(ctx, call.name, call.version, call.path, f.token)
+	if err != nil || !fresh.Allowed() || fresh.InternalName == "" || fresh.InternalName == f.address {
+		return ""
+	}
+	f.decision = fresh
+	return fresh.InternalName
+}
+
+// classifyJobError maps a failed exchange to (status, metric kind, message). Timeouts are 504;
+// upstream pub answers 502 for them, so the message names the status explicitly.
+func classifyJobError(err error, timeout time.Duration) (int, string, string) {
+	var netErr *net.OpError
+	isDial := errors.As(err, &netErr) && netErr.Op == "dial"
+	switch {
+	case isDial && netErr.Timeout():
+		return http.StatusBadGateway, "deadline", "connection refused: the job did not accept a connection in time (502 Bad Gateway)"
+	case errors.Is(err, syscall.ECONNREFUSED) || isDial:
+		return http.StatusBadGateway, "refused", "connection refused: the job is not listening (502 Bad Gateway)"
+	case strings.Contains(err.Error(), "timeout awaiting response headers"):
+		return http.StatusGatewayTimeout, "deadline", fmt.Sprintf(
+			"request to a job timed out: no answer within %g s (504 Gateway Timeout)", timeout.Seconds())
+	}
+	return http.StatusBadGateway, "connection_broken", fmt.Sprintf(
+		"connection broken: the job closed the connection before answering (%s; 502 Bad Gateway)", describeNetError(err))
+}
+
+// describeNetError is the innermost, address-free part of a network error (e.g. "EOF", "connection reset by peer").
+func describeNetError(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}
+
+var quietLog = log.New(io.Discard, "", 0)
+
+// setForwardingHeaders removes the caller's credentials from out and sets what pub vouches for:
+// the forwarding chain, the caller's host and scheme, the tracing id and the caller's name.
+func setForwardingHeaders(out http.Header, r *http.Request, requestID, caller string) {
+	chain := strings.Join(r.Header.Values("X-Forwarded-For"), ", ")
+	proto := r.Header.Get("X-Forwarded-Proto")
+	stripCredentials(out)
+	clientIP, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		clientIP = r.RemoteAddr
+	}
+	switch {
+	case chain != "" && clientIP != "":
+		chain += ", " + clientIP
+	case chain == "":
+		chain = clientIP
+	}
+	if chain != "" {
+		out.Set("X-Forwarded-For", chain)
+	}
+	if r.Host != "" {
+		out.Set("X-Forwarded-Host", r.Host)
+	}
+	if proto == "" {
+		proto = "http"
+		if r.TLS != nil {
+			proto = "https"
+		}
+	}
+	out.Set("X-Forwarded-Proto", proto)
+	out.Set(tracingHeader, requestID)
+	if caller != "" {
+		out.Set(callerHeader, caller)
+	}
+}

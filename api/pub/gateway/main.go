@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +28,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(2)
 	}
+	tuneRuntime()
 	gateway := NewGateway(config)
 	servers := make([]*http.Server, 0, len(config.Listen))
 	failed := make(chan error, len(config.Listen))
@@ -65,5 +68,18 @@ func main() {
 	defer cancel()
 	for _, server := range servers {
 		_ = server.Shutdown(ctx)
+	}
+}
+
+// tuneRuntime sets defaults measured on the benchmark (docs/pub.md, "Speed") unless GOMAXPROCS or
+// GOGC are given: half the machine's cores, because pub shares the host with the jobs it calls and
+// Go's idle threads cost more in wake-ups than they give; and a rare GC, because pub's live heap is a
+// few megabytes while every call allocates a few kilobytes.
+func tuneRuntime() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(max(1, runtime.NumCPU()/2))
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(1000)
 	}
 }

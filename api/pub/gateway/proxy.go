@@ -196,10 +196,13 @@ func (f *forwarding) rewrite(p *httputil.ProxyRequest) {
 
 // forwardBuffered sends a call whose body is in memory over a pooled connection of our own (jobconn.go).
 func (f *forwarding) forwardBuffered(w http.ResponseWriter, r *http.Request) {
-	out := r.Header.Clone()
-	removeHopByHop(out)
-	out.Del("Content-Length") // written from the body we hold
-	setForwardingHeaders(out, r, f.requestID, f.decision.Caller)
+	// The caller's headers become the job's in place: a retry to a moved job sends them as they are.
+	out := r.Header
+	if !f.retried {
+		removeHopByHop(out)
+		out.Del("Content-Length") // written from the body we hold
+		setForwardingHeaders(out, r, f.requestID, f.decision.Caller)
+	}
 	response, conn, release, err := f.exchange(r, out)
 	if err != nil {
 		f.fail(w, err)

@@ -215,11 +215,11 @@ func (f *forwarding) forwardBuffered(w http.ResponseWriter, r *http.Request) {
 	}
 	removeHopByHop(header)
 	header.Del("Content-Length")
-	if response.ContentLength >= 0 {
+	if response.ContentLength >= 0 && bodyAllowed(response.StatusCode) {
 		header.Set("Content-Length", strconv.FormatInt(response.ContentLength, 10))
 	}
 	w.WriteHeader(response.StatusCode)
-	copied := f.copyBody(w, response)
+	copied := f.copyBody(w, response, conn.conn)
 	response.Body.Close()
 	if release() && copied && !response.Close {
 		f.gateway.jobs.put(f.address, conn)
@@ -230,8 +230,14 @@ func (f *forwarding) forwardBuffered(w http.ResponseWriter, r *http.Request) {
 
 var copyBuffers = sync.Pool{New: func() any { buffer := make([]byte, 32*1024); return &buffer }}
 
-// copyBody passes the job's answer on: at once when sized, chunk by chunk otherwise (a stream).
-func (f *forwarding) copyBody(w http.ResponseWriter, response *http.Response) bool {
+// bodyAllowed: 1xx, 204 and 304 answers carry no body and must not declare a length.
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// copyBody passes the job's answer on: at once when sized, chunk by chunk otherwise (a stream,
+// which may last as long as the job keeps sending: the job timeout applies between chunks).
+func (f *forwarding) copyBody(w http.ResponseWriter, response *http.Response, conn net.Conn) bool {
 	buffer := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(buffer)
 	if response.ContentLength >= 0 {
@@ -239,7 +245,13 @@ func (f *forwarding) copyBody(w http.ResponseWriter, response *http.Response) bo
 		return err == nil
 	}
 	controller := http.NewResponseController(w)
+	timeout := f.gateway.config.JobTimeout
 	for {
+		if f.in.Context().Err() != nil { // the caller went away between two chunks
+			f.gateway.metrics.proxyErrors.WithLabelValues("context_canceled").Inc()
+			return false
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(timeout))
 		n, err := response.Body.Read(*buffer)
 		if n > 0 {
 			if _, werr := w.Write((*buffer)[:n]); werr != nil {
@@ -332,12 +344,17 @@ func classifyJobError(err error, timeout time.Duration) (int, string, string) {
 		return http.StatusBadGateway, "deadline", "connection refused: the job did not accept a connection in time (502 Bad Gateway)"
 	case errors.Is(err, syscall.ECONNREFUSED) || isDial:
 		return http.StatusBadGateway, "refused", "connection refused: the job is not listening (502 Bad Gateway)"
-	case strings.Contains(err.Error(), "timeout awaiting response headers"):
+	case isTimeout(err):
 		return http.StatusGatewayTimeout, "deadline", fmt.Sprintf(
 			"request to a job timed out: no answer within %g s (504 Gateway Timeout)", timeout.Seconds())
 	}
 	return http.StatusBadGateway, "connection_broken", fmt.Sprintf(
 		"connection broken: the job closed the connection before answering (%s; 502 Bad Gateway)", describeNetError(err))
+}
+
+func isTimeout(err error) bool {
+	var timeout interface{ Timeout() bool }
+	return (errors.As(err, &timeout) && timeout.Timeout()) || strings.Contains(err.Error(), "timeout awaiting response headers")
 }
 
 // describeNetError is the innermost, address-free part of a network error (e.g. "EOF", "connection reset by peer").

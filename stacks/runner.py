@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -45,7 +47,11 @@ class StackRunner:
     def __init__(self, engine: EngineConfig, *, max_parallel: int = 4) -> None:
         self._engine = engine
         self._pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=max_parallel, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1
+            max_workers=max_parallel,
+            mp_context=multiprocessing.get_context("spawn"),
+            max_tasks_per_child=1,
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
         )
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -90,10 +96,28 @@ class StackRunner:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+_busy = threading.Event()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: an idle worker whose lifecycle died (a crash, SIGKILL) exits instead of
+    waiting forever on a queue nobody writes to. A busy one finishes its operation first, so a Pulumi
+    update is never abandoned half-way by its worker."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1)
+            if os.getppid() != parent and not _busy.is_set():
+                os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def run_in_worker(
     engine: EngineConfig, operation: Operation, spec_json: str, log_path: str | None
 ) -> OperationResult:
     """The body of one operation, executed inside a worker process."""
+    _busy.set()
     spec = FamilySpec.from_json(spec_json)
     log = open(log_path, "a", encoding="utf-8") if log_path else None  # noqa: SIM115 - closed below
 

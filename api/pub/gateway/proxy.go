@@ -329,12 +329,18 @@ func classifyJobError(err error, timeout time.Duration) (int, string, string) {
 		return http.StatusBadGateway, "deadline", "connection refused: the job did not accept a connection in time (502 Bad Gateway)"
 	case errors.Is(err, syscall.ECONNREFUSED) || isDial:
 		return http.StatusBadGateway, "refused", "connection refused: the job is not listening (502 Bad Gateway)"
-	case strings.Contains(err.Error(), "timeout awaiting response headers"):
+	case strings.Contains(err.Error(), "timeout awaiting response headers") || isTimeout(err):
 		return http.StatusGatewayTimeout, "deadline", fmt.Sprintf(
 			"request to a job timed out: no answer within %g s (504 Gateway Timeout)", timeout.Seconds())
 	}
 	return http.StatusBadGateway, "connection_broken", fmt.Sprintf(
 		"connection broken: the job closed the connection before answering (%s; 502 Bad Gateway)", describeNetError(err))
+}
+
+// isTimeout: a deadline passed, e.g. the one jobconn.go sets on an exchange (JobTimeout).
+func isTimeout(err error) bool {
+	var timeout interface{ Timeout() bool }
+	return errors.As(err, &timeout) && timeout.Timeout()
 }
 
 // describeNetError is the innermost, address-free part of a network error (e.g. "EOF", "connection reset by peer").

@@ -103,15 +103,13 @@ class Settings(BaseSettings):
 
     # Pub gateway.
     pub_host: str = "127.0.0.1"
-    pub_workers: int = 1  # processes serving pub (each with its own auth cache and connection pool)
     pub_auth_cache_ttl: float = 10.0  # seconds an auth decision is reused
     pub_auth_cache_ttl_max: float = 600.0  # seconds it may be reused while the lifecycle is down
     pub_auth_negative_cache_ttl: float = 1.0  # seconds a refusal (401/403/404/503) is reused
     pub_job_timeout: float = 600.0  # seconds a job may take to answer (read timeout)
     pub_job_connect_timeout: float = 5.0
     pub_lifecycle_timeout: float = 5.0  # seconds for one can-call-job or async-call request
-    pub_max_connections: int = 1024  # pooled connections to jobs, all jobs together
-    pub_max_keepalive_connections: int = 256
+    pub_max_keepalive_connections: int = 256  # idle connections kept open per job
     pub_async_poll_timeout: float = 30.0  # long-poll duration of /pub/async/task/{id}/poll
     pub_async_retry_interval: float = 10.0  # wait before the one retry of a call that could not connect
     pub_async_heartbeat: float = 5.0  # an owner refreshes an ongoing task this often; 3 missed = dead owner

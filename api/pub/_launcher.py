@@ -51,7 +51,9 @@ def find_binary(environ: dict[str, str] | None = None) -> str:
     if given:
         if os.access(given, os.X_OK) and Path(given).is_file():
             return given
-        raise BinaryNotFound(f"RACETRACK_PUB_BINARY={given} is not an executable file")
+        raise BinaryNotFound(
+            f"RACETRACK_PUB_BINARY={given} is not an executable file (`make setup` builds pub's gateway)"
+        )
     beside = Path(sys.executable).parent / BINARY
     if os.access(beside, os.X_OK) and beside.is_file():
         return str(beside)

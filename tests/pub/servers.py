@@ -134,11 +134,18 @@ class GatewayServer:
 class PubProcess:
     """`python -m api.pub` as a real process, with RACETRACK_* settings from `env`."""
 
-    def __init__(self, env: dict[str, str], *, port: int | None = None, sidecar: bool = False) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        port: int | None = None,
+        sidecar: bool = False,
+        args: tuple[str, ...] = (),
+    ) -> None:
         self.port = port or free_port()
-        args = [sys.executable, "-m", "api.pub", "--port", str(self.port), "--log-level", "warning"]
+        args = (sys.executable, "-m", "api.pub", "--port", str(self.port), "--log-level", "warning", *args)
         if sidecar:
-            args.append("--sidecar")
+            args = (*args, "--sidecar")
         full_env = {**os.environ, "PYTHONPATH": str(ROOT), "RACETRACK_PUB_BINARY": gateway_binary(), **env}
         self.proc = subprocess.Popen(args, cwd=ROOT, env=full_env)
         _wait_live(self.url, self.proc, "pub process", self.kill)
@@ -146,6 +153,14 @@ class PubProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def children(self) -> list[int]:
+        """Process ids of the launcher's children (the gateway, in the gateway form)."""
+        try:
+            text = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+        except OSError:
+            return []
+        return [int(pid) for pid in text.split()]
 
     def kill(self) -> None:
         """Stops it the hard way, as a crash would: no shutdown code runs."""

@@ -136,3 +136,15 @@ def test_sidecar_form_is_the_gateway_itself(world, tmp_path):
         assert r.status_code == 404 and "not served by a sidecar" in r.json()["error"]
     finally:
         sidecar.stop()
+
+
+def test_make_run_starts_one_pub_listening_on_the_docker_bridge_too(monkeypatch, data_dir):
+    from api import run
+
+    monkeypatch.setattr(run, "_docker_bridge_gateway", lambda: "172.17.0.1")
+    pubs = [command for command in run.commands() if command[1:3] == ["-m", "api.pub"]]
+    assert pubs == [
+        [sys.executable, "-m", "api.pub", "--host", "127.0.0.1", "--host", "172.17.0.1", "--port", "7005"]
+    ]
+    monkeypatch.setenv("RACETRACK_PUB_BRIDGE", "false")
+    assert [c for c in run.commands() if c[1:3] == ["-m", "api.pub"]] == [[sys.executable, "-m", "api.pub"]]

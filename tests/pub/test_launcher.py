@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -148,3 +149,33 @@ def test_make_run_starts_one_pub_listening_on_the_docker_bridge_too(monkeypatch,
     ]
     monkeypatch.setenv("RACETRACK_PUB_BRIDGE", "false")
     assert [c for c in run.commands() if c[1:3] == ["-m", "api.pub"]] == [[sys.executable, "-m", "api.pub"]]
+
+
+def test_a_taken_port_stops_pub_with_the_gateways_reason(world, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "api.pub",
+                "--port",
+                str(taken.getsockname()[1]),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "RACETRACK_PUB_BINARY": gateway_binary(),
+                **_env(world, tmp_path),
+            },
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode != 0
+    assert "cannot listen on 127.0.0.1:" in done.stderr and "exited with status" in done.stderr, done.stderr
+    assert INTERNAL not in done.stderr

@@ -126,10 +126,12 @@ def _serve(config: PubConfig, binary: str, listen: list[str], log_level: str) ->
         server.should_exit = True
 
     threading.Thread(target=watch, name="gateway-watch", daemon=True).start()
+    died = False
     try:
         asyncio.run(server.serve(sockets=[sock]))
     finally:
-        if child.poll() is None:
+        died = child.poll() is not None
+        if not died:
             child.terminate()
         try:
             child.wait(10)
@@ -138,6 +140,9 @@ def _serve(config: PubConfig, binary: str, listen: list[str], log_level: str) ->
             child.wait()
     if server.signalled:
         return 0
+    if not died:  # the async service could not start; uvicorn has said why
+        print("Error: pub's async-call service stopped; stopping pub", file=sys.stderr)  # noqa: T201
+        return 1
     code = child.returncode
     print(  # noqa: T201
         f"Error: pub's gateway ({binary}) exited with status {code}; stopping pub", file=sys.stderr

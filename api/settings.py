@@ -95,8 +95,8 @@ class Settings(BaseSettings):
     job_bind_address: str = "127.0.0.1"
     # The pub URL that job containers use to call other jobs; default: pub on the Docker host.
     job_pub_url: str | None = None
-    job_ready_timeout: float = 300.0
-    monitor_interval: float = 30.0  # seconds between checks that each job's container runs  # seconds a new job container has to answer /live and /ready
+    job_ready_timeout: float = 300.0  # seconds a new job container has to answer /live and /ready
+    monitor_interval: float = 30.0  # seconds between checks that each job's container runs
     # Settings of the Kubernetes target (namespace, registry, ingress_class, pub_image, kubeconfig,
     # context, render_dir, ...); see stacks/kubernetes/program.py for the accepted keys.
     kubernetes_settings: dict[str, Any] = Field(default_factory=dict)

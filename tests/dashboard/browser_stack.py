@@ -34,7 +34,8 @@ SAMPLES = Path(__file__).resolve().parents[2] / "sample"
 
 
 class RealStack:
-    """The real platform: lifecycle with its deploy engine, pub and the dashboard as processes, jobs on Docker.
+    """The real platform: lifecycle with its deploy engine, pub and the dashboard as processes, jobs on
+    Docker.
 
     `deploy_job` deploys the adder sample (or the chain sample for a name starting with "chain") under
     the given name and version through `POST /deploy` and waits until it serves.

@@ -2,9 +2,10 @@
 
 Starts the lifecycle (with its deploy engine), pub and the dashboard as child processes on their
 configured ports, stops them all on Ctrl-C, and stops the rest when one of them exits. Job
-containers call other jobs through pub at `host.docker.internal`: a second pub listener is bound to
-the Docker bridge's gateway address (reachable from local containers only) unless
-`RACETRACK_PUB_BRIDGE=false`.
+containers call other jobs through pub at `host.docker.internal`: pub also listens on the Docker
+bridge's gateway address (reachable from local containers only) unless `RACETRACK_PUB_BRIDGE=false`.
+That is a second address of the same pub, not a second pub, so both share one auth cache and one
+async-call service.
 """
 
 from __future__ import annotations
@@ -37,10 +38,9 @@ def commands() -> list[list[str]]:
     runs = [[sys.executable, "-m", name] for name in found]
     if "api.pub" in found and os.environ.get("RACETRACK_PUB_BRIDGE", "true").lower() != "false":
         gateway = _docker_bridge_gateway()
-        if gateway:
-            runs.append(
-                [sys.executable, "-m", "api.pub", "--host", gateway, "--port", str(settings.pub_port)]
-            )
+        if gateway and gateway != settings.pub_host:
+            pub = runs[found.index("api.pub")]
+            pub += ["--host", settings.pub_host, "--host", gateway, "--port", str(settings.pub_port)]
     return runs
 
 
@@ -49,7 +49,8 @@ def main() -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     children = [subprocess.Popen(command) for command in commands()]
     print(
-        f"racetrack: lifecycle {settings.effective_lifecycle_url}, dashboard {settings.effective_dashboard_url}, "
+        f"racetrack: lifecycle {settings.effective_lifecycle_url}, "
+        f"dashboard {settings.effective_dashboard_url}, "
         f"pub {settings.effective_pub_url}; data in {settings.data_dir}",
         flush=True,
     )

@@ -95,23 +95,21 @@ class Settings(BaseSettings):
     job_bind_address: str = "127.0.0.1"
     # The pub URL that job containers use to call other jobs; default: pub on the Docker host.
     job_pub_url: str | None = None
-    job_ready_timeout: float = 300.0
-    monitor_interval: float = 30.0  # seconds between checks that each job's container runs  # seconds a new job container has to answer /live and /ready
+    job_ready_timeout: float = 300.0  # seconds a new job container has to answer /live and /ready
+    monitor_interval: float = 30.0  # seconds between checks that each job's container runs
     # Settings of the Kubernetes target (namespace, registry, ingress_class, pub_image, kubeconfig,
     # context, render_dir, ...); see stacks/kubernetes/program.py for the accepted keys.
     kubernetes_settings: dict[str, Any] = Field(default_factory=dict)
 
     # Pub gateway.
     pub_host: str = "127.0.0.1"
-    pub_workers: int = 1  # processes serving pub (each with its own auth cache and connection pool)
     pub_auth_cache_ttl: float = 10.0  # seconds an auth decision is reused
     pub_auth_cache_ttl_max: float = 600.0  # seconds it may be reused while the lifecycle is down
     pub_auth_negative_cache_ttl: float = 1.0  # seconds a refusal (401/403/404/503) is reused
     pub_job_timeout: float = 600.0  # seconds a job may take to answer (read timeout)
     pub_job_connect_timeout: float = 5.0
     pub_lifecycle_timeout: float = 5.0  # seconds for one can-call-job or async-call request
-    pub_max_connections: int = 1024  # pooled connections to jobs, all jobs together
-    pub_max_keepalive_connections: int = 256
+    pub_max_keepalive_connections: int = 256  # idle connections kept open per job
     pub_async_poll_timeout: float = 30.0  # long-poll duration of /pub/async/task/{id}/poll
     pub_async_retry_interval: float = 10.0  # wait before the one retry of a call that could not connect
     pub_async_heartbeat: float = 5.0  # an owner refreshes an ongoing task this often; 3 missed = dead owner

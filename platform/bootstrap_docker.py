@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 from pathlib import Path
 from urllib.parse import quote
 
@@ -68,8 +69,10 @@ def _bridge_gateway() -> str | None:
     return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
-def platform_image_digest(base_image: str) -> str:
-    return _digest(_files(REPO, IMAGE_SOURCES), REPO, base_image=base_image)
+def platform_image_digest(base_image: str, base_image_golang: str = "", goproxy: str = "") -> str:
+    # The gateway's build stage starts from the Go base image: another base, another image.
+    bases = "\0".join(part for part in (base_image, base_image_golang, goproxy) if part)
+    return _digest(_files(REPO, IMAGE_SOURCES), REPO, base_image=bases)
 
 
 def declare(config: PlatformConfig) -> dict:
@@ -108,7 +111,11 @@ def declare(config: PlatformConfig) -> dict:
             "port": 5432,
         },
     )
-    image_digest = platform_image_digest(base_image)
+    base_image_golang = config.get("baseImageGolang", settings.base_image_golang)
+    # pub's gateway is compiled in the image build, with modules from the Go proxy the host uses (the
+    # Dockerfile's default otherwise, as for golang jobs).
+    goproxy = os.environ.get("GOPROXY", "")
+    image_digest = platform_image_digest(base_image, base_image_golang, goproxy)
     platform_image = Image(
         "platform-image",
         {
@@ -117,7 +124,11 @@ def declare(config: PlatformConfig) -> dict:
             "dockerfile": str(IMAGES / "platform" / "Dockerfile"),
             "context_digest": image_digest,
             "labels": {"racetrack-component": "platform"},
-            "build_args": {"BASE_IMAGE": base_image},
+            "build_args": {
+                "BASE_IMAGE": base_image,
+                "BASE_IMAGE_GOLANG": base_image_golang,
+                **({"GOPROXY": goproxy} if goproxy else {}),
+            },
             "secret_files": secret_files,
             "role": "platform",
             "port": config.lifecycle_port,
@@ -160,7 +171,7 @@ def declare(config: PlatformConfig) -> dict:
         "RACETRACK_DOCKER_NETWORK": prefix,
         "RACETRACK_PULUMI_VERSION": settings.pulumi_version,
         "RACETRACK_BASE_IMAGE_PYTHON": base_image,
-        "RACETRACK_BASE_IMAGE_GOLANG": config.get("baseImageGolang", settings.base_image_golang),
+        "RACETRACK_BASE_IMAGE_GOLANG": base_image_golang,
         "RACETRACK_DOCKER_BUILD_CLI": "/usr/local/bin/docker-buildkit",
     }
     if ca_bundle:
@@ -228,25 +239,14 @@ def declare(config: PlatformConfig) -> dict:
     components = [lifecycle]
     has_pub = (REPO / "api" / "pub" / "__main__.py").is_file()
     if has_pub:
-        pub = ["python", "-m", "api.pub"]
-        components.append(component("pub", pub, [data_mount], "/pub/live", config.pub_port, [lifecycle]))
+        pub = ["python", "-m", "api.pub", "--host", "127.0.0.1"]
         gateway = _bridge_gateway()
         if gateway:
             # Jobs call other jobs through pub at host.docker.internal (the default bridge's gateway),
-            # as with `make run`: a second listener there, reachable from local containers only.
-            command = [*pub, "--host", gateway, "--port", str(config.pub_port)]
-            components.append(
-                component(
-                    "pub-bridge",
-                    command,
-                    [data_mount],
-                    "/pub/live",
-                    config.pub_port,
-                    [lifecycle],
-                    host=gateway,
-                    env_of="pub",
-                )
-            )
+            # as with `make run`: the same pub also listens there, reachable from local containers only.
+            pub += ["--host", gateway]
+        pub += ["--port", str(config.pub_port)]
+        components.append(component("pub", pub, [data_mount], "/pub/live", config.pub_port, [lifecycle]))
     components.append(
         component(
             "dashboard",

@@ -19,6 +19,9 @@ if [[ ! -f "$stamp" ]]; then
 fi
 echo "project installed in editable mode"
 
+step "Pub gateway (Go)"
+bash "$here/build-pub.sh"
+
 step "Pulumi CLI v$PULUMI_VERSION"
 bash "$here/build-pulumi.sh"
 step "Python language host (pulumi-language-python)"

@@ -1,21 +1,21 @@
 """Pub, the authenticating gateway in front of every job, and its sidecar form.
 
-Start it with `python -m api.pub` (gateway, 127.0.0.1:7005) or `python -m api.pub --sidecar`
-(one job at RACETRACK_PUB_SIDECAR_TARGET). See docs/pub.md.
+The gateway itself is Go (api/pub/gateway, built by scripts/build-pub.sh into racetrack-pub); this
+package is its launcher (`python -m api.pub`, `python -m api.pub --sidecar`) and the async-call
+service the gateway hands `/pub/async/` calls to. See docs/pub.md.
 """
 
-from ._app import Pub, RequestTracing, ServerErrors, create_app
-from ._auth import Authorizer, Decision, LifecycleUnreachable
-from ._config import PubConfig, SidecarTarget
+from ._app import AsyncService, ServerErrors, create_app
+from ._config import PubConfig, SidecarTarget, gateway_env
+from ._launcher import BinaryNotFound, find_binary
 
 __all__ = [
-    "Authorizer",
-    "Decision",
-    "LifecycleUnreachable",
-    "Pub",
+    "AsyncService",
+    "BinaryNotFound",
     "PubConfig",
-    "RequestTracing",
     "ServerErrors",
     "SidecarTarget",
     "create_app",
+    "find_binary",
+    "gateway_env",
 ]

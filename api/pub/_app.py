@@ -1,8 +1,13 @@
-"""The pub ASGI application: routing by path prefix, lifespan, health and metrics endpoints.
+"""The async-call service: the part of pub that stays in Python, behind the Go gateway.
 
-RequestTracing          X-Request-Tracing-Id: taken or generated, echoed on every response
-└── ServerErrors        unexpected exceptions -> 500 JSON with the request id, then re-raised
-    └── Pub             /pub/job/..., /pub/fatman/..., /pub/async/..., /live, /ready, /health, /metrics
+The gateway (api/pub/gateway) authorises `/pub/async/new/...` like any job call and hands it here
+with the internal token and the job's exact URL and version; task lookups come through it as they
+are. This service listens on 127.0.0.1 only (a port the launcher picked), so callers never reach it
+directly, and still checks the internal token on every new call: a job on the same host must not
+start calls in someone else's name.
+
+ServerErrors        unexpected exceptions -> 500 JSON with the request id, then re-raised
+└── AsyncService    /pub/async/new/..., /pub/async/task/{id}/poll|status, /live, /ready, /metrics
 """
 
 from __future__ import annotations
@@ -10,67 +15,28 @@ from __future__ import annotations
 import logging
 import uuid
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from urllib.parse import quote
 
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._async import AsyncCalls, AsyncCallStore
-from ._auth import Authorizer
 from ._config import PubConfig
-from ._headers import TRACING_HEADER
 from ._metrics import CONTENT_TYPE_LATEST, PubMetrics
-from ._proxy import JobProxy, split_job_path
 from ._responses import REQUEST_ID_KEY, send_error, send_json
-from ._transport import PooledTransport
-from ._websocket import proxy_websocket
 
-__all__ = ["Pub", "RequestTracing", "ServerErrors", "create_app", "app_from_settings"]
+__all__ = ["AsyncService", "ServerErrors", "create_app"]
 
 log = logging.getLogger("racetrack.pub")
 
-_JOB_KINDS = (("/pub/job/", "job"), ("/pub/fatman/", "fatman"))
+_TRACING_HEADER = b"x-request-tracing-id"
 _ASYNC_NEW = (("/pub/async/new/job/", "job"), ("/pub/async/new/fatman/", "fatman"))
 _TASK_PREFIX = "/pub/async/task/"
-_LOCAL = {"/live", "/ready", "/health", "/metrics", "/pub/live", "/pub/ready", "/pub/health", "/pub/metrics"}
-
-
-class RequestTracing:
-    """Gives every HTTP call and websocket a request id: the caller's X-Request-Tracing-Id or a new
-    uuid4, stored in the scope under `REQUEST_ID_KEY` and added to the response headers."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        request_id = None
-        for name, value in scope["headers"]:
-            if name == TRACING_HEADER:
-                request_id = value.decode("latin-1")
-                break
-        if not request_id:
-            request_id = str(uuid.uuid4())
-        scope = {**scope, REQUEST_ID_KEY: request_id}
-        echo = (TRACING_HEADER, request_id.encode("latin-1"))
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] in (
-                "http.response.start",
-                "websocket.http.response.start",
-                "websocket.accept",
-            ):
-                message = {**message, "headers": [*message.get("headers", ()), echo]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
+_LOCAL = {"/live", "/ready", "/metrics", "/pub/live", "/pub/ready", "/pub/metrics"}
 
 
 class ServerErrors:
     """Answers 500 in pub's JSON format when something unexpected escapes, then re-raises so the
-    server logs it."""
+    server logs it. The request id is the gateway's (X-Request-Tracing-Id), so one call has one id."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -79,6 +45,12 @@ class ServerErrors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        request_id = ""
+        for name, value in scope["headers"]:
+            if name == _TRACING_HEADER:
+                request_id = value.decode("latin-1")
+                break
+        scope = {**scope, REQUEST_ID_KEY: request_id or str(uuid.uuid4())}
         started = False
 
         async def track(message: Message) -> None:
@@ -92,55 +64,38 @@ class ServerErrors:
         except Exception as exc:
             if not started:
                 await send_error(
-                    send, 500, f"Internal pub error: {exc.__class__.__name__}", scope.get(REQUEST_ID_KEY, "")
+                    send, 500, f"Internal pub error: {exc.__class__.__name__}", scope[REQUEST_ID_KEY]
                 )
             raise
 
 
-class Pub:
-    """Routes calls by path prefix (no regex on the hot path) and owns the shared HTTP clients."""
+class AsyncService:
+    """Routes by path prefix and owns the HTTP clients of the async calls."""
 
     def __init__(self, config: PubConfig) -> None:
         self.config = config
         self.metrics = PubMetrics()
         self._ready = False
-        self.jobs: httpx.AsyncClient | None = None
-        self.lifecycle: httpx.AsyncClient | None = None
 
     async def startup(self) -> None:
         if self._ready:
             return
         config = self.config
-        self.transport = PooledTransport(
-            limits=httpx.Limits(
-                max_connections=config.max_connections,
-                max_keepalive_connections=config.max_keepalive_connections,
-                keepalive_expiry=4.0,
-            )
-        )
         self.jobs = httpx.AsyncClient(
-            timeout=httpx.Timeout(
-                config.job_timeout, connect=config.job_connect_timeout, pool=config.job_connect_timeout
-            ),
-            # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them under us.
-            transport=self.transport,
+            timeout=httpx.Timeout(config.job_timeout, connect=config.job_connect_timeout),
             # A shared client must not keep one caller's cookies for the next: refuse them all.
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
             follow_redirects=False,
             trust_env=False,
         )
         for name in ("accept", "accept-encoding", "user-agent", "connection"):
-            del self.jobs.headers[name]  # forward the caller's, never httpx's defaults
+            del self.jobs.headers[name]  # the caller's, as recorded, never httpx's defaults
         self.lifecycle = httpx.AsyncClient(
             timeout=httpx.Timeout(config.lifecycle_timeout),
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=4.0),
             trust_env=False,
         )
-        self.authorizer = Authorizer(config, self.lifecycle, self.metrics)
-        self.proxy = JobProxy(config, self.transport, self.authorizer, self.metrics)
-        self.async_calls = AsyncCalls(
-            config, self.proxy, self.jobs, AsyncCallStore(self.lifecycle, config), self.metrics
-        )
+        self.async_calls = AsyncCalls(config, self.jobs, AsyncCallStore(self.lifecycle, config), self.metrics)
         await self.async_calls.start()
         self._ready = True
 
@@ -149,43 +104,20 @@ class Pub:
             return
         self._ready = False
         await self.async_calls.stop()
-        if self.jobs is not None:
-            await self.jobs.aclose()
-        if self.lifecycle is not None:
-            await self.lifecycle.aclose()
+        await self.jobs.aclose()
+        await self.lifecycle.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
             await self._lifespan(receive, send)
             return
+        if kind != "http":
+            return
         if not self._ready:
             await self.startup()
         path: str = scope["path"]
-        if kind == "http":
-            for prefix, job_kind in _JOB_KINDS:
-                if path.startswith(prefix):
-                    call = split_job_path(job_kind, path[len(prefix) :], _raw_rest(scope, prefix, path))
-                    if call is None:
-                        await _not_found(
-                            scope,
-                            send,
-                            f"Proxy request error: Job was not found: give {prefix}<name>/<version>/<path>",
-                        )
-                        return
-                    await self.proxy(scope, receive, send, call)
-                    return
-            await self._other(scope, receive, send, path)
-        elif kind == "websocket":
-            for prefix, job_kind in _JOB_KINDS:
-                if path.startswith(prefix):
-                    call = split_job_path(job_kind, path[len(prefix) :], _raw_rest(scope, prefix, path))
-                    if call is not None:
-                        await proxy_websocket(self.proxy, scope, receive, send, call)
-                        return
-            await send({"type": "websocket.close", "code": 1008, "reason": "no such job path"})
-
-    async def _other(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        request_id: str = scope[REQUEST_ID_KEY]
         if path in _LOCAL:
             await self._local(send, path.rsplit("/", 1)[1])
             return
@@ -197,13 +129,11 @@ class Pub:
             if action in ("status", "status/local"):
                 await self.async_calls.status(scope, send, task_id)
                 return
-        for prefix, job_kind in _ASYNC_NEW:
+        for prefix, _job_kind in _ASYNC_NEW:
             if path.startswith(prefix):
-                call = split_job_path(job_kind, path[len(prefix) :], _raw_rest(scope, prefix, path))
-                if call is not None:
-                    await self.async_calls.new(scope, receive, send, call)
-                    return
-        await _not_found(scope, send, f"Proxy request error: no pub endpoint at {path}")
+                await self.async_calls.new(scope, receive, send, path[len(prefix) :])
+                return
+        await send_error(send, 404, f"Proxy request error: no pub endpoint at {path}", request_id)
 
     async def _local(self, send: Send, name: str) -> None:
         if name == "metrics":
@@ -218,28 +148,8 @@ class Pub:
             await send({"type": "http.response.body", "body": body})
         elif name == "live":
             await send_json(send, 200, {"live": True})
-        elif name == "ready":
-            await send_json(send, 200 if self._ready else 503, {"ready": self._ready})
         else:
-            sidecar = self.config.sidecar
-            await send_json(
-                send,
-                200,
-                {
-                    "service": "pub",
-                    "live": True,
-                    "ready": self._ready,
-                    "mode": "sidecar" if sidecar else "gateway",
-                    "sidecar_job": None
-                    if sidecar is None
-                    else {
-                        "name": sidecar.job_name,
-                        "version": sidecar.job_version,
-                        "address": sidecar.address,
-                    },
-                    "instance": self.async_calls.instance_id,
-                },
-            )
+            await send_json(send, 200 if self._ready else 503, {"ready": self._ready})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -257,30 +167,9 @@ class Pub:
                 return
 
 
-def _raw_rest(scope: Scope, prefix: str, path: str) -> str:
-    """The still-encoded path after `prefix`, so a job receives exactly what the caller sent."""
-    raw = scope.get("raw_path")
-    if raw:
-        text = raw.decode("latin-1")
-        if text.startswith(prefix):
-            return text[len(prefix) :]
-    return quote(path[len(prefix) :], safe="/:@!$&'()*+,;=-._~")
-
-
-async def _not_found(scope: Scope, send: Send, message: str) -> None:
-    await send_error(send, 404, message, scope.get(REQUEST_ID_KEY, ""))
-
-
-def create_app(config: PubConfig) -> RequestTracing:
-    """Builds pub's middleware stack around a `Pub`; the `Pub` is reachable as `app.pub`."""
-    pub = Pub(config)
-    app = RequestTracing(ServerErrors(pub))
-    app.pub = pub  # type: ignore[attr-defined]
+def create_app(config: PubConfig) -> ServerErrors:
+    """The async service's ASGI app; its `AsyncService` is reachable as `app.service`."""
+    service = AsyncService(config)
+    app = ServerErrors(service)
+    app.service = service  # type: ignore[attr-defined]
     return app
-
-
-def app_from_settings() -> RequestTracing:
-    """Factory for uvicorn worker processes: the app for `api.settings.get_settings()`."""
-    from api.settings import get_settings
-
-    return create_app(PubConfig.from_settings(get_settings()))

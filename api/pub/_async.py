@@ -1,5 +1,10 @@
 """Async job calls: accepted at once, run in the background, results kept through the lifecycle.
 
+The Go gateway authorised the call and resolved its version before handing it here; it sends the
+job's exact URL and version in X-Racetrack-Async-Job-Url and X-Racetrack-Async-Job-Version, with the
+internal token, and the caller's headers already as a job must see them (credentials stripped,
+X-Caller-Name, X-Request-Tracing-Id and X-Forwarded-* set).
+
 Records live in the lifecycle's database (`/job/async/call`, internal token; schema in
 `api/lifecycle/routes/async_calls.py`), so a task outlives the pub that took it. What pub writes:
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
 import logging
 import time
 import uuid
@@ -31,9 +37,7 @@ import httpx
 from starlette.types import Receive, Scope, Send
 
 from ._config import PubConfig
-from ._headers import HOP_BY_HOP, read_incoming
 from ._metrics import PubMetrics
-from ._proxy import JobCall, JobProxy, forward_headers
 from ._responses import REQUEST_ID_KEY, send_error, send_json
 
 __all__ = ["AsyncCalls", "AsyncCallStore", "StoreError"]
@@ -42,6 +46,37 @@ log = logging.getLogger("racetrack.pub")
 
 _MAX_ATTEMPTS = 4  # runs of one call, takeovers included: a call that kills its pub is not run forever
 _KEEP_LOCAL = 60.0  # seconds a finished task stays in memory (later polls read the lifecycle)
+
+_INTERNAL_AUTH = b"x-racetrack-internal-auth"
+_JOB_URL = b"x-racetrack-async-job-url"
+_JOB_VERSION = b"x-racetrack-async-job-version"
+# Connection-level headers, never stored nor passed on (RFC 9110 section 7.6.1).
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# What a recorded call must not carry: the gateway's word to this service, and the connection's own
+# headers. The caller's credentials never got this far (the gateway strips them); dropped again all the
+# same, since records outlive the call in the database.
+_NOT_RECORDED = _HOP_BY_HOP | {
+    "host",
+    "x-racetrack-internal-auth",
+    "x-racetrack-async-job-url",
+    "x-racetrack-async-job-version",
+    "x-racetrack-auth",
+    "x-racetrack-user-auth",
+    "x-racetrack-esc-auth",
+}
 
 
 class StoreError(Exception):
@@ -125,13 +160,11 @@ class AsyncCalls:
     def __init__(
         self,
         config: PubConfig,
-        proxy: JobProxy,
         jobs: httpx.AsyncClient,
         store: AsyncCallStore,
         metrics: PubMetrics,
     ) -> None:
         self._config = config
-        self._proxy = proxy
         self._jobs = jobs
         self._store = store
         self._metrics = metrics
@@ -154,11 +187,35 @@ class AsyncCalls:
 
     # Endpoints ------------------------------------------------------------------------------
 
-    async def new(self, scope: Scope, receive: Receive, send: Send, call: JobCall) -> None:
+    async def new(self, scope: Scope, receive: Receive, send: Send, call_path: str) -> None:
+        """`call_path` is what follows /pub/async/new/{job|fatman}/: `<name>/<version>/<path>`."""
         request_id: str = scope[REQUEST_ID_KEY]
-        incoming = read_incoming(scope["headers"])
-        decision = await self._proxy.authorize(call, incoming.token, request_id, send)
-        if decision is None:
+        token = job_url = job_version = None
+        for name, value in scope["headers"]:
+            if name == _INTERNAL_AUTH:
+                token = value
+            elif name == _JOB_URL:
+                job_url = value.decode("latin-1")
+            elif name == _JOB_VERSION:
+                job_version = value.decode("latin-1")
+        if token is None or not hmac.compare_digest(token, self._config.internal_token.encode()):
+            await send_error(
+                send,
+                401,
+                "Proxy request error: Unauthenticated: async calls are accepted from the pub gateway only",
+                request_id,
+            )
+            return
+        name, _, rest = call_path.partition("/")
+        _, _, job_path = rest.partition("/")
+        if not job_url or not job_version or not name:
+            await send_error(
+                send,
+                400,
+                "Proxy request error: Invalid request: the gateway sent no X-Racetrack-Async-Job-Url "
+                "or X-Racetrack-Async-Job-Version",
+                request_id,
+            )
             return
         chunks = []
         while True:
@@ -168,27 +225,17 @@ class AsyncCalls:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        address, upstream_prefix = self._proxy.target(call, decision)
-        url = f"http://{address}{upstream_prefix}" + ("/" + call.rest if call.has_rest else "")
-        if scope.get("query_string"):
-            url += "?" + scope["query_string"].decode("latin-1")
-        headers = forward_headers(
-            scope,
-            incoming.headers,
-            host=incoming.host,
-            forwarded_for=incoming.forwarded_for,
-            forwarded_proto=incoming.forwarded_proto,
-            request_id=request_id,
-            caller=decision.caller,
-        )
+        headers = [
+            (key, value) for key, value in scope["headers"] if key.decode("latin-1") not in _NOT_RECORDED
+        ]
         record: dict[str, Any] = {
             "id": str(uuid.uuid4()),
             "status": "ongoing",
-            "job_name": call.name,
-            "job_version": decision.job_version,
-            "job_path": "/" + call.path,
+            "job_name": name,
+            "job_version": job_version,
+            "job_path": "/" + job_path,
             "request_method": scope["method"],
-            "request_url": url,
+            "request_url": job_url,
             "request_headers": _headers_dict(headers),
             "request_body": _b64(b"".join(chunks)),
             "pub_instance_addr": self._owner_mark(),
@@ -330,7 +377,11 @@ class AsyncCalls:
             except httpx.HTTPError as exc:
                 self._finish(task, error=f"connection broken: {exc.__class__.__name__}: {exc}")
                 break
-            raw = [(k.lower(), v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
+            raw = [
+                (k.lower(), v)
+                for k, v in response.headers.raw
+                if k.lower().decode("latin-1") not in _HOP_BY_HOP
+            ]
             record.update(
                 status="completed",
                 response_status_code=response.status_code,

@@ -1,13 +1,15 @@
-"""Pub's view of the settings: the values it reads on every request, resolved once at startup."""
+"""Pub's view of the settings, resolved once at startup, and the environment that hands them to the Go
+gateway (api/pub/gateway reads RACETRACK_* variables, never the settings file)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from api.errors import InvalidInput
 from api.settings import Settings, managed_secret
 
-__all__ = ["PubConfig", "SidecarTarget"]
+__all__ = ["PubConfig", "SidecarTarget", "gateway_env"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +36,6 @@ class PubConfig:
     job_timeout: float = 600.0
     job_connect_timeout: float = 5.0
     lifecycle_timeout: float = 5.0
-    max_connections: int = 1024
     max_keepalive_connections: int = 256
     async_poll_timeout: float = 30.0
     async_retry_interval: float = 10.0
@@ -74,7 +75,6 @@ class PubConfig:
             job_timeout=settings.pub_job_timeout,
             job_connect_timeout=settings.pub_job_connect_timeout,
             lifecycle_timeout=settings.pub_lifecycle_timeout,
-            max_connections=settings.pub_max_connections,
             max_keepalive_connections=settings.pub_max_keepalive_connections,
             async_poll_timeout=settings.pub_async_poll_timeout,
             async_retry_interval=settings.pub_async_retry_interval,
@@ -82,3 +82,48 @@ class PubConfig:
             async_retention=settings.async_call_retention,
             sidecar=target,
         )
+
+
+# Variables the launcher sets itself: whatever the caller's environment holds for them must not leak in.
+_GATEWAY_VARIABLES = (
+    "RACETRACK_PUB_LISTEN",
+    "RACETRACK_PUB_HOST",
+    "RACETRACK_PUB_PORT",
+    "RACETRACK_PUB_SIDECAR_PORT",
+    "RACETRACK_PUB_SIDECAR_TARGET",
+    "RACETRACK_PUB_SIDECAR_JOB_NAME",
+    "RACETRACK_PUB_SIDECAR_JOB_VERSION",
+    "RACETRACK_PUB_ASYNC_UPSTREAM",
+    "RACETRACK_INTERNAL_TOKEN_FILE",
+)
+
+
+def gateway_env(
+    config: PubConfig, listen: list[str], async_upstream: str | None, base: Mapping[str, str]
+) -> dict[str, str]:
+    """The environment of the Go gateway: `base` (the launcher's own) with pub's resolved settings.
+
+    The internal token travels here, never in argv, where any local user could read it."""
+    env = {k: v for k, v in base.items() if k not in _GATEWAY_VARIABLES}
+    env.update(
+        {
+            "RACETRACK_PUB_LISTEN": ",".join(listen),
+            "RACETRACK_LIFECYCLE_URL": config.lifecycle_url,
+            "RACETRACK_INTERNAL_TOKEN": config.internal_token,
+            "RACETRACK_PUB_AUTH_CACHE_TTL": repr(float(config.auth_cache_ttl)),
+            "RACETRACK_PUB_AUTH_NEGATIVE_CACHE_TTL": repr(float(config.auth_negative_cache_ttl)),
+            "RACETRACK_PUB_AUTH_CACHE_TTL_MAX": repr(float(config.auth_cache_ttl_max)),
+            "RACETRACK_PUB_LIFECYCLE_TIMEOUT": repr(float(config.lifecycle_timeout)),
+            "RACETRACK_PUB_JOB_TIMEOUT": repr(float(config.job_timeout)),
+            "RACETRACK_PUB_JOB_CONNECT_TIMEOUT": repr(float(config.job_connect_timeout)),
+            "RACETRACK_PUB_MAX_KEEPALIVE_CONNECTIONS": str(config.max_keepalive_connections),
+        }
+    )
+    if async_upstream:
+        env["RACETRACK_PUB_ASYNC_UPSTREAM"] = async_upstream
+    if config.sidecar is not None:
+        env["RACETRACK_PUB_SIDECAR_TARGET"] = config.sidecar.address
+        env["RACETRACK_PUB_SIDECAR_JOB_NAME"] = config.sidecar.job_name
+        if config.sidecar.job_version:
+            env["RACETRACK_PUB_SIDECAR_JOB_VERSION"] = config.sidecar.job_version
+    return env

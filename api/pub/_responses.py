@@ -9,7 +9,7 @@ from starlette.types import Send
 
 __all__ = ["send_json", "send_error", "REQUEST_ID_KEY"]
 
-# Where the tracing middleware leaves the request id in the ASGI scope.
+# Where `ServerErrors` leaves the request id (the gateway's X-Request-Tracing-Id) in the ASGI scope.
 REQUEST_ID_KEY = "racetrack.request_id"
 
 _JSON = (b"content-type", b"application/json")

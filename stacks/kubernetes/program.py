@@ -1,10 +1,11 @@
 """The Pulumi program of a job family on Kubernetes: a pure function of its FamilySpec.
 
 Per version: a Secret with its secret variables, a Deployment whose pod holds the job container (and
-any extra image of its job type) plus an auth sidecar (pub in its sidecar form) that alone exposes a
-port, a Service in front of the sidecar, and Ingress rules routing `/pub/job/<name>/<version>/` to it.
-`latest` routes to the version the spec names. With `render_dir` in the target settings the objects
-are written as YAML instead of applied, which needs no cluster.
+any extra image of its job type) plus an auth sidecar (pub's Go gateway in its sidecar form: image
+`pub_image`, the platform Dockerfile's `pub` target, configured by RACETRACK_* variables) that alone
+exposes a port, a Service in front of the sidecar, and Ingress rules routing
+`/pub/job/<name>/<version>/` to it. `latest` routes to the version the spec names. With `render_dir`
+in the target settings the objects are written as YAML instead of applied, which needs no cluster.
 """
 
 from __future__ import annotations
@@ -132,7 +133,6 @@ def _declare_version(
             "name": "auth",
             "image": settings["pub_image"],
             "image_pull_policy": "IfNotPresent",
-            "args": ["--sidecar"],
             "ports": [{"name": "auth", "container_port": settings["sidecar_port"]}],
             "env": [
                 {"name": "RACETRACK_PUB_SIDECAR_TARGET", "value": f"127.0.0.1:{job_port}"},

@@ -2,10 +2,11 @@
 
 `python -m tests.bench --only pub --duration 60 --concurrency 64` (default: 5 s per measurement at
 concurrency 1, 16 and 64). Every server runs as its own process on 127.0.0.1: the adder job
-(the adder sample on our python3 job wrapper), the tests' fake lifecycle, pub (`python -m api.pub`, auth
-cache on, valid token), and Debian's nginx (one worker, keep-alive upstream, no access log). The load
-generator is Debian's `wrk` (one thread, C), so it takes as little CPU as possible from the servers;
-both are installed with apt-get when missing. It reports requests per second and median and p99
+(the adder sample on our python3 job wrapper), the tests' fake lifecycle, pub (`python -m api.pub`: the
+Go gateway built from this checkout, as a child of the launcher, auth cache on, valid token), and
+Debian's nginx (one worker, keep-alive upstream, no access log). The load generator is Debian's `wrk`
+(one thread, C), so it takes as little CPU as possible from the servers; both are installed with
+apt-get when missing. It reports requests per second and median and p99
 latency per concurrency level.
 
 The machine is shared, so throughput and latency move with other tenants' load. Each cell is
@@ -29,7 +30,7 @@ from pathlib import Path
 import httpx
 
 from tests.bench.lifecycle_stub import INTERNAL, TOKEN
-from tests.pub.servers import free_port
+from tests.pub.servers import free_port, gateway_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 WRAPPER = ROOT / "jobtypes" / "python3" / "wrapper"
@@ -218,6 +219,7 @@ def run(
             "RACETRACK_LIFECYCLE_URL": f"http://127.0.0.1:{lifecycle_port}/lifecycle",
             "RACETRACK_INTERNAL_TOKEN": INTERNAL,
             "RACETRACK_DATA_DIR": str(folder / "data"),
+            "RACETRACK_PUB_BINARY": gateway_binary(),
         }
         pub = subprocess.Popen(
             [sys.executable, "-m", "api.pub", "--port", str(pub_port), "--log-level", "warning"],
@@ -336,7 +338,8 @@ def _report(results: list[Result], duration: float, rounds: int, load: str) -> N
         "and Debian's nginx with a keep-alive upstream (`nginx`). Load: `wrk -t1` (C), "
         f"`POST /pub/job/adder/0.0.1/api/v1/perform`, {duration:g} s per round, "
         + (f"median of {rounds} interleaved rounds. " if rounds > 1 else "one round. ")
-        + "CPU per request is read from /proc for the job and for the proxy process.",
+        + "CPU per request is read from /proc for the job and for the proxy process, children included",
+        "(pub's Go gateway runs as a child of `python -m api.pub`, next to the async-call service).",
         "",
         *lines,
         "",

@@ -30,6 +30,7 @@ import yaml
 
 from client.config import infer_lifecycle_url
 from tests.client.terminal import Terminal, cli_env, tmux_available
+from tests.pub.servers import gateway_binary
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample" / "python-class"
@@ -115,6 +116,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         "RACETRACK_LIFECYCLE_PORT": str(lifecycle_port),
         "RACETRACK_PUB_PORT": str(pub_port),
         "RACETRACK_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "RACETRACK_PUB_BINARY": gateway_binary(),  # built from this checkout
     }
     if HOST_CA_BUNDLE.is_file():
         env.setdefault(

@@ -34,7 +34,8 @@ SAMPLES = Path(__file__).resolve().parents[2] / "sample"
 
 
 class RealStack:
-    """The real platform: lifecycle with its deploy engine, pub and the dashboard as processes, jobs on Docker.
+    """The real platform: lifecycle with its deploy engine, pub and the dashboard as processes, jobs on
+    Docker.
 
     `deploy_job` deploys the adder sample (or the chain sample for a name starting with "chain") under
     the given name and version through `POST /deploy` and waits until it serves.
@@ -46,6 +47,8 @@ class RealStack:
         import os
         import subprocess
         import sys
+
+        from tests.pub.servers import gateway_binary
 
         data_dir.mkdir(parents=True, exist_ok=True)
         lifecycle_port, pub_port, dashboard_port = (_free_port() for _ in range(3))
@@ -63,10 +66,13 @@ class RealStack:
             "RACETRACK_PUB_URL": self.pub_url,
             "RACETRACK_DASHBOARD_URL": self.dashboard_url,
             "RACETRACK_PUB_AUTH_CACHE_TTL": "1",
+            "RACETRACK_PUB_BINARY": gateway_binary(),  # built from this checkout
         }
         self._log = (data_dir / "platform.log").open("ab")
         self._processes = [
-            subprocess.Popen([sys.executable, "-m", module], env=env, stdout=self._log, stderr=subprocess.STDOUT)
+            subprocess.Popen(
+                [sys.executable, "-m", module], env=env, stdout=self._log, stderr=subprocess.STDOUT
+            )
             for module in ("api.lifecycle", "api.pub", "api.dashboard")
         ]
         self.families: set[str] = set()
@@ -82,8 +88,10 @@ class RealStack:
                     self.close()
                     raise RuntimeError(f"{url} did not answer within 180 s")
                 time.sleep(0.3)
-        login = httpx.post(f"{self.lifecycle_url}/api/v1/users/login",
-                           json={"username": self.admin[0], "password": self.admin[1]})
+        login = httpx.post(
+            f"{self.lifecycle_url}/api/v1/users/login",
+            json={"username": self.admin[0], "password": self.admin[1]},
+        )
         login.raise_for_status()
         self._admin_token = login.json()["token"]
 
@@ -96,13 +104,19 @@ class RealStack:
         manifest = yaml.safe_load((folder / "job.yaml").read_text())
         manifest.update(name=name, version=version, owner_email=as_user)
         headers = {"X-Racetrack-Auth": self._admin_token}
-        answer = httpx.post(f"{self.lifecycle_url}/api/v1/deploy", headers=headers, timeout=30,
-                            json={"manifest": manifest, "build_context": pack_directory(folder)})
+        answer = httpx.post(
+            f"{self.lifecycle_url}/api/v1/deploy",
+            headers=headers,
+            timeout=30,
+            json={"manifest": manifest, "build_context": pack_directory(folder)},
+        )
         answer.raise_for_status()
         self.families.add(name)
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            body = httpx.get(f"{self.lifecycle_url}/api/v1/deploy/{answer.json()['id']}", headers=headers).json()
+            body = httpx.get(
+                f"{self.lifecycle_url}/api/v1/deploy/{answer.json()['id']}", headers=headers
+            ).json()
             if body["status"] == "done":
                 return
             if body["status"] == "failed":
@@ -111,7 +125,9 @@ class RealStack:
         raise RuntimeError(f"deploying {name} {version} did not end within 600 s")
 
     def token_works(self, token: str) -> bool:
-        answer = httpx.get(f"{self.lifecycle_url}/api/v1/users/validate_user_auth", headers={"X-Racetrack-Auth": token})
+        answer = httpx.get(
+            f"{self.lifecycle_url}/api/v1/users/validate_user_auth", headers={"X-Racetrack-Auth": token}
+        )
         return answer.status_code == 200
 
     def close(self) -> None:
@@ -127,5 +143,7 @@ class RealStack:
         self._log.close()
         client = docker.from_env()
         for family in self.families:
-            for container in client.containers.list(all=True, filters={"label": f"racetrack/job-name={family}"}):
+            for container in client.containers.list(
+                all=True, filters={"label": f"racetrack/job-name={family}"}
+            ):
                 container.remove(force=True)

@@ -391,9 +391,9 @@ def test_swagger_page_executes_perform_in_a_browser_offline(
 def test_swagger_page_through_pub(build_sample: Callable[..., Built]) -> None:
     """Through the real pub (with a fake lifecycle answering can-call-job): the page, its files and
     Execute work for a caller with the X-Racetrack-Auth header."""
-    from api.pub import PubConfig, create_app
+    from api.pub import PubConfig
     from tests.pub.fake_lifecycle import FakeLifecycle, Grant, Token
-    from tests.pub.servers import ServerThread
+    from tests.pub.servers import GatewayServer, ServerThread
 
     built = build_sample("python-class")
     with run_job(built) as (base, _):
@@ -402,12 +402,9 @@ def test_swagger_page_through_pub(build_sample: Callable[..., Built]) -> None:
         lifecycle.add_job("adder", "1.0.0", urlsplit(base).netloc)
         lifecycle.tokens["token-carol"] = Token("User carol", [Grant(job="adder")])
         lifecycle_server = ServerThread(lifecycle.app()).start()
-        pub = ServerThread(
-            create_app(
-                PubConfig(lifecycle_url=lifecycle_server.url + "/lifecycle", internal_token="internal-secret")
-            ),
-            lifespan="on",
-        ).start()
+        pub = GatewayServer(
+            PubConfig(lifecycle_url=lifecycle_server.url + "/lifecycle", internal_token="internal-secret")
+        )
         try:
             docs = pub.url + PREFIX.format(name="adder") + "/docs"
             auth = {"X-Racetrack-Auth": "token-carol"}

@@ -110,7 +110,13 @@ def test_up_deploy_call_preview_destroy(stack: tuple[str, dict, str], pulumi: Pu
         for c in docker.from_env().containers.list(filters={"label": f"racetrack/platform={name}"})
     }
     has_pub = (REPO / "api" / "pub" / "__main__.py").is_file()
-    assert roles == {"postgres", "lifecycle", "dashboard"} | ({"pub", "pub-bridge"} if has_pub else set())
+    assert roles == {"postgres", "lifecycle", "dashboard"} | ({"pub"} if has_pub else set())
+    if has_pub:  # pub is the Go gateway, a child of the launcher, next to the async service
+        (pub_container,) = docker.from_env().containers.list(
+            filters={"label": [f"racetrack/platform={name}", "racetrack/role=pub"]}
+        )
+        commands = [process[-1] for process in pub_container.top()["Processes"]]
+        assert any("racetrack-pub" in command for command in commands), commands
 
     # The secret outputs are secret; the admin logs in with the generated password.
     plain = pulumi(REPO, "stack", "output", "--json", "--stack", name).stdout

@@ -1,4 +1,5 @@
-"""Fixtures: a fake lifecycle, a job server with a few jobs, and pub, all on real sockets."""
+"""Fixtures: a fake lifecycle, a job server with a few jobs, and pub (the Go gateway in front of the
+async service), all on real sockets."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from dataclasses import dataclass, replace
 import httpx
 import pytest
 
-from api.pub import PubConfig, create_app
+from api.pub import PubConfig
 
 from .fake_lifecycle import FakeLifecycle, Grant, Token
 from .jobs import JobWorld
-from .servers import ServerThread
+from .servers import GatewayServer, ServerThread
 
 ALICE = "token-alice"  # User alice: call_job on everything
 BOB = "token-bob"  # User bob: no call_job at all
@@ -27,7 +28,7 @@ class World:
     lifecycle_server: ServerThread
     jobs: JobWorld
     job_server: ServerThread
-    pub_server: ServerThread
+    pub_server: GatewayServer
     config: PubConfig
 
     @property
@@ -56,13 +57,11 @@ def base_config(lifecycle_url: str, **overrides) -> PubConfig:
 
 
 @pytest.fixture
-def start_pub() -> Iterator[Callable[..., ServerThread]]:
-    started: list[ServerThread] = []
+def start_pub() -> Iterator[Callable[..., GatewayServer]]:
+    started: list[GatewayServer] = []
 
-    def start(config: PubConfig) -> ServerThread:
-        server = ServerThread(
-            create_app(config), lifespan="on", server_header=False, date_header=False, proxy_headers=False
-        ).start()
+    def start(config: PubConfig) -> GatewayServer:
+        server = GatewayServer(config)
         started.append(server)
         return server
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import time
 
 import httpx
@@ -158,3 +160,57 @@ def test_expired_async_call_is_gone(world, start_pub):
     with httpx.Client(base_url=other.url, trust_env=False, timeout=10) as c:
         assert c.get(f"/pub/async/task/{task_id}/poll").status_code == 404
     assert task_id not in world.lifecycle.async_calls
+
+
+def test_recorded_headers_are_the_callers_as_a_job_sees_them(world):
+    # The caller sends no Accept-Encoding: none may appear on the way to the job either.
+    connection = http.client.HTTPConnection(world.pub_server.address, timeout=10)
+    connection.putrequest("POST", "/pub/async/new/job/adder/0.0.1/echo/x?q=1", skip_accept_encoding=True)
+    for name, value in {
+        "X-Racetrack-Auth": ALICE,
+        "X-Custom": "kept",
+        "X-Racetrack-Async-Job-Url": "http://169.254.169.254/steal",  # forged: the gateway sets it
+        "X-Racetrack-Internal-Auth": "forged",
+        "Content-Length": "4",
+    }.items():
+        connection.putheader(name, value)
+    connection.endheaders(b"data")
+    response = connection.getresponse()
+    assert response.status == 201, response.read()
+    task_id = json.loads(response.read())["task_id"]
+    connection.close()
+    record = world.lifecycle.async_calls[task_id]
+    headers = record["request_headers"]
+    assert headers["x-custom"] == "kept" and headers["x-caller-name"] == "User alice"
+    assert headers["x-forwarded-for"] == "127.0.0.1"
+    for name in (
+        "x-racetrack-auth",
+        "x-racetrack-internal-auth",
+        "x-racetrack-async-job-url",
+        "x-racetrack-async-job-version",
+        "accept-encoding",
+        "host",
+    ):
+        assert name not in headers, name
+    assert record["request_url"] == f"http://{world.job_server.address}/pub/job/adder/0.0.1/echo/x?q=1"
+    with world.client() as c:
+        r = _poll_until_done(c, task_id)
+    assert r.status_code == 200 and r.json()["body"] == "data"
+
+
+def test_async_service_takes_new_calls_from_the_gateway_only(world):
+    service = world.pub_server.async_service
+    path = "/pub/async/new/job/adder/0.0.1/echo/x"
+    job = {
+        "X-Racetrack-Async-Job-Url": f"http://{world.job_server.address}/pub/job/adder/0.0.1/echo/x",
+        "X-Racetrack-Async-Job-Version": "0.0.1",
+    }
+    with httpx.Client(base_url=service.url, trust_env=False, timeout=10) as c:
+        r = c.post(path, headers=job)
+        assert r.status_code == 401 and "from the pub gateway only" in r.json()["error"]
+        assert c.post(path, headers={**job, "X-Racetrack-Internal-Auth": "wrong"}).status_code == 401
+        r = c.post(path, headers={"X-Racetrack-Internal-Auth": INTERNAL, "X-Request-Tracing-Id": "t-1"})
+        assert r.status_code == 400 and r.json()["requestId"] == "t-1"
+        r = c.post(path, headers={**job, "X-Racetrack-Internal-Auth": INTERNAL})
+        assert r.status_code == 201
+    assert not world.lifecycle.calls  # the service never asks the lifecycle about permissions

@@ -53,8 +53,9 @@ def real(tmp_path, start_pub, monkeypatch) -> Iterator[Real]:
     chain = world.family_token("python-chain")
     _, esc = world.esc("billing")
     # The real lifecycle checks tokens against its database: give it time on a busy machine.
-    config = base_config(f"{lifecycle.url}/lifecycle", internal_token=expected_internal_token(settings),
-                         lifecycle_timeout=30)
+    config = base_config(
+        f"{lifecycle.url}/lifecycle", internal_token=expected_internal_token(settings), lifecycle_timeout=30
+    )
     pub = start_pub(config)
     jobs.pub_url = pub.url
     jobs.family_tokens["python-chain"] = chain

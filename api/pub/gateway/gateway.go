@@ -37,7 +37,10 @@ type Gateway struct {
 	transport *http.Transport        // streamed calls and websockets
 	jobs      *jobPool               // calls whose body is in memory
 	async     *httputil.ReverseProxy // nil when no async service is configured (the sidecar form)
-	gatherer  prometheus.Gatherer
+	// Without compression: the async service records the headers it receives and replays them to the
+	// job, so a transport-added Accept-Encoding would reach the job as if the caller had sent it.
+	asyncTransport http.RoundTripper
+	gatherer       prometheus.Gatherer
 }
 
 func NewGateway(config *Config) *Gateway {
@@ -60,7 +63,11 @@ func NewGateway(config *Config) *Gateway {
 	if config.AsyncUpstream != "" {
 		upstream, err := url.Parse(config.AsyncUpstream)
 		if err == nil {
+			transport := http.DefaultTransport.(*http.Transport).Clone()
+			transport.DisableCompression = true
+			g.asyncTransport = transport
 			g.async = &httputil.ReverseProxy{
+				Transport: transport,
 				Rewrite: func(p *httputil.ProxyRequest) {
 					p.SetURL(upstream)
 					p.Out.URL.Path, p.Out.URL.RawPath = p.In.URL.Path, p.In.URL.RawPath
@@ -191,6 +198,7 @@ func (g *Gateway) serveAsync(w http.ResponseWriter, r *http.Request, requestID s
 				p.Out.Header.Set(asyncJobURL, target)
 				p.Out.Header.Set(asyncJobVersion, decision.JobVersion)
 			},
+			Transport:    g.asyncTransport,
 			ErrorHandler: g.asyncUnavailable,
 			ErrorLog:     quietLog,
 		}

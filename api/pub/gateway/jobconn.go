@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -51,7 +52,15 @@ func (p *jobPool) get(ctx context.Context, address string) (*jobConn, bool, erro
 		p.idle[address] = conns[:len(conns)-1]
 		if now.Sub(c.idleSince) < p.idleTimeout {
 			p.mu.Unlock()
-			return c, true, nil
+			// A job that closed the connection while it sat idle (its keep-alive timeout) would fail a
+			// call that cannot be sent again, such as a POST: look before reusing, as http.Transport's
+			// background reader does.
+			if !peerClosed(c.conn) {
+				return c, true, nil
+			}
+			c.conn.Close()
+			p.mu.Lock()
+			continue
 		}
 		c.conn.Close()
 	}
@@ -75,6 +84,27 @@ func (p *jobPool) put(address string, c *jobConn) {
 	if c != nil {
 		c.conn.Close()
 	}
+}
+
+// peerClosed reports whether an idle connection is no longer usable: the job closed it (a read would
+// return end of file) or sent something unasked. One non-blocking peek, no waiting.
+func peerClosed(conn net.Conn) bool {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	var buffer [1]byte
+	_ = raw.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), buffer[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		closed = n > 0 || (err == nil && n == 0) || (err != nil && err != syscall.EAGAIN && err != syscall.EINTR)
+		return true // done: never wait for the socket to become readable
+	})
+	return closed
 }
 
 // errStaleConn: the request could not be written, so the job cannot have acted on it.

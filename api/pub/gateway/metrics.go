@@ -25,15 +25,17 @@ type Metrics struct {
 }
 
 func NewMetrics() *Metrics {
+	// client_golang does not add the _total suffix counters are exposed with (upstream pub's names,
+	// docs/pub.md, and the async service's): it is part of each name here.
 	counter := func(name, help string) prometheus.Counter {
-		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: name + "_total", Help: help})
 	}
 	m := &Metrics{
 		registry:        prometheus.NewRegistry(),
 		requestsStarted: counter("pub_job_proxy_requests_started", "Job calls received"),
 		requestsDone:    counter("pub_job_proxy_requests_done", "Job calls answered"),
 		responseCodes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pub_job_proxy_response_codes", Help: "Job calls by response status",
+			Name: "pub_job_proxy_response_codes_total", Help: "Job calls by response status",
 		}, []string{"status"}),
 		responseTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "pub_job_call_response_time",
@@ -48,7 +50,7 @@ func NewMetrics() *Metrics {
 		cacheRecovered: counter("pub_lifecycle_cache_recovered_failed_responses",
 			"Stale auth decisions reused because the lifecycle could not be reached"),
 		proxyErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pub_job_proxy_errors", Help: "Calls a job did not answer, by kind",
+			Name: "pub_job_proxy_errors_total", Help: "Calls a job did not answer, by kind",
 		}, []string{"kind"}),
 	}
 	m.registry.MustRegister(m.requestsStarted, m.requestsDone, m.responseCodes, m.responseTime,

@@ -352,6 +352,8 @@ func classifyJobError(err error, timeout time.Duration) (int, string, string) {
 		"connection broken: the job closed the connection before answering (%s; 502 Bad Gateway)", describeNetError(err))
 }
 
+// isTimeout: a deadline passed, the one jobconn.go sets on an exchange or http.Transport's wait for
+// response headers (both JobTimeout).
 func isTimeout(err error) bool {
 	var timeout interface{ Timeout() bool }
 	return (errors.As(err, &timeout) && timeout.Timeout()) || strings.Contains(err.Error(), "timeout awaiting response headers")

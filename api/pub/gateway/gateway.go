@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -41,6 +42,7 @@ type Gateway struct {
 	// job, so a transport-added Accept-Encoding would reach the job as if the caller had sent it.
 	asyncTransport http.RoundTripper
 	gatherer       prometheus.Gatherer
+	metricsPage    http.Handler // the gateway's figures merged with the async service's
 }
 
 func NewGateway(config *Config) *Gateway {
@@ -78,6 +80,7 @@ func NewGateway(config *Config) *Gateway {
 			g.gatherer = prometheus.Gatherers{metrics.registry, prometheus.GathererFunc(g.asyncMetrics)}
 		}
 	}
+	g.metricsPage = promhttp.HandlerFor(g.gatherer, promhttp.HandlerOpts{})
 	return g
 }
 
@@ -118,7 +121,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/health":
 		g.health(w)
 	case "/metrics":
-		promhttpFor(g.gatherer).ServeHTTP(w, r)
+		g.metricsPage.ServeHTTP(w, r)
 	default:
 		writeError(w, http.StatusNotFound, proxyError{
 			Error: "Proxy request error: no pub endpoint at " + r.URL.Path, RequestID: requestID,
@@ -210,17 +213,14 @@ func (g *Gateway) serveAsync(w http.ResponseWriter, r *http.Request, requestID s
 	})
 }
 
+// withRequestID prepares a task lookup: it carries the request id, and neither credentials nor
+// headers only the gateway may set.
 func withRequestID(r *http.Request, requestID string) *http.Request {
+	stripCredentials(r.Header)
+	r.Header.Del(asyncJobURL)
+	r.Header.Del(asyncJobVersion)
 	r.Header.Set(tracingHeader, requestID)
-	stripCredentialsOnly(r.Header)
 	return r
-}
-
-// stripCredentialsOnly keeps a task lookup from carrying credentials or a forged internal token.
-func stripCredentialsOnly(header http.Header) {
-	for _, name := range []string{authHeader, legacyUserAuth, legacyEscAuth, internalAuth, asyncJobURL, asyncJobVersion} {
-		header.Del(name)
-	}
 }
 
 func (g *Gateway) asyncUnavailable(w http.ResponseWriter, r *http.Request, err error) {

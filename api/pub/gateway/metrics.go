@@ -1,11 +1,9 @@
 package main
 
 import (
-	"net/http"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Metrics of one gateway process, named after upstream pub's.
@@ -78,13 +76,4 @@ func (m *Metrics) countStatus(known statusCounters, status int) {
 		return
 	}
 	m.responseCodes.WithLabelValues(strconv.Itoa(status)).Inc()
-}
-
-// Handler serves the metrics, plus the async service's when it has some (concatenated by the caller).
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
-}
-
-func promhttpFor(gatherer prometheus.Gatherer) http.Handler {
-	return promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
 }

@@ -50,7 +50,7 @@ func callerToken(header http.Header) string {
 // stripCredentials removes what must not reach the job, the auth cookie cut out of Cookie included.
 func stripCredentials(header http.Header) {
 	for _, name := range notForwarded {
-		header.Del(name)
+		delete(header, name) // already canonical: no need for Del's canonicalisation
 	}
 	lines := header.Values("Cookie")
 	if len(lines) == 0 {

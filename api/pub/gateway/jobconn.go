@@ -73,8 +73,7 @@ func (p *jobPool) get(ctx context.Context, address string) (*jobConn, bool, erro
 }
 
 func (p *jobPool) put(address string, c *jobConn) {
-	c.idleSince = time.Now()
-	_ = c.conn.SetDeadline(time.Time{})
+	c.idleSince = time.Now() // the next exchange sets its own deadline before any read or write
 	p.mu.Lock()
 	if len(p.idle[address]) < p.maxIdle {
 		p.idle[address] = append(p.idle[address], c)

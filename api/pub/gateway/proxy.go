@@ -147,8 +147,8 @@ func (g *Gateway) serveJob(w http.ResponseWriter, r *http.Request, call *jobCall
 	}
 	f := &forwarding{gateway: g, in: r, call: call, decision: decision, requestID: requestID, token: token, address: g.address(decision)}
 	if r.ContentLength >= 0 && r.ContentLength <= replayableBody {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
 			g.metrics.proxyErrors.WithLabelValues("context_canceled").Inc()
 			return // the caller went away while sending
 		}
@@ -283,7 +283,7 @@ func removeHopByHop(header http.Header) {
 		}
 	}
 	for _, name := range hopByHop {
-		header.Del(name)
+		delete(header, name) // already canonical: no need for Del's canonicalisation
 	}
 }
 

@@ -59,7 +59,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class ServerThread:
+class OnLoopback:
+    """A server listening on 127.0.0.1:`port`."""
+
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class ServerThread(OnLoopback):
     """Serves an ASGI app with uvicorn in a daemon thread, on its own event loop."""
 
     def __init__(self, app, port: int | None = None, **options) -> None:
@@ -69,14 +83,6 @@ class ServerThread:
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServerThread:
         self.thread.start()
@@ -92,7 +98,7 @@ class ServerThread:
         self.thread.join(15)
 
 
-class GatewayServer:
+class GatewayServer(OnLoopback):
     """Pub as the tests see it: the Go gateway (a process) on a free port, configured from a
     `PubConfig` exactly as the launcher does it, in front of the async service (uvicorn in a thread,
     so tests can give it short heartbeats and retention). A sidecar config gets no async service."""
@@ -110,14 +116,6 @@ class GatewayServer:
         self.proc = subprocess.Popen([gateway_binary()], env=env)
         _wait_live(self.url, self.proc, "the pub gateway", self.stop)
 
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -131,7 +129,7 @@ class GatewayServer:
             self.async_service = None
 
 
-class PubProcess:
+class PubProcess(OnLoopback):
     """`python -m api.pub` as a real process, with RACETRACK_* settings from `env`."""
 
     def __init__(
@@ -149,10 +147,6 @@ class PubProcess:
         full_env = {**os.environ, "PYTHONPATH": str(ROOT), "RACETRACK_PUB_BINARY": gateway_binary(), **env}
         self.proc = subprocess.Popen(args, cwd=ROOT, env=full_env)
         _wait_live(self.url, self.proc, "pub process", self.kill)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def children(self) -> list[int]:
         """Process ids of the launcher's children (the gateway, in the gateway form)."""

@@ -117,10 +117,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // Until release is called, a caller who goes away interrupts the exchange.
 func (f *forwarding) exchange(r *http.Request, out http.Header) (*http.Response, *jobConn, func() bool, error) {
 	pool := f.gateway.jobs
-	target := f.upstreamPrefix()
-	if f.call.hasRest {
-		target += "/" + f.call.rest
-	}
+	target := f.jobPath()
 	if r.URL.RawQuery != "" {
 		target += "?" + r.URL.RawQuery
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -166,6 +167,9 @@ func (f *forwarding) forward(w http.ResponseWriter, r *http.Request) {
 		f.forwardBuffered(w, r)
 		return
 	}
+	if f.buffered { // serveJob has read it; each attempt sends it again
+		r.Body = io.NopCloser(bytes.NewReader(f.body))
+	}
 	proxy := &httputil.ReverseProxy{
 		Rewrite:        f.rewrite,
 		Transport:      f.gateway.transport,
@@ -180,12 +184,17 @@ func (f *forwarding) upstreamPrefix() string {
 	return "/pub/job/" + f.call.name + "/" + f.decision.JobVersion
 }
 
+// jobPath is the path on the job: its exact-version prefix and the rest as the caller sent it.
+func (f *forwarding) jobPath() string {
+	if f.call.hasRest {
+		return f.upstreamPrefix() + "/" + f.call.rest
+	}
+	return f.upstreamPrefix()
+}
+
 // rewrite prepares a streamed call or a websocket for httputil.ReverseProxy.
 func (f *forwarding) rewrite(p *httputil.ProxyRequest) {
-	target := f.upstreamPrefix()
-	if f.call.hasRest {
-		target += "/" + f.call.rest
-	}
+	target := f.jobPath()
 	p.Out.URL.Scheme = "http"
 	p.Out.URL.Host = f.address
 	p.Out.URL.Opaque = target // sent as is: the job gets the path bytes the caller sent

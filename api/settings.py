@@ -178,8 +178,9 @@ def managed_secret(data_dir: Path, name: str, *, generate: Callable[[], str] | N
     The file is created with mode 0600 atomically (O_EXCL), so two processes starting together
     agree on one value.
     """
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     folder = data_dir / "secrets"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.mkdir(exist_ok=True, mode=0o700)
     path = folder / name
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

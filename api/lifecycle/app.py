@@ -60,7 +60,7 @@ def create_app(
     run_migrations: bool = True,
 ) -> FastAPI:
     """Builds the lifecycle app. `db_engine` defaults to one for `settings.effective_database_url`."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if db_engine is None:
         db_engine = create_db_engine(settings.effective_database_url)
     if run_migrations:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -30,6 +31,7 @@ from api.db.repository import ensure_family, upsert_job
 from api.lifecycle import create_app
 from api.settings import Settings
 from tests.api.postgres import PostgresServer
+from tests.pub.servers import ServerThread
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 API = "/lifecycle/api/v1"
@@ -160,6 +162,18 @@ class Api:
 def api(app: FastAPI) -> Iterator[Api]:
     with TestClient(app) as client:
         yield Api(client, app)
+
+
+@pytest.fixture
+def live_api(app: FastAPI) -> Iterator[Api]:
+    """The same app served by uvicorn on a loopback port, called over real HTTP (attacks go through
+    the whole server: its parsing, its limits, its client addresses)."""
+    server = ServerThread(app).start()
+    try:
+        with httpx.Client(base_url=server.url, trust_env=False, timeout=30) as client:
+            yield Api(client, app)  # type: ignore[arg-type]
+    finally:
+        server.stop()
 
 
 @dataclass

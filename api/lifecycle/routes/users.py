@@ -6,9 +6,16 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from api.auth import authenticate_password, change_password, primary_token, register_user, subject_for_user
+from api.auth import (
+    Caller,
+    authenticate_password,
+    change_password,
+    primary_token,
+    register_user,
+    subject_for_user,
+)
 from api.auth.tokens import issue_token, revoke_subject_tokens
 from api.db import User
 from api.db.repository import record_audit
@@ -61,7 +68,10 @@ class UserOut(BaseModel):
 
 
 class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"is_active": True}, {"is_active": False}, {"is_staff": False}]},
+    )
     is_active: bool | None = None
     is_staff: bool | None = None
 
@@ -147,12 +157,43 @@ def _target_user(session: SessionDep, caller: StaffCaller, username: str) -> Use
     return user
 
 
+def _is_administrator(user: User) -> bool:
+    return user.is_active and user.is_staff and user.is_superuser
+
+
+def _keep_an_administrator(session: SessionDep, caller: Caller, user: User, body: UserUpdate) -> None:
+    """Refuses changes that would lock everyone out: nobody deactivates themselves, and the last active
+    staff superuser is neither deactivated nor demoted (only the database could bring one back)."""
+    losing_access = body.is_active is False or body.is_staff is False
+    if losing_access and _is_administrator(user):
+        others = session.scalar(
+            select(func.count(User.id)).where(
+                User.id != user.id,
+                User.is_active.is_(True),
+                User.is_staff.is_(True),
+                User.is_superuser.is_(True),
+            )
+        )
+        if not others:
+            raise Forbidden(
+                f"User {user.username} is the last active staff superuser: make another user one before "
+                "deactivating or demoting this one"
+            )
+    if body.is_active is False and user.id == caller.user_id:
+        raise Forbidden(
+            f"User {caller.name} may not deactivate their own account: ask another administrator to do it"
+        )
+
+
 @router.patch("/{username}", response_model=UserOut, responses=error_responses(404))
 def update_user(username: str, body: UserUpdate, caller: StaffCaller, session: SessionDep) -> UserOut:
-    """Activates or deactivates a user (staff); granting or removing staff needs a superuser."""
+    """Activates or deactivates a user (staff); granting or removing staff needs a superuser.
+
+    Refused: deactivating yourself, and deactivating or demoting the last active staff superuser."""
     user = _target_user(session, caller, username)
     if body.is_staff is not None and body.is_staff != user.is_staff and not caller.is_superuser:
         raise Forbidden(f"User {caller.name} is not a superuser: only superusers change the staff flag")
+    _keep_an_administrator(session, caller, user, body)
     if body.is_active is not None:
         user.is_active = body.is_active
     if body.is_staff is not None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import limits
 import yaml
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings", "managed_secret"]
@@ -74,6 +76,18 @@ class Settings(BaseSettings):
     admin_username: str = "admin"
     admin_password: SecretStr | None = None
     secure_cookie: bool = False
+    # Seconds a user's token works after it was issued (90 days); 0: until revoked. ESC and job family
+    # tokens do not expire (revoke or regenerate them instead).
+    user_token_lifetime: float = Field(default=90 * 24 * 3600.0, ge=0)
+    # Largest request bodies, in bytes: of any lifecycle route, of a deploy that uploads the job's folder,
+    # and of an async call's body or of the answer pub keeps for it.
+    max_request_body: int = Field(default=1024 * 1024, ge=1024)
+    max_deploy_body: int = Field(default=128 * 1024 * 1024, ge=1024)
+    max_async_body: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # Rate limits ("N per [M] second|minute|hour|day"): see api/lifecycle/throttle.py for what each counts.
+    login_attempts_per_address: str = "30 per minute"
+    login_failures_per_user: str = "10 per 15 minutes"
+    registrations_per_address: str = "10 per hour"
     internal_token: SecretStr | None = None  # pub's token for asking the lifecycle; generated when unset
 
     # Pulumi engine.
@@ -120,6 +134,15 @@ class Settings(BaseSettings):
     pub_sidecar_job_version: str | None = None
     pub_sidecar_port: int | None = None  # default: pub_port (the Kubernetes program sets RACETRACK_PUB_PORT)
 
+    @field_validator("login_attempts_per_address", "login_failures_per_user", "registrations_per_address")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate limit (accepted: e.g. '30 per minute')") from exc
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -160,6 +183,10 @@ class Settings(BaseSettings):
     @property
     def pulumi_home(self) -> Path:
         return self.cache_dir / "pulumi-home"
+
+    @property
+    def user_token_max_age(self) -> timedelta | None:
+        return timedelta(seconds=self.user_token_lifetime) if self.user_token_lifetime else None
 
     def signing_key(self) -> str:
         if self.auth_key is not None:

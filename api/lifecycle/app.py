@@ -19,11 +19,13 @@ from sqlalchemy import Engine, text
 
 from api.auth import ensure_admin
 from api.db import create_db_engine, migrate, session_factory, session_scope
+from api.lifecycle.body_limits import BodyLimits
 from api.lifecycle.deployments import DeployEngine
 from api.lifecycle.errors import error_responses, install_error_handlers
 from api.lifecycle.routes import ROUTERS
 from api.lifecycle.routes.info import VERSION
 from api.lifecycle.schemas import HealthResponse
+from api.lifecycle.throttle import Throttle
 from api.settings import Settings
 
 __all__ = ["create_app", "BASE_PATH", "API_PREFIX"]
@@ -81,11 +83,13 @@ def create_app(
     app.state.engine = engine
     app.state.db_engine = db_engine
     app.state.sessions = sessions
+    app.state.throttle = Throttle(settings)
     install_error_handlers(app)
+    app.add_middleware(BodyLimits, settings=settings, api_prefix=API_PREFIX)
 
     for router in ROUTERS:
-        # Unparseable bodies (400) and schema mismatches (422) may come from any route, as ErrorResponse.
-        app.include_router(router, prefix=API_PREFIX, responses=error_responses(400, 422))
+        # Unparseable (400), too large (413) and mismatched (422) bodies may come from any route.
+        app.include_router(router, prefix=API_PREFIX, responses=error_responses(400, 413, 422))
     health = _health_router(app)
     app.include_router(health, prefix=BASE_PATH)
     app.include_router(health, include_in_schema=False)

@@ -32,6 +32,7 @@ __all__ = [
     "NotInMaintenance",
     "InternalOrAdmin",
     "job_access",
+    "authenticate",
     "require_internal",
     "expected_internal_token",
 ]
@@ -61,7 +62,9 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# "function": the transaction commits before the answer is sent, so a client that got an answer finds
+# its change in its next request, and a failed commit is answered as the error it is.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def request_token(request: Request) -> str | None:
@@ -74,11 +77,18 @@ def request_token(request: Request) -> str | None:
     return unquote(cookie) if cookie else None
 
 
+def authenticate(session: Session, settings: Settings, token: str) -> Caller:
+    """The caller a token stands for, under this platform's key and token lifetime."""
+    return authenticate_token(
+        session, settings.signing_key(), token, user_token_lifetime=settings.user_token_max_age
+    )
+
+
 def get_caller(request: Request, session: SessionDep, settings: SettingsDep) -> Caller:
     token = request_token(request)
     if token is None:
         return ANONYMOUS if settings.auth_required else UNRESTRICTED_ANONYMOUS
-    return authenticate_token(session, settings.signing_key(), token)
+    return authenticate(session, settings, token)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -53,7 +53,7 @@ def test_token_messages_and_legacy_headers(api: Api, world: World) -> None:
     for header in ("X-Racetrack-User-Auth", "X-Racetrack-Esc-Auth"):
         response = api.get("/users/validate_user_auth", headers={header: token})
         assert response.json()["username"] == "alice@example.com"
-    regenerated = api.post("/auth/token/user/regenerate", token).json()["token"]
+    regenerated = api.post("/auth/token/user/regenerate", token).json()["new_token"]
     assert regenerated != token
     assert (
         api.get("/users/validate_user_auth", token).json()["error"] == "given access token has been revoked"

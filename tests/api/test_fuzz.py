@@ -133,7 +133,8 @@ def test_stateful_run_as_the_admin_leaves_the_admin_in_charge(tmp_path: Path, sq
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             # The admin's current token: a step may have regenerated (revoked) the previous one.
             token = self.world.admin_token()
-            return {"headers": {"X-Racetrack-Auth": token, "X-Racetrack-Internal-Auth": self.internal}}
+            headers = {"X-Racetrack-Auth": token, "X-Racetrack-Internal-Auth": self.internal}
+            return {"headers": headers, "timeout": 120}  # a busy machine must not make a step flaky
 
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
             case.validate_response(response, checks=CHECKS)

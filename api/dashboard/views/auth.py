@@ -119,7 +119,7 @@ async def profile(request: Request, user: User) -> Response:
 @form()
 async def regenerate_token(request: Request, user: User, data: FormData) -> Response:
     result = await lifecycle(request).regenerate_token(user.token)
-    new_token = (result or {}).get("token") if isinstance(result, dict) else None
+    new_token = result.get("new_token") if isinstance(result, dict) else None
     response = redirect(request, "profile")
     if new_token:
         # The old token no longer works, so the session moves to the new one.
@@ -134,10 +134,15 @@ async def change_password(request: Request, user: User, data: FormData) -> Respo
     if new != str(data.get("new_password_confirm", "")):
         return flash(request, redirect(request, "profile"), "The two new passwords differ.", "error")
     try:
-        await lifecycle(request).change_password(user.token, old, new)
+        result = await lifecycle(request).change_password(user.token, old, new)
     except PlatformError as exc:
         return flash(request, redirect(request, "profile"), exc.message, "error")
-    return flash(request, redirect(request, "profile"), "Your password was changed.", "success")
+    response = redirect(request, "profile")
+    new_token = result.get("new_token") if isinstance(result, dict) else None
+    if new_token:
+        # The password change revoked the old token, so the session moves to the new one.
+        set_auth_cookie(request, response, new_token)
+    return flash(request, response, "Your password was changed; your old tokens no longer work.", "success")
 
 
 routes = [

@@ -8,11 +8,18 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from api.auth import Caller, Scope, authenticate_token, has_permission
+from api.auth import Caller, Scope, has_permission
 from api.db import Job, PublicEndpointRequest, utcnow
 from api.db.repository import find_job, maintenance_mode
 from api.errors import Forbidden, NotFound, Unauthenticated, Unavailable
-from api.lifecycle.deps import AUTH_HEADER, SessionDep, SettingsDep, request_token, require_internal
+from api.lifecycle.deps import (
+    AUTH_HEADER,
+    SessionDep,
+    SettingsDep,
+    authenticate,
+    request_token,
+    require_internal,
+)
 from api.lifecycle.errors import error_responses
 
 router = APIRouter(
@@ -68,14 +75,14 @@ def _decide(
     if path in OPEN_PATHS or _is_public(session, job, path):
         if token is not None:
             try:
-                caller = authenticate_token(session, settings.signing_key(), token)
+                caller = authenticate(session, settings, token)
             except Unauthenticated:
                 caller = None  # a public endpoint ignores bad credentials
     elif token is None:
         if settings.auth_required:
             raise Unauthenticated(f"no header {AUTH_HEADER}: not logged in")
     else:
-        caller = authenticate_token(session, settings.signing_key(), token)
+        caller = authenticate(session, settings, token)
         if not has_permission(session, caller, Scope.call_job, job=job, endpoint=path):
             raise Forbidden(
                 "no permission to do this operation",

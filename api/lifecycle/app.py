@@ -8,6 +8,9 @@ one, deployments fail at once with "no deploy engine is configured".
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import swagger_ui_bundle
@@ -23,6 +26,7 @@ from api.lifecycle.body_limits import BodyLimits
 from api.lifecycle.deployments import DeployEngine
 from api.lifecycle.errors import error_responses, install_error_handlers
 from api.lifecycle.routes import ROUTERS
+from api.lifecycle.routes.async_calls import purge_periodically
 from api.lifecycle.routes.info import VERSION
 from api.lifecycle.schemas import HealthResponse
 from api.lifecycle.throttle import Throttle
@@ -71,7 +75,16 @@ def create_app(
     with session_scope(sessions) as session:
         ensure_admin(session, settings)
 
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        purging = asyncio.create_task(purge_periodically(sessions, settings))
+        try:
+            yield
+        finally:
+            purging.cancel()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Racetrack lifecycle",
         version=VERSION,
         description='Registry of jobs, deployments, users and permissions. Errors: `{"error", "type"}`.',

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.auth import Caller, Scope, has_permission
@@ -44,6 +44,9 @@ class CallableJob(BaseModel):
 class CanCallResponse(BaseModel):
     job: CallableJob
     caller: str | None
+    caller_id: int | None = Field(
+        default=None, description="the caller's auth subject; pub records it as the owner of async calls"
+    )
     remote_gateway_url: str | None = None
     remote_gateway_token: str | None = None
 
@@ -97,6 +100,7 @@ def _decide(
             name=job.name, version=job.version, status=job.status, internal_name=job.internal_name
         ),
         caller=caller.display if caller is not None else None,
+        caller_id=caller.subject_id if caller is not None else None,
     )
 
 

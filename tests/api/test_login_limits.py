@@ -139,3 +139,39 @@ def test_bodies_over_the_limit_get_a_clear_413(live_api: Api, world: World) -> N
         json={"manifest": {"name": "x"}, "build_context": "A" * (2 * 1024 * 1024)},
     )
     assert folder.status_code == 400, folder.text  # judged on its manifest, not refused for its size
+
+
+def test_dashboard_logins_are_counted_per_browser_address(live_api: Api, world: World, tmp_path) -> None:
+    """The dashboard logs in through the lifecycle from its own address; it passes each browser's, so one
+    browser guessing passwords does not lock everyone out of the dashboard."""
+    import re
+
+    import httpx
+
+    from api.dashboard.app import create_app as create_dashboard
+    from api.settings import Settings
+    from tests.pub.servers import ServerThread
+
+    world.user("alice@example.com", password="alice-password-1")
+    lifecycle_url = str(live_api.client.base_url).rstrip("/") + "/lifecycle"
+    settings = Settings(data_dir=tmp_path / "dashboard", lifecycle_url=lifecycle_url)
+    dashboard = ServerThread(create_dashboard(settings)).start()
+    try:
+
+        def login_from(address: str, username: str, password: str) -> httpx.Response:
+            with httpx.Client(base_url=dashboard.url, trust_env=False, timeout=30) as browser:
+                page = browser.get("/dashboard/login", headers=_from(address)).text
+                csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+                assert csrf, page
+                return browser.post(
+                    "/dashboard/login",
+                    data={"username": username, "password": password, "csrf_token": csrf.group(1)},
+                    headers=_from(address),
+                )
+
+        for n in range(30):
+            assert login_from("198.51.100.66", f"guess{n}@example.com", "wrong-pass-1").status_code == 401
+        assert login_from("198.51.100.66", "alice@example.com", "alice-password-1").status_code == 429
+        assert login_from("203.0.113.5", "alice@example.com", "alice-password-1").status_code == 303
+    finally:
+        dashboard.stop()

@@ -39,6 +39,10 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
+def _address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 async def login_page(request: Request) -> Response:
     if await current_user(request) is not None:
         return redirect(request, "jobs")
@@ -56,7 +60,7 @@ async def login_submit(request: Request) -> Response:
             request, "login.html", 400, error="Enter your username and password.", username=username
         )
     try:
-        profile = await lifecycle(request).login(username, password)
+        profile = await lifecycle(request).login(username, password, client_address=_address(request))
     except PlatformError as exc:
         message = exc.message
         lowered = message.lower()
@@ -96,7 +100,7 @@ async def register_submit(request: Request) -> Response:
     if password != confirm:
         return again("The two passwords differ: type the same password twice.", 400)
     try:
-        await lifecycle(request).register(username, password)
+        await lifecycle(request).register(username, password, client_address=_address(request))
     except PlatformError as exc:
         return again(exc.message, exc.status_code)
     return render(request, "registered.html", username=username)

@@ -175,3 +175,13 @@ def test_dashboard_logins_are_counted_per_browser_address(live_api: Api, world: 
         assert login_from("203.0.113.5", "alice@example.com", "alice-password-1").status_code == 303
     finally:
         dashboard.stop()
+
+
+def test_guessing_the_old_password_with_a_stolen_token_is_stopped(live_api: Api, world: World) -> None:
+    token = world.user("alice@example.com", password="alice-password-1")
+    for n in range(10):
+        wrong = {"old_password": f"guess-{n}-xx", "new_password": "new-password-22"}
+        assert live_api.put("/users/change_password", token, json=wrong).status_code == 401
+    right = {"old_password": "alice-password-1", "new_password": "new-password-22"}
+    refused = live_api.put("/users/change_password", token, json=right)
+    assert refused.status_code == 429 and "failed logins for this account" in refused.json()["error"]

@@ -168,16 +168,26 @@ def validate_user_auth(caller: LoggedIn) -> AuthInfo:
     )
 
 
-@router.put("/change_password", response_model=PasswordChanged)
+@router.put("/change_password", response_model=PasswordChanged, responses=error_responses(429))
 def put_password(
-    body: PasswordChange, caller: UserCaller, session: SessionDep, settings: SettingsDep
+    body: PasswordChange,
+    request: Request,
+    caller: UserCaller,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
 ) -> PasswordChanged:
     """Changes the caller's password and revokes their tokens (whoever took the old password may hold
-    one); the answer carries the new token."""
+    one); the answer carries the new token. Wrong old passwords count as failed logins (rate limits)."""
     user = session.get(User, caller.user_id)
     if user is None:
         raise NotFound("user not found")
-    change_password(session, user, body.old_password, body.new_password)
+    throttle.login_attempt(request, user.username)
+    try:
+        change_password(session, user, body.old_password, body.new_password)
+    except Unauthenticated:
+        throttle.login_failed(user.username)
+        raise
     _, token = regenerate_token(session, subject_for_user(session, user), settings.signing_key())
     record_audit(session, "password_changed", executor=user.username, subject=user.username)
     return PasswordChanged(message="password changed; your earlier tokens no longer work", new_token=token)

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.pub.servers import free_port
+from tests.pub.servers import _wait_live, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,17 +52,7 @@ def lifecycle_process(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         preexec_fn=lambda: os.umask(0o022),  # what most shells give a user
     )
     base = f"http://127.0.0.1:{port}/lifecycle/api/v1"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/info", timeout=2, trust_env=False).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("the lifecycle did not start:\n" + (tmp_path / "lifecycle.log").read_text())
-        time.sleep(0.1)  # polling readiness with a deadline
+    _wait_live(f"http://127.0.0.1:{port}", process, "the lifecycle", process.kill)
     try:
         yield base, data_dir
     finally:

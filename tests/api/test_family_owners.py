@@ -12,15 +12,8 @@ from fastapi import FastAPI
 from api.lifecycle import create_app
 from api.settings import Settings
 from tests.api.conftest import Api, World
+from tests.api.test_deploy import MANIFEST
 from tests.pub.servers import ServerThread
-
-MANIFEST = {
-    "name": "adder",
-    "owner_email": "alice@example.com",
-    "git": {"remote": "https://github.com/x/adder"},
-    "jobtype": "python3:latest",
-    "version": "1.0.0",
-}
 
 
 def _deploy(api: Api, token: str | None, version: str = "1.0.0", **extra: object):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from api.auth import Caller, Scope, authenticate_token, has_permission
 from api.db import Job, PublicEndpointRequest, utcnow
 from api.db.repository import find_job, maintenance_mode
-from api.errors import Forbidden, NotFound, Unauthenticated, Unavailable
+from api.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, Unavailable
 from api.lifecycle.deps import AUTH_HEADER, SessionDep, SettingsDep, request_token, require_internal
 from api.lifecycle.errors import error_responses
 
@@ -54,6 +54,14 @@ def _is_public(session: SessionDep, job: Job, path: str) -> bool:
     return False
 
 
+def _refuse_ambiguous(path: str) -> None:
+    """A decision is about one path: none that a job could resolve to another (pub never asks these)."""
+    if "\\" in path:
+        raise InvalidInput(f"a backslash in {path!r} is refused: servers differ on whether it separates segments")
+    if any(segment.split(";", 1)[0] in (".", "..") for segment in path.split("/")):
+        raise InvalidInput(f"a dot-segment ('.' or '..') in {path!r} is refused: ask about the path it leads to")
+
+
 def _decide(
     request: Request, session: SessionDep, settings: SettingsDep, name: str, version: str, path: str
 ) -> CanCallResponse:
@@ -63,6 +71,7 @@ def _decide(
     if job is None:
         raise NotFound(f"job {name} version {version} was not found")
     path = "/" + path.lstrip("/")
+    _refuse_ambiguous(path)
     token = request_token(request)
     caller: Caller | None = None
     if path in OPEN_PATHS or _is_public(session, job, path):

@@ -75,27 +75,3 @@ func TestRewriteLocation(t *testing.T) {
 		}
 	}
 }
-
-func TestSplitJobPath(t *testing.T) {
-	call := splitJobPath("job", "adder/latest/echo/a b/c", "adder/latest/echo/a%20b/c")
-	if call == nil || call.name != "adder" || call.version != "latest" || call.path != "echo/a b/c" ||
-		call.rest != "echo/a%20b/c" || !call.hasRest {
-		t.Fatalf("splitJobPath: %+v", call)
-	}
-	if call.publicPrefix() != "/pub/job/adder/latest" {
-		t.Fatalf("publicPrefix = %q", call.publicPrefix())
-	}
-	bare := splitJobPath("fatman", "adder/1.0.0", "adder/1.0.0")
-	if bare == nil || bare.hasRest || bare.path != "" {
-		t.Fatalf("no path after the version: %+v", bare)
-	}
-	trailing := splitJobPath("job", "adder/1.0.0/", "adder/1.0.0/")
-	if trailing == nil || !trailing.hasRest || trailing.rest != "" {
-		t.Fatalf("a trailing slash is kept: %+v", trailing)
-	}
-	for _, bad := range []string{"", "adder", "adder/", "/1.0.0/x"} {
-		if splitJobPath("job", bad, bad) != nil {
-			t.Errorf("splitJobPath(%q) should be nil", bad)
-		}
-	}
-}

@@ -29,7 +29,8 @@ var refusalLabels = map[int]string{
 	http.StatusServiceUnavailable: "Unavailable",
 }
 
-// jobCall is /pub/{kind}/{name}/{version}/{path}: path decoded (for auth), rest raw (as the caller sent it).
+// jobCall is /pub/{kind}/{name}/{version}/{path} read from a canonical path: path is what the
+// lifecycle checks (decoded), rest the same segments as the job receives them (encoded).
 type jobCall struct {
 	kind, name, version, path, rest string
 	hasRest                         bool
@@ -37,21 +38,35 @@ type jobCall struct {
 
 func (c *jobCall) publicPrefix() string { return "/pub/" + c.kind + "/" + c.name + "/" + c.version }
 
-// splitJobPath reads what follows "/pub/{kind}/" in the decoded and in the raw path.
-func splitJobPath(kind, decoded, raw string) *jobCall {
-	parts := strings.SplitN(decoded, "/", 3)
-	if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
-		return nil
+// jobCallFrom reads the name at segment `from`, then the version and the path; nil (and no error)
+// when the path stops before the version.
+func jobCallFrom(kind string, canon *canonicalPath, from int) (*jobCall, *pathError) {
+	segments := canon.segments
+	if len(segments) < from+2 {
+		return nil, nil
 	}
-	call := &jobCall{kind: kind, name: parts[0], version: parts[1]}
-	if len(parts) > 2 {
-		call.path = parts[2]
+	name, version := segments[from], segments[from+1]
+	if !validNameOrVersion(name) {
+		return nil, refusePath("the job name %s may hold only letters, digits and . _ + * -", name)
 	}
-	rawParts := strings.SplitN(raw, "/", 3)
-	if len(rawParts) > 2 {
-		call.rest, call.hasRest = rawParts[2], true
+	if !validNameOrVersion(version) {
+		return nil, refusePath("the job version %s may hold only letters, digits and . _ + * -", version)
 	}
-	return call
+	return &jobCall{
+		kind: kind, name: name, version: version,
+		path: canon.decoded(from + 2), rest: canon.encoded(from + 2),
+		hasRest: len(segments) > from+2 || canon.trailingSlash,
+	}, nil
+}
+
+func validNameOrVersion(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._+*-", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func refusalMessage(d *Decision) string {
@@ -137,7 +152,20 @@ type forwarding struct {
 	status    int
 }
 
-func (g *Gateway) serveJob(w http.ResponseWriter, r *http.Request, call *jobCall, requestID string) {
+func (g *Gateway) serveJob(w http.ResponseWriter, r *http.Request, canon *canonicalPath, from int, requestID string) {
+	kind := canon.segments[from-1]
+	call, invalid := jobCallFrom(kind, canon, from)
+	if invalid != nil {
+		g.invalid(w, invalid, requestID)
+		return
+	}
+	if call == nil {
+		g.refuse(w, http.StatusNotFound, proxyError{
+			Error:     "Proxy request error: Job was not found: give /pub/" + kind + "/<name>/<version>/<path>",
+			RequestID: requestID,
+		})
+		return
+	}
 	started := time.Now()
 	g.metrics.requestsStarted.Inc()
 	defer g.metrics.requestsDone.Inc()

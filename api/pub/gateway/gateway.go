@@ -193,8 +193,7 @@ func (g *Gateway) serveAsync(w http.ResponseWriter, r *http.Request, canon *cano
 // handAsync authorises a new async call like a job call and hands it to the async service with the
 // job's address.
 func (g *Gateway) handAsync(w http.ResponseWriter, r *http.Request, call *jobCall, requestID string) {
-	token := callerToken(r.Header)
-	decision := g.authorize(w, r, call, token, requestID)
+	decision := g.authorize(w, r, call, Credential{Token: callerToken(r.Header)}, requestID)
 	if decision == nil {
 		return
 	}

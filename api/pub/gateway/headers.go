@@ -14,6 +14,8 @@ const (
 	tracingHeader  = "X-Request-Tracing-Id"
 	callerHeader   = "X-Caller-Name"
 	authCookie     = "X-Racetrack-Auth"
+	// jobSessionHeader carries a job host's browser session to the lifecycle (jobhost.go).
+	jobSessionHeader = "X-Racetrack-Job-Session"
 )
 
 // Headers a job must never receive from the caller: credentials stay in pub, and a caller must not

@@ -81,7 +81,7 @@ func refusalMessage(d *Decision) string {
 }
 
 // authorize returns the decision when the call may go on; otherwise it answers the caller and returns nil.
-func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, call *jobCall, token, requestID string) *Decision {
+func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, call *jobCall, credential Credential, requestID string) *Decision {
 	sidecar := g.config.Sidecar
 	if sidecar != nil && call.name != sidecar.JobName {
 		g.refuse(w, http.StatusNotFound, proxyError{
@@ -90,7 +90,7 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, call *jobCal
 		})
 		return nil
 	}
-	decision, err := g.auth.Decide(r.Context(), call.name, call.version, call.path, token)
+	decision, err := g.auth.Decide(r.Context(), call.name, call.version, call.path, credential)
 	if err != nil {
 		g.metrics.authFailed.Inc()
 		g.refuse(w, http.StatusServiceUnavailable, proxyError{
@@ -139,17 +139,17 @@ func (g *Gateway) address(decision *Decision) string {
 
 // forwarding is one call on its way to a job.
 type forwarding struct {
-	gateway   *Gateway
-	in        *http.Request // as the caller sent it (the error handler only sees the outgoing copy)
-	call      *jobCall
-	decision  *Decision
-	requestID string
-	token     string
-	address   string
-	body      []byte // the whole request body when it was small enough to keep; nil when streamed
-	buffered  bool
-	retried   bool
-	status    int
+	gateway    *Gateway
+	in         *http.Request // as the caller sent it (the error handler only sees the outgoing copy)
+	call       *jobCall
+	decision   *Decision
+	requestID  string
+	credential Credential
+	address    string
+	body       []byte // the whole request body when it was small enough to keep; nil when streamed
+	buffered   bool
+	retried    bool
+	status     int
 }
 
 func (g *Gateway) serveJob(w http.ResponseWriter, r *http.Request, canon *canonicalPath, from int, requestID string) {
@@ -169,12 +169,12 @@ func (g *Gateway) serveJob(w http.ResponseWriter, r *http.Request, canon *canoni
 	started := time.Now()
 	g.metrics.requestsStarted.Inc()
 	defer g.metrics.requestsDone.Inc()
-	token := callerToken(r.Header)
-	decision := g.authorize(w, r, call, token, requestID)
+	credential := Credential{Token: callerToken(r.Header)}
+	decision := g.authorize(w, r, call, credential, requestID)
 	if decision == nil {
 		return
 	}
-	f := &forwarding{gateway: g, in: r, call: call, decision: decision, requestID: requestID, token: token, address: g.address(decision)}
+	f := &forwarding{gateway: g, in: r, call: call, decision: decision, requestID: requestID, credential: credential, address: g.address(decision)}
 	if r.ContentLength >= 0 && r.ContentLength <= replayableBody {
 		body := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, body); err != nil {
@@ -362,8 +362,8 @@ func (f *forwarding) fail(w http.ResponseWriter, err error) {
 
 func (f *forwarding) moved(ctx context.Context) string {
 	auth, call := f.gateway.auth, f.call
-	auth.Forget(call.name, call.version, call.path, f.token)
-	fresh, err := auth.Decide(ctx, call.name, call.version, call.path, f.token)
+	auth.Forget(call.name, call.version, call.path, f.credential)
+	fresh, err := auth.Decide(ctx, call.name, call.version, call.path, f.credential)
 	if err != nil || !fresh.Allowed() || fresh.InternalName == "" || fresh.InternalName == f.address {
 		return ""
 	}

@@ -161,6 +161,11 @@ class Settings(BaseSettings):
     def pulumi_home(self) -> Path:
         return self.cache_dir / "pulumi-home"
 
+    def serves_https(self, public_url: str) -> bool:
+        """Whether what is served at `public_url` is reached over HTTPS: its cookies are then Secure and
+        named with the `__Host-` prefix (RACETRACK_SECURE_COOKIE=true says so when the URL cannot)."""
+        return self.secure_cookie or public_url.lower().startswith("https://")
+
     def signing_key(self) -> str:
         if self.auth_key is not None:
             return self.auth_key.get_secret_value()

@@ -71,7 +71,13 @@ class RecordingJob:
             return
         self.raw_paths.append(scope["raw_path"].decode("latin-1"))
         body = json.dumps({"raw_path": self.raw_paths[-1]}).encode()
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -105,7 +111,9 @@ def running(tmp_path_factory) -> Iterator[Site]:
         with world.session() as session:
             session.add(PublicEndpointRequest(job_id=row.id, endpoint="/public", active=True))
         config = base_config(
-            f"{lifecycle.url}/lifecycle", internal_token=expected_internal_token(settings), lifecycle_timeout=30
+            f"{lifecycle.url}/lifecycle",
+            internal_token=expected_internal_token(settings),
+            lifecycle_timeout=30,
         )
         sidecar_job = SidecarTarget(address=job_server.address, job_name="foo", job_version="1.0.0")
         gateway = GatewayServer(config)
@@ -126,8 +134,13 @@ def site(running: Site) -> Site:
     return running
 
 
-def send(server: GatewayServer, method: str, target: str, headers: dict[str, str] | None = None,
-         body: bytes | None = None) -> tuple[int, dict]:
+def send(
+    server: GatewayServer,
+    method: str,
+    target: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> tuple[int, dict]:
     """Sends `target` exactly as written (http.client does not normalise it)."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:

@@ -63,7 +63,9 @@ def site(tmp_path, monkeypatch) -> Iterator[Site]:
     settings = settings.model_copy(update={"lifecycle_url": f"{lifecycle.url}/lifecycle"})
     pub = GatewayServer(PubConfig.from_settings(settings))  # pub's defaults, as a user gets them
     try:
-        yield Site(settings, lifecycle, pub, world.admin_token(), tokens["alice"], tokens["bob"], tokens["carol"])
+        yield Site(
+            settings, lifecycle, pub, world.admin_token(), tokens["alice"], tokens["bob"], tokens["carol"]
+        )
     finally:
         pub.stop()
         job_server.stop()
@@ -75,7 +77,12 @@ def call(site: Site, path: str, token: str) -> httpx.Response:
     body = {"numbers": [1, 2]} if path == PERFORM else None
     method = "POST" if path == PERFORM else "GET"
     return httpx.request(
-        method, f"{site.pub.url}{path}", json=body, headers={"X-Racetrack-Auth": token}, trust_env=False, timeout=15
+        method,
+        f"{site.pub.url}{path}",
+        json=body,
+        headers={"X-Racetrack-Auth": token},
+        trust_env=False,
+        timeout=15,
     )
 
 
@@ -91,7 +98,9 @@ def refused_within_the_cache_time(site: Site, token: str) -> httpx.Response:
         time.sleep(0.2)
 
 
-def test_deactivated_users_and_revoked_tokens_stop_and_stay_stopped_while_the_lifecycle_is_down(site: Site) -> None:
+def test_deactivated_users_and_revoked_tokens_stop_and_stay_stopped_while_the_lifecycle_is_down(
+    site: Site,
+) -> None:
     for token in (site.alice, site.bob, site.carol):
         for path in (PERFORM, ECHO):
             assert call(site, path, token).status_code == 200  # now cached by pub, both paths

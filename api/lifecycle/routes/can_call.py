@@ -12,7 +12,7 @@ from api.auth import Caller, Scope, authenticate_token, has_permission
 from api.db import Job, PublicEndpointRequest, utcnow
 from api.db.repository import find_job, maintenance_mode
 from api.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, Unavailable
-from api.lifecycle.deps import AUTH_HEADER, SessionDep, SettingsDep, request_token, require_internal
+from api.lifecycle.deps import AUTH_HEADER, SessionDep, SettingsDep, header_token, require_internal
 from api.lifecycle.errors import error_responses
 
 router = APIRouter(
@@ -57,9 +57,13 @@ def _is_public(session: SessionDep, job: Job, path: str) -> bool:
 def _refuse_ambiguous(path: str) -> None:
     """A decision is about one path: none that a job could resolve to another (pub never asks these)."""
     if "\\" in path:
-        raise InvalidInput(f"a backslash in {path!r} is refused: servers differ on whether it separates segments")
+        raise InvalidInput(
+            f"a backslash in {path!r} is refused: servers differ on whether it separates segments"
+        )
     if any(segment.split(";", 1)[0] in (".", "..") for segment in path.split("/")):
-        raise InvalidInput(f"a dot-segment ('.' or '..') in {path!r} is refused: ask about the path it leads to")
+        raise InvalidInput(
+            f"a dot-segment ('.' or '..') in {path!r} is refused: ask about the path it leads to"
+        )
 
 
 def _decide(
@@ -72,7 +76,7 @@ def _decide(
         raise NotFound(f"job {name} version {version} was not found")
     path = "/" + path.lstrip("/")
     _refuse_ambiguous(path)
-    token = request_token(request)
+    token = header_token(request)  # pub's question carries the caller's token; no cookie counts here
     caller: Caller | None = None
     if path in OPEN_PATHS or _is_public(session, job, path):
         if token is not None:

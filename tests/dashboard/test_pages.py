@@ -63,7 +63,8 @@ def test_session_cookie_is_secure_when_configured(settings, fake) -> None:
     app = create_app(settings, transport=httpx.ASGITransport(app=fake.app))
     with TestClient(app, base_url="https://127.0.0.1:7003") as client:
         response = login(client, *ADMIN)
-        cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("__Host-rt_session="))
+        cookies = response.headers.get_list("set-cookie")
+        cookie = next(c for c in cookies if c.startswith("__Host-rt_session="))
         assert "Secure" in cookie and "Path=/;" in cookie and "Domain" not in cookie
 
 

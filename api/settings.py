@@ -14,6 +14,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import Field, SecretStr
@@ -101,6 +102,10 @@ class Settings(BaseSettings):
     # context, render_dir, ...); see stacks/kubernetes/program.py for the accepted keys.
     kubernetes_settings: dict[str, Any] = Field(default_factory=dict)
 
+    # Each job's pages are served to browsers from a host of its own, <job>.<jobs_domain>, at pub's
+    # port and scheme (docs/security.md); *.localhost reaches this machine in browsers and curl.
+    jobs_domain: str = "jobs.localhost"
+    job_session_ttl: float = 3600.0  # seconds a browser session on a job's host lasts
     # Pub gateway.
     pub_host: str = "127.0.0.1"
     pub_auth_cache_ttl: float = 10.0  # seconds an auth decision is reused
@@ -148,6 +153,18 @@ class Settings(BaseSettings):
     @property
     def effective_dashboard_url(self) -> str:
         return self.dashboard_url or f"http://{self.lifecycle_host}:{self.dashboard_port}/dashboard"
+
+    @property
+    def effective_jobs_url(self) -> str:
+        """scheme://<jobs domain>[:port]: pub's scheme and port, e.g. http://jobs.localhost:7005."""
+        pub = urlsplit(self.effective_pub_url)
+        port = f":{pub.port}" if pub.port else ""
+        return f"{pub.scheme}://{self.jobs_domain.strip('.').lower()}{port}"
+
+    def job_url(self, name: str) -> str:
+        """Where browsers open a job's pages: its own origin, e.g. http://adder.jobs.localhost:7005."""
+        jobs = urlsplit(self.effective_jobs_url)
+        return f"{jobs.scheme}://{name}.{jobs.netloc}"
 
     @property
     def effective_pulumi_backend_url(self) -> str:

@@ -138,7 +138,9 @@ def test_jobs_are_grouped_by_family_with_status_and_filters(user_client: TestCli
 def test_job_page_shows_details_links_manifest_and_logs(user_client: TestClient, fake) -> None:
     fake.deploy_job("adder", "0.0.1", by="alice@example.com")
     page = user_client.get("/dashboard/jobs/adder/0.0.1").text
-    assert f'href="{PUB_URL}/job/adder/0.0.1/docs"' in page
+    assert f"{PUB_URL}/job/adder/0.0.1/" in page  # the address for API callers
+    # The Swagger page opens on the job's own host, through the dashboard (a one-time ticket).
+    assert 'href="/dashboard/open/adder?path=%2Fpub%2Fjob%2Fadder%2F0.0.1%2Fdocs"' in page
     assert "owner_email: owner@example.com" in page
     assert "python3:3.11" in page and "docker" in page and "alice@example.com" in page
     assert "serving on :7000" in user_client.get("/dashboard/jobs/adder/0.0.1/logs").text

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.auth import Caller, Scope, authenticate_token, has_permission
+from api.auth.job_sessions import authenticate_job_session
 from api.db import Job, PublicEndpointRequest, utcnow
 from api.db.repository import find_job, maintenance_mode
 from api.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, Unavailable
@@ -23,6 +24,7 @@ router = APIRouter(
 )
 
 OPEN_PATHS = ("/health", "/live", "/ready")
+JOB_SESSION_HEADER = "X-Racetrack-Job-Session"  # pub: the browser session of a job's own host
 # Pub caches answers, so this is roughly one write per job per minute at most.
 LAST_CALL_GRANULARITY = timedelta(seconds=60)
 
@@ -76,19 +78,28 @@ def _decide(
         raise NotFound(f"job {name} version {version} was not found")
     path = "/" + path.lstrip("/")
     _refuse_ambiguous(path)
-    token = header_token(request)  # pub's question carries the caller's token; no cookie counts here
+    # Pub's question carries the caller's token, or the session of the job's own host; no cookie counts.
+    token = header_token(request)
+    job_session = None if token is not None else request.headers.get(JOB_SESSION_HEADER)
+
+    def authenticate() -> Caller:
+        if token is not None:
+            return authenticate_token(session, settings.signing_key(), token)
+        assert job_session is not None
+        return authenticate_job_session(session, settings.signing_key(), job_session, job.name)
+
     caller: Caller | None = None
     if path in OPEN_PATHS or _is_public(session, job, path):
-        if token is not None:
+        if token is not None or job_session is not None:
             try:
-                caller = authenticate_token(session, settings.signing_key(), token)
+                caller = authenticate()
             except Unauthenticated:
                 caller = None  # a public endpoint ignores bad credentials
-    elif token is None:
+    elif token is None and job_session is None:
         if settings.auth_required:
             raise Unauthenticated(f"no header {AUTH_HEADER}: not logged in")
     else:
-        caller = authenticate_token(session, settings.signing_key(), token)
+        caller = authenticate()
         if not has_permission(session, caller, Scope.call_job, job=job, endpoint=path):
             raise Forbidden(
                 "no permission to do this operation",

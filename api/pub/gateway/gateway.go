@@ -46,6 +46,9 @@ type Gateway struct {
 }
 
 func NewGateway(config *Config) *Gateway {
+	if config.JobsURL == nil {
+		config.JobsURL = &url.URL{Scheme: "http", Host: "jobs.localhost"}
+	}
 	metrics := NewMetrics()
 	g := &Gateway{
 		config:   config,
@@ -99,10 +102,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// From here on every part of pub reads the one canonical form: what is checked is what is forwarded.
 	r.URL.Path, r.URL.RawPath = "/"+canon.decoded(0), canon.String()
+	if name := g.jobHostName(r); name != "" {
+		g.serveJobHost(w, r, name, canon, requestID)
+		return
+	}
 	segments := canon.segments
 	if len(segments) >= 2 && segments[0] == "pub" {
 		if isJobKind(segments[1]) {
-			g.serveJob(w, r, canon, 2, requestID)
+			g.serveJob(w, r, canon, 2, false, requestID)
 			return
 		}
 		if segments[1] == "async" {
@@ -193,7 +200,7 @@ func (g *Gateway) serveAsync(w http.ResponseWriter, r *http.Request, canon *cano
 // handAsync authorises a new async call like a job call and hands it to the async service with the
 // job's address.
 func (g *Gateway) handAsync(w http.ResponseWriter, r *http.Request, call *jobCall, requestID string) {
-	decision := g.authorize(w, r, call, Credential{Token: callerToken(r.Header)}, requestID)
+	decision := g.authorize(w, r, call, g.credential(r, false), requestID)
 	if decision == nil {
 		return
 	}

@@ -145,6 +145,7 @@ type forwarding struct {
 	decision   *Decision
 	requestID  string
 	credential Credential
+	onJobHost  bool // served on the job's own host; else the path form on pub's host
 	address    string
 	body       []byte // the whole request body when it was small enough to keep; nil when streamed
 	buffered   bool
@@ -152,7 +153,7 @@ type forwarding struct {
 	status     int
 }
 
-func (g *Gateway) serveJob(w http.ResponseWriter, r *http.Request, canon *canonicalPath, from int, requestID string) {
+func (g *Gateway) serveJob(w http.ResponseWriter, r *http.Request, canon *canonicalPath, from int, onJobHost bool, requestID string) {
 	kind := canon.segments[from-1]
 	call, invalid := jobCallFrom(kind, canon, from)
 	if invalid != nil {
@@ -166,15 +167,34 @@ func (g *Gateway) serveJob(w http.ResponseWriter, r *http.Request, canon *canoni
 		})
 		return
 	}
+	credential := g.credential(r, onJobHost)
+	if !onJobHost && credential.Token == "" && isPageLoad(r) {
+		g.toJobHost(w, r, call) // a browser's page: shown from the job's own origin
+		return
+	}
+	if credential.Session != "" {
+		if refusal := g.sessionRefusal(r); refusal != "" {
+			g.refuse(w, http.StatusForbidden, proxyError{Error: "Proxy request error: Forbidden: " + refusal, JobName: call.name, RequestID: requestID})
+			return
+		}
+	}
+	if onJobHost && credential.Token == "" && isPageLoad(r) && g.config.DashboardURL != "" {
+		decision, err := g.auth.Decide(r.Context(), call.name, call.version, call.path, credential)
+		if err == nil && decision.Status == http.StatusUnauthorized && g.toDashboard(w, r, call) {
+			return // no session yet, or an expired one: the dashboard opens the job for its user
+		}
+	}
 	started := time.Now()
 	g.metrics.requestsStarted.Inc()
 	defer g.metrics.requestsDone.Inc()
-	credential := Credential{Token: callerToken(r.Header)}
 	decision := g.authorize(w, r, call, credential, requestID)
 	if decision == nil {
 		return
 	}
-	f := &forwarding{gateway: g, in: r, call: call, decision: decision, requestID: requestID, credential: credential, address: g.address(decision)}
+	f := &forwarding{
+		gateway: g, in: r, call: call, decision: decision, requestID: requestID, credential: credential,
+		address: g.address(decision), onJobHost: onJobHost,
+	}
 	if r.ContentLength >= 0 && r.ContentLength <= replayableBody {
 		body := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, body); err != nil {
@@ -328,6 +348,12 @@ func (f *forwarding) modifyResponse(response *http.Response) error {
 	f.status = response.StatusCode
 	header := response.Header
 	header.Del(tracingHeader) // pub's own is already on the response
+	dropPlatformSetCookies(header)
+	if !f.onJobHost {
+		// Pub's own host is shared (with the dashboard on Kubernetes, with every job): whatever a
+		// browser gets here runs as a sandboxed page of an origin of its own, never as pub's.
+		header.Add("Content-Security-Policy", "sandbox")
+	}
 	if location := header.Get("Location"); location != "" {
 		header.Set("Location", rewriteLocation(location, f.address, f.upstreamPrefix(), f.call.publicPrefix(), f.call.name))
 	}

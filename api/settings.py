@@ -9,6 +9,7 @@ directory with owner-only permissions, so that no fixed default ever reaches pro
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable
 from functools import lru_cache
@@ -17,10 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings", "managed_secret"]
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def _default_data_dir() -> Path:
@@ -125,6 +128,17 @@ class Settings(BaseSettings):
     pub_sidecar_job_version: str | None = None
     pub_sidecar_port: int | None = None  # default: pub_port (the Kubernetes program sets RACETRACK_PUB_PORT)
 
+    @field_validator("jobs_domain")
+    @classmethod
+    def _a_domain_name(cls, value: str) -> str:
+        domain = value.strip().strip(".").lower()
+        if not domain or not all(_DNS_LABEL.fullmatch(label) for label in domain.split(".")):
+            raise ValueError(
+                f"jobs_domain {value!r} is not a domain name: set RACETRACK_JOBS_DOMAIN to e.g. "
+                "jobs.localhost (one machine) or jobs.example.com (a wildcard DNS name for pub)"
+            )
+        return domain
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -159,7 +173,7 @@ class Settings(BaseSettings):
         """scheme://<jobs domain>[:port]: pub's scheme and port, e.g. http://jobs.localhost:7005."""
         pub = urlsplit(self.effective_pub_url)
         port = f":{pub.port}" if pub.port else ""
-        return f"{pub.scheme}://{self.jobs_domain.strip('.').lower()}{port}"
+        return f"{pub.scheme}://{self.jobs_domain}{port}"
 
     def job_url(self, name: str) -> str:
         """Where browsers open a job's pages: its own origin, e.g. http://adder.jobs.localhost:7005."""

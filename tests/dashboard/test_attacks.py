@@ -138,3 +138,25 @@ def test_cookies_are_host_cookies_when_the_dashboard_is_served_over_https(settin
         browser.cookies.clear()
         browser.cookies.update(planted)
         assert browser.get("/dashboard/profile", follow_redirects=False).status_code == 303
+
+
+def test_login_never_follows_next_out_of_the_dashboard(settings, real) -> None:
+    """`next` is checked as a path of the dashboard: a dot-segment the browser would resolve must not
+    lead it elsewhere on the host (a job's path form, the lifecycle) right after login."""
+    app = create_app(settings, transport=real.transport())
+    with TestClient(app, base_url="http://127.0.0.1:7003") as browser:
+        for target in (
+            "/dashboard/../pub/job/evil/1.0.0/page",
+            "/dashboard/%2e%2e/lifecycle/api/v1/auth/token/user",
+            "/dashboard/./../x",
+            "/dashboardx/../../evil",
+        ):
+            browser.cookies.clear()
+            data = {
+                "username": ADMIN[0],
+                "password": ADMIN[1],
+                "csrf_token": csrf_of(browser),
+                "next": target,
+            }
+            answer = browser.post("/dashboard/login", data=data, follow_redirects=False)
+            assert answer.headers["location"] == "/dashboard/jobs", target

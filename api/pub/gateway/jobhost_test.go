@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -99,5 +100,55 @@ func TestTheSessionCookieCountsOnlyForTheJobsOwnPages(t *testing.T) {
 	}
 	if secure.sessionCookieName() != "__Host-rt_job_session" || g.sessionCookieName() != "rt_job_session" {
 		t.Error("cookie names")
+	}
+}
+
+// redeemingLifecycle answers pub's ticket redemption: "good" opens /pub/job/adder/1/docs once.
+func redeemingLifecycle(t *testing.T) *httptest.Server {
+	used := false
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Ticket  string `json:"ticket"`
+			JobName string `json:"job_name"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path != "/api/v1/auth/job-session/redeem" || r.Header.Get("X-Racetrack-Internal-Auth") != "internal":
+			w.WriteHeader(http.StatusNotFound)
+		case body.Ticket != "good" || body.JobName != "adder" || used:
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error": "the link that opens the job's pages was used already"}`))
+		default:
+			used = true
+			_, _ = w.Write([]byte(`{"session": "s.e.ss", "max_age": 3600, "next": "/pub/job/adder/1/docs?x=1"}`))
+		}
+	}))
+	t.Cleanup(server.Close)
+	return server
+}
+
+func TestTheTicketBecomesAHostCookieSecureOverHTTPS(t *testing.T) {
+	for _, c := range []struct{ jobsURL, cookie string }{
+		{"http://jobs.localhost:7005", "rt_job_session=s.e.ss; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600"},
+		{"https://jobs.example.com", "__Host-rt_job_session=s.e.ss; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600; Secure"},
+	} {
+		g := jobHostGateway(c.jobsURL)
+		g.config.LifecycleURL = redeemingLifecycle(t).URL
+		host := "adder." + g.config.JobsURL.Host
+		open := func(ticket string) *httptest.ResponseRecorder {
+			r := httptest.NewRequest("GET", "http://"+host+"/.racetrack/open?ticket="+ticket, nil)
+			w := httptest.NewRecorder()
+			g.ServeHTTP(w, r)
+			return w
+		}
+		w := open("good")
+		if w.Code != http.StatusSeeOther || w.Header().Get("Set-Cookie") != c.cookie ||
+			w.Header().Get("Location") != "/pub/job/adder/1/docs?x=1" || w.Header().Get("Cache-Control") != "no-store" {
+			t.Fatalf("%s: %d %v", c.jobsURL, w.Code, w.Header())
+		}
+		if again := open("good"); again.Code != http.StatusUnauthorized || again.Header().Get("Set-Cookie") != "" {
+			t.Fatalf("%s: a used ticket: %d %v", c.jobsURL, again.Code, again.Header())
+		}
 	}
 }

@@ -347,3 +347,21 @@ def test_the_sidecar_serves_its_jobs_host_too(site: Site) -> None:
         assert page.status_code == 200, page.text
     finally:
         sidecar.stop()
+
+
+def test_an_async_result_is_served_sandboxed_and_cannot_plant_cookies(site: Site) -> None:
+    """A task's result replays the job's answer on pub's own host: it gets the same treatment."""
+    with httpx.Client(base_url=site.pub.url, trust_env=False, timeout=15) as client:
+        created = client.get(
+            "/pub/async/new/job/adder/1.0.0/cookies?name=__Host-rt_session&name=job_own",
+            headers={"X-Racetrack-Auth": site.alice},
+        )
+        assert created.status_code == 201, created.text
+        task = created.json()["task_id"]
+        deadline = time.monotonic() + 20
+        while (result := client.get(f"/pub/async/task/{task}/poll")).status_code == 202:
+            assert time.monotonic() < deadline
+    assert result.status_code == 200, result.text
+    assert result.json() == {"set": ["__Host-rt_session", "job_own"]}
+    assert not [c for c in result.headers.get_list("set-cookie") if c.startswith("__Host-rt_session")]
+    assert "sandbox" in result.headers.get_list("content-security-policy")

@@ -77,8 +77,9 @@ func NewGateway(config *Config) *Gateway {
 					p.SetURL(upstream)
 					p.Out.URL.Path, p.Out.URL.RawPath = p.In.URL.Path, p.In.URL.RawPath
 				},
-				ErrorHandler: g.asyncUnavailable,
-				ErrorLog:     quietLog,
+				ModifyResponse: sandboxed,
+				ErrorHandler:   g.asyncUnavailable,
+				ErrorLog:       quietLog,
 			}
 			g.gatherer = prometheus.Gatherers{metrics.registry, prometheus.GathererFunc(g.asyncMetrics)}
 		}
@@ -219,11 +220,21 @@ func (g *Gateway) handAsync(w http.ResponseWriter, r *http.Request, call *jobCal
 			p.Out.Header.Set(asyncJobURL, target)
 			p.Out.Header.Set(asyncJobVersion, decision.JobVersion)
 		},
-		Transport:    g.asyncTransport,
-		ErrorHandler: g.asyncUnavailable,
-		ErrorLog:     quietLog,
+		Transport:      g.asyncTransport,
+		ModifyResponse: sandboxed,
+		ErrorHandler:   g.asyncUnavailable,
+		ErrorLog:       quietLog,
 	}
 	proxy.ServeHTTP(w, r)
+}
+
+// sandboxed prepares an answer that carries a job's response on pub's own host (an async call's
+// result replays the job's headers and body): a browser shows it as a sandboxed page of an origin of
+// its own, and the job cannot set the platform's cookies through it.
+func sandboxed(response *http.Response) error {
+	dropPlatformSetCookies(response.Header)
+	response.Header.Add("Content-Security-Policy", "sandbox")
+	return nil
 }
 
 // withRequestID prepares a task lookup: it carries the request id, and neither credentials nor

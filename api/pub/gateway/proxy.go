@@ -348,11 +348,12 @@ func (f *forwarding) modifyResponse(response *http.Response) error {
 	f.status = response.StatusCode
 	header := response.Header
 	header.Del(tracingHeader) // pub's own is already on the response
-	dropPlatformSetCookies(header)
-	if !f.onJobHost {
+	if f.onJobHost {
+		dropPlatformSetCookies(header)
+	} else {
 		// Pub's own host is shared (with the dashboard on Kubernetes, with every job): whatever a
 		// browser gets here runs as a sandboxed page of an origin of its own, never as pub's.
-		header.Add("Content-Security-Policy", "sandbox")
+		_ = sandboxed(response)
 	}
 	if location := header.Get("Location"); location != "" {
 		header.Set("Location", rewriteLocation(location, f.address, f.upstreamPrefix(), f.call.publicPrefix(), f.call.name))

@@ -73,8 +73,9 @@ const maxCacheEntries = 50_000
 // Revocation: an allowing answer is reused for AuthCacheTTL, so a revoked token or a deactivated user
 // is refused within that time. Once the lifecycle has answered 401 for a credential, no decision
 // cached before that answer is used for it again, for any job or path, and while the lifecycle cannot
-// be reached the credential stays refused; stale reuse (up to AuthCacheTTLMax) is only for
-// credentials that were not refused since.
+// be reached the credential stays refused; after a 403 on a job, no decision cached before it is used
+// for that credential on that job. Stale reuse (up to AuthCacheTTLMax) is only for credentials and
+// jobs that were not refused since.
 type Authorizer struct {
 	config      *Config
 	client      *http.Client
@@ -83,6 +84,7 @@ type Authorizer struct {
 	mu          sync.RWMutex
 	cache       map[string]cacheEntry
 	credentials map[string]*credentialState // by Credential.digest()
+	forbidden   map[string]time.Time        // by digest and job name: when the lifecycle last answered 403
 	flight      singleflight.Group
 	now         func() time.Time
 }
@@ -99,6 +101,7 @@ func NewAuthorizer(config *Config, metrics *Metrics) *Authorizer {
 		base:        config.LifecycleURL + "/api/v1/auth/can-call-job/",
 		cache:       make(map[string]cacheEntry),
 		credentials: make(map[string]*credentialState),
+		forbidden:   make(map[string]time.Time),
 		now:         time.Now,
 	}
 }
@@ -113,7 +116,7 @@ func (a *Authorizer) Decide(ctx context.Context, name, version, path string, cre
 	key := cacheKey(name, version, path, digest)
 	a.mu.RLock()
 	entry, found := a.cache[key]
-	refusedSince := found && a.refusedSinceLocked(digest, entry.received)
+	refusedSince := found && a.refusedSinceLocked(digest, name, entry.received)
 	a.mu.RUnlock()
 	now := a.now()
 	if found && !refusedSince {
@@ -147,10 +150,18 @@ func (a *Authorizer) Decide(ctx context.Context, name, version, path string, cre
 	return nil, err
 }
 
-// refusedSinceLocked: the lifecycle refused the credential (401) after `since`. Caller holds a.mu.
-func (a *Authorizer) refusedSinceLocked(digest string, since time.Time) bool {
+// refusedSinceLocked: after `since` the lifecycle refused the credential (401), or refused it
+// something on job `name` (403: a permission on the job may have been taken away). Caller holds a.mu.
+func (a *Authorizer) refusedSinceLocked(digest, name string, since time.Time) bool {
+	if digest == "" {
+		return false
+	}
 	state := a.credentials[digest]
-	return digest != "" && state != nil && state.refusal != nil && state.refusedAt.After(since)
+	if state != nil && state.refusal != nil && state.refusedAt.After(since) {
+		return true
+	}
+	forbidden, found := a.forbidden[digest+"\x00"+name]
+	return found && forbidden.After(since)
 }
 
 // lastRefusal is the lifecycle's 401 for the credential when that is the last thing it said about it.
@@ -195,10 +206,13 @@ func (a *Authorizer) ask(ctx context.Context, key, digest, name, version, path s
 	}
 	now := a.now()
 	a.mu.Lock()
-	if len(a.cache) >= maxCacheEntries || len(a.credentials) >= maxCacheEntries {
+	if len(a.cache) >= maxCacheEntries || len(a.credentials) >= maxCacheEntries || len(a.forbidden) >= maxCacheEntries {
 		a.evictLocked()
 	}
 	a.cache[key] = cacheEntry{decision, now}
+	if digest != "" && decision.Status == http.StatusForbidden {
+		a.forbidden[digest+"\x00"+name] = now
+	}
 	if digest != "" && (decision.Allowed() || decision.Status == http.StatusUnauthorized) {
 		state := a.credentials[digest]
 		if state == nil {
@@ -228,11 +242,17 @@ func (a *Authorizer) evictLocked() {
 			delete(a.credentials, digest)
 		}
 	}
-	if len(a.cache) >= maxCacheEntries {
-		clear(a.cache) // nothing cached: nothing a refusal must overrule, so the credentials may stay
+	for key, at := range a.forbidden {
+		if now.Sub(at) >= a.config.AuthCacheTTLMax {
+			delete(a.forbidden, key)
+		}
 	}
-	if len(a.credentials) >= maxCacheEntries {
+	if len(a.cache) >= maxCacheEntries {
+		clear(a.cache) // nothing cached: nothing a refusal must overrule, so the refusals may stay
+	}
+	if len(a.credentials) >= maxCacheEntries || len(a.forbidden) >= maxCacheEntries {
 		clear(a.credentials)
+		clear(a.forbidden)
 		clear(a.cache)
 	}
 }

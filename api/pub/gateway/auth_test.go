@@ -19,6 +19,7 @@ type fakeLifecycle struct {
 	mu      sync.Mutex
 	paths   []string
 	revoked map[string]bool // tokens answered 401 although "good"
+	forbid  map[string]bool // tokens answered 403 on job adder
 	down    atomic.Bool     // answers a bare 502, as a proxy in front of a stopped lifecycle would
 }
 
@@ -35,6 +36,7 @@ func newFakeLifecycle(t *testing.T) *fakeLifecycle {
 		f.mu.Lock()
 		f.paths = append(f.paths, r.URL.EscapedPath())
 		revoked := f.revoked[r.Header.Get("X-Racetrack-Auth")]
+		forbidden := f.forbid[r.Header.Get("X-Racetrack-Auth")] && strings.Contains(r.URL.Path, "/can-call-job/adder/")
 		f.mu.Unlock()
 		time.Sleep(f.delay)
 		if r.Header.Get("X-Racetrack-Internal-Auth") != "internal" {
@@ -42,6 +44,11 @@ func newFakeLifecycle(t *testing.T) *fakeLifecycle {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		if forbidden {
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"error": "no permission to do this operation"}`))
+			return
+		}
 		if revoked {
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = w.Write([]byte(`{"error": "given access token has been revoked"}`))
@@ -199,6 +206,34 @@ func TestAuthorizerForgetsEveryPermissionOfARefusedTokenAndKeepsRefusingItWhileT
 	clock.now = clock.now.Add(30 * time.Second)
 	if d, err := a.Decide(ctx, "adder", "1.0.0", "z", tok("good")); err != nil || !d.Allowed() {
 		t.Fatalf("the permission received after the refusal stands in: %+v, %v", d, err)
+	}
+}
+
+func TestAuthorizerReusesNothingCachedForAJobOnceACallerWasForbiddenThere(t *testing.T) {
+	lc := newFakeLifecycle(t)
+	a, clock := newTestAuthorizer(lc.server.URL)
+	ctx := context.Background()
+	for _, job := range []string{"adder", "other"} {
+		for _, path := range []string{"x", "y"} {
+			if d, err := a.Decide(ctx, job, "1.0.0", path, tok("good")); err != nil || !d.Allowed() {
+				t.Fatalf("%s %s: %+v, %v", job, path, d, err)
+			}
+		}
+	}
+	lc.mu.Lock()
+	lc.forbid = map[string]bool{"good": true} // say a staff member took away call_job on adder
+	lc.mu.Unlock()
+	clock.now = clock.now.Add(11 * time.Second)
+	if d, _ := a.Decide(ctx, "adder", "1.0.0", "x", tok("good")); d == nil || d.Status != http.StatusForbidden {
+		t.Fatalf("after the TTL the lifecycle's 403 counts: %+v", d)
+	}
+	lc.down.Store(true)
+	clock.now = clock.now.Add(30 * time.Second)
+	if d, err := a.Decide(ctx, "adder", "1.0.0", "y", tok("good")); err == nil && d.Allowed() {
+		t.Fatal("a permission on adder cached before the 403 stood in while the lifecycle was down")
+	}
+	if d, err := a.Decide(ctx, "other", "1.0.0", "y", tok("good")); err != nil || !d.Allowed() {
+		t.Fatalf("another job's cached permission still stands in: %+v, %v", d, err)
 	}
 }
 

@@ -164,7 +164,8 @@ def test_a_new_user_goes_from_registration_to_rollback(stack: Stack, browser) ->
     job_page = page.url
     page.get_by_role("link", name="Swagger page").click()
     expect(page).to_have_url(re.compile(r"/pub/job/adder/0.0.2/"))
-    assert page.url.startswith("http://adder.jobs.localhost:"), page.url  # the job's own origin, no ticket left
+    # On the job's own origin, and no ticket left in the address bar.
+    assert page.url.startswith("http://adder.jobs.localhost:"), page.url
     page.locator(".opblock-summary", has_text="/api/v1/perform").click()
     expect(page.get_by_role("button", name="Cancel")).to_be_visible()  # the operation opens ready to edit
     page.locator(".opblock-body textarea.body-param__text").fill('{"numbers": [40, 2]}')

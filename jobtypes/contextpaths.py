@@ -21,6 +21,8 @@ from pydantic import BaseModel
 
 from api.errors import InvalidInput
 
+from .templatevalues import control_character
+
 __all__ = ["context_root", "check_links", "resolve_in_context", "check_manifest_paths", "PATH_SUFFIXES"]
 
 # jobtype_extra fields that name a path in the job's code: the built-in ones by name, and for plugin
@@ -36,7 +38,7 @@ def _inside(path: str, root: str) -> bool:
 def _check_text(value: str, field: str) -> None:
     if not value:
         raise InvalidInput(f"{field}: is empty; give a path inside the job's folder")
-    if any(ord(char) < 0x20 or char == "\x7f" for char in value):
+    if control_character(value) is not None:
         raise InvalidInput(f"{field}: holds a control character ({value!r}); give a plain relative path")
     if os.path.isabs(value):
         raise InvalidInput(

@@ -34,6 +34,7 @@ from api.settings import Settings, get_settings
 from .archive import extract_tar
 from .contextpaths import check_links, context_root
 from .remotes import RemoteRefused, ResolvedHost, resolve_public_host
+from .templatevalues import control_character
 
 __all__ = ["SourceInfo", "fetch_git_source", "unpack_build_context", "pack_directory", "redact_url"]
 
@@ -149,7 +150,7 @@ def fetch_git_source(
     if token and parts.scheme != "https":
         raise InvalidInput(f"git.remote {shown}: credentials are only sent over https")
     for value, name in ((username, "username"), (token, "token"), (branch, "branch")):
-        if value and any(ord(char) < 0x20 or char == "\x7f" for char in value):
+        if value and control_character(value) is not None:
             raise InvalidInput(f"git {name}: contains a control character; remove it")
     if branch and branch.startswith("-"):
         raise InvalidInput(f"git.branch '{branch}': a branch name cannot start with '-'")

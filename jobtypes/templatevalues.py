@@ -24,6 +24,7 @@ from api.errors import InvalidInput
 
 __all__ = [
     "check_template_values",
+    "control_character",
     "dockerfile_quote",
     "shell_quote",
     "one_line",
@@ -47,7 +48,8 @@ _FIELD_NAMES = {
 }
 
 
-def _control(text: str) -> str | None:
+def control_character(text: str) -> str | None:
+    """The first control or line-separator character of `text`, if any."""
     for char in text:
         if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
             return char
@@ -61,7 +63,7 @@ def _walk(value: Any, field: str):
         yield field, value
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            shown = repr(str(key)) if _control(str(key)) else str(key)
+            shown = repr(str(key)) if control_character(str(key)) else str(key)
             name = f"{field}.{shown}" if field else shown
             yield f"{name} (its name)", str(key)
             yield from _walk(item, name)
@@ -74,7 +76,7 @@ def check_template_values(variables: Mapping[str, Any]) -> None:
     """Refuses control characters (line breaks above all) in any value a template receives."""
     for variable, value in variables.items():
         for field, text in _walk(value, _FIELD_NAMES.get(variable, variable)):
-            char = _control(text)
+            char = control_character(text)
             if char is not None:
                 raise InvalidInput(
                     f"{field}: holds a control character ({char!r}); values that reach the image's "
@@ -93,7 +95,7 @@ def check_template_values(variables: Mapping[str, Any]) -> None:
 def dockerfile_quote(value: Any) -> str:
     """A Dockerfile double-quoted word holding `value` literally: no variable expansion, no escape."""
     text = str(value)
-    if _control(text) is not None:
+    if control_character(text) is not None:
         raise InvalidInput(f"a value for the Dockerfile holds a control character: {text[:60]!r}")
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
     return f'"{escaped}"'
@@ -102,13 +104,13 @@ def dockerfile_quote(value: Any) -> str:
 def shell_quote(value: Any) -> str:
     """A POSIX shell word holding `value` literally (for RUN lines)."""
     text = str(value)
-    if _control(text) is not None:
+    if control_character(text) is not None:
         raise InvalidInput(f"a value for the Dockerfile holds a control character: {text[:60]!r}")
     return shlex.quote(text)
 
 
 def one_line(value: Any) -> Any:
     """Jinja `finalize`: what an expression prints may not break the line it is on."""
-    if isinstance(value, str) and _control(value) is not None:
+    if isinstance(value, str) and control_character(value) is not None:
         raise InvalidInput(f"a Dockerfile template printed a control character: {value[:60]!r}")
     return value

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import platform
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -120,6 +121,16 @@ def _expand(text: str, values: Mapping[str, str], where: str, field: str) -> str
     return _VARIABLE.sub(replace, text)
 
 
+def _automatic_args() -> dict[str, str]:
+    """The platform arguments BuildKit gives every FROM without an ARG line, as the local engine would."""
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}.get(
+        platform.machine(), platform.machine()
+    )
+    values = {"OS": "linux", "ARCH": arch, "VARIANT": "v7" if arch == "arm" else ""}
+    values["PLATFORM"] = f"linux/{arch}" + (f"/{values['VARIANT']}" if values["VARIANT"] else "")
+    return {f"{side}{key}": value for side in ("BUILD", "TARGET") for key, value in values.items()}
+
+
 def _unquote(text: str) -> str:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         return text[1:-1]
@@ -168,7 +179,7 @@ def check_job_dockerfile(
     syntax = _directives(text).get("syntax")
     if syntax:
         _check_image(syntax, "the # syntax= line", settings, field)
-    meta_args: dict[str, str] = {}
+    meta_args = _automatic_args()
     stages: list[str] = []
     all_stages = {c.value[2].lower() for c in commands if c.cmd.upper() == "FROM" and len(c.value) >= 3}
     for command in commands:

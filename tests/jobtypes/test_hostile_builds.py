@@ -245,6 +245,7 @@ def test_a_job_cannot_build_from_another_jobs_image(
         ("ARG BASE={victim}\nFROM ${{BASE}}\n", {}, "line 2 (FROM) uses"),
         ("ARG BASE=python:3.11\nFROM $BASE\n", {"BASE": "{victim}"}, "line 2 (FROM) uses"),
         ("ARG B\nFROM ${{B:-{victim}}}\n", {}, "line 2 (FROM) uses"),
+        ("FROM racetrack/job${{TARGETOS:+-entrypoint}}/x:1\n", {}, "line 1 (FROM) uses"),
         ("FROM {base} AS one\nCOPY --from={victim} /etc/hostname /x\n", {}, "line 2 (COPY) uses"),
         ("FROM {base}\nRUN --mount=type=bind,from={victim},target=/v true\n", {}, "line 2 (RUN) uses"),
         ("FROM {base}\nRUN --mount=type=cache,target=/c,from={victim} true\n", {}, "line 2 (RUN) uses"),

@@ -186,4 +186,7 @@ def extract_zip(archive: zipfile.ZipFile, target: Path, *, what: str, max_bytes:
                 open=None if is_dir else (lambda info=info: archive.open(info)),
             )
         )
-    _extract(members, target, what, max_bytes)
+    try:
+        _extract(members, target, what, max_bytes)
+    except (RuntimeError, NotImplementedError, zipfile.BadZipFile) as exc:  # encrypted, unknown method
+        raise InvalidInput(f"{what}: cannot be unpacked: {exc}") from None

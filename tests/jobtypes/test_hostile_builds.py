@@ -171,6 +171,21 @@ def test_build_env_cannot_set_builder_options(tmp_path: Path) -> None:
         jobtypes.plan_build(manifest, source, build_id="b", settings=Settings(data_dir=tmp_path / "d"))
 
 
+def _cat(image: str, path: str) -> str:
+    """A file of an image, read by a container of it."""
+    command = [
+        "docker",
+        "run",
+        "--rm",
+        "--name",
+        f"racetrack-test-cat-{uuid.uuid4().hex[:8]}",
+        image,
+        "cat",
+        path,
+    ]
+    return subprocess.run(command, capture_output=True, check=True).stdout.decode()
+
+
 def test_quoted_values_reach_the_image_exactly(tmp_path: Path) -> None:
     """`dq` and `sh` quote for a real build: the values come out of the image byte for byte."""
     tricky = 'a "quoted" $HOME ${PATH} `id` \\ back\\slash \\" é \'single\''
@@ -190,8 +205,7 @@ def test_quoted_values_reach_the_image_exactly(tmp_path: Path) -> None:
         )
         env = docker.from_env().images.get(tag).attrs["Config"]["Env"]
         assert f"TRICKY={tricky}" in env
-        written = docker.from_env().containers.run(tag, ["cat", "/from-run"], remove=True)
-        assert written.decode() == tricky
+        assert _cat(tag, "/from-run") == tricky
     finally:
         with contextlib.suppress(docker.errors.ImageNotFound):
             docker.from_env().images.remove(tag, force=True)
@@ -322,8 +336,8 @@ def test_a_family_cannot_poison_another_familys_build_cache(tmp_path: Path, fami
     families.extend([attacker, victim])
     _build_user_module(tmp_path, attacker, _POISON.format(base=BASE_IMAGE, victim=victim), settings)
     image = _build_user_module(tmp_path, victim, _READ.format(base=BASE_IMAGE), settings)
-    seen = docker.from_env().containers.run(image, ["cat", "/seen"], remove=True).decode()
+    seen = _cat(image, "/seen")
     assert "poisoned" not in seen, "another family's build wrote into this family's build cache"
     # The attacker's own family does see its cache: the mounts work, they are only scoped.
     own = _build_user_module(tmp_path, attacker, _READ.format(base=BASE_IMAGE), settings)
-    assert "poisoned" in docker.from_env().containers.run(own, ["cat", "/seen"], remove=True).decode()
+    assert "poisoned" in _cat(own, "/seen")

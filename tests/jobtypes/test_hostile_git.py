@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from api.settings import Settings
-from jobtypes.remotes import resolve_public_host
+from jobtypes.remotes import ResolvedHost, resolve_public_host
 from jobtypes.source import GIT_TIMEOUT, git_clone_command
 from tests.deployer.lifecycle_process import LifecycleProcess
 
@@ -151,3 +152,16 @@ def test_the_clone_command_holds_no_secret_and_pins_the_address(tmp_path: Path) 
     assert command[-3:] == ["--", "http://localhost:8080/x.git", str(tmp_path)]
     assert "$RACETRACK_GIT_PASSWORD" in text  # the helper reads the secret from its environment
     assert GIT_TIMEOUT > 0 and Settings().allowed_internal_hosts == []
+
+
+def test_git_connects_to_the_checked_address_not_to_a_second_lookup(tmp_path: Path) -> None:
+    """The pinned address wins over what the name resolves to when git looks it up again."""
+    make_repository(tmp_path, files=JOB_FILES)
+    with GitHttpServer(tmp_path, host="127.0.0.2") as pinned:  # localhost itself is 127.0.0.1
+        port = int(pinned.url.rsplit(":", 1)[1].strip("/"))
+        url = f"http://localhost:{port}/jobs.git"
+        checked = ResolvedHost(host="localhost", port=port, addresses=("127.0.0.2",), literal=False)
+        command = git_clone_command(url, tmp_path / "clone", checked, branch=None, with_credentials=False)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+        assert pinned.requests, "git did not use the pinned address"

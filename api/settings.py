@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     docker_build_cli: str = "/usr/bin/docker"
     image_build_timeout: float = 1800.0
     job_image_prefix: str = "racetrack"
+    # Images a job's own Dockerfile (docker-proxy) may use in FROM, COPY --from and mounts: shell
+    # patterns over the name as written or as Docker reads it (docker.io/library/python). The
+    # platform's own images (jobs', the platform's) are refused whatever this says.
+    job_dockerfile_allowed_images: list[str] = Field(default_factory=lambda: ["*"])
+    # Host names or networks (CIDR) on internal addresses (loopback, private, link-local) that job
+    # sources may be fetched from: an internal git server, e.g. ["git.corp.example", "10.1.0.0/16"].
+    allowed_internal_hosts: list[str] = Field(default_factory=list)
     default_infrastructure_target: str = "docker"
     docker_network: str = "racetrack"
     job_bind_address: str = "127.0.0.1"

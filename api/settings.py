@@ -9,17 +9,21 @@ directory with owner-only permissions, so that no fixed default ever reaches pro
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings", "managed_secret"]
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def _default_data_dir() -> Path:
@@ -108,6 +112,10 @@ class Settings(BaseSettings):
     # context, render_dir, ...); see stacks/kubernetes/program.py for the accepted keys.
     kubernetes_settings: dict[str, Any] = Field(default_factory=dict)
 
+    # Each job's pages are served to browsers from a host of its own, <job>.<jobs_domain>, at pub's
+    # port and scheme (docs/security.md); *.localhost reaches this machine in browsers and curl.
+    jobs_domain: str = "jobs.localhost"
+    job_session_ttl: float = 3600.0  # seconds a browser session on a job's host lasts
     # Pub gateway.
     pub_host: str = "127.0.0.1"
     pub_auth_cache_ttl: float = 10.0  # seconds an auth decision is reused
@@ -126,6 +134,17 @@ class Settings(BaseSettings):
     pub_sidecar_job_name: str | None = None
     pub_sidecar_job_version: str | None = None
     pub_sidecar_port: int | None = None  # default: pub_port (the Kubernetes program sets RACETRACK_PUB_PORT)
+
+    @field_validator("jobs_domain")
+    @classmethod
+    def _a_domain_name(cls, value: str) -> str:
+        domain = value.strip().strip(".").lower()
+        if not domain or not all(_DNS_LABEL.fullmatch(label) for label in domain.split(".")):
+            raise ValueError(
+                f"jobs_domain {value!r} is not a domain name: set RACETRACK_JOBS_DOMAIN to e.g. "
+                "jobs.localhost (one machine) or jobs.example.com (a wildcard DNS name for pub)"
+            )
+        return domain
 
     @classmethod
     def settings_customise_sources(
@@ -157,6 +176,18 @@ class Settings(BaseSettings):
         return self.dashboard_url or f"http://{self.lifecycle_host}:{self.dashboard_port}/dashboard"
 
     @property
+    def effective_jobs_url(self) -> str:
+        """scheme://<jobs domain>[:port]: pub's scheme and port, e.g. http://jobs.localhost:7005."""
+        pub = urlsplit(self.effective_pub_url)
+        port = f":{pub.port}" if pub.port else ""
+        return f"{pub.scheme}://{self.jobs_domain}{port}"
+
+    def job_url(self, name: str) -> str:
+        """Where browsers open a job's pages: its own origin, e.g. http://adder.jobs.localhost:7005."""
+        jobs = urlsplit(self.effective_jobs_url)
+        return f"{jobs.scheme}://{name}.{jobs.netloc}"
+
+    @property
     def effective_pulumi_backend_url(self) -> str:
         return self.pulumi_backend_url or f"file://{self.data_dir / 'pulumi-state'}"
 
@@ -167,6 +198,11 @@ class Settings(BaseSettings):
     @property
     def pulumi_home(self) -> Path:
         return self.cache_dir / "pulumi-home"
+
+    def serves_https(self, public_url: str) -> bool:
+        """Whether what is served at `public_url` is reached over HTTPS: its cookies are then Secure and
+        named with the `__Host-` prefix (RACETRACK_SECURE_COOKIE=true says so when the URL cannot)."""
+        return self.secure_cookie or public_url.lower().startswith("https://")
 
     def signing_key(self) -> str:
         if self.auth_key is not None:

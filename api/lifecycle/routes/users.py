@@ -13,7 +13,7 @@ from api.auth.tokens import issue_token, revoke_subject_tokens
 from api.db import User
 from api.db.repository import record_audit
 from api.errors import Forbidden, NotFound
-from api.lifecycle.deps import AUTH_HEADER, LoggedIn, SessionDep, SettingsDep, StaffCaller, UserCaller
+from api.lifecycle.deps import LoggedIn, SessionDep, SettingsDep, StaffCaller, UserCaller, login_cookie
 from api.lifecycle.errors import error_responses
 from api.lifecycle.schemas import MessageResponse, ts
 
@@ -83,14 +83,9 @@ def login(body: Credentials, response: Response, session: SessionDep, settings: 
     """Checks username and password; returns the user's token and sets it as the `X-Racetrack-Auth` cookie."""
     user = authenticate_password(session, body.username, body.password)
     _, token = primary_token(session, subject_for_user(session, user), settings.signing_key())
+    name, secure = login_cookie(settings)
     response.set_cookie(
-        AUTH_HEADER,
-        quote(token),
-        max_age=COOKIE_MAX_AGE,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookie,
+        name, quote(token), max_age=COOKIE_MAX_AGE, path="/", httponly=True, samesite="lax", secure=secure
     )
     return LoginResponse(username=user.username, token=token)
 
@@ -98,9 +93,8 @@ def login(body: Credentials, response: Response, session: SessionDep, settings: 
 @router.get("/logout", response_model=MessageResponse)
 def logout(response: Response, settings: SettingsDep) -> MessageResponse:
     """Clears the auth cookie (the token itself stays valid; regenerate it to revoke it)."""
-    response.delete_cookie(
-        AUTH_HEADER, path="/", httponly=True, samesite="lax", secure=settings.secure_cookie
-    )
+    name, secure = login_cookie(settings)
+    response.delete_cookie(name, path="/", httponly=True, samesite="lax", secure=secure)
     return MessageResponse(message="logged out")
 
 

@@ -6,6 +6,7 @@ Counting is on the request path, so it is done with integer additions on one eve
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from bisect import bisect_left
@@ -13,6 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["JobMetrics", "render_user_metrics"]
+
+logger = logging.getLogger("racetrack_job_wrapper")
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -107,11 +110,26 @@ class JobMetrics:
 
 
 def render_user_metrics(metrics: Iterable[dict[str, Any]]) -> list[str]:
-    """Renders the list a job's `metrics()` returns: `{name, value, description?, labels?}` each."""
+    """Renders the list a job's `metrics()` returns: `{name, value, description?, labels?}` each.
+
+    As upstream, an entry without a name or a value is left out with an error in the log, and one
+    whose value is None is left out silently.
+    """
     out: list[str] = []
     seen: set[str] = set()
     for metric in metrics:
-        name = str(metric["name"])
+        if not isinstance(metric, dict):
+            logger.error("the job's metrics() returned %r, not a dict {name, value, ...}", metric)
+            continue
+        name = str(metric.get("name") or "")
+        if not name:
+            logger.error("a metric returned by the job's metrics() has no name: %r", metric)
+            continue
+        if "value" not in metric:
+            logger.error("metric %s returned by the job's metrics() has no value", name)
+            continue
+        if metric["value"] is None:
+            continue
         if name not in seen:
             seen.add(name)
             if metric.get("description"):

@@ -196,12 +196,13 @@ def _wait_ready(container, published: dict[str, str], check: dict[str, Any]) -> 
     last = "no answer yet"
     while True:
         container.reload()
-        state = container.attrs["State"]
-        # With a restart policy a crashed job comes back as "restarting", then "running" again.
-        if container.status in ("exited", "dead", "restarting") or container.attrs.get("RestartCount"):
-            raise RuntimeError(
-                f"the job stopped while starting (exit code {state['ExitCode']}): {_log_tail(container)}"
-            )
+        # With a restart policy a crashed job comes back as "restarting", then "running" again
+        # (with its exit code reset to 0).
+        restarts = container.attrs.get("RestartCount") or 0
+        if container.status in ("exited", "dead", "restarting") or restarts:
+            code = container.attrs["State"]["ExitCode"]
+            how = f"exit code {code}" if code else f"restarted {restarts} times"
+            raise RuntimeError(f"the job stopped while starting ({how}): {_log_tail(container)}")
         if time.monotonic() > deadline:
             raise RuntimeError(
                 f"the job did not become ready within {check.get('timeout', 300)} s "

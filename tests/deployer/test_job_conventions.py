@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from jobtypes.source import pack_directory
-from tests.deployer.lifecycle_process import LifecycleProcess
+from tests.deployer.lifecycle_process import LifecycleProcess, remove_job_families
 from tests.pub.servers import PubProcess
 
 pytestmark = pytest.mark.engine
@@ -50,12 +50,7 @@ def pub(lifecycle: LifecycleProcess) -> Iterator[PubProcess]:
 def families() -> Iterator[list[str]]:
     names: list[str] = []
     yield names
-    client = docker.from_env()
-    for name in names:
-        for container in client.containers.list(all=True, filters={"label": f"racetrack/job-name={name}"}):
-            container.remove(force=True)
-        for image in client.images.list(filters={"label": f"racetrack.job-name={name}"}):
-            client.images.remove(image.id, force=True)
+    remove_job_families(names)
 
 
 def _sample(tmp_path: Path, sample: str, families: list[str]) -> tuple[Path, dict]:

@@ -266,8 +266,12 @@ def _wait_url(container, check: dict[str, Any]) -> None:
 
 
 def _log_tail(container, lines: int = 20) -> str:
-    text = container.logs(tail=lines).decode("utf-8", "replace").strip()
-    return f"last log lines:\n{text}" if text else "no log output"
+    """The container's last log lines on one line: the engine reports a provider's error by the last
+    line of its traceback, so a multi-line message would lose its beginning."""
+    text = container.logs(tail=lines).decode("utf-8", "replace")
+    # Blank lines and Python's ^^^^ markers under traceback lines say nothing on one line.
+    kept = [line.strip()[:300] for line in text.splitlines() if line.strip(" \t^~")]
+    return f"last log lines: {' | '.join(kept)}" if kept else "no log output"
 
 
 class Container(Resource):

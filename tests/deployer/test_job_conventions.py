@@ -132,4 +132,4 @@ def test_a_failing_init_ends_the_deploy_with_its_error_not_a_timeout(
     assert lifecycle.request("GET", f"/job/{manifest['name']}/1.0.0").status_code == 404
     assert client.containers.list(all=True, filters={"label": f"racetrack/job-name={manifest['name']}"}) == []
     assert first_container_at is not None, "the job's container was never seen"
-    print(f"deploy ended {ended_at - first_container_at:.1f} s after the job's container appeared")
+    print(f"deploy ended {ended_at - first_container_at:.1f} s after the job's container appeared: {error}")

@@ -667,3 +667,25 @@ def test_entrypoint_class_is_found_as_upstream_finds_it(
     (tmp_path / "no_class.py").write_text("def perform():\n    return 1\n")
     with pytest.raises(EntrypointError, match="no class in no_class.py"):
         load_entrypoint_class("no_class.py")
+
+
+# Starlette's TestClient (the one client here that speaks websockets) warns about its own transport.
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_asgi_webview_serves_websockets_under_its_prefix() -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocket
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        text = await websocket.receive_text()
+        await websocket.send_text(f"{websocket.scope['root_path']}|{text}")
+        await websocket.close()
+
+    app = _ready_app(_webview_job(Starlette(routes=[WebSocketRoute("/ws", echo)])))
+    with TestClient(app) as client:
+        for prefix in (PREFIX, ""):
+            with client.websocket_connect(prefix + "/api/v1/webview/ws") as websocket:
+                websocket.send_text("hi")
+                assert websocket.receive_text() == f"{prefix}/api/v1/webview|hi"

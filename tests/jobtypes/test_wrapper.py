@@ -105,6 +105,8 @@ def test_exception_is_500_with_message_without_traceback() -> None:
             assert response.status_code == 500
             assert "ValueError: the moon is full" in response.json()["error"]
             assert "Traceback" not in response.text
+            metrics = (await client.get("/metrics")).text
+            assert 'request_internal_errors_total{endpoint="/api/v1/perform"} 1' in metrics
 
     _run(go())
 

@@ -319,14 +319,14 @@ class JobApp:
         limit = self._limit
         if limit is not None and not await limit.acquire():
             status = await respond_error(send, 429, "too many requests: the job's queue is full, retry later")
-            metrics.done(status, time.perf_counter() - started)
+            metrics.done(status, time.perf_counter() - started, "/api/v1/perform")
             return status
         try:
             status = await self._perform_once(scope, receive, send)
         finally:
             if limit is not None:
                 limit.release()
-        metrics.done(status, time.perf_counter() - started)
+        metrics.done(status, time.perf_counter() - started, "/api/v1/perform")
         return status
 
     async def _perform_once(self, scope: Scope, receive: Receive, send: Send) -> int:
@@ -406,7 +406,7 @@ class JobApp:
         self.metrics.started(WEBVIEW_PATH)
         with RequestScope(scope):
             status = await self._webview(scope, receive, send, base, sub)
-        self.metrics.done(status, time.perf_counter() - started)
+        self.metrics.done(status, time.perf_counter() - started, WEBVIEW_PATH)
         return status
 
     # Health, metrics, docs -----------------------------------------------------------------------
@@ -607,7 +607,7 @@ def _aux_handler(app: JobApp, func: Callable[..., Any], path: str, method: str) 
         started = time.perf_counter()
         app.metrics.started(endpoint_name)
         status = await call(scope, receive, send, req_path)
-        app.metrics.done(status, time.perf_counter() - started)
+        app.metrics.done(status, time.perf_counter() - started, endpoint_name)
         return status
 
     async def call(scope: Scope, receive: Receive, send: Send, req_path: str) -> int:

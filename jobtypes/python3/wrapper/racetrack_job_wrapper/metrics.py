@@ -47,7 +47,7 @@ class JobMetrics:
     def __init__(self) -> None:
         self.requests_started = 0
         self.requests_done = 0
-        self.internal_errors = 0
+        self.internal_errors: dict[str, int] = {}  # by endpoint, as upstream labels them
         self.last_call_timestamp = 0.0
         self.endpoint_started: dict[str, int] = {}
         self.errors_by_status: dict[int, int] = {}
@@ -59,14 +59,14 @@ class JobMetrics:
         self.endpoint_started[endpoint] = self.endpoint_started.get(endpoint, 0) + 1
         self.last_call_timestamp = time.time()
 
-    def done(self, status: int, duration: float) -> None:
+    def done(self, status: int, duration: float, endpoint: str) -> None:
         self.requests_done += 1
         self._bucket_counts[bisect_left(_BUCKETS, duration)] += 1
         self._duration_sum += duration
         if status >= 400:
             self.errors_by_status[status] = self.errors_by_status.get(status, 0) + 1
             if status >= 500:
-                self.internal_errors += 1
+                self.internal_errors[endpoint] = self.internal_errors.get(endpoint, 0) + 1
 
     def render(self, user_metrics: Iterable[dict[str, Any]] = ()) -> str:
         out: list[str] = []
@@ -85,7 +85,9 @@ class JobMetrics:
             [({"endpoint": key}, value) for key, value in sorted(self.endpoint_started.items())],
         )
         counter(
-            "request_internal_errors", "Requests answered with a 5xx status", [({}, self.internal_errors)]
+            "request_internal_errors",
+            "Requests answered with a 5xx status, by endpoint",
+            [({"endpoint": key}, value) for key, value in sorted(self.internal_errors.items())],
         )
         counter(
             "request_errors",

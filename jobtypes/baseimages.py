@@ -9,7 +9,7 @@ once, which is too much for every setup when few jobs ask for it.
 
 A base image that is missing and cannot be built here fails the build with the command that makes it.
 The build runs debootstrap inside a `docker build` stage (jobtypes/base_images/), so it needs nothing
-from the host but the Docker engine.  Building ahead: `python -m jobtypes.baseimages trixie`.
+from the host but the Docker engine. Building ahead: `bash scripts/build-base-images.sh trixie`.
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def _ensure_built(recipe: OnDemandImage, *, log: Callable[[str], None], settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m jobtypes.baseimages trixie`: builds the on-demand base images of those suites now."""
+    """Builds the on-demand base images of the suites named (all when none), for build-base-images.sh."""
     suites = set(argv if argv is not None else sys.argv[1:])
     settings = get_settings()
     recipes = [r for r in on_demand_images(settings).values() if not suites or r.suite in suites]
@@ -187,7 +187,3 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"base image {recipe.tag} ({recipe.description}): present")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -77,5 +77,5 @@ fi
 
 # Base images the platform otherwise builds on demand, when named: e.g. `trixie`.
 if [[ $# -gt 0 ]]; then
-  "$(dirname "$here")/.venv/bin/python" -m jobtypes.baseimages "$@"
+  "$(dirname "$here")/.venv/bin/python" -c 'import sys; from jobtypes.baseimages import main; sys.exit(main(sys.argv[1:]))' "$@"
 fi

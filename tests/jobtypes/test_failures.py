@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,3 +177,39 @@ def test_golang_init_panic_ends_the_ready_check_with_the_panic(
     assert message.startswith("the job stopped while starting ("), message
     assert "): last log lines:" in message
     assert "panic: cannot open the lookup table" in message
+
+
+@pytest.mark.engine
+def test_a_missing_base_image_fails_naming_the_command_that_makes_it(
+    tmp_path: Path, settings: Settings
+) -> None:
+    from jobtypes.baseimages import ensure_base_images
+
+    missing = f"racetrack/base-missing-{uuid.uuid4().hex[:8]}:bookworm"
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM scratch AS jobtype\nFROM {missing}\n")
+    with pytest.raises(DeployFailed) as caught:
+        ensure_base_images(
+            dockerfile, log=print, settings=settings.model_copy(update={"base_image_debian": missing})
+        )
+    assert caught.value.message == (
+        f"base image {missing} is missing on the Docker engine; make it with `make setup` "
+        "(scripts/build-base-images.sh), then deploy again"
+    )
+    # An on-demand image whose bootstrap image is missing: nothing is built, the error says why.
+    on_demand = f"racetrack/base-python-test-{uuid.uuid4().hex[:8]}:trixie"
+    dockerfile.write_text(f"FROM {on_demand}\n")
+    lines: list[str] = []
+    with pytest.raises(DeployFailed) as caught:
+        ensure_base_images(
+            dockerfile,
+            log=lines.append,
+            settings=settings.model_copy(
+                update={"base_image_python_trixie": on_demand, "base_image_python": missing}
+            ),
+        )
+    assert caught.value.message == (
+        f"base image {on_demand} (Debian trixie with Python 3.13) is built from {missing}, which is "
+        "missing; make it with `make setup`, then deploy again"
+    )
+    assert lines == []

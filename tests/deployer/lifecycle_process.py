@@ -108,6 +108,9 @@ def remove_job_families(names: list[str]) -> None:
     for name in names:
         for container in client.containers.list(all=True, filters={"label": f"racetrack/job-name={name}"}):
             container.remove(force=True)
-        for image in client.images.list(filters={"label": f"racetrack.job-name={name}"}):
-            with contextlib.suppress(docker.errors.APIError):
-                client.images.remove(image.id, force=True)
+        # Images built by the deploy engine carry racetrack/job-name; those of jobtypes.build_images
+        # carry racetrack.job-name.
+        for label in ("racetrack/job-name", "racetrack.job-name"):
+            for image in client.images.list(filters={"label": f"{label}={name}"}):
+                with contextlib.suppress(docker.errors.APIError):
+                    client.images.remove(image.id, force=True)

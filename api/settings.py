@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     # Images and builds.
     base_image_python: str = "racetrack/base-python:bookworm"
     base_image_golang: str = "racetrack/base-golang:bookworm"
+    # Python 3.13 on Debian trixie, for jobs asking for it (python_version / debian_version): built
+    # from base_image_python by the first job build that needs it (jobtypes/baseimages.py), then kept.
+    base_image_python_trixie: str = "racetrack/base-python:trixie"
+    # A plain Debian bookworm: the runtime of golang jobs that set system_dependencies.
+    base_image_debian: str = "racetrack/base-minimal:bookworm"
     extra_ca_bundle: Path | None = None  # given to image builds, e.g. a corporate proxy's CA
     # Job image builds (jobtypes/): a Docker CLI whose `build` speaks BuildKit (DOCKER_BUILDKIT=1),
     # the time one image may take, and the repository prefix of job images.

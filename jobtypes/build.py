@@ -33,6 +33,7 @@ from api.errors import DeployFailed, InvalidInput
 from api.settings import Settings, get_settings
 
 from ._base import JobType
+from .baseimages import docker_cli, ensure_base_images
 from .contextpaths import check_links, check_manifest_paths, resolve_in_context
 from .jobdockerfile import CACHE_NAMESPACE_ARG, cache_namespace, check_job_dockerfile
 from .manifest import BuildManifest, parse_manifest
@@ -187,7 +188,7 @@ def plan_build(
                 handle.write(f"export {key}={shlex.quote(str(value))}\n")
         secrets["build_secrets"] = secret_file
 
-    base_image = {"golang": settings.base_image_golang}.get(job_type.name, settings.base_image_python)
+    base_image = job_type.base_image(extra, settings)
     variables: dict[str, Any] = {
         # runtime_env is for the container, not the image: templates never see it.
         "manifest": parsed.model_dump(exclude={"runtime_env"}),
@@ -205,6 +206,7 @@ def plan_build(
         "base_image": base_image,
         "base_image_python": settings.base_image_python,
         "base_image_golang": settings.base_image_golang,
+        "base_image_debian": settings.base_image_debian,
         "use_ca": USE_CA,
         "use_build_secrets": USE_BUILD_SECRETS,
         **job_type.template_vars(extra),
@@ -302,9 +304,8 @@ def build_image(
     Raises DeployFailed with the lines that say why when the build fails or runs past `timeout`.
     """
     settings = settings or get_settings()
-    cli = settings.docker_build_cli
-    if "/" in cli and not Path(cli).is_file():
-        cli = shutil.which("docker") or cli  # elsewhere the docker on PATH may speak BuildKit itself
+    cli = docker_cli(settings)
+    ensure_base_images(image.dockerfile, log=log, settings=settings)
     command = [
         cli,
         "build",

@@ -21,7 +21,7 @@ import jobtypes
 from api.errors import InvalidInput
 from api.settings import Settings
 from jobtypes.build import _jinja
-from tests.deployer.lifecycle_process import ADMIN_PASSWORD, LifecycleProcess
+from tests.deployer.lifecycle_process import ADMIN_PASSWORD, LifecycleProcess, remove_job_families
 
 from .gitserver import GitHttpServer, make_repository
 from .hostile import deploy, everything_said, folder_upload, manifest_of
@@ -42,13 +42,7 @@ def families():
     """Names of job families a test makes; their images and containers are removed afterwards."""
     names: list[str] = []
     yield names
-    client = docker.from_env()
-    for name in names:
-        for container in client.containers.list(all=True, filters={"label": f"racetrack/job-name={name}"}):
-            container.remove(force=True)
-        for image in client.images.list(filters={"label": f"racetrack.job-name={name}"}):
-            with contextlib.suppress(docker.errors.APIError):
-                client.images.remove(image.id, force=True)
+    remove_job_families(names)
 
 
 # Manifest paths -----------------------------------------------------------------------------------

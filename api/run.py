@@ -52,7 +52,8 @@ def main() -> int:
     print(
         f"racetrack: lifecycle {settings.effective_lifecycle_url}, "
         f"dashboard {settings.effective_dashboard_url}, "
-        f"pub {settings.effective_pub_url}; data in {settings.data_dir}",
+        f"pub {settings.effective_pub_url}, job pages at {settings.job_url('<job>')}; "
+        f"data in {settings.data_dir}",
         flush=True,
     )
     stopping = False

@@ -9,12 +9,14 @@ directory with owner-only permissions, so that no fixed default ever reaches pro
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import limits
 import yaml
@@ -22,6 +24,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings", "managed_secret"]
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def _default_data_dir() -> Path:
@@ -98,12 +102,24 @@ class Settings(BaseSettings):
     # Images and builds.
     base_image_python: str = "racetrack/base-python:bookworm"
     base_image_golang: str = "racetrack/base-golang:bookworm"
+    # Python 3.13 on Debian trixie, for jobs asking for it (python_version / debian_version): built
+    # from base_image_python by the first job build that needs it (jobtypes/baseimages.py), then kept.
+    base_image_python_trixie: str = "racetrack/base-python:trixie"
+    # A plain Debian bookworm: the runtime of golang jobs that set system_dependencies.
+    base_image_debian: str = "racetrack/base-minimal:bookworm"
     extra_ca_bundle: Path | None = None  # given to image builds, e.g. a corporate proxy's CA
     # Job image builds (jobtypes/): a Docker CLI whose `build` speaks BuildKit (DOCKER_BUILDKIT=1),
     # the time one image may take, and the repository prefix of job images.
     docker_build_cli: str = "/usr/bin/docker"
     image_build_timeout: float = 1800.0
     job_image_prefix: str = "racetrack"
+    # Images a job's own Dockerfile (docker-proxy) may use in FROM, COPY --from and mounts: shell
+    # patterns over the name as written or as Docker reads it (docker.io/library/python). The
+    # platform's own images (jobs', the platform's) are refused whatever this says.
+    job_dockerfile_allowed_images: list[str] = Field(default_factory=lambda: ["*"])
+    # Host names or networks (CIDR) on internal addresses (loopback, private, link-local) that job
+    # sources may be fetched from: an internal git server, e.g. ["git.corp.example", "10.1.0.0/16"].
+    allowed_internal_hosts: list[str] = Field(default_factory=list)
     default_infrastructure_target: str = "docker"
     docker_network: str = "racetrack"
     job_bind_address: str = "127.0.0.1"
@@ -115,6 +131,10 @@ class Settings(BaseSettings):
     # context, render_dir, ...); see stacks/kubernetes/program.py for the accepted keys.
     kubernetes_settings: dict[str, Any] = Field(default_factory=dict)
 
+    # Each job's pages are served to browsers from a host of its own, <job>.<jobs_domain>, at pub's
+    # port and scheme (docs/security.md); *.localhost reaches this machine in browsers and curl.
+    jobs_domain: str = "jobs.localhost"
+    job_session_ttl: float = 3600.0  # seconds a browser session on a job's host lasts
     # Pub gateway.
     pub_host: str = "127.0.0.1"
     pub_auth_cache_ttl: float = 10.0  # seconds an auth decision is reused
@@ -142,6 +162,17 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"{value!r} is not a rate limit (accepted: e.g. '30 per minute')") from exc
         return value
+
+    @field_validator("jobs_domain")
+    @classmethod
+    def _a_domain_name(cls, value: str) -> str:
+        domain = value.strip().strip(".").lower()
+        if not domain or not all(_DNS_LABEL.fullmatch(label) for label in domain.split(".")):
+            raise ValueError(
+                f"jobs_domain {value!r} is not a domain name: set RACETRACK_JOBS_DOMAIN to e.g. "
+                "jobs.localhost (one machine) or jobs.example.com (a wildcard DNS name for pub)"
+            )
+        return domain
 
     @classmethod
     def settings_customise_sources(
@@ -173,6 +204,18 @@ class Settings(BaseSettings):
         return self.dashboard_url or f"http://{self.lifecycle_host}:{self.dashboard_port}/dashboard"
 
     @property
+    def effective_jobs_url(self) -> str:
+        """scheme://<jobs domain>[:port]: pub's scheme and port, e.g. http://jobs.localhost:7005."""
+        pub = urlsplit(self.effective_pub_url)
+        port = f":{pub.port}" if pub.port else ""
+        return f"{pub.scheme}://{self.jobs_domain}{port}"
+
+    def job_url(self, name: str) -> str:
+        """Where browsers open a job's pages: its own origin, e.g. http://adder.jobs.localhost:7005."""
+        jobs = urlsplit(self.effective_jobs_url)
+        return f"{jobs.scheme}://{name}.{jobs.netloc}"
+
+    @property
     def effective_pulumi_backend_url(self) -> str:
         return self.pulumi_backend_url or f"file://{self.data_dir / 'pulumi-state'}"
 
@@ -187,6 +230,11 @@ class Settings(BaseSettings):
     @property
     def user_token_max_age(self) -> timedelta | None:
         return timedelta(seconds=self.user_token_lifetime) if self.user_token_lifetime else None
+
+    def serves_https(self, public_url: str) -> bool:
+        """Whether what is served at `public_url` is reached over HTTPS: its cookies are then Secure and
+        named with the `__Host-` prefix (RACETRACK_SECURE_COOKIE=true says so when the URL cannot)."""
+        return self.secure_cookie or public_url.lower().startswith("https://")
 
     def signing_key(self) -> str:
         if self.auth_key is not None:

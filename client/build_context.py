@@ -15,6 +15,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from client.errors import InvalidInput
+
 __all__ = ["IgnoreRules", "list_context_files", "encode_build_context", "BuildContext"]
 
 ALWAYS_IGNORED = {".git"}
@@ -131,6 +133,22 @@ def list_context_files(directory: Path, rules: IgnoreRules | None = None) -> lis
     return sorted(found)
 
 
+def _packed_path(directory: Path, rel: str) -> str:
+    """What to pack for `rel`: the platform takes only files and folders, so a link to a file inside
+    the job directory is sent as that file; any other link is an error naming it."""
+    path = directory / rel
+    if not path.is_symlink():
+        return str(path)
+    target = path.resolve()
+    if target.is_file() and target.is_relative_to(directory.resolve()):
+        return str(target)
+    raise InvalidInput(
+        f"{rel} is a symbolic link to {os.readlink(path)}, which is not a file inside the job directory",
+        hint="the platform accepts only files and folders: replace the link with a copy of what it "
+        "points to, or deploy from git (links inside the job's folder are kept there)",
+    )
+
+
 @dataclass
 class BuildContext:
     encoded: str
@@ -152,7 +170,7 @@ def encode_build_context(directory: Path, exclude: set[str] | None = None) -> Bu
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for rel in files:
-            tar.add(str(directory / rel), arcname=rel, recursive=False)
+            tar.add(_packed_path(directory, rel), arcname=rel, recursive=False)
     return BuildContext(encoded=base64.b64encode(buffer.getvalue()).decode(), files=len(files))
 
 

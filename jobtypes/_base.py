@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from api.errors import InvalidInput
+from api.settings import Settings
 
 __all__ = [
     "JobType",
@@ -93,6 +94,10 @@ class JobType:
         """Extra variables for the Dockerfile templates."""
         return {}
 
+    def base_image(self, extra: JobTypeExtra, settings: Settings) -> str:
+        """The image the job's Dockerfile starts from (template variable `base_image`)."""
+        return settings.base_image_python
+
     def runtime_env(self, extra: JobTypeExtra) -> dict[str, str]:
         """Variables the job container needs from this job type (besides the platform's)."""
         return {}
@@ -121,7 +126,8 @@ def format_validation_error(exc: ValidationError, model: type[JobTypeExtra], ref
             known = ", ".join(sorted(model.model_fields))
             problems.append(f"jobtype_extra.{location}: unknown field for {ref}; known fields: {known}")
             continue
-        message = error["msg"]
-        hint = model.hints.get(field_name)
+        # A validator's own message says what to do; pydantic's "Value error, " prefix adds nothing.
+        message = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+        hint = None if error["type"] == "value_error" else model.hints.get(field_name)
         problems.append(f"jobtype_extra.{location}: {message}" + (f" ({hint})" if hint else ""))
     return "invalid jobtype_extra: " + "; ".join(problems)

@@ -32,10 +32,14 @@ import jinja2
 from api.errors import DeployFailed, InvalidInput
 from api.settings import Settings, get_settings
 
-from ._base import JobType, JobTypeExtra
+from ._base import JobType
+from .baseimages import docker_cli, ensure_base_images
+from .contextpaths import check_links, check_manifest_paths, resolve_in_context
+from .jobdockerfile import CACHE_NAMESPACE_ARG, cache_namespace, check_job_dockerfile
 from .manifest import BuildManifest, parse_manifest
 from .registry import resolve_job_type
 from .source import SourceInfo
+from .templatevalues import check_template_values, dockerfile_quote, one_line, shell_quote
 
 __all__ = ["ImageBuild", "BuildPlan", "plan_build", "build_image", "build_images", "image_name"]
 
@@ -103,14 +107,19 @@ def image_name(
 
 
 def _jinja() -> jinja2.Environment:
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
-    env.filters["dq"] = lambda value: json.dumps(str(value))  # a double-quoted Dockerfile value
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False, finalize=one_line
+    )
+    env.filters["dq"] = dockerfile_quote  # a double-quoted Dockerfile word (ENV, COPY)
+    env.filters["sh"] = shell_quote  # a shell word (RUN)
     env.filters["tojson"] = lambda value: json.dumps(value)
     return env
 
 
 def _copy_jobtype_files(job_type: JobType, target: Path) -> None:
-    if target.exists():
+    if target.is_symlink() or target.is_file():
+        target.unlink()  # the job's code may hold this name too; never follow it
+    elif target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".extracted")
@@ -135,19 +144,6 @@ def _with_jobtype_stage(text: str) -> str:
     return f"FROM scratch AS jobtype\nCOPY {JOBTYPE_DIR_NAME}/ /\n\n{text}"
 
 
-def _check_source(job_type: JobType, extra: JobTypeExtra, context: Path, directory: str) -> None:
-    """Fails early, before any build, when a file the manifest names is not in the job's code."""
-    where = f"the job's code (git.directory '{directory}')"
-    for field_name in ("entrypoint_path", "requirements_path", "gomod", "dockerfile_path"):
-        value = getattr(extra, field_name, None)
-        if isinstance(value, str) and value and field_name in type(extra).model_fields:
-            if not (context / value).is_file():
-                raise InvalidInput(
-                    f"jobtype_extra.{field_name}: file '{value}' not found in {where}; "
-                    f"fix the path in job.yaml or add the file"
-                )
-
-
 def plan_build(
     manifest: Mapping[str, Any] | BuildManifest,
     source: SourceInfo,
@@ -168,7 +164,8 @@ def plan_build(
     job_type = resolved.job_type
     extra = job_type.validate_extra(parsed.jobtype_extra)
     context = source.context_dir
-    _check_source(job_type, extra, context, parsed.directory)
+    check_links(context, what="the job's code")
+    check_manifest_paths(extra, context)
     warnings = ([resolved.note] if resolved.note else []) + job_type.build_warnings(extra)
     for warning in warnings:
         if log:
@@ -191,9 +188,10 @@ def plan_build(
                 handle.write(f"export {key}={shlex.quote(str(value))}\n")
         secrets["build_secrets"] = secret_file
 
-    base_image = {"golang": settings.base_image_golang}.get(job_type.name, settings.base_image_python)
+    base_image = job_type.base_image(extra, settings)
     variables: dict[str, Any] = {
-        "manifest": parsed.model_dump(),
+        # runtime_env is for the container, not the image: templates never see it.
+        "manifest": parsed.model_dump(exclude={"runtime_env"}),
         "manifest_jobtype_extra": parsed.jobtype_extra,
         "extra": extra,
         "env_vars": parsed.build_env,
@@ -208,10 +206,12 @@ def plan_build(
         "base_image": base_image,
         "base_image_python": settings.base_image_python,
         "base_image_golang": settings.base_image_golang,
+        "base_image_debian": settings.base_image_debian,
         "use_ca": USE_CA,
         "use_build_secrets": USE_BUILD_SECRETS,
         **job_type.template_vars(extra),
     }
+    check_template_values(variables)
     labels = {
         "racetrack-component": "job",
         "racetrack.job-name": parsed.name,
@@ -234,12 +234,10 @@ def plan_build(
             dockerfile.write_text(_with_jobtype_stage(text), encoding="utf-8")
         else:
             assert spec.dockerfile_path is not None
-            dockerfile = context / spec.dockerfile_path
-            if not dockerfile.is_file():
-                raise InvalidInput(
-                    f"jobtype_extra.dockerfile_path: file '{spec.dockerfile_path}' "
-                    "not found in the job's code"
-                )
+            dockerfile = resolve_in_context(
+                context, spec.dockerfile_path, field="jobtype_extra.dockerfile_path"
+            )
+            check_job_dockerfile(dockerfile, build_args=parsed.build_env, settings=settings)
         images.append(
             ImageBuild(
                 role=spec.role,
@@ -250,7 +248,11 @@ def plan_build(
                 context=context,
                 port=spec.port,
                 address_env=spec.address_env,
-                build_args=dict(parsed.build_env) if spec.source == "job" else {},
+                build_args={
+                    **(dict(parsed.build_env) if spec.source == "job" else {}),
+                    # BuildKit prefixes every cache mount id with this: a family's caches are its own.
+                    CACHE_NAMESPACE_ARG: cache_namespace(parsed.name),
+                },
                 labels={**labels, "racetrack.image-role": spec.role},
                 secrets=dict(secrets),
             )
@@ -302,9 +304,8 @@ def build_image(
     Raises DeployFailed with the lines that say why when the build fails or runs past `timeout`.
     """
     settings = settings or get_settings()
-    cli = settings.docker_build_cli
-    if "/" in cli and not Path(cli).is_file():
-        cli = shutil.which("docker") or cli  # elsewhere the docker on PATH may speak BuildKit itself
+    cli = docker_cli(settings)
+    ensure_base_images(image.dockerfile, log=log, settings=settings)
     command = [
         cli,
         "build",

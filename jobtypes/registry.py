@@ -32,6 +32,7 @@ from api.errors import AlreadyExists, InvalidInput, NotFound
 from api.settings import Settings, get_settings
 
 from ._base import JOB_PORT, ImageSpec, JobType, JobTypeExtra
+from .archive import extract_zip
 from .docker_proxy import USER_MODULE_ADDRESS_ENV, DockerProxyJobType
 from .golang import GolangJobType
 from .python3 import Python3JobType
@@ -49,7 +50,8 @@ __all__ = [
 ]
 
 BUILTIN_VERSION = "1.0.0"
-_PLUGIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_PLUGIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MAX_PLUGIN_BYTES = 512 * 1024 * 1024  # unpacked
 
 
 def builtin_job_types() -> list[JobType]:
@@ -103,7 +105,9 @@ def _read_manifest(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
     manifest = yaml.safe_load(archive.read("plugin-manifest.yaml")) or {}
     if not isinstance(manifest, dict) or not manifest.get("name") or not manifest.get("version"):
         raise InvalidInput(f"{source}: plugin-manifest.yaml must set name and version")
-    if not _PLUGIN_NAME.match(str(manifest["name"])) or not _PLUGIN_NAME.match(str(manifest["version"])):
+    if not _PLUGIN_NAME.fullmatch(str(manifest["name"])) or not _PLUGIN_NAME.fullmatch(
+        str(manifest["version"])
+    ):
         raise InvalidInput(
             f"{source}: plugin name and version may hold only letters, digits, '.', '_' and '-'"
         )
@@ -121,11 +125,7 @@ def _load_plugin(zip_path: Path) -> tuple[PluginInfo, list[JobType]]:
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)
-        for member in archive.infolist():
-            destination = (target / member.filename).resolve()
-            if target.resolve() not in destination.parents and destination != target.resolve():
-                raise InvalidInput(f"{zip_path.name}: member {member.filename} points outside the plugin")
-        archive.extractall(target)
+        extract_zip(archive, target, what=zip_path.name, max_bytes=MAX_PLUGIN_BYTES)
     module_name = f"racetrack_plugin_{re.sub(r'[^A-Za-z0-9_]', '_', target.name)}"
     spec = importlib.util.spec_from_file_location(module_name, target / "plugin.py")
     assert spec is not None and spec.loader is not None

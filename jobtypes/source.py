@@ -4,8 +4,12 @@
                               branch="main", directory="adder", username="me", token="...")
     source = unpack_build_context(workspace, encoded_tar_gz, directory="adder")
 
-Credentials only ever appear inside the clone command's URL: messages and logs show the URL
-without them, and `.git` (whose config would hold them) is deleted after the clone.
+Git runs with the remote's host checked and pinned (`jobtypes.remotes`), redirects off, and only
+http(s); credentials reach git through a credential helper reading environment variables, never
+through its command line or the URL. Every failure to fetch gives the same message, so the
+platform cannot be used to learn which hosts and ports answer; the cause goes to the operator's
+log. A checkout may keep symbolic links that stay inside the build context; one that points out
+is refused, naming it. Uploads hold only files and folders (`jobtypes.archive`).
 """
 
 from __future__ import annotations
@@ -14,23 +18,39 @@ import base64
 import binascii
 import io
 import logging
+import os
 import shutil
+import subprocess
 import tarfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-import git
+from api.errors import InvalidInput
+from api.settings import Settings, get_settings
 
-from api.errors import InvalidInput, NotFound, Unauthenticated
+from .archive import extract_tar
+from .contextpaths import check_links, context_root
+from .remotes import RemoteRefused, ResolvedHost, resolve_public_host
+from .templatevalues import control_character
 
 __all__ = ["SourceInfo", "fetch_git_source", "unpack_build_context", "pack_directory", "redact_url"]
 
 MAX_CONTEXT_BYTES = 512 * 1024 * 1024
+GIT_TIMEOUT = 600.0
 
-# GitPython logs each command line at DEBUG, and the clone command holds the credentials.
-logging.getLogger("git.cmd").setLevel(logging.INFO)
+logger = logging.getLogger("racetrack.git")
+
+# Answers git's `get` with the variables below, and only for https: the secret stays out of argv.
+_CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get || exit 0; ok=; '
+    'while IFS= read -r line && test -n "$line"; do '
+    'case "$line" in protocol=https) ok=1;; esac; done; '
+    'test -n "$ok" || exit 0; '
+    'printf \'username=%s\\npassword=%s\\n\' "$RACETRACK_GIT_USERNAME" "$RACETRACK_GIT_PASSWORD"; }; f'
+)
 
 
 @dataclass(frozen=True)
@@ -46,29 +66,67 @@ def redact_url(url: str) -> str:
     """The URL without user name or password, for messages."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port:
+        host += f":{port}"
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
-def _with_credentials(url: str, username: str | None, token: str | None) -> str:
-    if not token:
-        return url
-    parts = urlsplit(url)
-    if parts.scheme != "https":
-        raise InvalidInput(f"git.remote {redact_url(url)}: credentials are only sent over https")
-    user = quote(username or "git", safe="")
-    netloc = f"{user}:{quote(token, safe='')}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+def _cannot_fetch(shown: str, branch: str | None) -> InvalidInput:
+    """The one message for every failure to fetch: it must not tell which hosts or ports answer."""
+    return InvalidInput(
+        f"cannot fetch {shown}"
+        + (f" (branch '{branch}')" if branch else "")
+        + ": the repository could not be fetched. Check the URL, the branch and the git credentials "
+        "(`racetrack set credentials`); redirects are not followed, and remotes on internal "
+        "(loopback, private, link-local) addresses need the operator's setting allowed_internal_hosts"
+    )
 
 
-def _context_dir(root: Path, directory: str) -> Path:
-    context = (root / (directory or ".")).resolve()
-    if context != root.resolve() and root.resolve() not in context.parents:
-        raise InvalidInput(f"git.directory '{directory}' points outside the repository")
-    if not context.is_dir():
-        raise InvalidInput(f"git.directory '{directory}' does not exist in the job's code")
-    return context
+def git_clone_command(
+    url: str, target: Path, host: ResolvedHost, *, branch: str | None, with_credentials: bool
+) -> list[str]:
+    """The clone's command line: no secret in it, connections pinned to the checked addresses."""
+    options = [
+        "-c",
+        "http.followRedirects=false",
+        "-c",
+        "credential.helper=",
+        "-c",
+        "core.hooksPath=/dev/null",
+    ]
+    if not host.literal:
+        addresses = ",".join(f"[{a}]" if ":" in a else a for a in host.addresses)
+        options += ["-c", f"http.curloptResolve={host.host}:{host.port}:{addresses}"]
+    if with_credentials:
+        options += ["-c", f"credential.helper={_CREDENTIAL_HELPER}"]
+    command = ["git", *options, "clone", "--depth", "1", "--single-branch"]
+    if branch:
+        command += ["--branch", branch]
+    return [*command, "--", url, str(target)]
+
+
+def _git_environment(username: str | None, token: str | None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RACETRACK_GIT_")}
+    env.pop("SSH_ASKPASS", None)
+    env.update(
+        {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": "/bin/false",
+            "GIT_ALLOW_PROTOCOL": "http:https",
+            "GIT_HTTP_LOW_SPEED_LIMIT": "1000",
+            "GIT_HTTP_LOW_SPEED_TIME": "60",
+        }
+    )
+    if token:
+        env["RACETRACK_GIT_USERNAME"] = username or "git"
+        env["RACETRACK_GIT_PASSWORD"] = token
+    return env
 
 
 def fetch_git_source(
@@ -80,65 +138,62 @@ def fetch_git_source(
     username: str | None = None,
     token: str | None = None,
     log: Callable[[str], None] | None = None,
+    settings: Settings | None = None,
 ) -> SourceInfo:
     """Clones `remote` (depth 1, one branch) into `workspace/src`; returns the build context."""
+    settings = settings or get_settings()
     shown = redact_url(remote)
+    parts = urlsplit(remote)
+    if parts.password and not token:  # a token written into the URL moves out of the command line
+        username, token = unquote(parts.username or ""), unquote(parts.password)
+    url = shown
+    if token and parts.scheme != "https":
+        raise InvalidInput(f"git.remote {shown}: credentials are only sent over https")
+    for value, name in ((username, "username"), (token, "token"), (branch, "branch")):
+        if value and control_character(value) is not None:
+            raise InvalidInput(f"git {name}: contains a control character; remove it")
+    if branch and branch.startswith("-"):
+        raise InvalidInput(f"git.branch '{branch}': a branch name cannot start with '-'")
     target = workspace / "src"
     if target.exists():
         shutil.rmtree(target)
     workspace.mkdir(parents=True, exist_ok=True)
     if log:
         log(f"cloning {shown}" + (f" branch {branch}" if branch else ""))
-    options: dict[str, object] = {"depth": 1, "single_branch": True}
-    if branch:
-        options["branch"] = branch
     try:
-        repo = git.Repo.clone_from(
-            _with_credentials(remote, username, token),
-            target,
-            env={"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"},
-            **options,
+        host = resolve_public_host(url, allowed=settings.allowed_internal_hosts)
+    except RemoteRefused as exc:
+        logger.warning("not fetching %s: %s", shown, exc.reason)
+        raise _cannot_fetch(shown, branch) from None
+    command = git_clone_command(url, target, host, branch=branch, with_credentials=bool(token))
+    try:
+        result = subprocess.run(
+            command,
+            env=_git_environment(username, token),
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=GIT_TIMEOUT,
+            check=False,
         )
-    except git.GitCommandError as exc:
-        raise _clone_error(exc, shown, branch, bool(token)) from None
-    try:
-        git_version = repo.git.describe("--long", "--tags", "--dirty", "--always")
-    except git.GitCommandError:
-        git_version = ""
-    finally:
-        repo.close()
-    shutil.rmtree(target / ".git", ignore_errors=True)
-    return SourceInfo(
-        workspace=workspace, context_dir=_context_dir(target, directory), git_version=git_version
+        failure = (result.stderr.strip().splitlines() or ["no output"])[-1] if result.returncode else ""
+    except subprocess.TimeoutExpired:
+        failure = f"no answer within {GIT_TIMEOUT:.0f} s"
+    if failure:
+        logger.warning("fetching %s failed: %s", shown, failure)
+        shutil.rmtree(target, ignore_errors=True)
+        raise _cannot_fetch(shown, branch)
+    describe = subprocess.run(
+        ["git", "-C", str(target), "describe", "--long", "--tags", "--dirty", "--always"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
-
-
-def _clone_error(
-    exc: git.GitCommandError, shown: str, branch: str | None, had_credentials: bool
-) -> Exception:
-    # stderr may echo the URL with credentials; only fixed messages leave this function.
-    stderr = str(exc.stderr or "")
-    lowered = stderr.lower()
-    if "could not read username" in lowered or "terminal prompts disabled" in lowered:
-        return Unauthenticated(f"cannot clone {shown}: no git credentials configured for this repository")
-    if "authentication failed" in lowered or "403" in lowered or "401" in lowered:
-        return Unauthenticated(
-            f"cannot clone {shown}: authentication failure, check the git username and token"
-        )
-    if branch and ("remote branch" in lowered and "not found" in lowered):
-        return NotFound(f"cannot clone {shown}: branch '{branch}' does not exist")
-    if "not found" in lowered or "does not exist" in lowered or "does not appear to be a git" in lowered:
-        return NotFound(
-            f"cannot clone {shown}: repository not found"
-            + ("" if had_credentials else " (private repositories need git credentials)")
-        )
-    if (
-        "could not resolve host" in lowered
-        or "failed to connect" in lowered
-        or "connection refused" in lowered
-    ):
-        return InvalidInput(f"cannot clone {shown}: the git server cannot be reached")
-    return InvalidInput(f"cannot clone {shown}: git failed with exit code {exc.status}")
+    git_version = describe.stdout.strip() if describe.returncode == 0 else ""
+    shutil.rmtree(target / ".git", ignore_errors=True)
+    context = context_root(target, directory)
+    check_links(context, what="the job's code")
+    return SourceInfo(workspace=workspace, context_dir=context, git_version=git_version)
 
 
 def unpack_build_context(workspace: Path, encoded: str | bytes, *, directory: str = ".") -> SourceInfo:
@@ -154,37 +209,13 @@ def unpack_build_context(workspace: Path, encoded: str | bytes, *, directory: st
     target = workspace / "src"
     if target.exists():
         shutil.rmtree(target)
-    target.mkdir(parents=True)
     try:
         with tarfile.open(fileobj=io.BytesIO(raw), mode="r:*") as archive:
-            total = sum(member.size for member in archive.getmembers())
-            if total > MAX_CONTEXT_BYTES:
-                raise InvalidInput(
-                    f"build context unpacks to {total >> 20} MB, more than {MAX_CONTEXT_BYTES >> 20} MB"
-                )
-            _extract_safely(archive, target)
-    except (tarfile.TarError, EOFError, OSError) as exc:
+            extract_tar(archive, target, what="build context", max_bytes=MAX_CONTEXT_BYTES)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        shutil.rmtree(target, ignore_errors=True)
         raise InvalidInput(f"build context is not a readable tar.gz: {exc}") from None
-    return SourceInfo(workspace=workspace, context_dir=_context_dir(target, directory), git_version="local")
-
-
-def _extract_safely(archive: tarfile.TarFile, target: Path) -> None:
-    """Extracts with the "data" filter (refuses absolute paths, links out, devices). Pythons older than
-    3.11.4 (Debian bookworm's 3.11.2, the platform image's) lack it: the same checks are made by hand."""
-    if hasattr(tarfile, "data_filter"):
-        archive.extractall(target, filter="data")
-        return
-    root = target.resolve()
-    for member in archive.getmembers():
-        destination = (root / member.name).resolve()
-        if not (member.isfile() or member.isdir() or member.issym()) or not destination.is_relative_to(root):
-            raise InvalidInput(
-                f"build context member {member.name!r} is not allowed (only files and folders inside it)"
-            )
-        if member.issym() and not (destination.parent / member.linkname).resolve().is_relative_to(root):
-            raise InvalidInput(f"build context link {member.name!r} points outside it")
-        member.mode = (member.mode | 0o600) & 0o755
-    archive.extractall(target)  # noqa: S202 - every member checked above
+    return SourceInfo(workspace=workspace, context_dir=context_root(target, directory), git_version="local")
 
 
 def pack_directory(folder: Path) -> str:

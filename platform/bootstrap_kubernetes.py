@@ -99,6 +99,14 @@ def declare(config: PlatformConfig) -> dict:
     account = _declare_rbac(namespace, jobs_namespace, labels, opts)
     _declare_network_policy(jobs_namespace, labels, opts)
 
+    # Each job's pages get a host of their own under the jobs domain (docs/security.md): DNS for
+    # *.<jobs domain> points at the Ingress controller, with a wildcard certificate for it.
+    jobs_domain = config.get("jobsDomain") or (f"jobs.{host}" if host else None)
+    job_hosts = (
+        {"jobs_url": f"https://{jobs_domain}", "dashboard_url": f"{base_url}/dashboard"}
+        if jobs_domain and base_url
+        else {}
+    )
     env = {
         "RACETRACK_DATA_DIR": DATA,
         "RACETRACK_LIFECYCLE_HOST": "0.0.0.0",
@@ -118,10 +126,13 @@ def declare(config: PlatformConfig) -> dict:
                 "lifecycle_url": f"http://lifecycle.{namespace}.svc.cluster.local:{PORTS['lifecycle']}/lifecycle",
                 "pub_url": f"http://pub.{namespace}.svc.cluster.local:{PORTS['pub']}/pub",
                 "internal_token_secret": "racetrack-internal-token",
+                **job_hosts,
             },
             sort_keys=True,
         ),
     }
+    if jobs_domain:
+        env["RACETRACK_JOBS_DOMAIN"] = jobs_domain
     if base_url:
         env.update(
             {

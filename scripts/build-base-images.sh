@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Makes the base images that job images start from. No container registry is reachable from our
 # machines, so each image is a Debian root file system made by debootstrap and imported into Docker.
-# The image names are settings (RACETRACK_BASE_IMAGE_PYTHON, RACETRACK_BASE_IMAGE_GOLANG).
+# The image names are settings (RACETRACK_BASE_IMAGE_PYTHON, RACETRACK_BASE_IMAGE_GOLANG,
+# RACETRACK_BASE_IMAGE_DEBIAN: plain bookworm, the runtime of golang jobs with system_dependencies).
+#
+# Debian trixie with Python 3.13 (RACETRACK_BASE_IMAGE_PYTHON_TRIXIE) is not made here by default: it
+# takes 3 to 4 minutes and about 180 MB, and the platform builds it itself the first time a job asks
+# for it (jobtypes/baseimages.py). To build it ahead: bash scripts/build-base-images.sh trixie
 set -euo pipefail
 shopt -s inherit_errexit  # a failing debootstrap inside $(...) must stop the script
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/versions.sh"
 PY_IMAGE="${RACETRACK_BASE_IMAGE_PYTHON:-racetrack/base-python:$BASE_IMAGE_SUITE}"
 GO_IMAGE="${RACETRACK_BASE_IMAGE_GOLANG:-racetrack/base-golang:$BASE_IMAGE_SUITE}"
+DEBIAN_IMAGE="${RACETRACK_BASE_IMAGE_DEBIAN:-racetrack/base-minimal:$BASE_IMAGE_SUITE}"
 SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
 
 mirror() {  # the Debian mirror apt already uses
@@ -51,14 +57,14 @@ ensure_image() {  # image name packages
 }
 
 ensure_image "$PY_IMAGE" python "python3,python3-venv,python3-pip,ca-certificates"
+ensure_image "$DEBIAN_IMAGE" minimal "ca-certificates,git"
 
 # The Go job type compiles inside the image; it gets the host's Go toolchain on top of a minimal
 # Debian, because Debian's own Go is too old for current modules.
 if image_ok "$GO_IMAGE" && docker run --rm "$GO_IMAGE" /bin/sh -c true >/dev/null 2>&1; then
   echo "base image $GO_IMAGE: present"
 else
-  base="racetrack/base-minimal:$BASE_IMAGE_SUITE"
-  ensure_image "$base" minimal "ca-certificates,git"
+  base="$DEBIAN_IMAGE"
   goroot="$(go env GOROOT)"
   ctx="$(mktemp -d)"
   cp -a "$goroot" "$ctx/go"
@@ -67,4 +73,9 @@ else
   DOCKER_BUILDKIT=0 docker build -q -t "$GO_IMAGE" "$ctx" >/dev/null 2>&1 || docker build -q -t "$GO_IMAGE" "$ctx" >/dev/null
   rm -rf "$ctx"
   echo "base image $GO_IMAGE: built with $(go version | awk '{print $3}')"
+fi
+
+# Base images the platform otherwise builds on demand, when named: e.g. `trixie`.
+if [[ $# -gt 0 ]]; then
+  "$(dirname "$here")/.venv/bin/python" -c 'import sys; from jobtypes.baseimages import main; sys.exit(main(sys.argv[1:]))' "$@"
 fi

@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.dashboard._signing import Signer
+from api.dashboard.cookies import CookiePolicy
 from api.dashboard.csrf import CsrfCookieMiddleware
 from api.dashboard.lifecycle import LifecycleClient
 from api.dashboard.rendering import STATIC_DIR, render
@@ -109,11 +110,12 @@ def create_app(
         *activity.routes,
         *staff.routes,
     ]
+    cookie_policy = CookiePolicy(
+        secure=settings.serves_https(settings.effective_dashboard_url), base_path=PREFIX
+    )
     middleware = [
         Middleware(SecurityHeadersMiddleware),
-        Middleware(
-            CsrfCookieMiddleware, signer=Signer(key, "csrf"), secure=settings.secure_cookie, path=PREFIX
-        ),
+        Middleware(CsrfCookieMiddleware, signer=Signer(key, "csrf"), policy=cookie_policy),
     ]
     app = Starlette(
         routes=[
@@ -125,5 +127,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.cookies = cookie_policy
     app.state.flash_signer = Signer(key, "flash")
     return app

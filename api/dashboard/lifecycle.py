@@ -146,6 +146,11 @@ class LifecycleClient:
     async def regenerate_token(self, token: str) -> dict[str, Any]:
         return await self.request("POST", "/auth/token/user/regenerate", token=token)
 
+    async def job_ticket(self, token: str, name: str, path: str) -> dict[str, Any]:
+        """`{url, expires_in}`: the URL on the job's own host that opens `path` as this user, once."""
+        body = {"job_name": name, "path": path}
+        return await self.request("POST", "/auth/job-session/ticket", token=token, json=body)
+
     async def info(self, token: str | None) -> dict[str, Any]:
         return await self.request("GET", "/info", token=token)
 

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from api.dashboard import cookies
 from api.dashboard.csrf import CSRF_FIELD, csrf_token
-from api.dashboard.session import FLASH_COOKIE
 
 __all__ = ["templates", "render", "STATIC_DIR"]
 
@@ -79,7 +79,7 @@ def render(
     A `fragment` (part of a page, fetched by script) leaves the flash message for the next page.
     """
     signer = request.app.state.flash_signer
-    message = None if fragment else signer.loads(request.cookies.get(FLASH_COOKIE))
+    message = None if fragment else signer.loads(cookies.read(request, cookies.FLASH))
     context.setdefault("user", request.scope.get("state", {}).get("user"))
     context.update(
         request=request,
@@ -90,5 +90,5 @@ def render(
     )
     response = templates.TemplateResponse(request, template, context, status_code=status_code)
     if message is not None:
-        response.delete_cookie(FLASH_COOKIE, path="/dashboard")
+        cookies.delete_cookie(request, response, cookies.FLASH)
     return response

@@ -1,7 +1,9 @@
 """Who is asking: the session cookie, the user behind it, and the decorators that guard views.
 
-The session is the user's own lifecycle token in the cookie `X-Racetrack-Auth` (HttpOnly,
-SameSite=Lax, path `/`), so that pub, on the same host, accepts it for the job's Swagger page.
+The session is the user's own lifecycle token in the cookie `rt_session` (`__Host-rt_session` over
+HTTPS; HttpOnly, SameSite=Lax, see cookies.py). Only the dashboard reads it: pub and the lifecycle
+take no dashboard cookie, so a page that makes the browser call them (a job's page, another site)
+gets no use of it. A job's Swagger page gets its own session from pub (views/jobs.py, `open_job`).
 The dashboard keeps no session store: each page asks the lifecycle who the token belongs to.
 
 Views are declared with `page()` (GET) or `form()` (POST). `form()` checks the CSRF token before
@@ -21,13 +23,12 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from api.dashboard import cookies
 from api.dashboard.csrf import check_csrf
-from api.dashboard.lifecycle import AUTH_HEADER, LifecycleClient
+from api.dashboard.lifecycle import LifecycleClient
 from api.errors import Forbidden, Unauthenticated
 
 __all__ = [
-    "AUTH_COOKIE",
-    "FLASH_COOKIE",
     "User",
     "current_user",
     "page",
@@ -38,8 +39,6 @@ __all__ = [
     "redirect",
 ]
 
-AUTH_COOKIE = AUTH_HEADER
-FLASH_COOKIE = "rt_flash"
 AUTH_COOKIE_MAX_AGE = 31 * 24 * 3600
 
 
@@ -55,7 +54,7 @@ def lifecycle(request: Request) -> LifecycleClient:
 
 
 def session_token(request: Request) -> str | None:
-    raw = request.cookies.get(AUTH_COOKIE)
+    raw = cookies.read(request, cookies.SESSION)
     return unquote(raw) if raw else None
 
 
@@ -81,21 +80,11 @@ async def current_user(request: Request) -> User | None:
 
 
 def set_auth_cookie(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(
-        AUTH_COOKIE,
-        quote(token, safe=""),
-        max_age=AUTH_COOKIE_MAX_AGE,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.app.state.settings.secure_cookie,
-    )
+    cookies.set_cookie(request, response, cookies.SESSION, quote(token, safe=""), max_age=AUTH_COOKIE_MAX_AGE)
 
 
 def clear_auth_cookie(request: Request, response: Response) -> None:
-    response.delete_cookie(
-        AUTH_COOKIE, path="/", httponly=True, samesite="lax", secure=request.app.state.settings.secure_cookie
-    )
+    cookies.delete_cookie(request, response, cookies.SESSION)
 
 
 def redirect(request: Request, name: str, **params: Any) -> RedirectResponse:
@@ -105,15 +94,7 @@ def redirect(request: Request, name: str, **params: Any) -> RedirectResponse:
 def flash(request: Request, response: Response, message: str, kind: str = "info") -> Response:
     """Shows `message` on the next page this browser renders (a signed, short-lived cookie)."""
     signer = request.app.state.flash_signer
-    response.set_cookie(
-        FLASH_COOKIE,
-        signer.dumps({"m": message, "k": kind}),
-        max_age=60,
-        path="/dashboard",
-        httponly=True,
-        samesite="lax",
-        secure=request.app.state.settings.secure_cookie,
-    )
+    cookies.set_cookie(request, response, cookies.FLASH, signer.dumps({"m": message, "k": kind}), max_age=60)
     return response
 
 

@@ -1,6 +1,6 @@
 """Database: SQLAlchemy tables, sessions, Alembic migrations and repository functions."""
 
-from api.db.auth_models import SUBJECT_KINDS, AuthSubject, AuthToken, Esc, Permission, User
+from api.db.auth_models import SUBJECT_KINDS, AuthSubject, AuthToken, Esc, Permission, UsedJobTicket, User
 from api.db.base import Base, utcnow
 from api.db.registry_models import (
     DEPLOYMENT_KINDS,
@@ -41,6 +41,7 @@ __all__ = [
     "SUBJECT_KINDS",
     "Setting",
     "TrashJob",
+    "UsedJobTicket",
     "User",
     "create_db_engine",
     "downgrade",

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from api.db.base import Base, UtcDateTime, new_id, utcnow
 from api.db.registry_models import Job, JobFamily
 
-__all__ = ["SUBJECT_KINDS", "User", "Esc", "AuthSubject", "AuthToken", "Permission"]
+__all__ = ["SUBJECT_KINDS", "User", "Esc", "AuthSubject", "AuthToken", "Permission", "UsedJobTicket"]
 
 SUBJECT_KINDS = ("user", "esc", "job_family", "internal")
 
@@ -103,3 +103,15 @@ class Permission(Base):
     subject: Mapped[AuthSubject] = relationship()
     job_family: Mapped[JobFamily | None] = relationship()
     job: Mapped[Job | None] = relationship()
+
+
+class UsedJobTicket(Base):
+    """A ticket that opened a job's pages (api/auth/job_sessions.py): each opens them once.
+
+    Kept until the ticket would have expired anyway, then purged by the next redemption.
+    """
+
+    __tablename__ = "used_job_tickets"
+
+    ticket_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

@@ -632,6 +632,7 @@ class DeployEngine:
             username=credentials.get("username"),
             token=credentials.get("password"),
             log=lambda line: _append(log_path, line),
+            settings=self.settings,
         )
 
     def _grant_deployer(self, session: Session, deployed_by: str | None, job: Job) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Annotated
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -24,6 +24,8 @@ from api.settings import Settings, managed_secret
 __all__ = [
     "AUTH_HEADER",
     "INTERNAL_HEADER",
+    "header_token",
+    "login_cookie",
     "SessionDep",
     "SettingsDep",
     "CallerDep",
@@ -70,14 +72,51 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def request_token(request: Request) -> str | None:
-    """The caller's token: the X-Racetrack-Auth header, a legacy header, or the login cookie."""
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def login_cookie(settings: Settings) -> tuple[str, bool]:
+    """The name of the cookie `POST /users/login` sets, and whether it is Secure.
+
+    Over HTTPS it is `__Host-X-Racetrack-Auth`: no other host (a job's own host on the same site)
+    can plant one. Only the lifecycle reads it; the dashboard has a session cookie of its own.
+    """
+    secure = settings.serves_https(settings.effective_lifecycle_url)
+    return (f"__Host-{AUTH_HEADER}" if secure else AUTH_HEADER), secure
+
+
+def header_token(request: Request) -> str | None:
+    """The token of the X-Racetrack-Auth header or of a legacy header."""
     for name in (AUTH_HEADER, *LEGACY_AUTH_HEADERS):
         value = request.headers.get(name)
         if value:
             return value.strip()
-    cookie = request.cookies.get(AUTH_HEADER)
-    return unquote(cookie) if cookie else None
+    return None
+
+
+def _from_own_page(request: Request, settings: Settings) -> bool:
+    """A request a browser sent from the lifecycle's own origin, or with a header no other site may set."""
+    if request.headers.get("x-requested-with"):
+        return True  # a cross-origin page cannot send it: the lifecycle answers no CORS preflight
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return False
+    own = {request.headers.get("host", ""), urlsplit(settings.effective_lifecycle_url).netloc}
+    return urlsplit(origin).netloc in own
+
+
+def cookie_token(request: Request, settings: Settings) -> str | None:
+    """The token of the login cookie. Browsers send cookies with requests other sites start, so an
+    unsafe method is taken only from the lifecycle's own pages (cross-site request forgery)."""
+    raw = request.cookies.get(login_cookie(settings)[0])
+    if not raw:
+        return None
+    if request.method not in SAFE_METHODS and not _from_own_page(request, settings):
+        raise Forbidden(
+            f"the login cookie authenticates a {request.method} only from the lifecycle's own pages "
+            f"(a matching Origin, or an X-Requested-With header): send the token in {AUTH_HEADER} instead"
+        )
+    return unquote(raw)
 
 
 def authenticate(session: Session, settings: Settings, token: str) -> Caller:
@@ -88,7 +127,7 @@ def authenticate(session: Session, settings: Settings, token: str) -> Caller:
 
 
 def get_caller(request: Request, session: SessionDep, settings: SettingsDep) -> Caller:
-    token = request_token(request)
+    token = header_token(request) or cookie_token(request, settings)
     if token is None:
         return ANONYMOUS if settings.auth_required else UNRESTRICTED_ANONYMOUS
     return authenticate(session, settings, token)

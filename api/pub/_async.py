@@ -190,11 +190,23 @@ def _b64(data: bytes) -> str:
 
 
 def _headers_dict(pairs: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Headers as the record keeps them: repeated ones joined by ", ", except Set-Cookie, whose lines
+    cannot be joined that way (a cookie's Expires holds a comma): those are joined by a newline."""
     out: dict[str, str] = {}
     for key, value in pairs:
         name, text = key.decode("latin-1").lower(), value.decode("latin-1")
-        out[name] = f"{out[name]}, {text}" if name in out else text
+        separator = "\n" if name == "set-cookie" else ", "
+        out[name] = f"{out[name]}{separator}{text}" if name in out else text
     return out
+
+
+def _header_lines(record: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """The recorded headers as lines again (each Set-Cookie line on its own)."""
+    lines = []
+    for name, value in record.items():
+        for part in str(value).split("\n") if name == "set-cookie" else [str(value)]:
+            lines.append((name.encode("latin-1"), part.encode("latin-1")))
+    return lines
 
 
 class AsyncCalls:
@@ -545,11 +557,12 @@ class AsyncCalls:
             )
             return
         body = base64.b64decode(record.get("response_body") or "")
-        headers = [
-            (k.encode("latin-1"), str(v).encode("latin-1"))
+        kept = {
+            k: v
             for k, v in (record.get("response_headers") or {}).items()
             if k not in ("content-length", "x-request-tracing-id")
-        ]
+        }
+        headers = _header_lines(kept)
         headers.append((b"content-length", str(len(body)).encode()))
         status = int(record["response_status_code"])
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -43,6 +43,10 @@ class PubConfig:
     async_retention: float = 4 * 3600.0
     async_max_body: int = 16 * 1024 * 1024
     sidecar: SidecarTarget | None = None
+    # scheme://<jobs domain>[:port]; None: the gateway's default, http://jobs.localhost:<its port>
+    jobs_url: str | None = None
+    secure_cookies: bool = False  # browsers reach pub over HTTPS
+    dashboard_url: str | None = None  # where a browser without a session on a job's host opens the job
 
     def __repr__(self) -> str:  # the internal token never reaches a log
         return (
@@ -83,6 +87,9 @@ class PubConfig:
             async_retention=settings.async_call_retention,
             async_max_body=settings.max_async_body,
             sidecar=target,
+            jobs_url=settings.effective_jobs_url,
+            secure_cookies=settings.serves_https(settings.effective_jobs_url),
+            dashboard_url=settings.effective_dashboard_url,
         )
 
 
@@ -97,6 +104,9 @@ _GATEWAY_VARIABLES = (
     "RACETRACK_PUB_SIDECAR_JOB_VERSION",
     "RACETRACK_PUB_ASYNC_UPSTREAM",
     "RACETRACK_INTERNAL_TOKEN_FILE",
+    "RACETRACK_PUB_JOBS_URL",
+    "RACETRACK_PUB_SECURE_COOKIE",
+    "RACETRACK_PUB_DASHBOARD_URL",
 )
 
 
@@ -121,6 +131,11 @@ def gateway_env(
             "RACETRACK_PUB_MAX_KEEPALIVE_CONNECTIONS": str(config.max_keepalive_connections),
         }
     )
+    if config.jobs_url:
+        env["RACETRACK_PUB_JOBS_URL"] = config.jobs_url
+    env["RACETRACK_PUB_SECURE_COOKIE"] = "true" if config.secure_cookies else "false"
+    if config.dashboard_url:
+        env["RACETRACK_PUB_DASHBOARD_URL"] = config.dashboard_url
     if async_upstream:
         env["RACETRACK_PUB_ASYNC_UPSTREAM"] = async_upstream
     if config.sidecar is not None:

@@ -1,11 +1,14 @@
 """The `golang` job type: `func Perform(input map[string]interface{}) (interface{}, error)` in the
-job's package, compiled with a small net/http server (go_wrapper/) into an image with nothing else."""
+job's package, compiled with a small net/http server (go_wrapper/) into an image with nothing else,
+or, when the manifest sets `system_dependencies`, into Debian with those packages."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Any, ClassVar
+
+from api.settings import Settings
 
 from .._base import SWAGGER_UI_DIR, ImageSpec, JobType, JobTypeExtra
 
@@ -43,3 +46,6 @@ class GolangJobType(JobType):
     def template_vars(self, extra: JobTypeExtra) -> dict[str, Any]:
         # Modules come from the proxy the host uses (GOPROXY), else the public one.
         return {"goproxy": os.environ.get("GOPROXY") or DEFAULT_GOPROXY}
+
+    def base_image(self, extra: JobTypeExtra, settings: Settings) -> str:
+        return settings.base_image_golang

@@ -1,20 +1,25 @@
-from flask import Flask, render_template, request
+from flask import Flask, jsonify, render_template, request, url_for
 
 
 class WebviewJob:
-    def perform(self, name: str = "world") -> str:
-        return f"Hello, {name}!"
+    """A job that is only a web page: no perform method (the shape of upstream's python-ui-flask)."""
 
-    def webview_app(self, base_url: str) -> Flask:
-        """A Flask app served at /api/v1/webview/; base_url is its public prefix, for links."""
-        app = Flask(__name__, template_folder="templates")
+    def webview_app(self, base_url: str):
+        """A Flask app. Its routes include base_url, the page's public prefix
+        (/pub/job/webview/<version>/api/v1/webview): the app sees full request paths."""
+        app = Flask(__name__, template_folder="templates", static_folder=None)
 
-        @app.route("/")
+        @app.route(base_url + "/")
         def index():
-            return render_template("index.html", base_url=base_url, greeting=self.perform())
+            # url_for gives public paths too: the app is mounted at the root of those paths.
+            return render_template("index.html", base_url=base_url, postme_url=url_for("postme"))
 
-        @app.route("/greet", methods=["POST"])
-        def greet():
-            return {"greeting": self.perform(request.get_json()["name"])}
+        @app.route(base_url + "/postme", methods=["POST"])
+        def postme():
+            return jsonify({"hello": request.json})
 
-        return app
+        @app.errorhandler(404)
+        def page_not_found(error):
+            return f"requested path was not found: {request.path}", 404
+
+        return app.wsgi_app

@@ -193,37 +193,48 @@ def _wait_ready(container, published: dict[str, str], check: dict[str, Any]) -> 
 
     address = published.get(str(int(check["port"])))
     deadline = time.monotonic() + float(check.get("timeout", 300))
-    pending = ["/live", "/ready"]
     last = "no answer yet"
-    while pending:
+    while True:
         container.reload()
-        if container.status in ("exited", "dead"):
-            raise RuntimeError(
-                f"the job stopped while starting (exit code {container.attrs['State']['ExitCode']}): "
-                f"{_log_tail(container)}"
-            )
+        # With a restart policy a crashed job comes back as "restarting", then "running" again
+        # (with its exit code reset to 0).
+        restarts = container.attrs.get("RestartCount") or 0
+        if container.status in ("exited", "dead", "restarting") or restarts:
+            code = container.attrs["State"]["ExitCode"]
+            how = f"exit code {code}" if code else f"restarted {restarts} times"
+            raise RuntimeError(f"the job stopped while starting ({how}): {_log_tail(container)}")
         if time.monotonic() > deadline:
             raise RuntimeError(
-                f"the job did not answer {pending[0]} within {check.get('timeout', 300)} s "
+                f"the job did not become ready within {check.get('timeout', 300)} s "
                 f"(last: {last}): {_log_tail(container)}"
             )
+        # /live is asked each round, not once: a job answers 200 while it initialises and 500 with
+        # the error once its initialisation failed, which ends the wait at once.
         try:
-            response = httpx.get(f"http://{address}{pending[0]}", timeout=2.0)
-            if response.status_code == 200:
-                pending.pop(0)
-                continue
-            last = f"{response.status_code} {response.text[:300]}"
-            if pending[0] == "/live" and response.status_code == 500:
-                error = (
-                    response.json().get("error")
-                    if "json" in response.headers.get("content-type", "")
-                    else None
-                )
-                if error:
-                    raise RuntimeError(f"the job failed to initialise: {error}")
+            for path in ("/live", "/ready"):
+                response = httpx.get(f"http://{address}{path}", timeout=2.0)
+                if response.status_code == 200:
+                    continue
+                last = f"{path}: {response.status_code} {response.text[:300]}"
+                error = _json_error(response)
+                if error and response.status_code == 500:
+                    raise RuntimeError(f"the job failed to initialise: {error}; {_log_tail(container)}")
+                break
+            else:
+                return
         except httpx.TransportError as exc:
             last = type(exc).__name__
         time.sleep(0.2)
+
+
+def _json_error(response) -> str | None:
+    if "json" not in response.headers.get("content-type", ""):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("error") if isinstance(body, dict) else None
 
 
 def _wait_url(container, check: dict[str, Any]) -> None:
@@ -255,8 +266,12 @@ def _wait_url(container, check: dict[str, Any]) -> None:
 
 
 def _log_tail(container, lines: int = 20) -> str:
-    text = container.logs(tail=lines).decode("utf-8", "replace").strip()
-    return f"last log lines:\n{text}" if text else "no log output"
+    """The container's last log lines on one line: the engine reports a provider's error by the last
+    line of its traceback, so a multi-line message would lose its beginning."""
+    text = container.logs(tail=lines).decode("utf-8", "replace")
+    # Blank lines and Python's ^^^^ markers under traceback lines say nothing on one line.
+    kept = [line.strip()[:300] for line in text.splitlines() if line.strip(" \t^~")]
+    return f"last log lines: {' | '.join(kept)}" if kept else "no log output"
 
 
 class Container(Resource):

@@ -4,7 +4,9 @@ Per version: a Secret with its secret variables, a Deployment whose pod holds th
 any extra image of its job type) plus an auth sidecar (pub's Go gateway in its sidecar form: image
 `pub_image`, the platform Dockerfile's `pub` target, configured by RACETRACK_* variables) that alone
 exposes a port, a Service in front of the sidecar, and Ingress rules routing
-`/pub/job/<name>/<version>/` to it. `latest` routes to the version the spec names. With `render_dir`
+`/pub/job/<name>/<version>/` to it. `latest` routes to the version the spec names. With `jobs_url`
+in the target settings (https://<jobs domain>), the same routes also answer on the family's own host
+<name>.<jobs domain>, where browsers see the job's pages (docs/security.md). With `render_dir`
 in the target settings the objects are written as YAML instead of applied, which needs no cluster.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -141,6 +144,7 @@ def _declare_version(
                 {"name": "RACETRACK_PUB_HOST", "value": "0.0.0.0"},
                 {"name": "RACETRACK_PUB_PORT", "value": str(settings["sidecar_port"])},
                 {"name": "RACETRACK_LIFECYCLE_URL", "value": settings["lifecycle_url"]},
+                *_job_host_env(settings),
                 {
                     "name": "RACETRACK_INTERNAL_TOKEN",
                     "value_from": {
@@ -204,6 +208,18 @@ def _declare_version(
     return name
 
 
+def _job_host_env(settings: dict) -> list[dict[str, str]]:
+    """How the sidecar serves the job's own host (<family>.<jobs_domain>, docs/security.md)."""
+    env = []
+    if settings.get("jobs_url"):
+        env.append({"name": "RACETRACK_PUB_JOBS_URL", "value": settings["jobs_url"]})
+        secure = str(settings["jobs_url"]).startswith("https://") or bool(settings.get("secure_cookie"))
+        env.append({"name": "RACETRACK_PUB_SECURE_COOKIE", "value": "true" if secure else "false"})
+    if settings.get("dashboard_url"):
+        env.append({"name": "RACETRACK_PUB_DASHBOARD_URL", "value": settings["dashboard_url"]})
+    return env
+
+
 def _declare_ingress(
     spec: FamilySpec, services: dict[str, str], settings: dict, opts: pulumi.ResourceOptions
 ) -> None:
@@ -220,6 +236,18 @@ def _declare_ingress(
         }
         for version, service in sorted(routes.items())
     ]
+    rules: list[dict[str, Any]] = [{"http": {"paths": paths}}]
+    if settings.get("jobs_url"):
+        # The family's own host serves its pages to browsers; "/" (the ticket exchange, the redirect
+        # to latest) goes to the latest version's sidecar.
+        host = f"{spec.family}.{urlsplit(settings['jobs_url']).hostname}"
+        root = routes.get("latest") or next(iter(sorted(routes.values())))
+        home = {
+            "path": "/",
+            "path_type": "Prefix",
+            "backend": {"service": {"name": root, "port": {"name": "auth"}}},
+        }
+        rules.append({"host": host, "http": {"paths": [*paths, home]}})
     name = f"job-{spec.family}"
     k8s.networking.v1.Ingress(
         name,
@@ -228,6 +256,6 @@ def _declare_ingress(
             "namespace": settings["namespace"],
             "labels": {"racetrack/job-name": spec.family},
         },
-        spec={"ingress_class_name": settings["ingress_class"], "rules": [{"http": {"paths": paths}}]},
+        spec={"ingress_class_name": settings["ingress_class"], "rules": rules},
         opts=opts,
     )

@@ -91,6 +91,11 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("POST", "/auth/token/job_family/{name}/regenerate"): (STAFF_ONLY, None),
     ("GET", "/auth/can-call-job/{name}/{version}/{path}"): (INTERNAL_ONLY, None),
     ("GET", "/auth/can-call-job/{name}/{version}"): (INTERNAL_ONLY, None),
+    ("POST", "/auth/job-session/ticket"): (
+        USERS,
+        {"json": {"job_name": "adder", "path": "/pub/job/adder/1.0.0/docs"}},
+    ),
+    ("POST", "/auth/job-session/redeem"): (INTERNAL_ONLY, {"json": {"ticket": "x", "job_name": "adder"}}),
     ("GET", "/auth/permissions"): (STAFF_ONLY, None),
     ("POST", "/auth/permissions"): (
         STAFF_ONLY,

@@ -80,11 +80,11 @@ def test_upgrading_gives_families_to_their_deployers_instead_of_deploy_job_for_a
 
     engine = create_db_engine(empty_database_url)
     try:
-        migrate(engine, "0001")
+        migrate(engine, "0002")
         with session_scope(session_factory(engine)) as session:
             for name in ("alice@example.com", "bob@example.com"):
                 user = register_user(session, name, "a-good-password-1")
-                # what registration granted before 0002
+                # what registration granted before 0003
                 grant(session, subject_for_user(session, user), Scope.deploy_job, granted_by="registration")
             ensure_family(session, "adder")
             for status in ("failed", "done", "done"):
@@ -96,9 +96,9 @@ def test_upgrading_gives_families_to_their_deployers_instead_of_deploy_job_for_a
             )
         migrate(engine)
         assert _deploy_grants(engine) == {
-            ("alice@example.com", "adder", "0002: deployed this family before owners existed")
+            ("alice@example.com", "adder", "0003: deployed this family before owners existed")
         }
-        downgrade(engine, "0001")
+        downgrade(engine, "0002")
         assert _deploy_grants(engine) == {
             ("alice@example.com", None, "registration"),
             ("bob@example.com", None, "registration"),

@@ -99,3 +99,33 @@ def test_regenerating_your_own_token_answers_upstreams_new_token(live_api: Api, 
     new = response.json()["new_token"]
     assert live_api.get("/users/validate_user_auth", admin).status_code == 401
     assert live_api.get("/users/validate_user_auth", new).json()["username"] == "admin"
+
+
+def test_a_job_page_session_ends_with_its_expired_token(live_api: Api, world: World) -> None:
+    """A browser session on a job's own host names a user's token: it must not outlive the token."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from api.lifecycle.deps import expected_internal_token
+
+    world.job("adder", "1.0.0")
+    token = world.user("alice@example.com")
+    internal = {"X-Racetrack-Internal-Auth": expected_internal_token(live_api.app.state.settings)}
+    opened = live_api.post(
+        "/auth/job-session/ticket", token, json={"job_name": "adder", "path": "/pub/job/adder/1.0.0/docs"}
+    )
+    assert opened.status_code == 200, opened.text
+    url = opened.json()["url"]
+    ticket = parse_qs(urlsplit(url).query)["ticket"][0]
+    redeemed = live_api.post(
+        "/auth/job-session/redeem", headers=internal, json={"ticket": ticket, "job_name": "adder"}
+    )
+    assert redeemed.status_code == 200, redeemed.text
+    as_browser = {**internal, "X-Racetrack-Job-Session": redeemed.json()["session"]}
+    assert (
+        live_api.get("/auth/can-call-job/adder/1.0.0/api/v1/perform", headers=as_browser).status_code == 200
+    )
+    with world.session() as session:
+        for row in session.query(AuthToken):
+            row.create_time = utcnow() - timedelta(days=90, seconds=1)
+    refused = live_api.get("/auth/can-call-job/adder/1.0.0/api/v1/perform", headers=as_browser)
+    assert refused.status_code == 401 and "expired" in refused.json()["error"]

@@ -181,6 +181,26 @@ def test_local_build_context_for_sample_jobs_on_localhost_honours_gitignore(
     assert names == [".gitignore", "entrypoint.py", "job.yaml", "keep.pyc", "pkg/util.py"]
 
 
+def test_local_build_context_sends_files_for_links_inside_and_refuses_links_out(
+    rt, server, isolated, tmp_path
+) -> None:
+    logged_in(isolated)
+    job = write_job(tmp_path / "sample", owner="sample@example.com")
+    (job / "shared.py").write_text("X = 1\n")
+    (job / "alias.py").symlink_to("shared.py")
+    deploying(server)
+    assert rt("deploy", str(job)).exit_code == 0
+    encoded = server.body("POST", "/api/v1/deploy")["build_context"]
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(encoded)), mode="r:gz") as tar:
+        alias = tar.getmember("alias.py")
+        assert alias.isreg() and tar.extractfile(alias).read() == b"X = 1\n"
+    (job / "passwd").symlink_to("/etc/passwd")
+    result = rt("deploy", str(job))
+    assert result.exit_code == 1
+    assert "passwd is a symbolic link to /etc/passwd" in result.stderr
+    assert "root:" not in result.output
+
+
 def test_default_build_context_is_git_for_remote_servers(rt, server, isolated, tmp_path) -> None:
     write_config(isolated, "user_auths: {'https://rt.example.com/lifecycle': tok}\n")
     job = write_job(tmp_path / "sample", owner="sample@example.com")

@@ -46,15 +46,15 @@ def test_login_is_refused_while_inactive_and_tells_to_wait(client: TestClient, f
     response = login(client, "bob@example.com", "bob-password-1")
     assert response.status_code == 401
     assert "wait till a Racetrack admin activates" in response.text
-    assert "X-Racetrack-Auth" not in response.headers.get("set-cookie", "")
+    assert "rt_session" not in response.headers.get("set-cookie", "")
     assert "wrong username or password" in login(client, "bob@example.com", "nope-nope-1").text
 
 
-def test_login_sets_the_session_cookie_for_the_whole_host(client: TestClient) -> None:
+def test_login_sets_the_session_cookie_for_the_dashboard_only(client: TestClient) -> None:
     response = login(client, *ADMIN)
     assert response.status_code == 303 and response.headers["location"] == "/dashboard/jobs"
-    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("X-Racetrack-Auth="))
-    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("rt_session="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/dashboard" in cookie
     assert "Secure" not in cookie
 
 
@@ -63,8 +63,9 @@ def test_session_cookie_is_secure_when_configured(settings, fake) -> None:
     app = create_app(settings, transport=httpx.ASGITransport(app=fake.app))
     with TestClient(app, base_url="https://127.0.0.1:7003") as client:
         response = login(client, *ADMIN)
-        cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("X-Racetrack-Auth="))
-        assert "Secure" in cookie
+        cookies = response.headers.get_list("set-cookie")
+        cookie = next(c for c in cookies if c.startswith("__Host-rt_session="))
+        assert "Secure" in cookie and "Path=/;" in cookie and "Domain" not in cookie
 
 
 def test_login_follows_next_only_within_the_dashboard(client: TestClient) -> None:
@@ -75,6 +76,7 @@ def test_login_follows_next_only_within_the_dashboard(client: TestClient) -> Non
         == "/dashboard/jobs"
     )
     data["next"] = "/dashboard/activity"
+    data["csrf_token"] = csrf_of(client, "/dashboard/profile")  # the token belongs to the new session
     assert (
         client.post("/dashboard/login", data=data, follow_redirects=False).headers["location"]
         == "/dashboard/activity"
@@ -140,7 +142,9 @@ def test_jobs_are_grouped_by_family_with_status_and_filters(user_client: TestCli
 def test_job_page_shows_details_links_manifest_and_logs(user_client: TestClient, fake) -> None:
     fake.deploy_job("adder", "0.0.1", by="alice@example.com")
     page = user_client.get("/dashboard/jobs/adder/0.0.1").text
-    assert f'href="{PUB_URL}/job/adder/0.0.1/docs"' in page
+    assert f"{PUB_URL}/job/adder/0.0.1/" in page  # the address for API callers
+    # The Swagger page opens on the job's own host, through the dashboard (a one-time ticket).
+    assert 'href="/dashboard/open/adder?path=%2Fpub%2Fjob%2Fadder%2F0.0.1%2Fdocs"' in page
     assert "owner_email: owner@example.com" in page
     assert "python3:3.11" in page and "docker" in page and "alice@example.com" in page
     assert "serving on :7000" in user_client.get("/dashboard/jobs/adder/0.0.1/logs").text

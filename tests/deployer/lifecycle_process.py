@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+__all__ = ["ADMIN_PASSWORD", "LifecycleProcess", "free_port", "remove_job_families"]
+
 ADMIN_PASSWORD = "deployer-tests-admin-password"
 
 
@@ -94,3 +96,21 @@ class LifecycleProcess:
                 return body
             time.sleep(0.5)
         raise AssertionError(f"deployment {deployment_id} still in progress after {timeout} s")
+
+
+def remove_job_families(names: list[str]) -> None:
+    """Removes the containers and images that deploys of these job families left on the engine."""
+    import contextlib
+
+    import docker
+
+    client = docker.from_env()
+    for name in names:
+        for container in client.containers.list(all=True, filters={"label": f"racetrack/job-name={name}"}):
+            container.remove(force=True)
+        # Images built by the deploy engine carry racetrack/job-name; those of jobtypes.build_images
+        # carry racetrack.job-name.
+        for label in ("racetrack/job-name", "racetrack.job-name"):
+            for image in client.images.list(filters={"label": f"{label}={name}"}):
+                with contextlib.suppress(docker.errors.APIError):
+                    client.images.remove(image.id, force=True)

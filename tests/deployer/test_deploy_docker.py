@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from jobtypes.source import pack_directory
-from tests.deployer.lifecycle_process import LifecycleProcess
+from tests.deployer.lifecycle_process import LifecycleProcess, remove_job_families
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample" / "python-class"
 
@@ -35,11 +35,7 @@ def lifecycle(tmp_path: Path):
 def family() -> str:
     name = f"adder-{uuid.uuid4().hex[:6]}"
     yield name
-    client = docker.from_env()
-    for container in client.containers.list(all=True, filters={"label": f"racetrack/job-name={name}"}):
-        container.remove(force=True)
-    for image in client.images.list(filters={"label": f"racetrack.job-name={name}"}):
-        client.images.remove(image.id, force=True)
+    remove_job_families([name])
 
 
 def _job_dir(

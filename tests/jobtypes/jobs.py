@@ -117,8 +117,11 @@ def run_job(
     pub_url: str = "http://127.0.0.1:9/pub",
     secret_runtime_env: dict[str, str] | None = None,
     extra_env: dict[str, str] | None = None,
+    restart_policy: str | None = None,
 ) -> Iterator[tuple[str, Any]]:
-    """Runs the job's containers (one network); yields (base URL on 127.0.0.1, main container)."""
+    """Runs the job's containers (one network); yields (base URL on 127.0.0.1, main container).
+
+    `restart_policy` (e.g. "unless-stopped", as the Docker stack runs jobs) applies to the main one."""
     client = docker.from_env()
     name = f"rt-jt-{RUN_ID}-{uuid.uuid4().hex[:6]}"
     env = jobtypes.job_runtime_env(
@@ -139,6 +142,8 @@ def run_job(
                 options["network"] = network.name
             if spec is containers[0]:
                 options["ports"] = {f"{spec.port}/tcp": ("127.0.0.1", None)}
+                if restart_policy:
+                    options["restart_policy"] = {"Name": restart_policy}
             started.append(client.containers.run(spec.image, **options))
         main = started[-1]
         deadline = time.monotonic() + 20

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,3 +147,69 @@ def test_plugin_job_type_builds_with_files_from_the_plugin(
         remove=True,
     )
     assert output.decode().split("\n")[:3] == ["hello from the plugin", "0.0.1 blue", "job.py"]
+
+
+@pytest.mark.engine
+def test_golang_init_panic_ends_the_ready_check_with_the_panic(
+    tmp_path: Path, settings: Settings, built_images: list[Built]
+) -> None:
+    """Go cannot catch a panic in init(): the server exits, Docker's restart policy (as the stack sets
+    it) restarts it, and the Docker stack's ready check stops at once with the job's own lines."""
+    from urllib.parse import urlsplit
+
+    from stacks.docker.resources import _wait_ready
+
+    folder = tmp_path / "gojob"
+    folder.mkdir()
+    (folder / "go.mod").write_text("module example.com/broken\n\ngo 1.21\n")
+    (folder / "handler.go").write_text(
+        "package handler\n\n"
+        'func init() {\n\tpanic("cannot open the lookup table")\n}\n\n'
+        "func Perform(input map[string]interface{}) (interface{}, error) {\n\treturn nil, nil\n}\n"
+    )
+    manifest = {**MANIFEST, "jobtype": "golang:latest", "jobtype_extra": {"gomod": "go.mod"}}
+    built = build_job(folder, settings, tmp_path / "ws", manifest=manifest)
+    built_images.append(built)
+    with run_job(built, restart_policy="unless-stopped") as (base, container):
+        with pytest.raises(RuntimeError) as caught:
+            _wait_ready(container, {"7000": urlsplit(base).netloc}, {"port": 7000, "timeout": 300})
+    message = str(caught.value)
+    assert message.startswith("the job stopped while starting ("), message
+    assert "): last log lines:" in message
+    assert "panic: cannot open the lookup table" in message
+
+
+@pytest.mark.engine
+def test_a_missing_base_image_fails_naming_the_command_that_makes_it(
+    tmp_path: Path, settings: Settings
+) -> None:
+    from jobtypes.baseimages import ensure_base_images
+
+    missing = f"racetrack/base-missing-{uuid.uuid4().hex[:8]}:bookworm"
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM scratch AS jobtype\nFROM {missing}\n")
+    with pytest.raises(DeployFailed) as caught:
+        ensure_base_images(
+            dockerfile, log=print, settings=settings.model_copy(update={"base_image_debian": missing})
+        )
+    assert caught.value.message == (
+        f"base image {missing} is missing on the Docker engine; make it with `make setup` "
+        "(scripts/build-base-images.sh), then deploy again"
+    )
+    # An on-demand image whose bootstrap image is missing: nothing is built, the error says why.
+    on_demand = f"racetrack/base-python-test-{uuid.uuid4().hex[:8]}:trixie"
+    dockerfile.write_text(f"FROM {on_demand}\n")
+    lines: list[str] = []
+    with pytest.raises(DeployFailed) as caught:
+        ensure_base_images(
+            dockerfile,
+            log=lines.append,
+            settings=settings.model_copy(
+                update={"base_image_python_trixie": on_demand, "base_image_python": missing}
+            ),
+        )
+    assert caught.value.message == (
+        f"base image {on_demand} (Debian trixie with Python 3.13) is built from {missing}, which is "
+        "missing; make it with `make setup`, then deploy again"
+    )
+    assert lines == []

@@ -122,14 +122,31 @@ def test_upstream_python3_extra_fields_are_accepted(settings: Settings) -> None:
             "entrypoint_class": "Job",
             "requirements_path": "req.txt",
             "check_requirements": False,
-            "python_version": "3.9",
-            "debian_version": "slim-bullseye",
+            "python_version": "3.13",
+            "debian_version": "slim-trixie",
+            "debian_backports": True,
+            "memray_profiler": True,
             "home_page": "/docs",
             "max_concurrency": 2,
             "max_concurrency_queue": 5,
         }
     )
-    assert "python_version 3.9 is not available here" in job_type.build_warnings(extra)[0]
+    assert job_type.build_warnings(extra) == [
+        "memray_profiler is not supported by this platform and is ignored"
+    ]
+    assert job_type.base_image(extra, settings) == settings.base_image_python_trixie
+    with pytest.raises(InvalidInput) as caught:
+        job_type.validate_extra(
+            {"entrypoint_path": "job.py", "python_version": "3.9", "debian_version": "slim-bullseye"}
+        )
+    assert caught.value.message == (
+        "invalid jobtype_extra: jobtype_extra.python_version: python_version '3.9' is not available: "
+        "jobs run on Debian's Python, so the accepted values are python_version 3.11 "
+        "(debian_version bookworm, the default) or 3.13 (debian_version trixie) "
+        "(quote the value in YAML: '3.13'); "
+        "jobtype_extra.debian_version: debian_version 'slim-bullseye' is not available; accepted: bookworm "
+        "(Python 3.11), trixie (Python 3.13), with or without upstream's slim- prefix"
+    )
 
 
 def test_manifest_legacy_fields() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
@@ -36,7 +37,7 @@ def build_sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
         remove_images(item)
 
 
-def _check_common(base: str, name: str) -> None:
+def _check_common(base: str, name: str, *, perform: bool = True) -> None:
     prefix = PREFIX.format(name=name)
     assert wait_live(base).status_code == 200
     wait_ready(base)
@@ -48,7 +49,7 @@ def _check_common(base: str, name: str) -> None:
         _check_docs_offline(page)
     spec = httpx.get(base + prefix + "/openapi.json").json()
     assert spec["components"]["securitySchemes"]["RacetrackAuth"]["name"] == "X-Racetrack-Auth"
-    assert "/api/v1/perform" in spec["paths"]
+    assert ("/api/v1/perform" in spec["paths"]) is perform
     assert "requests_started_total" in httpx.get(base + "/metrics").text
 
 
@@ -198,18 +199,149 @@ def test_python_static_endpoints(build_sample: Callable[..., Built]) -> None:
         assert httpx.get(base + "/api/v1/static/../job.yaml").status_code == 404
 
 
-def test_python_webview_flask(build_sample: Callable[..., Built]) -> None:
+@pytest.mark.engine
+def test_python_webview_flask_without_perform(build_sample: Callable[..., Built]) -> None:
+    """Upstream's convention: the Flask app routes base_url + '/postme' and answers there, through the
+    pub prefix and at the job's own port alike; the job's static/ folder is served beside it."""
     built = build_sample("python-webview")
     with run_job(built) as (base, _):
-        _check_common(base, "webview")
+        _check_common(base, "webview", perform=False)
         prefix = PREFIX.format(name="webview")
-        page = httpx.get(base + prefix + "/api/v1/webview/")
-        assert page.status_code == 200 and "Hello, world!" in page.text
-        assert prefix + "/api/v1/webview/greet" in page.text
-        greet = httpx.post(base + prefix + "/api/v1/webview/greet", json={"name": "Ada"})
-        assert greet.json() == {"greeting": "Hello, Ada!"}
+        base_url = prefix + "/api/v1/webview"
+        page = httpx.get(base + base_url + "/")
+        assert page.status_code == 200 and "Hello from a webview" in page.text
+        assert f'href="{base_url}/static/style.css"' in page.text
+        assert f'fetch("{base_url}/postme"' in page.text, "url_for gives the public path"
+        for path in (base_url + "/postme", "/api/v1/webview/postme"):
+            posted = httpx.post(base + path, json={"name": "Ada"})
+            assert posted.status_code == 200, (path, posted.text)
+            assert posted.json() == {"hello": {"name": "Ada"}}
+        css = httpx.get(base + base_url + "/static/style.css")
+        assert css.status_code == 200 and "teal" in css.text
+        assert css.headers["content-type"].startswith("text/css")
+        missing = httpx.get(base + base_url + "/nothing")
+        assert (
+            missing.status_code == 404 and missing.text == f"requested path was not found: {base_url}/nothing"
+        )
         home = httpx.get(base + prefix + "/")
-        assert home.status_code == 307 and home.headers["location"] == prefix + "/api/v1/webview/"
+        assert home.status_code == 307 and home.headers["location"] == base_url + "/"
+        no_perform = httpx.post(base + "/api/v1/perform", json={})
+        assert no_perform.status_code == 404 and "has no perform method" in no_perform.json()["error"]
+
+
+@pytest.mark.engine
+def test_python_webview_asgi(build_sample: Callable[..., Built]) -> None:
+    built = build_sample("python-webview-asgi")
+    with run_job(built) as (base, _):
+        _check_common(base, "webview-asgi")
+        for prefix in (PREFIX.format(name="webview-asgi"), ""):
+            page = httpx.get(base + prefix + "/api/v1/webview/")
+            assert page.status_code == 200 and "Hello, world!" in page.text
+            assert f'href="{prefix}/api/v1/webview/hello/Ada"' in page.text, "url_for follows the prefix"
+            assert 'href="/pub/job/webview-asgi/1.0.0/api/v1/webview/static/page.css"' in page.text
+            hello = httpx.get(base + prefix + "/api/v1/webview/hello/Ada")
+            assert hello.json() == {"greeting": "Hello, Ada!"}
+            css = httpx.get(base + prefix + "/api/v1/webview/static/page.css")
+            assert css.status_code == 200 and "darkorange" in css.text
+        assert httpx.post(base + "/api/v1/perform", json={"name": "Bo"}).json() == "Hello, Bo!"
+
+
+@pytest.mark.engine
+def test_python_auxiliary_endpoints_only(build_sample: Callable[..., Built]) -> None:
+    built = build_sample("python-auxiliary-only")
+    with run_job(built) as (base, _):
+        _check_common(base, "text-tools", perform=False)
+        prefix = PREFIX.format(name="text-tools")
+        assert httpx.post(base + prefix + "/api/v1/upper", json={"text": "abc"}).json() == "ABC"
+        counted = httpx.post(base + "/api/v1/count", json={"text": "to be or not to be"}).json()
+        assert counted == {"to": 2, "be": 2, "or": 1, "not": 1}
+        spec = httpx.get(base + prefix + "/openapi.json").json()
+        body = spec["paths"]["/api/v1/count"]["post"]["requestBody"]["content"]["application/json"]
+        assert body["example"] == {"text": "to be or not to be"}
+
+
+@pytest.mark.engine
+def test_python_request_context_reads_the_caller(build_sample: Callable[..., Built]) -> None:
+    built = build_sample("python-request-context")
+    with run_job(built) as (base, _):
+        _check_common(base, "request-context")
+        for _ in range(4):  # in the thread pool first, then on the event loop: the same answer
+            answer = httpx.post(base + "/api/v1/perform", json={}, headers={"X-Caller-Name": "User alice"})
+            assert answer.json() == {"greeting": "Hello, User alice!", "caller": "User alice"}
+        assert httpx.post(base + "/api/v1/perform", json={}).json()["greeting"] == "Hello, stranger!"
+
+
+@pytest.mark.engine
+def test_python_init_error_is_final_on_live_and_ready(build_sample: Callable[..., Built]) -> None:
+    from stacks.docker.resources import _wait_ready
+
+    built = build_sample("python-init-error")
+    with run_job(built) as (base, container):
+        error = "FileNotFoundError: model file model.bin is missing: add it to the job's repository"
+        started = time.monotonic()
+        with pytest.raises(RuntimeError) as caught:
+            # The Docker stack's own check, as a deploy runs it, with its default 300 s timeout.
+            _wait_ready(container, {"7000": urlsplit(base).netloc}, {"port": 7000, "timeout": 300})
+        waited = time.monotonic() - started
+        message = str(caught.value)
+        assert message.startswith(f"the job failed to initialise: {error}; last log lines:"), message
+        assert "Traceback" in message and "did not become ready" not in message
+        print(f"ready check ended {waited:.1f} s after the container started")
+        live = wait_live(base)
+        assert live.status_code == 500 and live.json()["live"] is False and live.json()["error"] == error
+        ready = httpx.get(base + "/ready")
+        assert ready.status_code == 500 and ready.json() == {"ready": False, "error": error}
+
+
+@pytest.mark.engine
+def test_python_trixie_runs_python_313(build_sample: Callable[..., Built]) -> None:
+    import docker
+
+    built = build_sample("python-trixie")
+    with run_job(built) as (base, _):
+        _check_common(base, "python-trixie")
+        result = httpx.post(base + "/api/v1/perform", json={"x": 2}).json()
+        assert result["version_info"] == [3, 13] and result["python"].startswith("3.13.")
+        assert result["debian"].startswith("13.")
+        assert result["point"] == {"x": 2.0, "y": 0.0}
+    base_image = docker.from_env().images.get("racetrack/base-python:trixie")
+    assert base_image.labels.get("org.racetrack.base-image") == "trixie"
+
+
+def test_unavailable_python_or_debian_version_is_refused_naming_the_accepted(tmp_path: Path) -> None:
+    import jobtypes
+    from api.errors import InvalidInput
+
+    from .jobs import load_manifest
+
+    source = jobtypes.unpack_build_context(
+        tmp_path / "ws", jobtypes.pack_directory(SAMPLES / "python-trixie")
+    )
+    manifest = load_manifest(SAMPLES / "python-trixie")
+    settings = job_settings(tmp_path / "data")
+    cases = {
+        "python_version": ("3.12", "python_version '3.12' is not available: jobs run on Debian's Python"),
+        "debian_version": ("bullseye", "debian_version 'bullseye' is not available; accepted: bookworm"),
+    }
+    for field, (value, message) in cases.items():
+        extra = {"entrypoint_path": "entrypoint.py", field: value}
+        with pytest.raises(InvalidInput, match=message):
+            jobtypes.plan_build({**manifest, "jobtype_extra": extra}, source, build_id="x", settings=settings)
+    extra = {"entrypoint_path": "entrypoint.py", "python_version": "3.13", "debian_version": "bookworm"}
+    with pytest.raises(InvalidInput, match="Debian bookworm carries Python 3.11, not 3.13"):
+        jobtypes.plan_build({**manifest, "jobtype_extra": extra}, source, build_id="x", settings=settings)
+    for extra, image in (
+        (
+            {"entrypoint_path": "entrypoint.py", "debian_version": "slim-trixie"},
+            settings.base_image_python_trixie,
+        ),
+        ({"entrypoint_path": "entrypoint.py", "python_version": 3.11}, settings.base_image_python),
+        ({"entrypoint_path": "entrypoint.py"}, settings.base_image_python),
+    ):
+        plan = jobtypes.plan_build(
+            {**manifest, "jobtype_extra": extra}, source, build_id="x", settings=settings
+        )
+        assert f"FROM {image}\n" in plan.images[0].dockerfile.read_text()
 
 
 def test_python_metrics(build_sample: Callable[..., Built]) -> None:
@@ -256,6 +388,21 @@ def test_golang_function(build_sample: Callable[..., Built]) -> None:
         spec = httpx.get(base + prefix + "/openapi.json").json()
         body = spec["paths"]["/api/v1/perform"]["post"]["requestBody"]["content"]["application/json"]
         assert body["example"] == {"numbers": [40, 2]}
+
+
+@pytest.mark.engine
+def test_golang_system_dependencies_run_on_debian(build_sample: Callable[..., Built]) -> None:
+    built = build_sample("golang-system-deps")
+    with run_job(built) as (base, container):
+        _check_common(base, "golang-jq")
+        answer = httpx.post(
+            base + "/api/v1/perform", json={"filter": ".items | length", "data": {"items": [1, 2, 3]}}
+        )
+        assert answer.status_code == 200 and answer.json() == 3
+        failed = httpx.post(base + "/api/v1/perform", json={"filter": ".[", "data": {}})
+        assert failed.status_code == 500 and "jq failed" in failed.json()["error"]
+        # The runtime is Debian (an image of only the binary has no cat to run).
+        assert container.exec_run(["cat", "/etc/debian_version"]).output.decode().startswith("12.")
 
 
 def test_docker_proxy(build_sample: Callable[..., Built]) -> None:

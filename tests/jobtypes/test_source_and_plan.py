@@ -11,9 +11,10 @@ import git
 import pytest
 
 import jobtypes
-from api.errors import InvalidInput, NotFound
+from api.errors import InvalidInput
 from api.settings import Settings
 
+from .gitserver import GitHttpServer
 from .jobs import SAMPLES, load_manifest
 
 
@@ -35,31 +36,41 @@ def _repository(tmp_path: Path) -> Path:
     return origin
 
 
+def _loopback_allowed(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", allowed_internal_hosts=["127.0.0.1"])
+
+
 def test_git_clone_branch_and_directory(tmp_path: Path) -> None:
-    origin = _repository(tmp_path)
+    _repository(tmp_path)
     logged: list[str] = []
-    source = jobtypes.fetch_git_source(
-        tmp_path / "ws",
-        remote=f"file://{origin}",
-        branch="feature",
-        directory="jobs/adder",
-        log=logged.append,
-    )
+    with GitHttpServer(tmp_path) as server:
+        remote = server.url + "origin/.git"
+        source = jobtypes.fetch_git_source(
+            tmp_path / "ws",
+            remote=remote,
+            branch="feature",
+            directory="jobs/adder",
+            log=logged.append,
+            settings=_loopback_allowed(tmp_path),
+        )
     assert (source.context_dir / "adder.py").is_file()
     assert source.context_dir == (tmp_path / "ws" / "src" / "jobs" / "adder").resolve()
     assert not (tmp_path / "ws" / "src" / ".git").exists()
     assert len(source.git_version) >= 7  # a shallow clone sees no tags: the commit's short hash
-    assert logged == [f"cloning file://{origin} branch feature"]
+    assert logged == [f"cloning {remote} branch feature"]
 
 
 def test_git_errors_are_clear(tmp_path: Path) -> None:
-    origin = _repository(tmp_path)
-    with pytest.raises(NotFound, match="branch 'nope' does not exist"):
-        jobtypes.fetch_git_source(tmp_path / "ws", remote=f"file://{origin}", branch="nope")
-    with pytest.raises(InvalidInput, match="git.directory 'missing' does not exist"):
-        jobtypes.fetch_git_source(tmp_path / "ws2", remote=f"file://{origin}", directory="missing")
-    with pytest.raises(InvalidInput, match="points outside"):
-        jobtypes.fetch_git_source(tmp_path / "ws3", remote=f"file://{origin}", directory="../..")
+    _repository(tmp_path)
+    settings = _loopback_allowed(tmp_path)
+    with GitHttpServer(tmp_path) as server:
+        remote = server.url + "origin/.git"
+        with pytest.raises(InvalidInput, match="branch 'nope'.*could not be fetched"):
+            jobtypes.fetch_git_source(tmp_path / "ws", remote=remote, branch="nope", settings=settings)
+        with pytest.raises(InvalidInput, match="git.directory: folder 'missing' does not exist"):
+            jobtypes.fetch_git_source(tmp_path / "ws2", remote=remote, directory="missing", settings=settings)
+        with pytest.raises(InvalidInput, match="git.directory: '../..' leads outside"):
+            jobtypes.fetch_git_source(tmp_path / "ws3", remote=remote, directory="../..", settings=settings)
 
 
 def test_git_credentials_never_appear_in_messages(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -90,8 +101,10 @@ def test_upload_round_trip_and_unsafe_members(tmp_path: Path) -> None:
         info = tarfile.TarInfo("../escape.txt")
         info.size = 1
         archive.addfile(info, io.BytesIO(b"x"))
-    with pytest.raises(InvalidInput, match="not a readable tar.gz"):
+    with pytest.raises(InvalidInput, match="'../escape.txt' leaves the folder"):
         jobtypes.unpack_build_context(tmp_path / "ws2", base64.b64encode(buffer.getvalue()).decode())
+    with pytest.raises(InvalidInput, match="not a readable tar.gz"):
+        jobtypes.unpack_build_context(tmp_path / "ws4", base64.b64encode(b"not a tar").decode())
     with pytest.raises(InvalidInput, match="not valid base64"):
         jobtypes.unpack_build_context(tmp_path / "ws3", "***")
 

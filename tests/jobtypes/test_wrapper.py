@@ -13,6 +13,7 @@ from racetrack_job_wrapper.app import JobApp, WrapperOptions
 from racetrack_job_wrapper.call import call_job
 from racetrack_job_wrapper.context import current_request
 from racetrack_job_wrapper.endpoint_config import EndpointConfig
+from racetrack_job_wrapper.recordkeeper import remember_predecessor_id
 
 PREFIX = "/pub/job/adder/1.2.3"
 
@@ -104,6 +105,8 @@ def test_exception_is_500_with_message_without_traceback() -> None:
             assert response.status_code == 500
             assert "ValueError: the moon is full" in response.json()["error"]
             assert "Traceback" not in response.text
+            metrics = (await client.get("/metrics")).text
+            assert 'request_internal_errors_total{endpoint="/api/v1/perform"} 1' in metrics
 
     _run(go())
 
@@ -232,6 +235,9 @@ def test_failing_init_is_reported_by_live() -> None:
             live = await client.get("/live")
             assert live.status_code == 500
             assert live.json()["error"] == "RuntimeError: cannot load the model"
+            ready = await client.get("/ready")  # final, so a readiness check can stop waiting
+            assert ready.status_code == 500
+            assert ready.json() == {"ready": False, "error": "RuntimeError: cannot load the model"}
             response = await client.post("/api/v1/perform", json={})
             assert response.status_code == 500 and "cannot load the model" in response.json()["error"]
 
@@ -269,7 +275,58 @@ def test_tracing_header_is_echoed_and_visible_to_job_code() -> None:
                 headers={"X-Request-Tracing-Id": "abc", "X-Caller-Name": "User bob"},
             )
             assert response.headers["x-request-tracing-id"] == "abc"
-            assert seen[0].tracing_id == "abc" and seen[0].caller_name == "User bob"
+            assert seen[0].headers["x-request-tracing-id"] == "abc"
+            assert seen[0].headers["X-Caller-Name"] == "User bob"
+        assert current_request() is None
+
+    _run(go())
+
+
+class CallerAware:
+    """Upstream's way to read the request: self.request_context.get(), in every kind of endpoint."""
+
+    def __init__(self) -> None:
+        self.had_context_in_init = hasattr(self, "request_context")
+
+    def perform(self) -> dict[str, Any]:
+        request = self.request_context.get()
+        self.request_extra.get()["note"] = "kept for this request only"
+        return {"caller": request.headers.get("X-Caller-Name"), "path": request.url.path}
+
+    def auxiliary_endpoints_v2(self) -> list[EndpointConfig]:
+        return [EndpointConfig("/who", "GET", self.who), EndpointConfig("/who-async", "POST", self.who_async)]
+
+    def who(self) -> str | None:
+        return self.request_context.get().headers.get("X-Caller-Name")
+
+    async def who_async(self) -> str | None:
+        return self.request_context.get().headers.get("X-Caller-Name")
+
+    def webview_app(self, base_url: str) -> Any:
+        def page(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            caller = self.request_context.get().headers.get("X-Caller-Name") or "nobody"
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [caller.encode()]
+
+        return page
+
+
+def test_request_context_gives_the_job_the_current_request() -> None:
+    caller = {"X-Caller-Name": "User carol"}
+
+    async def go() -> None:
+        app = _ready_app(CallerAware)
+        assert app.entrypoint.had_context_in_init is False  # set once the object exists, as upstream
+        async with _client(app) as client:
+            for _ in range(5):  # the first calls run in the thread pool, later ones inline
+                response = await client.post(PREFIX + "/api/v1/perform", json={}, headers=caller)
+                assert response.json() == {"caller": "User carol", "path": PREFIX + "/api/v1/perform"}
+            assert (await client.get("/api/v1/who", headers=caller)).json() == "User carol"
+            assert (await client.post("/api/v1/who-async", headers=caller)).json() == "User carol"
+            assert (await client.get(PREFIX + "/api/v1/webview/", headers=caller)).text == "User carol"
+            assert (await client.get("/api/v1/webview/")).text == "nobody"
+        with pytest.raises(LookupError):
+            app.entrypoint.request_context.get()  # outside a request, as upstream
 
     _run(go())
 
@@ -326,11 +383,13 @@ def test_call_job_uses_token_pub_url_and_passes_tracing(monkeypatch: pytest.Monk
 
     class Chain:
         def perform(self) -> Any:
-            return call_job("adder", payload={"numbers": [40, 2]})
+            remember_predecessor_id(self, "record-7")
+            return call_job(self, "adder", payload={"numbers": [40, 2]})
 
     async def go() -> None:
         async with _client(_ready_app(Chain)) as client:
-            response = await client.post("/api/v1/perform", json={}, headers={"X-Request-Tracing-Id": "t-1"})
+            headers = {"X-Request-Tracing-Id": "t-1", "X-Caller-Name": "User dave"}
+            response = await client.post("/api/v1/perform", json={}, headers=headers)
             assert response.json() == 42
 
     _run(go())
@@ -339,6 +398,8 @@ def test_call_job_uses_token_pub_url_and_passes_tracing(monkeypatch: pytest.Monk
     assert received["path"] == "/pub/job/adder/latest/api/v1/perform"
     assert received["headers"]["X-Racetrack-Auth"] == "secret-token"
     assert received["headers"]["X-Request-Tracing-Id"] == "t-1"
+    assert received["headers"]["X-Caller-Name"] == "User dave"
+    assert received["headers"]["X-Recordkeeper-Predecessor-Id"] == "record-7"
     assert received["body"] == {"numbers": [40, 2]}
 
 
@@ -346,6 +407,7 @@ def test_static_endpoints_file_and_folder(tmp_path: Any, monkeypatch: pytest.Mon
     (tmp_path / "data.json").write_text('{"a": 1}')
     (tmp_path / "site" / "css").mkdir(parents=True)
     (tmp_path / "site" / "css" / "x.css").write_text("h1 {}")
+    (tmp_path / "site" / "notes.unknownext").write_text("plain")
     (tmp_path / "secret.txt").write_text("no")
     monkeypatch.chdir(tmp_path)
 
@@ -359,47 +421,206 @@ def test_static_endpoints_file_and_folder(tmp_path: Any, monkeypatch: pytest.Mon
         async with _client(_ready_app(Static)) as client:
             data = await client.get(PREFIX + "/api/v1/data")
             assert data.json() == {"a": 1} and data.headers["content-type"] == "application/json"
-            assert (await client.get("/api/v1/typed")).headers["content-type"] == "text/plain"
-            assert (await client.get("/api/v1/site/css/x.css")).text == "h1 {}"
-            assert (await client.get("/api/v1/site/../secret.txt")).status_code == 404
+            assert (await client.get("/api/v1/typed")).headers["content-type"].startswith("text/plain")
+            css = await client.get("/api/v1/site/css/x.css")
+            assert css.text == "h1 {}" and css.headers["content-type"].startswith("text/css")
+            assert (await client.get(PREFIX + "/api/v1/site/css/x.css")).text == "h1 {}"
+            assert (
+                (await client.get("/api/v1/site/notes.unknownext"))
+                .headers["content-type"]
+                .startswith("text/plain")
+            ), "as upstream, a type that cannot be guessed is text/plain"
+            for path in ("/api/v1/site/../secret.txt", "/api/v1/site/%2e%2e/secret.txt", "/api/v1/site/"):
+                missing = await client.get(path)
+                assert missing.status_code == 404 and "error" in missing.json(), path
 
     _run(go())
 
 
-def test_webview_wsgi_and_asgi_apps() -> None:
-    def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        body = f"{environ['SCRIPT_NAME']}|{environ['PATH_INFO']}|{environ['QUERY_STRING']}".encode()
-        start_response("200 OK", [("Content-Type", "text/plain")])
-        return [body]
+def _webview_job(app: Any, *, with_perform: bool = False) -> Any:
+    class Webview:
+        def webview_app(self, base_url: str) -> Any:
+            assert base_url == "/pub/job/adder/1.2.3/api/v1/webview"
+            return app
 
-    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
-        body = f"{scope['root_path']}|{scope['path']}".encode()
-        await send(
-            {"type": "http.response.start", "status": 201, "headers": [(b"content-type", b"text/plain")]}
-        )
-        await send({"type": "http.response.body", "body": body})
+    if with_perform:
+        Webview.perform = lambda self: "performed"  # type: ignore[attr-defined]
+    return Webview
 
-    def job_with(app: Any) -> Any:
-        class Webview:
-            def perform(self) -> None: ...
 
-            def webview_app(self, base_url: str) -> Any:
-                assert base_url == "/pub/job/adder/1.2.3/api/v1/webview"
-                return app
+def test_wsgi_webview_sees_paths_with_the_public_prefix() -> None:
+    """Upstream's convention: PATH_INFO holds base_url, at the job's port and through pub alike."""
+    from werkzeug.routing import Map, Rule
+    from werkzeug.wrappers import Request, Response
 
-        return Webview
+    base_url = PREFIX + "/api/v1/webview"
+    urls = Map([Rule(base_url + "/", endpoint="index"), Rule(base_url + "/postme", endpoint="postme")])
+
+    @Request.application
+    def wsgi_app(request: Request) -> Response:
+        adapter = urls.bind_to_environ(request.environ)
+        endpoint, _ = adapter.match()
+        if endpoint == "postme":
+            return Response(f"posted {request.get_data(as_text=True)}", status=201)
+        seen = f"{request.script_root}|{request.path}|{request.query_string.decode()}"
+        return Response(f"{seen}|link={adapter.build('postme')}")
 
     async def go() -> None:
-        async with _client(_ready_app(job_with(wsgi_app))) as client:
-            page = await client.get(PREFIX + "/api/v1/webview/page", params={"q": "1"})
-            assert page.text == f"{PREFIX}/api/v1/webview|/page|q=1"
-            redirect = await client.get(PREFIX + "/api/v1/webview")
-            assert redirect.status_code == 307 and redirect.headers["location"] == PREFIX + "/api/v1/webview/"
-        async with _client(_ready_app(job_with(asgi_app))) as client:
-            page = await client.get("/api/v1/webview/x")
-            assert page.status_code == 201 and page.text == "/api/v1/webview|/x"
+        async with _client(_ready_app(_webview_job(wsgi_app))) as client:
+            for prefix in (PREFIX, ""):
+                page = await client.get(prefix + "/api/v1/webview/", params={"q": "1"})
+                assert page.status_code == 200, page.text
+                assert page.text == f"|{base_url}/|q=1|link={base_url}/postme"
+                posted = await client.post(prefix + "/api/v1/webview/postme", content=b"hi")
+                assert posted.status_code == 201 and posted.text == "posted hi"
+            redirect = await client.get(PREFIX + "/api/v1/webview", params={"a": "b"})
+            assert redirect.status_code == 307
+            assert redirect.headers["location"] == PREFIX + "/api/v1/webview/?a=b"
+            assert (await client.get(PREFIX + "/api/v1/webviewer")).status_code == 404
 
     _run(go())
+
+
+def test_asgi_webview_is_mounted_at_the_request_prefix() -> None:
+    """Upstream's convention for ASGI: root_path is the prefix, the app routes relative paths."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, PlainTextResponse
+    from starlette.routing import Route
+
+    async def index(request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "root_path": request.scope["root_path"],
+                "url_path": request.url.path,
+                "link": str(request.url_for("postme")),
+            }
+        )
+
+    async def postme(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(f"posted {(await request.body()).decode()}", status_code=201)
+
+    asgi_app = Starlette(
+        routes=[Route("/", index), Route("/postme", postme, methods=["POST"], name="postme")]
+    )
+
+    async def go() -> None:
+        async with _client(_ready_app(_webview_job(asgi_app))) as client:
+            for prefix in (PREFIX, ""):
+                page = await client.get(prefix + "/api/v1/webview/")
+                assert page.json() == {
+                    "root_path": prefix + "/api/v1/webview",
+                    "url_path": prefix + "/api/v1/webview/",
+                    "link": f"http://job{prefix}/api/v1/webview/postme",
+                }
+                posted = await client.post(prefix + "/api/v1/webview/postme", content=b"hi")
+                assert posted.status_code == 201 and posted.text == "posted hi"
+
+    _run(go())
+
+
+def test_webview_static_folder_and_failures(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "style.css").write_text("body { color: teal }")
+    monkeypatch.chdir(tmp_path)
+
+    def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["PATH_INFO"].endswith("/boom"):
+            raise ValueError("the page broke")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"from the app"]
+
+    async def go() -> None:
+        async with _client(_ready_app(_webview_job(wsgi_app))) as client:
+            for prefix in (PREFIX, ""):
+                css = await client.get(prefix + "/api/v1/webview/static/style.css")
+                assert css.status_code == 200 and css.text == "body { color: teal }"
+                assert css.headers["content-type"].startswith("text/css")
+            assert (await client.get("/api/v1/webview/static/none.css")).status_code == 404
+            assert (await client.get("/api/v1/webview/other")).text == "from the app"
+            broken = await client.get("/api/v1/webview/boom")
+            assert broken.status_code == 500 and broken.json() == {
+                "error": "webview failed: ValueError: the page broke"
+            }
+
+    _run(go())
+
+
+def test_webview_only_job_has_no_perform_and_says_so() -> None:
+    def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"page"]
+
+    async def go() -> None:
+        async with _client(_ready_app(_webview_job(wsgi_app))) as client:
+            assert (await client.get("/ready")).status_code == 200
+            assert (await client.get("/api/v1/webview/")).text == "page"
+            missing = await client.post(PREFIX + "/api/v1/perform", json={})
+            assert missing.status_code == 404
+            assert missing.json()["error"] == (
+                "job class Webview has no perform method, so /api/v1/perform is not served; "
+                "this job serves /api/v1/webview/"
+            )
+            spec = (await client.get("/openapi.json")).json()
+            assert "/api/v1/perform" not in spec["paths"] and "/api/v1/parameters" not in spec["paths"]
+            assert "/api/v1/webview/" in spec["paths"]
+        async with _client(_ready_app(_webview_job(wsgi_app, with_perform=True))) as client:
+            assert (await client.post("/api/v1/perform", json={})).json() == "performed"
+
+    _run(go())
+
+
+def test_auxiliary_only_job() -> None:
+    class Tools:
+        def auxiliary_endpoints(self) -> dict[str, Any]:
+            return {"/double": self.double}
+
+        def double(self, x: float) -> float:
+            return 2 * x
+
+    async def go() -> None:
+        async with _client(_ready_app(Tools)) as client:
+            assert (await client.post("/api/v1/double", json={"x": 21})).json() == 42
+            assert (await client.post("/api/v1/perform", json={})).status_code == 404
+
+    _run(go())
+
+
+def test_a_class_serving_nothing_fails_initialisation_naming_what_to_add() -> None:
+    class Empty:
+        def helper(self) -> None: ...
+
+    app = JobApp(Empty, WrapperOptions())
+    app.initialize()
+    assert app.init_error == (
+        "TypeError: job class Empty serves nothing: give it a perform method, or webview_app, "
+        "auxiliary_endpoints or static_endpoints"
+    )
+
+
+def test_user_metrics_skip_entries_without_name_or_value(caplog: pytest.LogCaptureFixture) -> None:
+    class Measured:
+        def perform(self) -> None: ...
+
+        def metrics(self) -> list[Any]:
+            return [
+                {"name": "job_good", "value": 1},
+                {"value": 2},
+                {"name": "job_no_value"},
+                {"name": "job_none", "value": None},
+                "not a dict",
+            ]
+
+    async def go() -> None:
+        async with _client(_ready_app(Measured)) as client:
+            response = await client.get("/metrics")
+            assert response.status_code == 200
+            assert "job_good 1" in response.text
+            assert "job_no_value" not in response.text and "job_none" not in response.text
+
+    with caplog.at_level("ERROR", logger="racetrack_job_wrapper"):
+        _run(go())
+    assert "has no name" in caplog.text and "job_no_value" in caplog.text
 
 
 def test_unknown_path_and_wrong_method() -> None:
@@ -421,3 +642,52 @@ def test_inline_threshold_zero_keeps_calls_in_the_pool() -> None:
         assert app._perform is not None and not app._perform.inline
 
     _run(go())
+
+
+def test_entrypoint_class_is_found_as_upstream_finds_it(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from racetrack_job_wrapper.loader import EntrypointError, load_entrypoint_class
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "only_webview.py").write_text(
+        "class Page:\n    def webview_app(self, base_url):\n        return None\n"
+    )
+    assert load_entrypoint_class("only_webview.py").__name__ == "Page"
+    (tmp_path / "with_helper.py").write_text(
+        "from dataclasses import dataclass\n\n@dataclass\nclass Settings:\n    x: int = 1\n\n"
+        "class Job:\n    def auxiliary_endpoints(self):\n        return {}\n"
+    )
+    assert load_entrypoint_class("with_helper.py").__name__ == "Job"
+    (tmp_path / "two_jobs.py").write_text(
+        "class A:\n    def perform(self):\n        return 1\n\n"
+        "class B:\n    def perform(self):\n        return 2\n"
+    )
+    with pytest.raises(EntrypointError, match=r"several classes in two_jobs.py could be the job \(A, B\)"):
+        load_entrypoint_class("two_jobs.py")
+    assert load_entrypoint_class("two_jobs.py", "B").__name__ == "B"
+    (tmp_path / "no_class.py").write_text("def perform():\n    return 1\n")
+    with pytest.raises(EntrypointError, match="no class in no_class.py"):
+        load_entrypoint_class("no_class.py")
+
+
+# Starlette's TestClient (the one client here that speaks websockets) warns about its own transport.
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_asgi_webview_serves_websockets_under_its_prefix() -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocket
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        text = await websocket.receive_text()
+        await websocket.send_text(f"{websocket.scope['root_path']}|{text}")
+        await websocket.close()
+
+    app = _ready_app(_webview_job(Starlette(routes=[WebSocketRoute("/ws", echo)])))
+    with TestClient(app) as client:
+        for prefix in (PREFIX, ""):
+            with client.websocket_connect(prefix + "/api/v1/webview/ws") as websocket:
+                websocket.send_text("hi")
+                assert websocket.receive_text() == f"{prefix}/api/v1/webview|hi"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -68,6 +69,10 @@ def test_manifests_render_and_validate(pulumi: PulumiRun, tmp_path: Path) -> Non
         env = {e["name"]: e for e in lifecycle_pod["containers"][0]["env"]}
         assert env["RACETRACK_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "racetrack-secrets"
         assert "value" not in env["RACETRACK_DATABASE_URL"]
+        # Job pages get hosts of their own under the jobs domain (docs/security.md).
+        assert env["RACETRACK_JOBS_DOMAIN"]["value"] == "jobs.racetrack.example.com"
+        job_settings = json.loads(env["RACETRACK_KUBERNETES_SETTINGS"]["value"])
+        assert job_settings["jobs_url"] == "https://jobs.racetrack.example.com"
         secret = by_kind["Secret"]["racetrack-secrets"]
         assert set(secret.get("data") or secret.get("stringData")) >= {"admin-password", "database-url"}
         token = by_kind["Secret"]["racetrack-internal-token"]

@@ -40,6 +40,7 @@ class JobWorld:
                 Route(P + "/slow", self.slow, methods=["GET", "POST"]),
                 Route(P + "/redirect/{kind}", self.redirect),
                 Route(P + "/big", self.big),
+                Route(P + "/cookies", self.set_cookies),
                 Route(P + "/upload", self.upload, methods=["POST"]),
                 Route(P + "/live", lambda r: JSONResponse({"live": True})),
                 Route(P + "/health", lambda r: JSONResponse({"service": "job", "live": True})),
@@ -144,6 +145,13 @@ class JobWorld:
         else:
             target = "https://example.org/elsewhere"
         return RedirectResponse(target, status_code=307)
+
+    async def set_cookies(self, request: Request) -> Response:
+        """Answers Set-Cookie for each name in ?name=...: what a hostile job would try."""
+        response = JSONResponse({"set": request.query_params.getlist("name")})
+        for name in request.query_params.getlist("name"):
+            response.raw_headers.append((b"set-cookie", f"{name}=planted; Path=/; Secure".encode()))
+        return response
 
     async def websocket(self, websocket: WebSocket) -> None:
         await websocket.accept(subprotocol=(websocket.scope.get("subprotocols") or [None])[0])

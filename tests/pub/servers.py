@@ -103,8 +103,8 @@ class GatewayServer(OnLoopback):
     `PubConfig` exactly as the launcher does it, in front of the async service (uvicorn in a thread,
     so tests can give it short heartbeats and retention). A sidecar config gets no async service."""
 
-    def __init__(self, config: PubConfig) -> None:
-        self.port = free_port()
+    def __init__(self, config: PubConfig, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.async_service: ServerThread | None = None
         upstream = None
         if config.sidecar is None:

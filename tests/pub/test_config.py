@@ -54,3 +54,24 @@ def test_gateway_env_carries_the_settings_and_drops_stale_ones():
     assert env["RACETRACK_PUB_SIDECAR_TARGET"] == "127.0.0.1:7000"
     assert env["RACETRACK_PUB_SIDECAR_JOB_NAME"] == "adder"
     assert "RACETRACK_PUB_SIDECAR_JOB_VERSION" not in env and "RACETRACK_PUB_ASYNC_UPSTREAM" not in env
+
+
+def test_job_hosts_and_secure_cookies_follow_the_settings(tmp_path):
+    local = PubConfig.from_settings(Settings(data_dir=tmp_path))
+    assert (local.jobs_url, local.secure_cookies) == ("http://jobs.localhost:7005", False)
+    assert local.dashboard_url == "http://127.0.0.1:7003/dashboard"
+    served = Settings(
+        data_dir=tmp_path,
+        pub_url="https://racetrack.example.com/pub",
+        jobs_domain="Jobs.Racetrack.Example.com",
+    )
+    config = PubConfig.from_settings(served)
+    assert (config.jobs_url, config.secure_cookies) == ("https://jobs.racetrack.example.com", True)
+    assert served.job_url("adder") == "https://adder.jobs.racetrack.example.com"
+    env = gateway_env(config, ["0.0.0.0:7005"], None, {"RACETRACK_PUB_JOBS_URL": "stale"})
+    assert env["RACETRACK_PUB_JOBS_URL"] == "https://jobs.racetrack.example.com"
+    assert env["RACETRACK_PUB_SECURE_COOKIE"] == "true"
+    # Plain HTTP, but the operator says browsers come over HTTPS (a TLS proxy in front).
+    assert PubConfig.from_settings(Settings(data_dir=tmp_path, secure_cookie=True)).secure_cookies
+    with pytest.raises(ValueError, match="RACETRACK_JOBS_DOMAIN"):
+        Settings(data_dir=tmp_path, jobs_domain="jobs_.example.com")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -33,10 +35,14 @@ INACTIVE_HINT = "Your account is not active yet: wait till a Racetrack admin act
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only paths of this dashboard are followed after login, never another site."""
-    if target and target.startswith("/dashboard") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """Only paths of this dashboard are followed after login, never another site, nor another path of
+    this host by way of a dot-segment the browser would resolve (`/dashboard/../pub/...`)."""
+    if not target or "\\" in target or not (target == "/dashboard" or target.startswith("/dashboard/")):
+        return None
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    if any(segment in (".", "..") for segment in unquote(path).split("/")):
+        return None
+    return target
 
 
 def _address(request: Request) -> str | None:

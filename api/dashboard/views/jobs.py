@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any
+from urllib.parse import urlencode
 
 import yaml
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from api.dashboard.rendering import render
@@ -113,10 +114,31 @@ async def jobs_table(request: Request, user: User) -> Response:
 
 
 def _links(request: Request, job: dict[str, Any], name: str, version: str) -> dict[str, str]:
-    """The job's pub URL (as the lifecycle reports it, else from settings) and its Swagger page."""
+    """The job's pub URL for API callers (as the lifecycle reports it, else from settings), and its
+    pages for the browser, which open on the job's own host through `open_job`."""
     pub = request.app.state.settings.effective_pub_url.rstrip("/")
     base = str(job.get("pub_url") or f"{pub}/job/{name}/{version}").rstrip("/")
-    return {"pub": f"{base}/", "swagger": f"{base}/docs"}
+    opener = str(request.app.url_path_for("open_job", name=name))
+    page = f"/pub/job/{name}/{version}"
+    return {
+        "pub": f"{base}/",
+        "open": f"{opener}?{urlencode({'path': f'{page}/'})}",
+        "swagger": f"{opener}?{urlencode({'path': f'{page}/docs'})}",
+    }
+
+
+@page()
+async def open_job(request: Request, user: User) -> Response:
+    """Sends the browser to a page of the job on the job's own host, with a one-time ticket that pub
+    trades for a session there: the job's pages never share an origin with the dashboard, and no
+    token travels in a URL. Pub sends browsers without a session here too."""
+    name = request.path_params["name"]
+    path = request.query_params.get("path") or f"/pub/job/{name}/latest/"
+    answer = await lifecycle(request).job_ticket(user.token, name, path)
+    response = RedirectResponse(str(answer["url"]), status_code=303)
+    response.headers["cache-control"] = "no-store"
+    response.headers["referrer-policy"] = "no-referrer"
+    return response
 
 
 @page()
@@ -208,4 +230,5 @@ routes = [
     Route("/jobs/{name}/{version}/redeploy", redeploy, methods=["POST"], name="redeploy"),
     Route("/jobs/{name}/{version}/delete", confirm_delete, methods=["GET"], name="confirm_delete"),
     Route("/jobs/{name}/{version}/delete", delete, methods=["POST"], name="delete"),
+    Route("/open/{name}", open_job, methods=["GET"], name="open_job"),
 ]

@@ -9,15 +9,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.auth import Caller, Scope, has_permission
+from api.auth.job_sessions import authenticate_job_session
 from api.db import Job, PublicEndpointRequest, utcnow
 from api.db.repository import find_job, maintenance_mode
-from api.errors import Forbidden, NotFound, Unauthenticated, Unavailable
+from api.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, Unavailable
 from api.lifecycle.deps import (
     AUTH_HEADER,
     SessionDep,
     SettingsDep,
     authenticate,
-    request_token,
+    header_token,
     require_internal,
 )
 from api.lifecycle.errors import error_responses
@@ -30,6 +31,7 @@ router = APIRouter(
 )
 
 OPEN_PATHS = ("/health", "/live", "/ready")
+JOB_SESSION_HEADER = "X-Racetrack-Job-Session"  # pub: the browser session of a job's own host
 # Pub caches answers, so this is roughly one write per job per minute at most.
 LAST_CALL_GRANULARITY = timedelta(seconds=60)
 
@@ -64,6 +66,18 @@ def _is_public(session: SessionDep, job: Job, path: str) -> bool:
     return False
 
 
+def _refuse_ambiguous(path: str) -> None:
+    """A decision is about one path: none that a job could resolve to another (pub never asks these)."""
+    if "\\" in path:
+        raise InvalidInput(
+            f"a backslash in {path!r} is refused: servers differ on whether it separates segments"
+        )
+    if any(segment.split(";", 1)[0] in (".", "..") for segment in path.split("/")):
+        raise InvalidInput(
+            f"a dot-segment ('.' or '..') in {path!r} is refused: ask about the path it leads to"
+        )
+
+
 def _decide(
     request: Request, session: SessionDep, settings: SettingsDep, name: str, version: str, path: str
 ) -> CanCallResponse:
@@ -73,19 +87,35 @@ def _decide(
     if job is None:
         raise NotFound(f"job {name} version {version} was not found")
     path = "/" + path.lstrip("/")
-    token = request_token(request)
+    _refuse_ambiguous(path)
+    # Pub's question carries the caller's token, or the session of the job's own host; no cookie counts.
+    token = header_token(request)
+    job_session = None if token is not None else request.headers.get(JOB_SESSION_HEADER)
+
+    def the_caller() -> Caller:
+        if token is not None:
+            return authenticate(session, settings, token)
+        assert job_session is not None
+        return authenticate_job_session(
+            session,
+            settings.signing_key(),
+            job_session,
+            job.name,
+            user_token_lifetime=settings.user_token_max_age,  # an expired token's sessions end with it
+        )
+
     caller: Caller | None = None
     if path in OPEN_PATHS or _is_public(session, job, path):
-        if token is not None:
+        if token is not None or job_session is not None:
             try:
-                caller = authenticate(session, settings, token)
+                caller = the_caller()
             except Unauthenticated:
                 caller = None  # a public endpoint ignores bad credentials
-    elif token is None:
+    elif token is None and job_session is None:
         if settings.auth_required:
             raise Unauthenticated(f"no header {AUTH_HEADER}: not logged in")
     else:
-        caller = authenticate(session, settings, token)
+        caller = the_caller()
         if not has_permission(session, caller, Scope.call_job, job=job, endpoint=path):
             raise Forbidden(
                 "no permission to do this operation",

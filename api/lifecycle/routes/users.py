@@ -22,7 +22,7 @@ from api.auth.users import WRONG_CREDENTIALS
 from api.db import User
 from api.db.repository import record_audit
 from api.errors import Forbidden, NotFound, Unauthenticated
-from api.lifecycle.deps import AUTH_HEADER, LoggedIn, SessionDep, SettingsDep, StaffCaller, UserCaller
+from api.lifecycle.deps import LoggedIn, SessionDep, SettingsDep, StaffCaller, UserCaller, login_cookie
 from api.lifecycle.errors import error_responses
 from api.lifecycle.schemas import MessageResponse, ts
 from api.lifecycle.throttle import ThrottleDep
@@ -125,14 +125,9 @@ def login(
     _, token = primary_token(
         session, subject, settings.signing_key(), user_token_lifetime=settings.user_token_max_age
     )
+    name, secure = login_cookie(settings)
     response.set_cookie(
-        AUTH_HEADER,
-        quote(token),
-        max_age=COOKIE_MAX_AGE,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookie,
+        name, quote(token), max_age=COOKIE_MAX_AGE, path="/", httponly=True, samesite="lax", secure=secure
     )
     return LoginResponse(username=user.username, token=token)
 
@@ -140,9 +135,8 @@ def login(
 @router.get("/logout", response_model=MessageResponse)
 def logout(response: Response, settings: SettingsDep) -> MessageResponse:
     """Clears the auth cookie (the token itself stays valid; regenerate it to revoke it)."""
-    response.delete_cookie(
-        AUTH_HEADER, path="/", httponly=True, samesite="lax", secure=settings.secure_cookie
-    )
+    name, secure = login_cookie(settings)
+    response.delete_cookie(name, path="/", httponly=True, samesite="lax", secure=secure)
     return MessageResponse(message="logged out")
 
 

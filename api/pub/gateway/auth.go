@@ -40,19 +40,55 @@ type cacheEntry struct {
 	received time.Time
 }
 
+// Credential is what a caller shows: a token (X-Racetrack-Auth or a legacy header), or the browser
+// session a job's own host gave it (jobhost.go). At most one is set; neither: an anonymous caller.
+type Credential struct {
+	Token   string
+	Session string
+}
+
+// digest identifies a credential in the cache without keeping it.
+func (c Credential) digest() string {
+	switch {
+	case c.Token != "":
+		sum := sha256.Sum256([]byte("token\x00" + c.Token))
+		return string(sum[:])
+	case c.Session != "":
+		sum := sha256.Sum256([]byte("session\x00" + c.Session))
+		return string(sum[:])
+	}
+	return ""
+}
+
+// credentialState is what pub last learnt about one credential, whatever job or path it was for.
+type credentialState struct {
+	refusal   *Decision // the lifecycle's last 401 for it (revoked, expired, user deactivated, ...)
+	refusedAt time.Time
+	allowedAt time.Time // the last time the lifecycle let it call anything
+}
+
 const maxCacheEntries = 50_000
 
 // Authorizer asks the lifecycle (GET /api/v1/auth/can-call-job/...) and caches its answers in memory.
 // Concurrent misses for one key share one lifecycle request.
+//
+// Revocation: an allowing answer is reused for AuthCacheTTL, so a revoked token or a deactivated user
+// is refused within that time. Once the lifecycle has answered 401 for a credential, no decision
+// cached before that answer is used for it again, for any job or path, and while the lifecycle cannot
+// be reached the credential stays refused; after a 403 on a job, no decision cached before it is used
+// for that credential on that job. Stale reuse (up to AuthCacheTTLMax) is only for credentials and
+// jobs that were not refused since.
 type Authorizer struct {
-	config  *Config
-	client  *http.Client
-	metrics *Metrics
-	base    string
-	mu      sync.RWMutex
-	cache   map[string]cacheEntry
-	flight  singleflight.Group
-	now     func() time.Time
+	config      *Config
+	client      *http.Client
+	metrics     *Metrics
+	base        string
+	mu          sync.RWMutex
+	cache       map[string]cacheEntry
+	credentials map[string]*credentialState // by Credential.digest()
+	forbidden   map[string]time.Time        // by digest and job name: when the lifecycle last answered 403
+	flight      singleflight.Group
+	now         func() time.Time
 }
 
 func NewAuthorizer(config *Config, metrics *Metrics) *Authorizer {
@@ -61,32 +97,31 @@ func NewAuthorizer(config *Config, metrics *Metrics) *Authorizer {
 		IdleConnTimeout:     4 * time.Second, // under uvicorn's 5 s keep-alive
 	}
 	return &Authorizer{
-		config:  config,
-		client:  &http.Client{Transport: transport, Timeout: config.LifecycleTimeout},
-		metrics: metrics,
-		base:    config.LifecycleURL + "/api/v1/auth/can-call-job/",
-		cache:   make(map[string]cacheEntry),
-		now:     time.Now,
+		config:      config,
+		client:      &http.Client{Transport: transport, Timeout: config.LifecycleTimeout},
+		metrics:     metrics,
+		base:        config.LifecycleURL + "/api/v1/auth/can-call-job/",
+		cache:       make(map[string]cacheEntry),
+		credentials: make(map[string]*credentialState),
+		forbidden:   make(map[string]time.Time),
+		now:         time.Now,
 	}
 }
 
-func cacheKey(name, version, path, token string) string {
-	digest := ""
-	if token != "" {
-		sum := sha256.Sum256([]byte(token))
-		digest = string(sum[:])
-	}
+func cacheKey(name, version, path, digest string) string {
 	return name + "\x00" + version + "\x00" + path + "\x00" + digest
 }
 
 // Decide returns the lifecycle's decision, from the cache when it is fresh enough.
-func (a *Authorizer) Decide(ctx context.Context, name, version, path, token string) (*Decision, error) {
-	key := cacheKey(name, version, path, token)
+func (a *Authorizer) Decide(ctx context.Context, name, version, path string, credential Credential) (*Decision, error) {
+	digest := credential.digest()
+	key := cacheKey(name, version, path, digest)
 	a.mu.RLock()
 	entry, found := a.cache[key]
+	refusedSince := found && a.refusedSinceLocked(digest, name, entry.received)
 	a.mu.RUnlock()
 	now := a.now()
-	if found {
+	if found && !refusedSince {
 		ttl := a.config.AuthCacheTTL
 		if !entry.decision.Allowed() {
 			ttl = a.config.AuthNegativeTTL
@@ -98,29 +133,61 @@ func (a *Authorizer) Decide(ctx context.Context, name, version, path, token stri
 	}
 	// The shared request must not die with the first caller's context: others wait on it too.
 	result, err, _ := a.flight.Do(key, func() (any, error) {
-		return a.ask(context.WithoutCancel(ctx), key, name, version, path, token)
+		return a.ask(context.WithoutCancel(ctx), key, digest, name, version, path, credential)
 	})
-	if err != nil {
-		var unreachable *ErrLifecycleUnreachable
-		if errors.As(err, &unreachable) && found && entry.decision.Allowed() &&
-			now.Sub(entry.received) < a.config.AuthCacheTTLMax {
-			a.metrics.cacheRecovered.Inc()
-			return entry.decision, nil
-		}
+	if err == nil {
+		return result.(*Decision), nil
+	}
+	var unreachable *ErrLifecycleUnreachable
+	if !errors.As(err, &unreachable) {
 		return nil, err
 	}
-	return result.(*Decision), nil
+	if found && !refusedSince && entry.decision.Allowed() && now.Sub(entry.received) < a.config.AuthCacheTTLMax {
+		a.metrics.cacheRecovered.Inc()
+		return entry.decision, nil
+	}
+	if refusal := a.lastRefusal(digest); refusal != nil {
+		return refusal, nil // refusing needs no lifecycle: the credential stays refused while it is away
+	}
+	return nil, err
 }
 
-func (a *Authorizer) ask(ctx context.Context, key, name, version, path, token string) (*Decision, error) {
+// refusedSinceLocked: after `since` the lifecycle refused the credential (401), or refused it
+// something on job `name` (403: a permission on the job may have been taken away). Caller holds a.mu.
+func (a *Authorizer) refusedSinceLocked(digest, name string, since time.Time) bool {
+	if digest == "" {
+		return false
+	}
+	state := a.credentials[digest]
+	if state != nil && state.refusal != nil && state.refusedAt.After(since) {
+		return true
+	}
+	forbidden, found := a.forbidden[digest+"\x00"+name]
+	return found && forbidden.After(since)
+}
+
+// lastRefusal is the lifecycle's 401 for the credential when that is the last thing it said about it.
+func (a *Authorizer) lastRefusal(digest string) *Decision {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	state := a.credentials[digest]
+	if digest == "" || state == nil || state.refusal == nil || state.allowedAt.After(state.refusedAt) {
+		return nil
+	}
+	return state.refusal
+}
+
+func (a *Authorizer) ask(ctx context.Context, key, digest, name, version, path string, credential Credential) (*Decision, error) {
 	target := a.base + url.PathEscape(name) + "/" + url.PathEscape(version) + "/" + (&url.URL{Path: path}).EscapedPath()
 	request, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, &ErrLifecycleUnreachable{fmt.Sprintf("cannot build the lifecycle request: %v", err)}
 	}
 	request.Header.Set("X-Racetrack-Internal-Auth", a.config.InternalToken)
-	if token != "" {
-		request.Header.Set("X-Racetrack-Auth", token)
+	if credential.Token != "" {
+		request.Header.Set(authHeader, credential.Token)
+	} else if credential.Session != "" {
+		request.Header.Set(jobSessionHeader, credential.Session)
 	}
 	a.metrics.lifecycleCalls.Inc()
 	response, err := a.client.Do(request)
@@ -139,11 +206,27 @@ func (a *Authorizer) ask(ctx context.Context, key, name, version, path, token st
 		a.metrics.lifecycleErrors.Inc()
 		return nil, &ErrLifecycleUnreachable{fmt.Sprintf("the lifecycle answered %d", response.StatusCode)}
 	}
+	now := a.now()
 	a.mu.Lock()
-	if len(a.cache) >= maxCacheEntries {
+	if len(a.cache) >= maxCacheEntries || len(a.credentials) >= maxCacheEntries || len(a.forbidden) >= maxCacheEntries {
 		a.evictLocked()
 	}
-	a.cache[key] = cacheEntry{decision, a.now()}
+	a.cache[key] = cacheEntry{decision, now}
+	if digest != "" && decision.Status == http.StatusForbidden {
+		a.forbidden[digest+"\x00"+name] = now
+	}
+	if digest != "" && (decision.Allowed() || decision.Status == http.StatusUnauthorized) {
+		state := a.credentials[digest]
+		if state == nil {
+			state = &credentialState{}
+			a.credentials[digest] = state
+		}
+		if decision.Allowed() {
+			state.allowedAt = now
+		} else {
+			state.refusal, state.refusedAt = decision, now
+		}
+	}
 	a.mu.Unlock()
 	return decision, nil
 }
@@ -155,14 +238,30 @@ func (a *Authorizer) evictLocked() {
 			delete(a.cache, key)
 		}
 	}
+	// A refusal is kept as long as any entry it could overrule might still be reused.
+	for digest, state := range a.credentials {
+		if now.Sub(state.allowedAt) >= a.config.AuthCacheTTLMax && now.Sub(state.refusedAt) >= a.config.AuthCacheTTLMax {
+			delete(a.credentials, digest)
+		}
+	}
+	for key, at := range a.forbidden {
+		if now.Sub(at) >= a.config.AuthCacheTTLMax {
+			delete(a.forbidden, key)
+		}
+	}
 	if len(a.cache) >= maxCacheEntries {
+		clear(a.cache) // nothing cached: nothing a refusal must overrule, so the refusals may stay
+	}
+	if len(a.credentials) >= maxCacheEntries || len(a.forbidden) >= maxCacheEntries {
+		clear(a.credentials)
+		clear(a.forbidden)
 		clear(a.cache)
 	}
 }
 
 // Forget drops one cached decision, e.g. when the address it gave stopped answering.
-func (a *Authorizer) Forget(name, version, path, token string) {
-	key := cacheKey(name, version, path, token)
+func (a *Authorizer) Forget(name, version, path string, credential Credential) {
+	key := cacheKey(name, version, path, credential.digest())
 	a.mu.Lock()
 	delete(a.cache, key)
 	a.mu.Unlock()

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -29,7 +31,18 @@ type Config struct {
 	MaxIdlePerJob     int
 	AsyncUpstream     string // base URL of the async-call service; empty: async calls are not served here
 	Sidecar           *SidecarTarget
+	// JobsURL is scheme://<jobs domain>[:port]: a job's pages are served to browsers from an origin of
+	// their own, scheme://<name>.<jobs domain>[:port] (jobhost.go).
+	JobsURL *url.URL
+	// SecureCookies: browsers reach pub over HTTPS, so its cookies are Secure and __Host- named.
+	SecureCookies bool
+	// DashboardURL is where a browser without a session on a job's host is sent to open the job;
+	// empty: it gets the 401.
+	DashboardURL string
 }
+
+// JobsDomain is the host name under which each job has its own host, e.g. jobs.localhost.
+func (c *Config) JobsDomain() string { return strings.ToLower(c.JobsURL.Hostname()) }
 
 // ConfigError names the setting that is wrong and how to fix it.
 type ConfigError struct{ Message string }
@@ -60,6 +73,9 @@ func configFromEnv(getenv func(string) string) (*Config, error) {
 		if address = strings.TrimSpace(address); address != "" {
 			c.Listen = append(c.Listen, address)
 		}
+	}
+	if len(c.Listen) == 0 {
+		return nil, &ConfigError{fmt.Sprintf("RACETRACK_PUB_LISTEN=%q names no host:port", listen)}
 	}
 	if c.LifecycleURL == "" {
 		c.LifecycleURL = "http://127.0.0.1:7002/lifecycle"
@@ -107,6 +123,26 @@ func configFromEnv(getenv func(string) string) (*Config, error) {
 		}
 		c.MaxIdlePerJob = n
 	}
+	jobsURL := getenv("RACETRACK_PUB_JOBS_URL")
+	if jobsURL == "" {
+		_, port, _ := net.SplitHostPort(c.Listen[0])
+		jobsURL = "http://jobs.localhost:" + port
+	}
+	parsed, err := url.Parse(jobsURL)
+	if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Hostname() == "" ||
+		strings.Trim(parsed.Path, "/") != "" || parsed.RawQuery != "" || parsed.User != nil {
+		return nil, &ConfigError{fmt.Sprintf("RACETRACK_PUB_JOBS_URL=%q is not scheme://<jobs domain>[:port], e.g. http://jobs.localhost:7005", jobsURL)}
+	}
+	c.JobsURL = parsed
+	switch secure := strings.ToLower(getenv("RACETRACK_PUB_SECURE_COOKIE")); secure {
+	case "", "0", "false", "no":
+		c.SecureCookies = parsed.Scheme == "https"
+	case "1", "true", "yes":
+		c.SecureCookies = true
+	default:
+		return nil, &ConfigError{fmt.Sprintf("RACETRACK_PUB_SECURE_COOKIE=%q is not true or false", secure)}
+	}
+	c.DashboardURL = strings.TrimRight(getenv("RACETRACK_PUB_DASHBOARD_URL"), "/")
 	target, name := getenv("RACETRACK_PUB_SIDECAR_TARGET"), getenv("RACETRACK_PUB_SIDECAR_JOB_NAME")
 	if target != "" || name != "" {
 		if target == "" || name == "" {

@@ -48,6 +48,9 @@ type Gateway struct {
 }
 
 func NewGateway(config *Config) *Gateway {
+	if config.JobsURL == nil {
+		config.JobsURL = &url.URL{Scheme: "http", Host: "jobs.localhost"}
+	}
 	metrics := NewMetrics()
 	g := &Gateway{
 		config:   config,
@@ -76,8 +79,9 @@ func NewGateway(config *Config) *Gateway {
 					p.SetURL(upstream)
 					p.Out.URL.Path, p.Out.URL.RawPath = p.In.URL.Path, p.In.URL.RawPath
 				},
-				ErrorHandler: g.asyncUnavailable,
-				ErrorLog:     quietLog,
+				ModifyResponse: sandboxed,
+				ErrorHandler:   g.asyncUnavailable,
+				ErrorLog:       quietLog,
 			}
 			g.gatherer = prometheus.Gatherers{metrics.registry, prometheus.GathererFunc(g.asyncMetrics)}
 		}
@@ -92,27 +96,32 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		requestID = uuid.NewString()
 	}
 	w.Header().Set(tracingHeader, requestID)
-	path := r.URL.Path
-	if strings.HasPrefix(path, "/pub/") {
-		for _, kind := range jobKinds {
-			prefix := "/pub/" + kind + "/"
-			if strings.HasPrefix(path, prefix) {
-				call := splitJobPath(kind, path[len(prefix):], rawPath(r, prefix))
-				if call == nil {
-					g.refuse(w, http.StatusNotFound, proxyError{
-						Error:     "Proxy request error: Job was not found: give " + prefix + "<name>/<version>/<path>",
-						RequestID: requestID,
-					})
-					return
-				}
-				g.serveJob(w, r, call, requestID)
-				return
-			}
-		}
-		if strings.HasPrefix(path, asyncPrefix) {
-			g.serveAsync(w, r, requestID)
+	canon, invalid := canonicalise(requestPath(r))
+	if invalid != nil {
+		g.refuse(w, http.StatusBadRequest, proxyError{
+			Error: "Proxy request error: Invalid request: " + invalid.Error(), RequestID: requestID,
+		})
+		return
+	}
+	// From here on every part of pub reads the one canonical form: what is checked is what is forwarded.
+	r.URL.Path, r.URL.RawPath = "/"+canon.decoded(0), canon.String()
+	if name := g.jobHostName(r); name != "" {
+		g.serveJobHost(w, r, name, canon, requestID)
+		return
+	}
+	segments := canon.segments
+	if len(segments) >= 2 && segments[0] == "pub" {
+		if isJobKind(segments[1]) {
+			g.serveJob(w, r, canon, 2, false, requestID)
 			return
 		}
+		if segments[1] == "async" {
+			g.serveAsync(w, r, canon, requestID)
+			return
+		}
+	}
+	path := r.URL.Path
+	if strings.HasPrefix(path, "/pub/") {
 		path = path[len("/pub"):]
 	}
 	switch path {
@@ -131,16 +140,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// rawPath is the still-encoded path after prefix, so a job receives exactly what the caller sent.
-func rawPath(r *http.Request, prefix string) string {
-	raw := r.RequestURI
-	if i := strings.IndexByte(raw, '?'); i >= 0 {
-		raw = raw[:i]
+func isJobKind(segment string) bool {
+	for _, kind := range jobKinds {
+		if segment == kind {
+			return true
+		}
 	}
-	if !strings.HasPrefix(raw, prefix) {
-		raw = r.URL.EscapedPath() // an absolute-form request target
-	}
-	return strings.TrimPrefix(raw, prefix)
+	return false
+}
+
+func (g *Gateway) invalid(w http.ResponseWriter, err *pathError, requestID string) {
+	g.refuse(w, http.StatusBadRequest, proxyError{Error: "Proxy request error: Invalid request: " + err.Error(), RequestID: requestID})
 }
 
 func (g *Gateway) health(w http.ResponseWriter) {
@@ -161,7 +171,7 @@ func (g *Gateway) health(w http.ResponseWriter) {
 
 // serveAsync authorises a new async call like a job call, then hands it (or a task lookup) to the
 // async service, which keeps tasks in the lifecycle's database.
-func (g *Gateway) serveAsync(w http.ResponseWriter, r *http.Request, requestID string) {
+func (g *Gateway) serveAsync(w http.ResponseWriter, r *http.Request, canon *canonicalPath, requestID string) {
 	if g.async == nil {
 		writeError(w, http.StatusNotFound, proxyError{
 			Error:     "Proxy request error: async calls are not served by a sidecar; send them to the pub gateway",
@@ -169,54 +179,68 @@ func (g *Gateway) serveAsync(w http.ResponseWriter, r *http.Request, requestID s
 		})
 		return
 	}
-	path := r.URL.Path
-	if strings.HasPrefix(path, asyncTask) {
-		g.async.ServeHTTP(w, withRequestID(r, requestID, callerToken(r.Header)))
+	segments := canon.segments // pub, async, ...
+	if len(segments) > 2 && segments[2] == "task" {
+		g.async.ServeHTTP(w, withRequestID(r, requestID, headerToken(r.Header)))
 		return
 	}
-	for _, kind := range jobKinds {
-		prefix := asyncNew + kind + "/"
-		if !strings.HasPrefix(path, prefix) {
-			continue
-		}
-		call := splitJobPath(kind, path[len(prefix):], rawPath(r, prefix))
-		if call == nil {
-			break
-		}
-		token := callerToken(r.Header)
-		decision := g.authorize(w, r, call, token, requestID)
-		if decision == nil {
+	if len(segments) > 3 && segments[2] == "new" && isJobKind(segments[3]) {
+		call, invalid := jobCallFrom(segments[3], canon, 4)
+		if invalid != nil {
+			g.invalid(w, invalid, requestID)
 			return
 		}
-		target := "http://" + g.address(decision) + "/pub/job/" + call.name + "/" + decision.JobVersion
-		if call.hasRest {
-			target += "/" + call.rest
+		if call != nil {
+			g.handAsync(w, r, call, requestID)
+			return
 		}
-		if r.URL.RawQuery != "" {
-			target += "?" + r.URL.RawQuery
-		}
-		proxy := &httputil.ReverseProxy{
-			Rewrite: func(p *httputil.ProxyRequest) {
-				g.async.Rewrite(p)
-				setForwardingHeaders(p.Out.Header, p.In, requestID, decision.Caller)
-				p.Out.Header.Set(internalAuth, g.config.InternalToken)
-				p.Out.Header.Set(asyncJobURL, target)
-				p.Out.Header.Set(asyncJobVersion, decision.JobVersion)
-				p.Out.Header.Del(asyncCaller)
-				if decision.CallerID != "" {
-					p.Out.Header.Set(asyncCaller, decision.CallerID)
-				}
-			},
-			Transport:    g.asyncTransport,
-			ErrorHandler: g.asyncUnavailable,
-			ErrorLog:     quietLog,
-		}
-		proxy.ServeHTTP(w, r)
-		return
 	}
 	writeError(w, http.StatusNotFound, proxyError{
-		Error: "Proxy request error: no pub endpoint at " + path + "; give /pub/async/new/job/<name>/<version>/<path>", RequestID: requestID,
+		Error: "Proxy request error: no pub endpoint at " + r.URL.Path + "; give /pub/async/new/job/<name>/<version>/<path>", RequestID: requestID,
 	})
+}
+
+// handAsync authorises a new async call like a job call and hands it to the async service with the
+// job's address.
+func (g *Gateway) handAsync(w http.ResponseWriter, r *http.Request, call *jobCall, requestID string) {
+	decision := g.authorize(w, r, call, g.credential(r, false), requestID)
+	if decision == nil {
+		return
+	}
+	target := "http://" + g.address(decision) + "/pub/job/" + call.name + "/" + decision.JobVersion
+	if call.hasRest {
+		target += "/" + call.rest
+	}
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(p *httputil.ProxyRequest) {
+			g.async.Rewrite(p)
+			setForwardingHeaders(p.Out.Header, p.In, requestID, decision.Caller)
+			p.Out.Header.Set(internalAuth, g.config.InternalToken)
+			p.Out.Header.Set(asyncJobURL, target)
+			p.Out.Header.Set(asyncJobVersion, decision.JobVersion)
+			p.Out.Header.Del(asyncCaller)
+			if decision.CallerID != "" {
+				p.Out.Header.Set(asyncCaller, decision.CallerID)
+			}
+		},
+		Transport:      g.asyncTransport,
+		ModifyResponse: sandboxed,
+		ErrorHandler:   g.asyncUnavailable,
+		ErrorLog:       quietLog,
+	}
+	proxy.ServeHTTP(w, r)
+}
+
+// sandboxed prepares an answer that carries a job's response on pub's own host (an async call's
+// result replays the job's headers and body): a browser shows it as a sandboxed page of an origin of
+// its own, and the job cannot set the platform's cookies through it.
+func sandboxed(response *http.Response) error {
+	dropPlatformSetCookies(response.Header)
+	response.Header.Add("Content-Security-Policy", "sandbox")
+	return nil
 }
 
 // withRequestID prepares a task lookup: it carries the request id and the caller's token (in

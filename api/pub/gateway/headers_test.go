@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestCallerTokenPrecedenceAndCookie(t *testing.T) {
+func TestHeaderTokenPrecedenceAndNoCookie(t *testing.T) {
 	cases := []struct {
 		name   string
 		header http.Header
@@ -14,23 +14,33 @@ func TestCallerTokenPrecedenceAndCookie(t *testing.T) {
 	}{
 		{"header wins over legacy", http.Header{"X-Racetrack-Auth": {"main"}, "X-Racetrack-User-Auth": {"user"}}, "main"},
 		{"legacy user before esc", http.Header{"X-Racetrack-User-Auth": {"user"}, "X-Racetrack-Esc-Auth": {"esc"}}, "user"},
-		{"legacy header before cookie", http.Header{"Cookie": {"a=1; X-Racetrack-Auth=%22tok%20c%22; b=2"}, "X-Racetrack-Esc-Auth": {"esc"}}, "esc"},
-		{"cookie, quoted and unquoted", http.Header{"Cookie": {`a=1; X-Racetrack-Auth="tok%20c"; b=2`}}, "tok c"},
-		{"cookie, URL-encoded", http.Header{"Cookie": {"X-Racetrack-Auth=tok%2Fc"}}, "tok/c"},
-		{"cookie in a second line", http.Header{"Cookie": {"a=1", "X-Racetrack-Auth=t2"}}, "t2"},
-		{"a longer cookie name is not the token", http.Header{"Cookie": {"X-Racetrack-Auth-Old=x"}}, ""},
+		{"a cookie is no token", http.Header{"Cookie": {"a=1; X-Racetrack-Auth=tok; rt_session=s"}}, ""},
 		{"nothing", http.Header{}, ""},
 	}
 	for _, c := range cases {
-		if got := callerToken(c.header); got != c.want {
-			t.Errorf("%s: callerToken = %q, want %q", c.name, got, c.want)
+		if got := headerToken(c.header); got != c.want {
+			t.Errorf("%s: headerToken = %q, want %q", c.name, got, c.want)
 		}
 	}
 }
 
-func TestStripCredentialsKeepsOtherCookies(t *testing.T) {
+func TestCookieValue(t *testing.T) {
+	header := http.Header{"Cookie": {"a=1", `rt_job_session="s1"; b=2`, "rt_job_session-old=x"}}
+	if got := cookieValue(header, "rt_job_session"); got != "s1" {
+		t.Fatalf("cookieValue = %q", got)
+	}
+	if got := cookieValue(http.Header{"Cookie": {"rt_job_session-old=x"}}, "rt_job_session"); got != "" {
+		t.Fatalf("a longer name is another cookie: %q", got)
+	}
+}
+
+func TestStripCredentialsKeepsTheJobsOwnCookies(t *testing.T) {
 	header := http.Header{
-		"Cookie":                    {"a=1; X-Racetrack-Auth=tok; b=2", "X-Racetrack-Auth=only", "c=3"},
+		"Cookie": {
+			"a=1; X-Racetrack-Auth=tok; b=2", "X-Racetrack-Auth=only", "c=3",
+			"__Host-rt_session=s; rt_csrf=c; __Host-rt_csrf=c; rt_flash=f; d=4",
+			"rt_job_session=j; __Host-rt_job_session=j; __Host-X-Racetrack-Auth=t; rt_session=s; rt_theme=dark",
+		},
 		"X-Racetrack-Auth":          {"t"},
 		"X-Racetrack-User-Auth":     {"u"},
 		"X-Racetrack-Esc-Auth":      {"e"},
@@ -42,14 +52,24 @@ func TestStripCredentialsKeepsOtherCookies(t *testing.T) {
 		"X-Custom":                  {"kept"},
 	}
 	stripCredentials(header)
-	want := http.Header{"Cookie": {"a=1; b=2", "c=3"}, "X-Custom": {"kept"}}
+	want := http.Header{"Cookie": {"a=1; b=2", "c=3", "d=4", "rt_theme=dark"}, "X-Custom": {"kept"}}
 	if !reflect.DeepEqual(header, want) {
 		t.Fatalf("after stripCredentials: %v, want %v", header, want)
 	}
 	untouched := http.Header{"Cookie": {"a=1;  b=2"}}
 	stripCredentials(untouched)
 	if got := untouched.Get("Cookie"); got != "a=1;  b=2" {
-		t.Fatalf("a Cookie without the auth cookie must pass as sent, got %q", got)
+		t.Fatalf("a Cookie without the platform's cookies must pass as sent, got %q", got)
+	}
+}
+
+func TestAJobCannotSetThePlatformsCookies(t *testing.T) {
+	header := http.Header{"Set-Cookie": {
+		"__Host-rt_session=x; Path=/; Secure", "job=1; Path=/", "rt_csrf=y", "X-Racetrack-Auth=z", "rt_job_session=w",
+	}}
+	dropPlatformSetCookies(header)
+	if got := header["Set-Cookie"]; !reflect.DeepEqual(got, []string{"job=1; Path=/"}) {
+		t.Fatalf("Set-Cookie kept: %q", got)
 	}
 }
 
@@ -72,30 +92,6 @@ func TestRewriteLocation(t *testing.T) {
 		got := rewriteLocation(location, "10.0.0.5:7000", "/pub/job/adder/1.2.0", "/pub/job/adder/latest", "adder")
 		if got != want {
 			t.Errorf("rewriteLocation(%q) = %q, want %q", location, got, want)
-		}
-	}
-}
-
-func TestSplitJobPath(t *testing.T) {
-	call := splitJobPath("job", "adder/latest/echo/a b/c", "adder/latest/echo/a%20b/c")
-	if call == nil || call.name != "adder" || call.version != "latest" || call.path != "echo/a b/c" ||
-		call.rest != "echo/a%20b/c" || !call.hasRest {
-		t.Fatalf("splitJobPath: %+v", call)
-	}
-	if call.publicPrefix() != "/pub/job/adder/latest" {
-		t.Fatalf("publicPrefix = %q", call.publicPrefix())
-	}
-	bare := splitJobPath("fatman", "adder/1.0.0", "adder/1.0.0")
-	if bare == nil || bare.hasRest || bare.path != "" {
-		t.Fatalf("no path after the version: %+v", bare)
-	}
-	trailing := splitJobPath("job", "adder/1.0.0/", "adder/1.0.0/")
-	if trailing == nil || !trailing.hasRest || trailing.rest != "" {
-		t.Fatalf("a trailing slash is kept: %+v", trailing)
-	}
-	for _, bad := range []string{"", "adder", "adder/", "/1.0.0/x"} {
-		if splitJobPath("job", bad, bad) != nil {
-			t.Errorf("splitJobPath(%q) should be nil", bad)
 		}
 	}
 }

@@ -29,7 +29,8 @@ var refusalLabels = map[int]string{
 	http.StatusServiceUnavailable: "Unavailable",
 }
 
-// jobCall is /pub/{kind}/{name}/{version}/{path}: path decoded (for auth), rest raw (as the caller sent it).
+// jobCall is /pub/{kind}/{name}/{version}/{path} read from a canonical path: path is what the
+// lifecycle checks (decoded), rest the same segments as the job receives them (encoded).
 type jobCall struct {
 	kind, name, version, path, rest string
 	hasRest                         bool
@@ -37,21 +38,35 @@ type jobCall struct {
 
 func (c *jobCall) publicPrefix() string { return "/pub/" + c.kind + "/" + c.name + "/" + c.version }
 
-// splitJobPath reads what follows "/pub/{kind}/" in the decoded and in the raw path.
-func splitJobPath(kind, decoded, raw string) *jobCall {
-	parts := strings.SplitN(decoded, "/", 3)
-	if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
-		return nil
+// jobCallFrom reads the name at segment `from`, then the version and the path; nil (and no error)
+// when the path stops before the version.
+func jobCallFrom(kind string, canon *canonicalPath, from int) (*jobCall, *pathError) {
+	segments := canon.segments
+	if len(segments) < from+2 {
+		return nil, nil
 	}
-	call := &jobCall{kind: kind, name: parts[0], version: parts[1]}
-	if len(parts) > 2 {
-		call.path = parts[2]
+	name, version := segments[from], segments[from+1]
+	if !validNameOrVersion(name) {
+		return nil, refusePath("the job name %s may hold only letters, digits and . _ + * -", name)
 	}
-	rawParts := strings.SplitN(raw, "/", 3)
-	if len(rawParts) > 2 {
-		call.rest, call.hasRest = rawParts[2], true
+	if !validNameOrVersion(version) {
+		return nil, refusePath("the job version %s may hold only letters, digits and . _ + * -", version)
 	}
-	return call
+	return &jobCall{
+		kind: kind, name: name, version: version,
+		path: canon.decoded(from + 2), rest: canon.encoded(from + 2),
+		hasRest: len(segments) > from+2 || canon.trailingSlash,
+	}, nil
+}
+
+func validNameOrVersion(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._+*-", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func refusalMessage(d *Decision) string {
@@ -66,7 +81,7 @@ func refusalMessage(d *Decision) string {
 }
 
 // authorize returns the decision when the call may go on; otherwise it answers the caller and returns nil.
-func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, call *jobCall, token, requestID string) *Decision {
+func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, call *jobCall, credential Credential, requestID string) *Decision {
 	sidecar := g.config.Sidecar
 	if sidecar != nil && call.name != sidecar.JobName {
 		g.refuse(w, http.StatusNotFound, proxyError{
@@ -75,7 +90,7 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, call *jobCal
 		})
 		return nil
 	}
-	decision, err := g.auth.Decide(r.Context(), call.name, call.version, call.path, token)
+	decision, err := g.auth.Decide(r.Context(), call.name, call.version, call.path, credential)
 	if err != nil {
 		g.metrics.authFailed.Inc()
 		g.refuse(w, http.StatusServiceUnavailable, proxyError{
@@ -124,29 +139,62 @@ func (g *Gateway) address(decision *Decision) string {
 
 // forwarding is one call on its way to a job.
 type forwarding struct {
-	gateway   *Gateway
-	in        *http.Request // as the caller sent it (the error handler only sees the outgoing copy)
-	call      *jobCall
-	decision  *Decision
-	requestID string
-	token     string
-	address   string
-	body      []byte // the whole request body when it was small enough to keep; nil when streamed
-	buffered  bool
-	retried   bool
-	status    int
+	gateway    *Gateway
+	in         *http.Request // as the caller sent it (the error handler only sees the outgoing copy)
+	call       *jobCall
+	decision   *Decision
+	requestID  string
+	credential Credential
+	onJobHost  bool // served on the job's own host; else the path form on pub's host
+	address    string
+	body       []byte // the whole request body when it was small enough to keep; nil when streamed
+	buffered   bool
+	retried    bool
+	status     int
 }
 
-func (g *Gateway) serveJob(w http.ResponseWriter, r *http.Request, call *jobCall, requestID string) {
+func (g *Gateway) serveJob(w http.ResponseWriter, r *http.Request, canon *canonicalPath, from int, onJobHost bool, requestID string) {
+	kind := canon.segments[from-1]
+	call, invalid := jobCallFrom(kind, canon, from)
+	if invalid != nil {
+		g.invalid(w, invalid, requestID)
+		return
+	}
+	if call == nil {
+		g.refuse(w, http.StatusNotFound, proxyError{
+			Error:     "Proxy request error: Job was not found: give /pub/" + kind + "/<name>/<version>/<path>",
+			RequestID: requestID,
+		})
+		return
+	}
+	credential := g.credential(r, onJobHost)
+	if !onJobHost && credential.Token == "" && isPageLoad(r) {
+		g.toJobHost(w, r, call) // a browser's page: shown from the job's own origin
+		return
+	}
+	if credential.Session != "" {
+		if refusal := g.sessionRefusal(r); refusal != "" {
+			g.refuse(w, http.StatusForbidden, proxyError{Error: "Proxy request error: Forbidden: " + refusal, JobName: call.name, RequestID: requestID})
+			return
+		}
+	}
+	if onJobHost && credential.Token == "" && isPageLoad(r) && g.config.DashboardURL != "" {
+		decision, err := g.auth.Decide(r.Context(), call.name, call.version, call.path, credential)
+		if err == nil && decision.Status == http.StatusUnauthorized && g.toDashboard(w, r, call) {
+			return // no session yet, or an expired one: the dashboard opens the job for its user
+		}
+	}
 	started := time.Now()
 	g.metrics.requestsStarted.Inc()
 	defer g.metrics.requestsDone.Inc()
-	token := callerToken(r.Header)
-	decision := g.authorize(w, r, call, token, requestID)
+	decision := g.authorize(w, r, call, credential, requestID)
 	if decision == nil {
 		return
 	}
-	f := &forwarding{gateway: g, in: r, call: call, decision: decision, requestID: requestID, token: token, address: g.address(decision)}
+	f := &forwarding{
+		gateway: g, in: r, call: call, decision: decision, requestID: requestID, credential: credential,
+		address: g.address(decision), onJobHost: onJobHost,
+	}
 	if r.ContentLength >= 0 && r.ContentLength <= replayableBody {
 		body := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, body); err != nil {
@@ -300,6 +348,13 @@ func (f *forwarding) modifyResponse(response *http.Response) error {
 	f.status = response.StatusCode
 	header := response.Header
 	header.Del(tracingHeader) // pub's own is already on the response
+	if f.onJobHost {
+		dropPlatformSetCookies(header)
+	} else {
+		// Pub's own host is shared (with the dashboard on Kubernetes, with every job): whatever a
+		// browser gets here runs as a sandboxed page of an origin of its own, never as pub's.
+		_ = sandboxed(response)
+	}
 	if location := header.Get("Location"); location != "" {
 		header.Set("Location", rewriteLocation(location, f.address, f.upstreamPrefix(), f.call.publicPrefix(), f.call.name))
 	}
@@ -334,8 +389,8 @@ func (f *forwarding) fail(w http.ResponseWriter, err error) {
 
 func (f *forwarding) moved(ctx context.Context) string {
 	auth, call := f.gateway.auth, f.call
-	auth.Forget(call.name, call.version, call.path, f.token)
-	fresh, err := auth.Decide(ctx, call.name, call.version, call.path, f.token)
+	auth.Forget(call.name, call.version, call.path, f.credential)
+	fresh, err := auth.Decide(ctx, call.name, call.version, call.path, f.credential)
 	if err != nil || !fresh.Allowed() || fresh.InternalName == "" || fresh.InternalName == f.address {
 		return ""
 	}

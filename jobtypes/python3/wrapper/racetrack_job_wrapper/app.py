@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import mimetypes
 import os
 import re
 import threading
@@ -34,7 +33,7 @@ from .asgi import (
     respond_json,
     split_job_prefix,
 )
-from .context import RequestInfo, reset_request, set_request
+from .context import RequestScope, attach_to
 from .endpoint_config import EndpointConfig
 from .errors import JobHTTPError
 from .invoke import INLINE_THRESHOLD_S, ArgumentCheck, BadArguments, ConcurrencyLimit, FunctionRunner
@@ -48,7 +47,8 @@ from .openapi import (
     openapi_spec,
     swagger_html,
 )
-from .webview import MountedApp
+from .static import StaticFile, StaticFolder
+from .webview import WEBVIEW_PATH, WebviewApp
 
 __all__ = ["JobApp", "WrapperOptions"]
 
@@ -139,7 +139,7 @@ class JobApp:
         self._examples: dict[str, Any] = {}
         self._aux_docs: list[tuple[str, str, Any]] = []
         self._static_docs: list[str] = []
-        self._webview: MountedApp | None = None
+        self._webview: WebviewApp | None = None
         self._perform: FunctionRunner | None = None
         self._perform_check: ArgumentCheck | None = None
         self._user_metrics: Callable[[], Any] | None = None
@@ -156,6 +156,7 @@ class JobApp:
         started = time.monotonic()
         try:
             self.entrypoint = self.factory()
+            attach_to(self.entrypoint)
             routes, patterns, prefixes = self._job_routes(self.entrypoint)
         except BaseException as exc:  # noqa: B036 - anything the user's code raises, even SystemExit
             self.init_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -184,12 +185,14 @@ class JobApp:
         prefixes: list[tuple[str, Handler]] = []
 
         perform = getattr(job, "perform", None)
-        if not callable(perform):
-            raise TypeError(f"job class {type(job).__name__} has no perform method")
-        self._perform = FunctionRunner(perform, self.pool, self.options.inline_threshold)
-        self._perform_check = ArgumentCheck(perform)
-        routes["/api/v1/perform"] = {"POST": self._handle_perform}
-        routes["/api/v1/parameters"] = {"GET": self._handle_parameters}
+        if callable(perform):
+            self._perform = FunctionRunner(perform, self.pool, self.options.inline_threshold)
+            self._perform_check = ArgumentCheck(perform)
+            routes["/api/v1/perform"] = {"POST": self._handle_perform}
+            routes["/api/v1/parameters"] = {"GET": self._handle_parameters}
+        else:  # a job of only a webview or auxiliary endpoints: valid, as upstream
+            routes["/api/v1/perform"] = {"POST": self._handle_no_perform}
+            routes["/api/v1/parameters"] = {"GET": self._handle_no_perform}
         self._examples = _input_examples(job)
 
         for path, method_name in _call_optional(job, "auxiliary_endpoints", {}).items():
@@ -205,21 +208,30 @@ class JobApp:
             url_path = "/api/v1" + _slash(path)
             file_path = Path(file_name)
             if file_path.is_dir():
-                prefix = url_path.rstrip("/") + "/"
-                prefixes.append((prefix, _static_dir_handler(file_path, prefix)))
+                prefixes.append((url_path.rstrip("/") + "/", StaticFolder(file_path, url_path)))
             elif file_path.is_file():
-                routes[url_path] = {"GET": _static_file_handler(file_path, mime)}
+                routes[url_path] = {"GET": StaticFile(file_path, mime)}
             else:
                 raise FileNotFoundError(f"static endpoint {path}: file {file_name} does not exist")
             self._static_docs.append(_slash(path))
 
         if callable(getattr(job, "webview_app", None)):
-            base_url = f"/pub/job/{self.options.job_name}/{self.options.job_version}/api/v1/webview"
+            base_url = f"/pub/job/{self.options.job_name}/{self.options.job_version}{WEBVIEW_PATH}"
             app = job.webview_app(base_url)
             if app is not None:
-                self._webview = MountedApp(app, self.pool)
-                prefixes.append(("/api/v1/webview", self._handle_webview))
+                self._webview = WebviewApp(app, self.pool, base_url)
+                # As upstream: the job's `static` folder is served beside the webview, before it.
+                static_folder = Path.cwd() / "static"
+                if static_folder.is_dir():
+                    static_path = WEBVIEW_PATH + "/static"
+                    prefixes.append((static_path + "/", StaticFolder(static_folder, static_path)))
+                prefixes.append((WEBVIEW_PATH, self._handle_webview))
 
+        if self._perform is None and not (self._aux_docs or self._static_docs or self._webview):
+            raise TypeError(
+                f"job class {type(job).__name__} serves nothing: give it a perform method, or "
+                "webview_app, auxiliary_endpoints or static_endpoints"
+            )
         self._user_metrics = getattr(job, "metrics", None)
         return routes, patterns, prefixes
 
@@ -264,10 +276,8 @@ class JobApp:
             return
         base, path = split_job_prefix(scope["path"])
         if kind == "websocket":
-            if self._webview is not None and self._webview.asgi and path.startswith("/api/v1/webview"):
-                await self._webview.app(
-                    {**scope, "root_path": base + "/api/v1/webview", "path": path[15:] or "/"}, receive, send
-                )
+            if self._webview is not None and path.startswith(WEBVIEW_PATH + "/"):
+                await self._webview.websocket(scope, receive, send, base)
             else:
                 await send({"type": "websocket.close", "code": 1000})
             return
@@ -309,14 +319,14 @@ class JobApp:
         limit = self._limit
         if limit is not None and not await limit.acquire():
             status = await respond_error(send, 429, "too many requests: the job's queue is full, retry later")
-            metrics.done(status, time.perf_counter() - started)
+            metrics.done(status, time.perf_counter() - started, "/api/v1/perform")
             return status
         try:
             status = await self._perform_once(scope, receive, send)
         finally:
             if limit is not None:
                 limit.release()
-        metrics.done(status, time.perf_counter() - started)
+        metrics.done(status, time.perf_counter() - started, "/api/v1/perform")
         return status
 
     async def _perform_once(self, scope: Scope, receive: Receive, send: Send) -> int:
@@ -351,10 +361,10 @@ class JobApp:
                 caller = value.decode("latin-1")
         if self.options.log_caller_name:
             logger.info("%s called by %s", what, caller or "unknown caller")
-        token = set_request(RequestInfo(tracing_id, caller))
         extra_headers = [(self._tracing_header, tracing_id.encode("latin-1"))] if tracing_id else None
         try:
-            result = await runner(kwargs)
+            with RequestScope(scope):
+                result = await runner(kwargs)
             body = dumps(result)
         except JobHTTPError as exc:
             return await respond_error(send, exc.status, exc.message, extra_headers)
@@ -362,8 +372,6 @@ class JobApp:
             message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             logger.error("%s failed (tracing id %s): %s", what, tracing_id, message, exc_info=True)
             return await respond_error(send, 500, f"{what} failed: {message}", extra_headers)
-        finally:
-            reset_request(token)
         return await respond(send, 200, body, headers=extra_headers)
 
     async def _handle_parameters(
@@ -371,16 +379,34 @@ class JobApp:
     ) -> int:
         return await respond_json(send, 200, describe_parameters(self.entrypoint.perform))
 
+    async def _handle_no_perform(
+        self, scope: Scope, receive: Receive, send: Send, base: str, path: str
+    ) -> int:
+        served = [WEBVIEW_PATH + "/"] if self._webview else []
+        served += ["/api/v1" + p for p, _, _ in self._aux_docs] + ["/api/v1" + p for p in self._static_docs]
+        return await respond_error(
+            send,
+            404,
+            f"job class {type(self.entrypoint).__name__} has no perform method, so {path} is not served; "
+            f"this job serves {', '.join(served)}",
+        )
+
     async def _handle_webview(self, scope: Scope, receive: Receive, send: Send, base: str, path: str) -> int:
         assert self._webview is not None
-        sub = path[len("/api/v1/webview") :]
+        sub = path[len(WEBVIEW_PATH) :]
         if not sub:
-            location = (base + "/api/v1/webview/").encode()
-            return await respond(send, 307, b"", b"text/plain", [(b"location", location)])
+            # With the slash, the page's relative links resolve inside the webview.
+            location = base + WEBVIEW_PATH + "/"
+            if scope.get("query_string"):
+                location += "?" + scope["query_string"].decode("latin-1")
+            return await respond(send, 307, b"", b"text/plain", [(b"location", location.encode())])
+        if not sub.startswith("/"):
+            return await respond_error(send, 404, f"no endpoint {scope['method']} {path} in this job")
         started = time.perf_counter()
-        self.metrics.started("/api/v1/webview")
-        status = await self._webview(scope, receive, send, base + "/api/v1/webview", sub)
-        self.metrics.done(status, time.perf_counter() - started)
+        self.metrics.started(WEBVIEW_PATH)
+        with RequestScope(scope):
+            status = await self._webview(scope, receive, send, base, sub)
+        self.metrics.done(status, time.perf_counter() - started, WEBVIEW_PATH)
         return status
 
     # Health, metrics, docs -----------------------------------------------------------------------
@@ -421,6 +447,8 @@ class JobApp:
         return await respond_json(send, 200, body)
 
     async def _handle_ready(self, scope: Scope, receive: Receive, send: Send, base: str, path: str) -> int:
+        if self.init_error:  # final: a readiness check can stop waiting and report it
+            return await respond_json(send, 500, {"ready": False, "error": self.init_error})
         return await respond_json(send, 200 if self.ready else 503, {"ready": self.ready})
 
     async def _handle_metrics(self, scope: Scope, receive: Receive, send: Send, base: str, path: str) -> int:
@@ -466,7 +494,7 @@ class JobApp:
                 job_name=self.options.job_name,
                 job_version=self.options.job_version,
                 base_path=base,
-                perform=self.entrypoint.perform,
+                perform=self._perform.func if self._perform is not None else None,
                 examples=self._examples,
                 aux_endpoints=self._aux_docs,
                 static_paths=self._static_docs,
@@ -525,29 +553,6 @@ def _input_examples(job: Any) -> dict[str, Any]:
     return {_slash(key): value for key, value in examples.items()}
 
 
-def _static_file_handler(file_path: Path, mime: str | None) -> Handler:
-    content_type = (mime or mimetypes.guess_type(file_path.name)[0] or "application/octet-stream").encode()
-
-    async def handler(scope: Scope, receive: Receive, send: Send, base: str, path: str) -> int:
-        return await respond(send, 200, file_path.read_bytes(), content_type)
-
-    return handler
-
-
-def _static_dir_handler(folder: Path, prefix: str) -> Handler:
-    root = folder.resolve()
-
-    async def handler(scope: Scope, receive: Receive, send: Send, base: str, path: str) -> int:
-        relative = path[len(prefix) :]
-        target = (root / relative).resolve()
-        if root not in target.parents or not target.is_file():
-            return await respond_error(send, 404, f"no file {relative} here")
-        content_type = (mimetypes.guess_type(target.name)[0] or "application/octet-stream").encode()
-        return await respond(send, 200, target.read_bytes(), content_type)
-
-    return handler
-
-
 _CONVERTERS: dict[Any, Callable[[str], Any]] = {
     int: int,
     float: float,
@@ -602,7 +607,7 @@ def _aux_handler(app: JobApp, func: Callable[..., Any], path: str, method: str) 
         started = time.perf_counter()
         app.metrics.started(endpoint_name)
         status = await call(scope, receive, send, req_path)
-        app.metrics.done(status, time.perf_counter() - started)
+        app.metrics.done(status, time.perf_counter() - started, endpoint_name)
         return status
 
     async def call(scope: Scope, receive: Receive, send: Send, req_path: str) -> int:

@@ -23,6 +23,7 @@ __all__ = [
     "dumps",
     "split_job_prefix",
     "header_value",
+    "StatusWatch",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -120,3 +121,20 @@ def header_value(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+class StatusWatch:
+    """Wraps `send` to learn the status an ASGI app answered with (for metrics and logs)."""
+
+    __slots__ = ("_send", "status", "started")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 200
+        self.started = False
+
+    async def __call__(self, message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.started = True
+        await self._send(message)

@@ -4,7 +4,7 @@
     total = call_job('adder', payload={'numbers': [1, 2]})
 
 Both upstream forms work: `call_job(job_name, ...)` and `call_job(self, job_name, ...)` where `self`
-is the calling job. The request's tracing id and caller name are passed on.
+is the calling job. The request's tracing id, caller name and Recordkeeper predecessor id are passed on.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import urllib.request
 from typing import Any
 
 from .context import current_request
+from .recordkeeper import RECORDKEEPER_HEADER, read_predecessor_id
 
-__all__ = ["call_job", "call_job_async", "JobCallError"]
+__all__ = ["call_job", "call_job_async", "call_job_coroutine", "JobCallError"]
 
 
 class JobCallError(RuntimeError):
@@ -46,12 +47,7 @@ def call_job(
         "Accept": "application/json",
         "X-Racetrack-Auth": os.environ.get("AUTH_TOKEN", ""),
     }
-    request = current_request()
-    if request is not None:
-        if request.tracing_id:
-            headers[os.environ.get("REQUEST_TRACING_HEADER", "X-Request-Tracing-Id")] = request.tracing_id
-        if request.caller_name:
-            headers[os.environ.get("CALLER_NAME_HEADER", "X-Caller-Name")] = request.caller_name
+    headers.update(_passed_on_headers())
     data = None if payload is None and method.upper() == "GET" else json.dumps(payload).encode()
     http_request = urllib.request.Request(url, data=data, headers=headers, method=method.upper())
     try:
@@ -70,6 +66,28 @@ def call_job(
 async def call_job_async(*args: Any, **kwargs: Any) -> Any:
     """`call_job` for async code: the call runs in a thread (the request's context goes along)."""
     return await asyncio.to_thread(call_job, *args, **kwargs)
+
+
+call_job_coroutine = call_job_async  # upstream's name
+
+
+def _passed_on_headers() -> dict[str, str]:
+    """The headers of the request being served that a chain call carries on."""
+    request = current_request()
+    if request is None:
+        return {}
+    passed: dict[str, str] = {}
+    for name in (
+        os.environ.get("REQUEST_TRACING_HEADER", "X-Request-Tracing-Id"),
+        os.environ.get("CALLER_NAME_HEADER", "X-Caller-Name"),
+    ):
+        value = request.headers.get(name)
+        if value:
+            passed[name] = value
+    predecessor = read_predecessor_id()
+    if predecessor:
+        passed[RECORDKEEPER_HEADER] = predecessor
+    return passed
 
 
 def _positional(

@@ -33,10 +33,15 @@ def check_entrypoint_file(entrypoint_path: str) -> Path:
     return path
 
 
+# Methods that make a class a job (any one of them, as upstream: perform is not required).
+JOB_METHODS = ("perform", "webview_app", "auxiliary_endpoints", "auxiliary_endpoints_v2", "static_endpoints")
+
+
 def load_entrypoint_class(entrypoint_path: str, class_name: str | None = None) -> type[Any]:
     """Imports the entrypoint file and returns the job class.
 
-    Without `class_name` the one class defined in that file with a `perform` method is taken.
+    Without `class_name`, the class defined in that file is taken (upstream's rule); when the file
+    defines several, the one with job methods (perform, webview_app, auxiliary or static endpoints).
     """
     path = check_entrypoint_file(entrypoint_path).resolve()
     # The job's own modules import each other by name, as when run from its directory.
@@ -59,20 +64,19 @@ def load_entrypoint_class(entrypoint_path: str, class_name: str | None = None) -
                 "fix jobtype_extra.entrypoint_class in job.yaml"
             )
         return cls
-    candidates = [
-        obj
-        for obj in vars(module).values()
-        if inspect.isclass(obj) and obj.__module__ == module_name and callable(getattr(obj, "perform", None))
-    ]
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
+    defined = [obj for obj in vars(module).values() if inspect.isclass(obj) and obj.__module__ == module_name]
+    if len(defined) == 1:
+        return defined[0]
+    if not defined:
         raise EntrypointError(
-            f"no class with a perform method in {entrypoint_path}; define one, "
+            f"no class in {entrypoint_path}; define the job's class, "
             "e.g. class Job: def perform(self, x: float) -> float"
         )
-    names = ", ".join(sorted(c.__name__ for c in candidates))
+    jobs = [cls for cls in defined if any(callable(getattr(cls, name, None)) for name in JOB_METHODS)]
+    if len(jobs) == 1:
+        return jobs[0]
+    names = ", ".join(sorted(c.__name__ for c in (jobs or defined)))
     raise EntrypointError(
-        f"several classes with a perform method in {entrypoint_path} ({names}); "
+        f"several classes in {entrypoint_path} could be the job ({names}); "
         "name one in jobtype_extra.entrypoint_class"
     )

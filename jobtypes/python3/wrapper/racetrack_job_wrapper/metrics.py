@@ -6,6 +6,7 @@ Counting is on the request path, so it is done with integer additions on one eve
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from bisect import bisect_left
@@ -13,6 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["JobMetrics", "render_user_metrics"]
+
+logger = logging.getLogger("racetrack_job_wrapper")
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -44,7 +47,7 @@ class JobMetrics:
     def __init__(self) -> None:
         self.requests_started = 0
         self.requests_done = 0
-        self.internal_errors = 0
+        self.internal_errors: dict[str, int] = {}  # by endpoint, as upstream labels them
         self.last_call_timestamp = 0.0
         self.endpoint_started: dict[str, int] = {}
         self.errors_by_status: dict[int, int] = {}
@@ -56,14 +59,14 @@ class JobMetrics:
         self.endpoint_started[endpoint] = self.endpoint_started.get(endpoint, 0) + 1
         self.last_call_timestamp = time.time()
 
-    def done(self, status: int, duration: float) -> None:
+    def done(self, status: int, duration: float, endpoint: str) -> None:
         self.requests_done += 1
         self._bucket_counts[bisect_left(_BUCKETS, duration)] += 1
         self._duration_sum += duration
         if status >= 400:
             self.errors_by_status[status] = self.errors_by_status.get(status, 0) + 1
             if status >= 500:
-                self.internal_errors += 1
+                self.internal_errors[endpoint] = self.internal_errors.get(endpoint, 0) + 1
 
     def render(self, user_metrics: Iterable[dict[str, Any]] = ()) -> str:
         out: list[str] = []
@@ -82,7 +85,9 @@ class JobMetrics:
             [({"endpoint": key}, value) for key, value in sorted(self.endpoint_started.items())],
         )
         counter(
-            "request_internal_errors", "Requests answered with a 5xx status", [({}, self.internal_errors)]
+            "request_internal_errors",
+            "Requests answered with a 5xx status, by endpoint",
+            [({"endpoint": key}, value) for key, value in sorted(self.internal_errors.items())],
         )
         counter(
             "request_errors",
@@ -107,11 +112,26 @@ class JobMetrics:
 
 
 def render_user_metrics(metrics: Iterable[dict[str, Any]]) -> list[str]:
-    """Renders the list a job's `metrics()` returns: `{name, value, description?, labels?}` each."""
+    """Renders the list a job's `metrics()` returns: `{name, value, description?, labels?}` each.
+
+    As upstream, an entry without a name or a value is left out with an error in the log, and one
+    whose value is None is left out silently.
+    """
     out: list[str] = []
     seen: set[str] = set()
     for metric in metrics:
-        name = str(metric["name"])
+        if not isinstance(metric, dict):
+            logger.error("the job's metrics() returned %r, not a dict {name, value, ...}", metric)
+            continue
+        name = str(metric.get("name") or "")
+        if not name:
+            logger.error("a metric returned by the job's metrics() has no name: %r", metric)
+            continue
+        if "value" not in metric:
+            logger.error("metric %s returned by the job's metrics() has no value", name)
+            continue
+        if metric["value"] is None:
+            continue
         if name not in seen:
             seen.add(name)
             if metric.get("description"):

@@ -262,13 +262,14 @@ def openapi_spec(
                 "responses": {"200": {"description": "Page"}},
             }
         }
-    paths["/api/v1/parameters"] = {
-        "get": {
-            "summary": "Parameters of perform: name, type, default",
-            "tags": ["job"],
-            "responses": {"200": _json_response("Parameters")},
+    if perform is not None:
+        paths["/api/v1/parameters"] = {
+            "get": {
+                "summary": "Parameters of perform: name, type, default",
+                "tags": ["job"],
+                "responses": {"200": _json_response("Parameters")},
+            }
         }
-    }
     for path, text in (
         ("/health", "Health of the job, with its version and deployment time"),
         ("/live", "Whether the job is alive (500 with the error when its initialisation failed)"),

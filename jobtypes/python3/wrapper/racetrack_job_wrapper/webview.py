@@ -1,73 +1,107 @@
-"""Mounting a job's own web app (`webview_app(base_url)`), WSGI (Flask, Django) or ASGI."""
+"""A job's own web app (`webview_app(base_url)`), WSGI (Flask, Django) or ASGI (FastAPI, Starlette).
+
+Upstream's convention, which job code is written against:
+
+- `base_url` is the webview's public prefix, `/pub/job/<name>/<version>/api/v1/webview` (always the
+  job's exact version, also when the job is called at its own port without the prefix).
+- A WSGI app sees request paths that include it: `PATH_INFO` is `base_url + '/postme'` for a request
+  to `.../api/v1/webview/postme`, so a Flask app routes `base_url + '/postme'`. `SCRIPT_NAME` is empty,
+  which makes Flask's `url_for` and Django's `reverse` give those same public paths (upstream passes
+  the mount prefix there, doubling the prefix in generated links).
+- An ASGI app is mounted: `root_path` is the prefix the request came with (`/pub/job/<name>/<version>/
+  api/v1/webview`, or `/api/v1/webview` at the job's own port) and `path` the full request path, so a
+  FastAPI app routes `/postme` and its `url_for` gives public paths.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import io
+import logging
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .asgi import Receive, Scope, Send, read_body
+from .asgi import Receive, Scope, Send, StatusWatch, read_body, respond_error
 
-__all__ = ["is_asgi_app", "MountedApp"]
+__all__ = ["is_asgi_app", "WebviewApp", "WEBVIEW_PATH"]
+
+logger = logging.getLogger("racetrack_job_wrapper")
+
+WEBVIEW_PATH = "/api/v1/webview"
 
 
 def is_asgi_app(app: Any) -> bool:
-    """True for an ASGI app (an async callable); False for WSGI (Flask, Django)."""
-    if inspect.iscoroutinefunction(app):
+    """True for an ASGI app (`app(scope, receive, send)`); False for WSGI (`app(environ, start_response)`)."""
+    if not callable(app):
+        return False
+    call = app if inspect.isroutine(app) else type(app).__call__
+    if inspect.iscoroutinefunction(call):
         return True
-    call = next((vars(klass)["__call__"] for klass in type(app).__mro__ if "__call__" in vars(klass)), None)
-    return inspect.iscoroutinefunction(call)
+    try:
+        parameters = [
+            p
+            for p in inspect.signature(app).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        return False
+    return len(parameters) == 3
 
 
-class MountedApp:
-    """Serves `app` under a path prefix: the app sees the prefix as its root (SCRIPT_NAME / root_path)."""
+class WebviewApp:
+    """Serves the job's web app at `<prefix>/api/v1/webview/...` with upstream's path convention."""
 
-    def __init__(self, app: Any, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, app: Any, pool: ThreadPoolExecutor, base_url: str) -> None:
         self.app = app
         self.pool = pool
+        self.base_url = base_url
         self.asgi = is_asgi_app(app)
 
-    async def __call__(
-        self, scope: Scope, receive: Receive, send: Send, mount_path: str, sub_path: str
-    ) -> int:
-        if self.asgi:
-            child = dict(scope)
-            child["root_path"] = scope.get("root_path", "") + mount_path
-            child["path"] = sub_path or "/"
-            child["raw_path"] = child["path"].encode()
-            status_box = [200]
-
-            async def send_and_watch(message: Any) -> None:
-                if message["type"] == "http.response.start":
-                    status_box[0] = message["status"]
-                await send(message)
-
-            await self.app(child, receive, send_and_watch)
-            return status_box[0]
-        return await self._call_wsgi(scope, receive, send, mount_path, sub_path)
-
-    async def _call_wsgi(
-        self, scope: Scope, receive: Receive, send: Send, mount_path: str, sub_path: str
-    ) -> int:
-        body = await read_body(receive)
-        environ = _wsgi_environ(scope, body, mount_path, sub_path or "/")
-        loop = asyncio.get_running_loop()
-        status, headers, content = await loop.run_in_executor(self.pool, _run_wsgi, self.app, environ)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, base: str, sub_path: str) -> int:
+        """`base` is the request's job prefix ('' at the job's own port); `sub_path` what follows
+        /api/v1/webview (starting with '/')."""
+        watch = StatusWatch(send)
+        try:
+            if self.asgi:
+                child = {**scope, "root_path": scope.get("root_path", "") + base + WEBVIEW_PATH}
+                await self.app(child, receive, watch)
+                return watch.status
+            body = await read_body(receive)
+            environ = _wsgi_environ(scope, body, self.base_url + sub_path)
+            loop = asyncio.get_running_loop()
+            context = contextvars.copy_context()  # request_context goes along to the thread
+            status, headers, content = await loop.run_in_executor(
+                self.pool, context.run, _run_wsgi, self.app, environ
+            )
+        except Exception as exc:
+            if watch.started:
+                raise  # the answer is under way: only the server can end it now
+            message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            logger.error("webview failed on %s: %s", sub_path, message, exc_info=True)
+            return await respond_error(send, 500, f"webview failed: {message}")
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
         return status
 
+    async def websocket(self, scope: Scope, receive: Receive, send: Send, base: str) -> None:
+        if not self.asgi:
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        await self.app(
+            {**scope, "root_path": scope.get("root_path", "") + base + WEBVIEW_PATH}, receive, send
+        )
 
-def _wsgi_environ(scope: Scope, body: bytes, script_name: str, path_info: str) -> dict[str, Any]:
+
+def _wsgi_environ(scope: Scope, body: bytes, path_info: str) -> dict[str, Any]:
     server = scope.get("server") or ("localhost", 80)
     client = scope.get("client") or ("", 0)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
-        "SCRIPT_NAME": scope.get("root_path", "") + script_name,
+        "SCRIPT_NAME": "",
         "PATH_INFO": path_info,
         "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
         "SERVER_NAME": str(server[0]),

@@ -6,8 +6,8 @@ deploy, grants `deploy_job` on each family to every user who deployed one of its
 them is its owner). Async calls get `caller_subject_id`, whose calls only that subject may read; older
 calls get none (they are read by id, as before).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-04 09:00:00
 """
 
@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
 _OWNER_GRANT = "owner"
-_MIGRATION_GRANT = "0002: deployed this family before owners existed"
+_MIGRATION_GRANT = "0003: deployed this family before owners existed"
 
 _permissions = sa.table(
     "permissions",

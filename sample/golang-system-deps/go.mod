@@ -1,0 +1,3 @@
+module example.com/racetrack/jqjob
+
+go 1.21

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+from api.data_dir import make_private
 from api.settings import get_settings
 
 COMPONENTS = ("api.lifecycle", "api.pub", "api.dashboard")
@@ -46,7 +47,7 @@ def commands() -> list[list[str]]:
 
 def main() -> int:
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(settings.data_dir)  # the children inherit the owner-only umask
     children = [subprocess.Popen(command) for command in commands()]
     print(
         f"racetrack: lifecycle {settings.effective_lifecycle_url}, "

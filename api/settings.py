@@ -12,11 +12,13 @@ import os
 import re
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import limits
 import yaml
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -78,6 +80,18 @@ class Settings(BaseSettings):
     admin_username: str = "admin"
     admin_password: SecretStr | None = None
     secure_cookie: bool = False
+    # Seconds a user's token works after it was issued (90 days); 0: until revoked. ESC and job family
+    # tokens do not expire (revoke or regenerate them instead).
+    user_token_lifetime: float = Field(default=90 * 24 * 3600.0, ge=0)
+    # Largest request bodies, in bytes: of any lifecycle route, of a deploy that uploads the job's folder,
+    # and of an async call's body or of the answer pub keeps for it.
+    max_request_body: int = Field(default=1024 * 1024, ge=1024)
+    max_deploy_body: int = Field(default=128 * 1024 * 1024, ge=1024)
+    max_async_body: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # Rate limits ("N per [M] second|minute|hour|day"): see api/lifecycle/throttle.py for what each counts.
+    login_attempts_per_address: str = "30 per minute"
+    login_failures_per_user: str = "10 per 15 minutes"
+    registrations_per_address: str = "10 per hour"
     internal_token: SecretStr | None = None  # pub's token for asking the lifecycle; generated when unset
 
     # Pulumi engine.
@@ -139,6 +153,15 @@ class Settings(BaseSettings):
     pub_sidecar_job_name: str | None = None
     pub_sidecar_job_version: str | None = None
     pub_sidecar_port: int | None = None  # default: pub_port (the Kubernetes program sets RACETRACK_PUB_PORT)
+
+    @field_validator("login_attempts_per_address", "login_failures_per_user", "registrations_per_address")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate limit (accepted: e.g. '30 per minute')") from exc
+        return value
 
     @field_validator("jobs_domain")
     @classmethod
@@ -204,6 +227,10 @@ class Settings(BaseSettings):
     def pulumi_home(self) -> Path:
         return self.cache_dir / "pulumi-home"
 
+    @property
+    def user_token_max_age(self) -> timedelta | None:
+        return timedelta(seconds=self.user_token_lifetime) if self.user_token_lifetime else None
+
     def serves_https(self, public_url: str) -> bool:
         """Whether what is served at `public_url` is reached over HTTPS: its cookies are then Secure and
         named with the `__Host-` prefix (RACETRACK_SECURE_COOKIE=true says so when the URL cannot)."""
@@ -226,8 +253,9 @@ def managed_secret(data_dir: Path, name: str, *, generate: Callable[[], str] | N
     The file is created with mode 0600 atomically (O_EXCL), so two processes starting together
     agree on one value.
     """
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     folder = data_dir / "secrets"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.mkdir(exist_ok=True, mode=0o700)
     path = folder / name
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

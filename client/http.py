@@ -69,13 +69,35 @@ def _error_message(response: httpx.Response) -> tuple[str, str | None]:
     return (f"{reason}: {text[:300]}" if text else reason), None
 
 
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+def _keep_token_at_its_origin(response: httpx.Response) -> None:
+    """Drops the token before a redirect to another scheme, host or port is followed.
+
+    httpx removes `Authorization` on such redirects, not a header of its own name like ours; the redirect
+    is built from the request's headers after this hook runs."""
+    if not response.has_redirect_location:
+        return
+    request = response.request
+    target = request.url.join(response.headers["Location"])
+    if _origin(target) != _origin(request.url):
+        request.headers.pop(AUTH_HEADER, None)
+
+
 class Api:
     """A client for one lifecycle URL, sending the stored token."""
 
     def __init__(self, base_url: str, token: str | None) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token or None
-        self._client = httpx.Client(transport=transport_factory(), timeout=TIMEOUT, follow_redirects=True)
+        self._client = httpx.Client(
+            transport=transport_factory(),
+            timeout=TIMEOUT,
+            follow_redirects=True,
+            event_hooks={"response": [_keep_token_at_its_origin]},
+        )
         _open.append(self._client)
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:

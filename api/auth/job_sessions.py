@@ -54,12 +54,16 @@ def _decode(value: str, signing_key: str, kind: str, problem: str) -> dict[str, 
     return payload
 
 
-def _caller_of(session: Session, signing_key: str, token_id: int) -> Caller:
+def _caller_of(
+    session: Session, signing_key: str, token_id: int, user_token_lifetime: timedelta | None
+) -> Caller:
     """The caller behind a token row, checked as if the token itself had been shown."""
     token = session.get(AuthToken, token_id)
     if token is None:
         raise Unauthenticated("wrong credentials: token is unknown")
-    return authenticate_token(session, signing_key, token_string(signing_key, token))
+    return authenticate_token(
+        session, signing_key, token_string(signing_key, token), user_token_lifetime=user_token_lifetime
+    )
 
 
 def issue_ticket(signing_key: str, caller: Caller, job_name: str, next_path: str) -> str:
@@ -78,7 +82,13 @@ def issue_ticket(signing_key: str, caller: Caller, job_name: str, next_path: str
 
 
 def redeem_ticket(
-    session: Session, signing_key: str, ticket: str, job_name: str, lifetime: timedelta
+    session: Session,
+    signing_key: str,
+    ticket: str,
+    job_name: str,
+    lifetime: timedelta,
+    *,
+    user_token_lifetime: timedelta | None = None,
 ) -> tuple[str, str, datetime]:
     """Trades a ticket for a session on `job_name`'s host: (session, next path, session expiry)."""
     payload = _decode(
@@ -88,7 +98,7 @@ def redeem_ticket(
         raise Unauthenticated(
             f"the link opens the pages of job {payload.get('job')}, not {job_name}: {_REOPEN}"
         )
-    _caller_of(session, signing_key, payload["tid"])  # the token behind it still counts
+    _caller_of(session, signing_key, payload["tid"], user_token_lifetime)  # the token behind it still counts
     ticket_id = str(payload.get("jti") or "")
     if not ticket_id:
         raise Unauthenticated(f"the link that opens the job's pages is not valid: {_REOPEN}")
@@ -112,9 +122,16 @@ def redeem_ticket(
     return value, str(payload.get("next") or ""), expires
 
 
-def authenticate_job_session(session: Session, signing_key: str, value: str, job_name: str) -> Caller:
+def authenticate_job_session(
+    session: Session,
+    signing_key: str,
+    value: str,
+    job_name: str,
+    *,
+    user_token_lifetime: timedelta | None = None,
+) -> Caller:
     """The caller behind a job host's session cookie, for a call to job `job_name`."""
     payload = _decode(value, signing_key, "session", "the browser session of the job's pages has expired")
     if payload.get("job") != job_name:
         raise Unauthenticated(f"the browser session is for job {payload.get('job')}, not {job_name}")
-    return _caller_of(session, signing_key, payload["tid"])
+    return _caller_of(session, signing_key, payload["tid"], user_token_lifetime)

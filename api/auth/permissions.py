@@ -5,21 +5,44 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, delete, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from api.auth.scopes import DEFAULT_USER_SCOPES, DEPLOYER_SCOPES, Scope
+from api.auth.scopes import DEFAULT_USER_SCOPES, DEPLOYER_SCOPES, OWNER_SCOPES, Scope
 from api.auth.subjects import Caller
 from api.db import AuthSubject, Job, JobFamily, Permission
+from api.errors import Forbidden, PlatformError, Unauthenticated
 
 __all__ = [
     "has_permission",
     "grant",
     "grant_defaults",
     "grant_deployer",
+    "grant_owner",
     "readable_jobs_clause",
+    "refusal",
+    "ANONYMOUS_SCOPES",
 ]
 
 
 def _scope_match(scope: Scope) -> ColumnElement[bool]:
     return Permission.scope.in_([scope.value, Scope.full_access.value])
+
+
+# What anyone may do without a token when the platform runs with RACETRACK_AUTH_REQUIRED=false: read and
+# call jobs. Deploying, deleting and administering still need a token.
+ANONYMOUS_SCOPES = frozenset({Scope.read_job, Scope.call_job})
+
+
+def _holds_everything(caller: Caller) -> bool:
+    """Superusers and staff hold every scope on everything; so do recorded internal subjects."""
+    return caller.is_superuser or caller.is_staff or caller.kind == "internal"
+
+
+def refusal(caller: Caller, scope: Scope, resource: str) -> PlatformError:
+    """The error for a caller lacking `scope` on `resource`: anonymous callers are told to log in."""
+    if caller.anonymous:
+        return Unauthenticated(f'no header X-Racetrack-Auth: log in to get scope "{scope}" on {resource}')
+    return Forbidden(
+        "no permission to do this operation", details=f'{caller.display} lacks scope "{scope}" on {resource}'
+    )
 
 
 def has_permission(
@@ -36,8 +59,10 @@ def has_permission(
     A grant without family and job covers everything; a family grant covers all its versions; a job grant
     covers that version only; a grant with an endpoint covers calls to paths starting with it.
     """
-    if caller.is_superuser or caller.unrestricted or caller.kind == "internal":
+    if _holds_everything(caller):
         return True
+    if caller.unrestricted:
+        return scope in ANONYMOUS_SCOPES
     if caller.subject_id is None:
         return False
     family_id = family.id if family is not None else (job.family_id if job is not None else None)
@@ -68,7 +93,7 @@ def _endpoint_covers(granted: str, requested: str) -> bool:
 
 def readable_jobs_clause(session: Session, caller: Caller) -> ColumnElement[bool]:
     """A WHERE clause on `Job` keeping the jobs `caller` may read."""
-    if caller.is_superuser or caller.unrestricted or caller.kind == "internal":
+    if _holds_everything(caller) or caller.unrestricted:
         return true()
     if caller.subject_id is None:
         return false()
@@ -129,6 +154,12 @@ def grant(
 def grant_defaults(session: Session, subject: AuthSubject) -> None:
     for scope in DEFAULT_USER_SCOPES:
         grant(session, subject, scope, granted_by="registration")
+
+
+def grant_owner(session: Session, subject: AuthSubject, family: JobFamily) -> None:
+    """What the first deployer of a family may do with all of its versions."""
+    for scope in OWNER_SCOPES:
+        grant(session, subject, scope, family=family, granted_by="owner")
 
 
 def grant_deployer(session: Session, subject: AuthSubject, job: Job) -> None:

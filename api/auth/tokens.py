@@ -4,6 +4,11 @@ A token's JWT carries a random `seed`; the row in `auth_tokens` with that seed s
 active, when it expires and when it was last used. The database keeps only the seed, never the token:
 the token can be re-created from the seed by whoever holds the signing key (so the dashboard can show a
 user their token), but a copy of the database alone reveals none.
+
+Every token has a row: a JWT without one (upstream's unrecorded "internal" tokens included) is refused,
+so that every token the platform accepts can be revoked. A user's token also expires a set time after it
+was issued (`RACETRACK_USER_TOKEN_LIFETIME`), checked against `create_time` so that a shorter setting
+applies to tokens issued before it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ __all__ = [
     "authenticate_token",
     "internal_token_valid",
     "revoke_subject_tokens",
+    "regenerate_token",
     "primary_token",
+    "expires_at",
     "LAST_USE_GRANULARITY",
 ]
 
@@ -71,7 +78,17 @@ def issue_token(
     return token, token_string(key, token)
 
 
-def primary_token(session: Session, subject: AuthSubject, key: str) -> tuple[AuthToken, str]:
+def expires_at(token: AuthToken, user_token_lifetime: timedelta | None) -> datetime | None:
+    """When a token stops working: its own expiry, or for a user's token its lifetime, whichever is first."""
+    ends = [token.expiry_time] if token.expiry_time is not None else []
+    if user_token_lifetime is not None and token.subject.kind == "user":
+        ends.append(token.create_time + user_token_lifetime)
+    return min(ends, default=None)
+
+
+def primary_token(
+    session: Session, subject: AuthSubject, key: str, *, user_token_lifetime: timedelta | None = None
+) -> tuple[AuthToken, str]:
     """The newest active, unexpired token of a subject; a new one is issued if there is none."""
     now = utcnow()
     tokens = session.scalars(
@@ -80,7 +97,8 @@ def primary_token(session: Session, subject: AuthSubject, key: str) -> tuple[Aut
         .order_by(AuthToken.create_time.desc(), AuthToken.id.desc())
     ).all()
     for token in tokens:
-        if token.expiry_time is None or token.expiry_time > now:
+        end = expires_at(token, user_token_lifetime)
+        if end is None or end > now:
             return token, token_string(key, token)
     return issue_token(session, subject, key)
 
@@ -94,15 +112,21 @@ def revoke_subject_tokens(session: Session, subject_id: int) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def authenticate_token(session: Session, key: str, raw: str) -> Caller:
+def regenerate_token(session: Session, subject: AuthSubject, key: str) -> tuple[AuthToken, str]:
+    """Revokes every token of a subject and issues its new one."""
+    revoke_subject_tokens(session, subject.id)
+    return issue_token(session, subject, key)
+
+
+def authenticate_token(
+    session: Session, key: str, raw: str, *, user_token_lifetime: timedelta | None = None
+) -> Caller:
     """Checks a token and returns its caller; raises Unauthenticated with upstream's messages."""
     try:
         payload = jwt.decode(raw, key, algorithms=[ALGORITHM])
     except jwt.PyJWTError as exc:
         raise Unauthenticated("invalid JWT token", details=str(exc)) from exc
     seed = payload.get("seed")
-    if payload.get("subject_type") == "internal":
-        return Caller(kind="internal", name=str(payload.get("subject") or "internal"))
     if not isinstance(seed, str):
         raise Unauthenticated("invalid JWT token", details="the token has no seed")
     subject_owners = joinedload(AuthToken.subject)
@@ -120,8 +144,12 @@ def authenticate_token(session: Session, key: str, raw: str) -> Caller:
     if not token.active:
         raise Unauthenticated("given access token has been revoked")
     now = utcnow()
-    if token.expiry_time is not None and token.expiry_time <= now:
-        raise Unauthenticated("given access token has expired")
+    end = expires_at(token, user_token_lifetime)
+    if end is not None and end <= now:
+        hint = ": log in again, or copy your new token from the dashboard's Profile page"
+        raise Unauthenticated(
+            "given access token has expired" + (hint if token.subject.kind == "user" else "")
+        )
     subject = token.subject
     if subject.kind == "user" and subject.user is not None and not subject.user.is_active:
         raise Unauthenticated(

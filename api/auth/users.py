@@ -10,14 +10,23 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.auth.passwords import DUMMY_HASH, check_password_policy, hash_password, needs_rehash, verify_password
+from api.auth.passwords import check_password_policy, dummy_hash, hash_password, needs_rehash, verify_password
 from api.auth.permissions import grant_defaults
 from api.auth.subjects import subject_for_user
 from api.db import User, utcnow
 from api.errors import AlreadyExists, InvalidInput, Unauthenticated
 from api.settings import Settings
 
-__all__ = ["register_user", "authenticate_password", "change_password", "ensure_admin", "check_username"]
+__all__ = [
+    "register_user",
+    "authenticate_password",
+    "change_password",
+    "ensure_admin",
+    "check_username",
+    "WRONG_CREDENTIALS",
+]
+
+WRONG_CREDENTIALS = "wrong username or password"  # the same for unknown names and wrong passwords
 
 
 def check_username(username: str) -> None:
@@ -45,10 +54,10 @@ def register_user(session: Session, username: str, password: str) -> User:
 def authenticate_password(session: Session, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        verify_password(DUMMY_HASH, password)  # same time as a wrong password, so names do not leak
-        raise Unauthenticated("wrong username or password")
+        verify_password(dummy_hash(), password)  # same time as a wrong password, so names do not leak
+        raise Unauthenticated(WRONG_CREDENTIALS)
     if not verify_password(user.password_hash, password):
-        raise Unauthenticated("wrong username or password")
+        raise Unauthenticated(WRONG_CREDENTIALS)
     if not user.is_active:
         raise Unauthenticated(
             f"user {username} is inactive: wait till a Racetrack admin activates the account"

@@ -61,7 +61,10 @@ def _error_from(response: httpx.Response) -> PlatformError:
                 str(item.get("msg", item)) for item in body["detail"] if isinstance(item, dict)
             )
     cls = _ERRORS_BY_STATUS.get(response.status_code, PlatformError)
-    return cls(message)
+    error = cls(message)
+    if cls is PlatformError:
+        error.status_code = response.status_code  # e.g. 429: the page answers with the lifecycle's status
+    return error
 
 
 class LifecycleClient:
@@ -93,8 +96,13 @@ class LifecycleClient:
         params: dict[str, Any] | None = None,
         files: Any = None,
         expect_json: bool = True,
+        client_address: str | None = None,
     ) -> Any:
         headers = {AUTH_HEADER: token} if token else {}
+        if client_address:
+            # The lifecycle limits logins and registrations per client address; it trusts this header from
+            # the dashboard's address (uvicorn's FORWARDED_ALLOW_IPS), so each browser has its own count.
+            headers["X-Forwarded-For"] = client_address
         if params:
             params = {k: v for k, v in params.items() if v not in (None, "")}
         try:
@@ -118,13 +126,15 @@ class LifecycleClient:
 
     # Users and tokens ---------------------------------------------------------------------
 
-    async def register(self, username: str, password: str) -> Any:
-        return await self.request(
-            "POST", "/users/register", json={"username": username, "password": password}
-        )
+    async def register(self, username: str, password: str, *, client_address: str | None = None) -> Any:
+        body = {"username": username, "password": password}
+        return await self.request("POST", "/users/register", json=body, client_address=client_address)
 
-    async def login(self, username: str, password: str) -> dict[str, Any]:
-        return await self.request("POST", "/users/login", json={"username": username, "password": password})
+    async def login(
+        self, username: str, password: str, *, client_address: str | None = None
+    ) -> dict[str, Any]:
+        body = {"username": username, "password": password}
+        return await self.request("POST", "/users/login", json=body, client_address=client_address)
 
     async def whoami(self, token: str) -> dict[str, Any]:
         return await self.request("GET", "/users/validate_user_auth", token=token)

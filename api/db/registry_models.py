@@ -192,6 +192,9 @@ class AsyncJobCall(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     pub_instance_addr: Mapped[str | None] = mapped_column(String(256))
     retriable_error: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Who made the call (as the lifecycle told pub); only they (or staff) read its result. None: an
+    # anonymous call, whose result anyone holding its unguessable id may read.
+    caller_subject_id: Mapped[int | None] = mapped_column(ForeignKey("auth_subjects.id", ondelete="CASCADE"))
 
 
 class PublicEndpointRequest(Base):

@@ -7,6 +7,7 @@ shipped inside this package, so a lifecycle start never needs an `alembic.ini` i
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,13 +31,23 @@ def _normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """Creates the database file owner-only before SQLite opens it: SQLite gives its -wal and -shm files the
+    database file's mode, so this keeps all three private whatever the process umask is."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if companion.exists() and companion.stat().st_mode & 0o077:
+            os.chmod(companion, 0o600)  # left readable by an earlier version
+
+
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
     """Creates an engine; for SQLite it also creates the file's folder and turns on foreign keys and WAL."""
     url = _normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")

@@ -8,6 +8,9 @@ one, deployments fail at once with "no deploy engine is configured".
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import swagger_ui_bundle
@@ -19,11 +22,14 @@ from sqlalchemy import Engine, text
 
 from api.auth import ensure_admin
 from api.db import create_db_engine, migrate, session_factory, session_scope
+from api.lifecycle.body_limits import BodyLimits
 from api.lifecycle.deployments import DeployEngine
 from api.lifecycle.errors import error_responses, install_error_handlers
 from api.lifecycle.routes import ROUTERS
+from api.lifecycle.routes.async_calls import purge_periodically
 from api.lifecycle.routes.info import VERSION
 from api.lifecycle.schemas import HealthResponse
+from api.lifecycle.throttle import Throttle
 from api.settings import Settings
 
 __all__ = ["create_app", "BASE_PATH", "API_PREFIX"]
@@ -60,7 +66,7 @@ def create_app(
     run_migrations: bool = True,
 ) -> FastAPI:
     """Builds the lifecycle app. `db_engine` defaults to one for `settings.effective_database_url`."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if db_engine is None:
         db_engine = create_db_engine(settings.effective_database_url)
     if run_migrations:
@@ -69,7 +75,16 @@ def create_app(
     with session_scope(sessions) as session:
         ensure_admin(session, settings)
 
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        purging = asyncio.create_task(purge_periodically(sessions, settings))
+        try:
+            yield
+        finally:
+            purging.cancel()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Racetrack lifecycle",
         version=VERSION,
         description='Registry of jobs, deployments, users and permissions. Errors: `{"error", "type"}`.',
@@ -81,11 +96,13 @@ def create_app(
     app.state.engine = engine
     app.state.db_engine = db_engine
     app.state.sessions = sessions
+    app.state.throttle = Throttle(settings)
     install_error_handlers(app)
+    app.add_middleware(BodyLimits, settings=settings, api_prefix=API_PREFIX)
 
     for router in ROUTERS:
-        # Unparseable bodies (400) and schema mismatches (422) may come from any route, as ErrorResponse.
-        app.include_router(router, prefix=API_PREFIX, responses=error_responses(400, 422))
+        # Unparseable (400), too large (413) and mismatched (422) bodies may come from any route.
+        app.include_router(router, prefix=API_PREFIX, responses=error_responses(400, 413, 422))
     health = _health_router(app)
     app.include_router(health, prefix=BASE_PATH)
     app.include_router(health, include_in_schema=False)

@@ -13,17 +13,19 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from api.auth import Caller, Scope, has_permission
-from api.db import Deployment, Job, TrashJob
+from api.auth.permissions import grant_owner, refusal
+from api.db import AuthSubject, Deployment, Job, TrashJob
 from api.db.repository import (
     create_deployment,
     discard_deploy_inputs,
+    ensure_family,
     finish_deployment,
     get_family,
     record_audit,
     save_deploy_inputs,
     trash_job,
 )
-from api.errors import AlreadyExists, Forbidden, NotFound
+from api.errors import AlreadyExists, NotFound
 from api.lifecycle.schemas import DeployRequest, RollbackRequest
 from api.manifest import manifest_yaml, parse_manifest
 from api.settings import Settings
@@ -46,19 +48,19 @@ def actor(caller: Caller) -> str:
     return caller.name if caller.kind == "user" else caller.display
 
 
-def _check_deploy_permission(session: Session, caller: Caller, name: str) -> None:
+def _check_deploy_permission(session: Session, caller: Caller, name: str, *, claim: bool) -> None:
+    """A new family needs deploy_new_family, and with `claim` its deployer becomes its owner (deploy_job
+    on the family); an existing family needs deploy_job on it: its owner's, a grant, or staff's."""
     family = get_family(session, name)
     if family is None:
         if not has_permission(session, caller, Scope.deploy_new_family):
-            raise Forbidden(
-                "no permission to do this operation",
-                details=f'scope "deploy_new_family" is required to create job {name}',
-            )
+            raise refusal(caller, Scope.deploy_new_family, f"everything (to create job family {name})")
+        if claim and caller.subject_id is not None:
+            subject = session.get(AuthSubject, caller.subject_id)
+            if subject is not None:
+                grant_owner(session, subject, ensure_family(session, name))
     elif not has_permission(session, caller, Scope.deploy_job, family=family):
-        raise Forbidden(
-            "no permission to do this operation",
-            details=f'scope "deploy_job" is required on job family {name}',
-        )
+        raise refusal(caller, Scope.deploy_job, f"job family {name}")
 
 
 def record_deploy(
@@ -67,7 +69,7 @@ def record_deploy(
     """Validates the manifest and permissions and records a deployment (`in_progress`)."""
     parsed = parse_manifest(body.manifest)
     manifest = parsed.manifest
-    _check_deploy_permission(session, caller, manifest.name)
+    _check_deploy_permission(session, caller, manifest.name, claim=kind == "deploy")
     if kind == "deploy":
         same = (Job.name == manifest.name) & (Job.version == manifest.version)
         if not body.force and session.scalar(select(exists().where(same))):
@@ -125,10 +127,7 @@ def record_rollback(
     if family is None:
         raise NotFound(f"job family {family_name} was not found")
     if not has_permission(session, caller, Scope.deploy_job, family=family):
-        raise Forbidden(
-            "no permission to do this operation",
-            details=f'scope "deploy_job" is required on job family {family_name}',
-        )
+        raise refusal(caller, Scope.deploy_job, f"job family {family_name}")
     return create_deployment(
         session,
         kind="preview" if body.preview else "rollback",

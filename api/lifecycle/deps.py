@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from api.auth import ANONYMOUS, Caller, Scope, authenticate_token, has_permission, internal_token_valid
+from api.auth.permissions import refusal
 from api.auth.subjects import UNRESTRICTED_ANONYMOUS
 from api.db import Job
 from api.db.repository import get_job, maintenance_mode
@@ -34,7 +35,10 @@ __all__ = [
     "NotInMaintenance",
     "InternalOrAdmin",
     "job_access",
+    "authenticate",
     "require_internal",
+    "from_platform",
+    "get_caller",
     "expected_internal_token",
 ]
 
@@ -63,7 +67,9 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# "function": the transaction commits before the answer is sent, so a client that got an answer finds
+# its change in its next request, and a failed commit is answered as the error it is.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -113,11 +119,18 @@ def cookie_token(request: Request, settings: Settings) -> str | None:
     return unquote(raw)
 
 
+def authenticate(session: Session, settings: Settings, token: str) -> Caller:
+    """The caller a token stands for, under this platform's key and token lifetime."""
+    return authenticate_token(
+        session, settings.signing_key(), token, user_token_lifetime=settings.user_token_max_age
+    )
+
+
 def get_caller(request: Request, session: SessionDep, settings: SettingsDep) -> Caller:
     token = header_token(request) or cookie_token(request, settings)
     if token is None:
         return ANONYMOUS if settings.auth_required else UNRESTRICTED_ANONYMOUS
-    return authenticate_token(session, settings.signing_key(), token)
+    return authenticate(session, settings, token)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -166,10 +179,7 @@ def job_access(scope: Scope) -> Callable[..., Job]:
     def dependency(name: str, version: str, session: SessionDep, caller: LoggedIn) -> Job:
         job = get_job(session, name, version)
         if not has_permission(session, caller, scope, job=job):
-            raise Forbidden(
-                "no permission to do this operation",
-                details=f'{caller.display} lacks scope "{scope}" on job {job.name} v{job.version}',
-            )
+            raise refusal(caller, scope, f"job {job.name} v{job.version}")
         return job
 
     return dependency
@@ -181,14 +191,19 @@ def expected_internal_token(settings: Settings) -> str:
     return managed_secret(settings.data_dir, "internal_token")
 
 
+def from_platform(request: Request, settings: Settings) -> bool:
+    """Whether the request carries pub's internal token."""
+    return internal_token_valid(request.headers.get(INTERNAL_HEADER), expected_internal_token(settings))
+
+
 def require_internal(request: Request, settings: SettingsDep) -> None:
-    if not internal_token_valid(request.headers.get(INTERNAL_HEADER), expected_internal_token(settings)):
+    if not from_platform(request, settings):
         raise Unauthenticated(f"missing or wrong {INTERNAL_HEADER}: only platform components may do this")
 
 
 def _internal_or_admin(request: Request, settings: SettingsDep, session: SessionDep) -> None:
     """Pub's internal token, or a caller holding call_admin_api (upstream's rule for async calls)."""
-    if internal_token_valid(request.headers.get(INTERNAL_HEADER), expected_internal_token(settings)):
+    if from_platform(request, settings):
         return
     caller = require_login(get_caller(request, session, settings))
     if not has_permission(session, caller, Scope.call_admin_api):

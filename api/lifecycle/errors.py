@@ -28,6 +28,7 @@ _HTTP_TYPES = {
     413: "InvalidInput",
     415: "InvalidInput",
     422: "InvalidInput",
+    429: "TooManyRequests",
     503: "Unavailable",
 }
 
@@ -45,7 +46,9 @@ _DESCRIPTIONS = {
     403: "Authenticated, but without the permission needed",
     404: "No such job, deployment, user or other resource",
     409: "The name or version is taken",
+    413: "The request body is larger than this route accepts",
     422: "The request does not match the expected schema",
+    429: "Too many attempts: wait the Retry-After seconds",
     503: "Maintenance mode, or a dependency is down",
 }
 

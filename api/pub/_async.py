@@ -11,9 +11,15 @@ Records live in the lifecycle's database (`/job/async/call`, internal token; sch
 - on create: `id`, `status`, `job_name`, `job_version` (the exact version the call resolved to),
   `job_path`, `request_method`, `request_url` (the absolute URL on the job), `request_headers` (as
   forwarded: caller name and tracing id included, credentials never), `request_body` (base64),
-  `pub_instance_addr`, `attempts`;
+  `pub_instance_addr`, `attempts`, `caller_subject_id` (when the caller had credentials);
 - on update (partial PUT): `status`, `error`, `response_status_code`, `response_headers`,
   `response_body` (base64), `attempts`, `pub_instance_addr`, `retriable_error`.
+
+Results are the caller's: the gateway names who makes a new call (X-Racetrack-Async-Caller, the
+caller_id it got from can-call-job), recorded as `caller_subject_id`; a task lookup carries the
+reader's token (X-Racetrack-Auth), and the lifecycle says whether that reader may see the task
+(`?reader=caller`) before anything about it is answered. Bodies are limited to `async_max_body` bytes,
+both the call's and the job's answer kept for it.
 
 `pub_instance_addr` is `"<pub instance id>/<unix time of its last heartbeat>"`: the pub running a task
 refreshes it every `async_heartbeat` seconds. A task still `ongoing` whose heartbeat is three periods
@@ -50,6 +56,9 @@ _KEEP_LOCAL = 60.0  # seconds a finished task stays in memory (later polls read 
 _INTERNAL_AUTH = b"x-racetrack-internal-auth"
 _JOB_URL = b"x-racetrack-async-job-url"
 _JOB_VERSION = b"x-racetrack-async-job-version"
+_JOB_CALLER = b"x-racetrack-async-caller"
+_READER_AUTH = b"x-racetrack-auth"
+_CONTENT_LENGTH = b"content-length"
 # Connection-level headers, never stored nor passed on (RFC 9110 section 7.6.1).
 _HOP_BY_HOP = frozenset(
     {
@@ -73,6 +82,7 @@ _NOT_RECORDED = _HOP_BY_HOP | {
     "x-racetrack-internal-auth",
     "x-racetrack-async-job-url",
     "x-racetrack-async-job-version",
+    "x-racetrack-async-caller",
     "x-racetrack-auth",
     "x-racetrack-user-auth",
     "x-racetrack-esc-auth",
@@ -81,6 +91,10 @@ _NOT_RECORDED = _HOP_BY_HOP | {
 
 class StoreError(Exception):
     """The lifecycle did not store or return an async call record."""
+
+
+class ReaderRefused(Exception):
+    """The lifecycle did not accept the reader's credentials (a 401, with its message)."""
 
 
 class AsyncCallStore:
@@ -117,6 +131,31 @@ class AsyncCallStore:
             raise StoreError(f"the lifecycle answered {response.status_code} for task {task_id}")
         return response.json()
 
+    async def readable(self, task_id: str, reader_token: str | None) -> bool:
+        """Whether the holder of `reader_token` (None: an anonymous reader) may see the task; False also
+        when it does not exist, so that others learn nothing about it."""
+        headers = dict(self._headers)
+        if reader_token:
+            headers["X-Racetrack-Auth"] = reader_token
+        url = f"{self._base}/{task_id}"
+        try:
+            response = await self._client.get(url, params={"reader": "caller"}, headers=headers)
+        except httpx.HTTPError as exc:
+            raise StoreError(f"cannot reach the lifecycle: {exc.__class__.__name__}") from exc
+        if response.status_code == 401:
+            try:
+                message = str(response.json().get("error") or "unauthenticated")
+            except ValueError:
+                message = "unauthenticated"
+            raise ReaderRefused(message)
+        if response.status_code == 404:
+            return False
+        if response.status_code != 200:
+            raise StoreError(
+                f"the lifecycle answered {response.status_code} to GET {url}: {response.text[:300]}"
+            )
+        return True
+
     async def update(self, task_id: str, fields: dict[str, Any]) -> None:
         response = await self._request("PUT", f"{self._base}/{task_id}", fields)
         if response.status_code not in (200, 201, 204):
@@ -124,6 +163,10 @@ class AsyncCallStore:
 
     async def delete(self, task_id: str) -> None:
         await self._request("DELETE", f"{self._base}/{task_id}")
+
+
+class _AnswerTooLarge(Exception):
+    pass
 
 
 @dataclass
@@ -202,7 +245,7 @@ class AsyncCalls:
     async def new(self, scope: Scope, receive: Receive, send: Send, call_path: str) -> None:
         """`call_path` is what follows /pub/async/new/{job|fatman}/: `<name>/<version>/<path>`."""
         request_id: str = scope[REQUEST_ID_KEY]
-        token = job_url = job_version = None
+        token = job_url = job_version = caller = declared = None
         for name, value in scope["headers"]:
             if name == _INTERNAL_AUTH:
                 token = value
@@ -210,6 +253,10 @@ class AsyncCalls:
                 job_url = value.decode("latin-1")
             elif name == _JOB_VERSION:
                 job_version = value.decode("latin-1")
+            elif name == _JOB_CALLER:
+                caller = value.decode("latin-1")
+            elif name == _CONTENT_LENGTH:
+                declared = value.decode("latin-1")
         if token is None or not hmac.compare_digest(token, self._config.internal_token.encode()):
             await send_error(
                 send,
@@ -229,12 +276,26 @@ class AsyncCalls:
                 request_id,
             )
             return
+        limit = self._config.async_max_body
+        too_large = (
+            f"Proxy request error: Invalid request: the body of an async call may be at most {limit} bytes "
+            "(RACETRACK_MAX_ASYNC_BODY); call the job directly for larger ones"
+        )
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await send_error(send, 413, too_large, request_id)
+            return
         chunks = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await send_error(send, 413, too_large, request_id)
+                return
+            chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         headers = [
@@ -253,6 +314,8 @@ class AsyncCalls:
             "pub_instance_addr": self._owner_mark(),
             "attempts": 0,
         }
+        if caller is not None and caller.isdigit():
+            record["caller_subject_id"] = int(caller)
         try:
             record = await self._store.create(record)
         except StoreError as exc:
@@ -264,8 +327,26 @@ class AsyncCalls:
         self._launch(record)
         await send_json(send, 201, {"task_id": record["id"], "status": "ongoing"})
 
+    async def _reader_may_see(self, scope: Scope, send: Send, task_id: str) -> bool:
+        """Asks the lifecycle whether the caller may see the task; answers the caller itself when not."""
+        request_id: str = scope[REQUEST_ID_KEY]
+        token = next((v.decode("latin-1") for k, v in scope["headers"] if k == _READER_AUTH), None)
+        try:
+            if await self._store.readable(task_id, token):
+                return True
+        except ReaderRefused as exc:
+            await send_error(send, 401, f"Proxy request error: Unauthenticated: {exc}", request_id)
+            return False
+        except StoreError as exc:
+            await send_error(send, 503, f"Proxy request error: cannot read the async call: {exc}", request_id)
+            return False
+        await send_error(send, 404, f"Async call {task_id} was not found (unknown or expired)", request_id)
+        return False
+
     async def poll(self, scope: Scope, send: Send, task_id: str) -> None:
         request_id: str = scope[REQUEST_ID_KEY]
+        if not await self._reader_may_see(scope, send, task_id):
+            return
         deadline = time.monotonic() + self._config.async_poll_timeout
         while True:
             try:
@@ -297,6 +378,8 @@ class AsyncCalls:
 
     async def status(self, scope: Scope, send: Send, task_id: str) -> None:
         request_id: str = scope[REQUEST_ID_KEY]
+        if not await self._reader_may_see(scope, send, task_id):
+            return
         try:
             _, record = await self._find(task_id)
         except StoreError as exc:
@@ -369,7 +452,7 @@ class AsyncCalls:
                 )
                 response = await self._jobs.send(request, stream=True)
                 try:  # raw bytes: the stored headers keep any Content-Encoding the job chose
-                    content = b"".join([chunk async for chunk in response.aiter_raw()])
+                    content = await self._read_answer(response)
                 finally:
                     await response.aclose()
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -380,6 +463,14 @@ class AsyncCalls:
                     continue
                 self._finish(
                     task, error=f"connection refused: the job is not listening ({exc.__class__.__name__})"
+                )
+                break
+            except _AnswerTooLarge:
+                limit = self._config.async_max_body
+                self._finish(
+                    task,
+                    error=f"the job's answer is larger than {limit} bytes, the most an async call keeps "
+                    "(RACETRACK_MAX_ASYNC_BODY); call the job directly for larger answers",
                 )
                 break
             except httpx.TimeoutException:
@@ -415,6 +506,14 @@ class AsyncCalls:
         }
         fields["retriable_error"] = False
         await self._save(record["id"], fields)
+
+    async def _read_answer(self, response: httpx.Response) -> bytes:
+        content = bytearray()
+        async for chunk in response.aiter_raw():
+            content += chunk
+            if len(content) > self._config.async_max_body:
+                raise _AnswerTooLarge
+        return bytes(content)
 
     def _finish(self, task: _Task, *, error: str | None) -> None:
         if error is not None:

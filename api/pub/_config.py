@@ -25,7 +25,7 @@ class SidecarTarget:
 class PubConfig:
     """Everything pub needs, with secrets resolved; build it with `PubConfig.from_settings`.
 
-    **Parameters:** see `api.settings.Settings` (fields `pub_*`, `async_call_retention`).
+    **Parameters:** see `api.settings.Settings` (fields `pub_*`, `async_call_retention`, `max_async_body`).
     """
 
     lifecycle_url: str
@@ -41,6 +41,7 @@ class PubConfig:
     async_retry_interval: float = 10.0
     async_heartbeat: float = 5.0
     async_retention: float = 4 * 3600.0
+    async_max_body: int = 16 * 1024 * 1024
     sidecar: SidecarTarget | None = None
     # scheme://<jobs domain>[:port]; None: the gateway's default, http://jobs.localhost:<its port>
     jobs_url: str | None = None
@@ -84,6 +85,7 @@ class PubConfig:
             async_retry_interval=settings.pub_async_retry_interval,
             async_heartbeat=settings.pub_async_heartbeat,
             async_retention=settings.async_call_retention,
+            async_max_body=settings.max_async_body,
             sidecar=target,
             jobs_url=settings.effective_jobs_url,
             secure_cookies=settings.serves_https(settings.effective_jobs_url),

@@ -22,7 +22,16 @@ __all__ = [
     "print_json",
     "format_time",
     "print_table",
+    "read_secret_argument",
 ]
+
+
+def read_secret_argument(value: str | None) -> str | None:
+    """A token given as `-` is read from the first line of stdin: another user on the machine can read a
+    process's arguments (`ps`), never its stdin."""
+    if value != "-":
+        return value
+    return typer.get_text_stream("stdin").readline().strip() or None
 
 
 def complete_job_name(incomplete: str) -> list[str]:

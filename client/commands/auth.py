@@ -8,7 +8,7 @@ from urllib.parse import unquote
 import typer
 
 from client import output
-from client.commands._common import RemoteOpt
+from client.commands._common import RemoteOpt, read_secret_argument
 from client.config import save_config
 from client.errors import ClientError, Unauthenticated
 from client.http import AUTH_HEADER, Api, open_session
@@ -20,7 +20,9 @@ def login(
     token: Annotated[
         str | None,
         typer.Argument(
-            help="your token, from the Profile page of the Racetrack dashboard", show_default=False
+            help="your token, from the Profile page of the Racetrack dashboard; '-' reads it from stdin "
+            "(keeps it out of the process list)",
+            show_default=False,
         ),
     ] = None,
     username: Annotated[
@@ -32,6 +34,7 @@ def login(
 
     Example: racetrack login eyJhbGciOi... --remote dev
     """
+    token = read_secret_argument(token)
     if not token and not username:
         raise typer.BadParameter(
             "give your TOKEN, or --username to be asked for a password", param_hint="TOKEN"

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from client import output
+from client.commands._common import read_secret_argument
 from client.config import load_config, resolve_remote, save_config, trim_url
 
 __all__ = ["app"]
@@ -67,13 +68,21 @@ def set_credentials(
     ],
     username: Annotated[str, typer.Argument(help="git username", show_default=False)],
     token: Annotated[
-        str, typer.Argument(help="password or access token with read access", show_default=False)
+        str,
+        typer.Argument(
+            help="password or access token with read access; '-' reads it from stdin (keeps it out of the "
+            "process list)",
+            show_default=False,
+        ),
     ],
 ) -> None:
     """Store read credentials for git repositories; deploys send them for matching URLs.
 
     Example: racetrack set credentials https://github.com/me/jobs me@example.com glpat-XXXX
     """
+    token = read_secret_argument(token) or ""
+    if not token:
+        raise typer.BadParameter("the token is empty", param_hint="TOKEN")
     config = load_config()
     config.git_credentials[trim_url(repo_url)] = {"username": username, "password": token}
     save_config(config)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -24,12 +25,14 @@ from pydantic import SecretStr
 
 from api.auth import passwords as password_module
 from api.auth import primary_token, register_user, subject_for_esc, subject_for_family, subject_for_user
+from api.auth.permissions import grant_owner
 from api.auth.tokens import issue_token
 from api.db import Esc, Job, User, create_db_engine, migrate, session_factory, session_scope
 from api.db.repository import ensure_family, upsert_job
 from api.lifecycle import create_app
 from api.settings import Settings
 from tests.api.postgres import PostgresServer
+from tests.pub.servers import ServerThread
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 API = "/lifecycle/api/v1"
@@ -162,6 +165,18 @@ def api(app: FastAPI) -> Iterator[Api]:
         yield Api(client, app)
 
 
+@pytest.fixture
+def live_api(app: FastAPI) -> Iterator[Api]:
+    """The same app served by uvicorn on a loopback port, called over real HTTP (attacks go through
+    the whole server: its parsing, its limits, its client addresses)."""
+    server = ServerThread(app).start()
+    try:
+        with httpx.Client(base_url=server.url, trust_env=False, timeout=30) as client:
+            yield Api(client, app)  # type: ignore[arg-type]
+    finally:
+        server.stop()
+
+
 @dataclass
 class World:
     """Creates users, ESCs, families and jobs straight in the database, returning their tokens."""
@@ -213,11 +228,18 @@ class World:
             )
         return token
 
-    def job(self, name: str, version: str, *, status: str = "running", **fields: Any) -> Job:
+    def job(
+        self, name: str, version: str, *, status: str = "running", owner: str | None = None, **fields: Any
+    ) -> Job:
+        """A job as a finished deploy leaves it; `owner` (a username) owns its family, as a first deployer."""
         with self.session() as session:
             fields.setdefault("internal_name", f"{name}-{version}.internal:7000")
             fields.setdefault("manifest", f"name: {name}\nversion: {version}\n")
-            return upsert_job(session, name=name, version=version, status=status, **fields)
+            job = upsert_job(session, name=name, version=version, status=status, **fields)
+            if owner is not None:
+                user = session.query(User).filter_by(username=owner).one()
+                grant_owner(session, subject_for_user(session, user), ensure_family(session, name))
+            return job
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ def test_token_messages_and_legacy_headers(api: Api, world: World) -> None:
     for header in ("X-Racetrack-User-Auth", "X-Racetrack-Esc-Auth"):
         response = api.get("/users/validate_user_auth", headers={header: token})
         assert response.json()["username"] == "alice@example.com"
-    regenerated = api.post("/auth/token/user/regenerate", token).json()["token"]
+    regenerated = api.post("/auth/token/user/regenerate", token).json()["new_token"]
     assert regenerated != token
     assert (
         api.get("/users/validate_user_auth", token).json()["error"] == "given access token has been revoked"
@@ -94,13 +94,7 @@ def test_permissions_grant_list_revoke(api: Api, world: World) -> None:
     listed = api.get(
         "/auth/permissions", admin, params={"subject_kind": "user", "subject_name": "alice@example.com"}
     ).json()
-    assert {p["scope"] for p in listed} == {
-        "read_job",
-        "call_job",
-        "deploy_new_family",
-        "deploy_job",
-        "delete_job",
-    }
+    assert {p["scope"] for p in listed} == {"read_job", "call_job", "deploy_new_family", "delete_job"}
     alice = api.post("/users/login", json={"username": "alice@example.com", "password": "a-good-password-1"})
     token = alice.json()["token"]
     assert api.get("/auth/allowed/job/adder/1.0.0/scope/delete_job", token).json() == {"allowed": True}

@@ -24,10 +24,11 @@ from api.lifecycle.app import API_PREFIX, BASE_PATH
 from api.lifecycle.routes import ROUTERS
 from tests.api.conftest import ADMIN_PASSWORD, Api, World
 
-ANON, INACTIVE, USER, STAFF, ESC, FAMILY, ESC_READER, FAMILY_DEPLOYER, ADMIN = (
+ANON, INACTIVE, USER, OWNER, STAFF, ESC, FAMILY, ESC_READER, FAMILY_DEPLOYER, ADMIN = (
     "anonymous",
     "inactive user",
     "user",
+    "owner of adder",
     "staff",
     "esc",
     "job family",
@@ -35,15 +36,15 @@ ANON, INACTIVE, USER, STAFF, ESC, FAMILY, ESC_READER, FAMILY_DEPLOYER, ADMIN = (
     "job family with deploy_job on adder",
     "superuser",
 )
-SUBJECTS = [ANON, INACTIVE, USER, STAFF, ESC, FAMILY, ESC_READER, FAMILY_DEPLOYER, ADMIN]
+SUBJECTS = [ANON, INACTIVE, USER, OWNER, STAFF, ESC, FAMILY, ESC_READER, FAMILY_DEPLOYER, ADMIN]
 
 EVERYONE = set(SUBJECTS)
 AUTHENTICATED = EVERYONE - {ANON, INACTIVE}
-USERS = {USER, STAFF, ADMIN}
-STAFF_ONLY = {STAFF, ADMIN}
-SUPERUSER = {ADMIN}
+USERS = {USER, OWNER, STAFF, ADMIN}
+STAFF_ONLY = {STAFF, ADMIN}  # staff hold every scope, as superusers do
 READERS = USERS | {ESC_READER}
-DEPLOYERS = USERS | {FAMILY_DEPLOYER}
+# A family's deployers: its owner, those granted deploy_job on it, staff. Not every user (upstream's default).
+DEPLOYERS = STAFF_ONLY | {OWNER, FAMILY_DEPLOYER}
 INTERNAL_ONLY: set[str] = set()  # pub's internal token, which no subject here sends
 
 MANIFEST = {
@@ -114,7 +115,7 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("GET", "/deploy"): (AUTHENTICATED, None),
     ("GET", "/deploy/{deployment_id}"): (READERS, None),
     ("POST", "/job/async/call"): (
-        SUPERUSER,
+        STAFF_ONLY,
         {
             "json": {
                 "job_name": "adder",
@@ -125,13 +126,13 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
             }
         },
     ),
-    ("GET", "/job/async/call/{call_id}"): (SUPERUSER, None),
-    ("PUT", "/job/async/call/{call_id}"): (SUPERUSER, {"json": {"attempts": 1}}),
-    ("DELETE", "/job/async/call/{call_id}"): (SUPERUSER, None),
+    ("GET", "/job/async/call/{call_id}"): (STAFF_ONLY, None),
+    ("PUT", "/job/async/call/{call_id}"): (STAFF_ONLY, {"json": {"attempts": 1}}),
+    ("DELETE", "/job/async/call/{call_id}"): (STAFF_ONLY, None),
     ("GET", "/job"): (AUTHENTICATED, None),
     ("GET", "/job_family"): (AUTHENTICATED, None),
     ("GET", "/job/{name}/{version}"): (READERS, None),
-    ("DELETE", "/job/{name}/{version}"): (SUPERUSER, None),
+    ("DELETE", "/job/{name}/{version}"): (STAFF_ONLY, None),
     ("GET", "/job/{name}/{version}/logs"): (READERS, None),
     ("GET", "/job/{name}/{version}/build-logs"): (READERS, None),
     ("GET", "/job/{name}/{version}/public-endpoints"): (READERS, None),
@@ -141,7 +142,7 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("POST", "/job/{name}/{version}/reprovision"): (DEPLOYERS, None),
     ("POST", "/job_family/{name}/refresh"): (READERS, None),
     ("GET", "/job_family/{name}/stack-updates"): (READERS, None),
-    ("POST", "/job/all/reconcile"): (SUPERUSER, None),  # scope call_admin_api
+    ("POST", "/job/all/reconcile"): (STAFF_ONLY, None),  # scope call_admin_api
     ("GET", "/public_endpoint_requests"): (STAFF_ONLY, None),
     ("PUT", "/public_endpoint_requests/{request_id}"): (STAFF_ONLY, {"json": {"active": True}}),
     ("GET", "/audit/activity"): (AUTHENTICATED, None),
@@ -177,11 +178,12 @@ def seeded(api: Api, world: World) -> dict[str, Any]:
         ANON: None,
         INACTIVE: world.user("inactive@example.com", active=False),
         USER: world.user("user@example.com"),
+        OWNER: world.user("owner@example.com"),
         STAFF: world.user("staff@example.com", staff=True),
         ADMIN: world.admin_token(),
     }
     world.user("target@example.com")
-    job = world.job("adder", "1.0.0")
+    job = world.job("adder", "1.0.0", owner="owner@example.com")
     esc_id, tokens[ESC] = world.esc("plain-esc")
     reader_id, tokens[ESC_READER] = world.esc("reader-esc")
     tokens[FAMILY] = world.family_token("other-family")

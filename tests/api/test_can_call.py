@@ -8,7 +8,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from api.db import Job, PublicEndpointRequest
+from api.auth import subject_for_user
+from api.db import Job, PublicEndpointRequest, User
 from api.lifecycle.deps import expected_internal_token
 from api.settings import managed_secret
 from tests.api.conftest import Api, World
@@ -51,7 +52,11 @@ def test_allowed_call_resolves_version_and_names_the_caller(world: World, pub: A
     world.job("adder", "1.2.0")
     user = world.user("alice@example.com")
     response = pub("adder/latest/api/v1/perform", user)
-    assert response.json() == {
+    answer = response.json()
+    with world.session() as session:
+        alice = session.query(User).filter_by(username="alice@example.com").one()
+        assert answer.pop("caller_id") == subject_for_user(session, alice).id  # pub records it on async calls
+    assert answer == {
         "job": {
             "name": "adder",
             "version": "1.2.0",

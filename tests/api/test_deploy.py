@@ -94,7 +94,7 @@ def test_engine_refusal_is_recorded_as_failure(settings: Settings, world: World)
 
 def test_existing_and_deleted_versions_need_force(api: Api, world: World) -> None:
     token = world.user("alice@example.com")
-    world.job("adder", "1.0.0")
+    world.job("adder", "1.0.0", owner="alice@example.com")
     response = api.post("/deploy", token, json={"manifest": MANIFEST})
     assert response.status_code == 409 and "--force" in response.json()["error"]
     assert api.post("/deploy", token, json={"manifest": MANIFEST, "force": True}).status_code == 202
@@ -123,9 +123,11 @@ def test_deploy_permissions(api: Api, world: World) -> None:
         admin,
         json={"subject_kind": "esc", "subject_name": "billing", "scope": "deploy_new_family"},
     )
-    assert api.post("/deploy", esc_token, json={"manifest": MANIFEST}).status_code == 202
-    world.job("adder", "0.9.0")  # now the family exists: deploy_new_family is not enough
+    world.job("adder", "0.9.0")  # someone else's family: deploy_new_family is not enough
     assert api.post("/deploy", esc_token, json={"manifest": MANIFEST}).status_code == 403
+    own = {**MANIFEST, "name": "billing-job"}
+    assert api.post("/deploy", esc_token, json={"manifest": own}).status_code == 202  # a new family: its own
+    assert api.post("/deploy", esc_token, json={"manifest": {**own, "version": "1.0.1"}}).status_code == 202
     api.post(
         "/auth/permissions",
         admin,
@@ -164,7 +166,7 @@ def test_preview_and_rollback_are_recorded_operations(engine_api: Any) -> None:
     preview = api.post("/deploy/preview", token, json={"manifest": MANIFEST}).json()
     assert preview["kind"] == "preview" and preview["status"] == "in_progress"
     assert api.post("/job_family/adder/rollback", token, json={"to_revision": 1}).status_code == 404
-    world.job("adder", "1.0.0")
+    world.job("adder", "1.0.0", owner="alice@example.com")
     rollback = api.post("/job_family/adder/rollback", token, json={"to_revision": 1}).json()
     assert rollback["kind"] == "rollback" and engine.submitted == [preview["id"], rollback["id"]]
     with world.session() as session:

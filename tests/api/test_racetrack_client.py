@@ -19,8 +19,9 @@ import pytest
 import yaml
 
 from api.auth import grant_deployer, subject_for_user
+from api.auth.permissions import grant_owner
 from api.db import User, create_db_engine, session_factory, session_scope
-from api.db.repository import upsert_job
+from api.db.repository import ensure_family, upsert_job
 
 CLIENT_VERSION = "2.35.1"
 REPO = Path(__file__).resolve().parents[2]
@@ -127,6 +128,9 @@ def test_racetrack_client_works_against_the_lifecycle(
         )
         alice = session.query(User).filter_by(username="alice@example.com").one()
         grant_deployer(session, subject_for_user(session, alice), job)
+        grant_owner(
+            session, subject_for_user(session, alice), ensure_family(session, "adder")
+        )  # first deployer
     engine.dispose()
 
     home = tmp_path / "home"

@@ -118,11 +118,26 @@ class RealStack:
                 f"{self.lifecycle_url}/api/v1/deploy/{answer.json()['id']}", headers=headers
             ).json()
             if body["status"] == "done":
+                self._grant_family(as_user, name)
                 return
             if body["status"] == "failed":
                 raise RuntimeError(f"deploying {name} {version} failed: {body['error']}")
             time.sleep(0.5)
         raise RuntimeError(f"deploying {name} {version} did not end within 600 s")
+
+    def _grant_family(self, username: str, family: str) -> None:
+        """The admin deployed the family, so it is the admin's: `username` may deploy it once granted."""
+        answer = httpx.post(
+            f"{self.lifecycle_url}/api/v1/auth/permissions",
+            headers={"X-Racetrack-Auth": self._admin_token},
+            json={
+                "subject_kind": "user",
+                "subject_name": username,
+                "scope": "deploy_job",
+                "job_family": family,
+            },
+        )
+        answer.raise_for_status()
 
     def token_works(self, token: str) -> bool:
         answer = httpx.get(

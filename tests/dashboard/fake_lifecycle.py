@@ -363,12 +363,12 @@ class FakeLifecycle:
                 raise unauthenticated("old password is wrong")
             check_password(str(body.get("new_password", "")))
             user.password = str(body["new_password"])
-            return {"message": "password changed"}
+            return {"message": "password changed", "new_token": self._new_token(user.username)}
 
         @api.post("/auth/token/user/regenerate")
         async def regenerate(request: Request) -> dict[str, Any]:
             user = self._user(request)
-            return {"token": self._new_token(user.username)}
+            return {"new_token": self._new_token(user.username)}
 
         @api.get("/users")
         async def list_users(request: Request) -> list[dict[str, Any]]:

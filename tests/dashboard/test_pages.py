@@ -109,7 +109,11 @@ def test_change_password(user_client: TestClient, fake) -> None:
     }
     assert "old password is wrong" in user_client.post("/dashboard/profile/password", data=data).text
     data["old_password"] = "alice-password-1"
-    assert "Your password was changed" in user_client.post("/dashboard/profile/password", data=data).text
+    old = fake.token_of("alice@example.com")
+    page = user_client.post("/dashboard/profile/password", data=data)
+    # the lifecycle revoked the old token: the session goes on with the new one
+    assert "Your password was changed" in page.text and old not in page.text
+    assert fake.token_of("alice@example.com") in page.text
     assert fake.state.users["alice@example.com"].password == "x-password-2"
 
 

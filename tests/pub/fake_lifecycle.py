@@ -32,6 +32,7 @@ CREATE_FIELDS = {
     "request_body",
     "pub_instance_addr",
     "attempts",
+    "caller_subject_id",
 }
 UPDATE_FIELDS = {
     "status",

@@ -94,21 +94,71 @@ def test_calls_through_pub_with_the_real_lifecycle(real: Real) -> None:
         assert c.get("/pub/job/nope/1.0.0/live").status_code == 404
 
 
+def _add_async(client: httpx.Client, token: str) -> str:
+    """Starts an async call of adder's perform (20 + 22) as the holder of `token`; returns the task id."""
+    r = client.post(
+        "/pub/async/new/job/adder/1.x/api/v1/perform",
+        json={"numbers": [20, 22]},
+        headers={"X-Racetrack-Auth": token},
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["task_id"])
+
+
+def _poll(client: httpx.Client, task_id: str, headers: dict[str, str]) -> httpx.Response:
+    """Long-polls a task until it ends (each poll waits up to the poll timeout), within a deadline."""
+    deadline = time.monotonic() + 30
+    while (response := client.get(f"/pub/async/task/{task_id}/poll", headers=headers)).status_code == 202:
+        assert time.monotonic() < deadline
+    return response
+
+
 def test_async_call_records_fit_the_real_lifecycle(real: Real) -> None:
     with httpx.Client(base_url=real.pub, trust_env=False, timeout=10) as c:
-        r = c.post(
-            "/pub/async/new/job/adder/1.x/api/v1/perform",
-            json={"numbers": [20, 22]},
-            headers={"X-Racetrack-Auth": real.alice},
-        )
-        assert r.status_code == 201, r.text
-        task_id = r.json()["task_id"]
-        deadline = time.monotonic() + 20
-        while (r := c.get(f"/pub/async/task/{task_id}/poll")).status_code == 202:
-            assert time.monotonic() < deadline
+        task_id = _add_async(c, real.alice)
+        alice = {"X-Racetrack-Auth": real.alice}
+        r = _poll(c, task_id, alice)
         assert r.status_code == 200, r.text
         assert r.json()["result"] == 42
         deadline = time.monotonic() + 10
-        while c.get(f"/pub/async/task/{task_id}/status").json()["status"] != "completed":
+        while c.get(f"/pub/async/task/{task_id}/status", headers=alice).json()["status"] != "completed":
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+def test_an_async_result_is_read_by_its_caller_only(real: Real) -> None:
+    bob = real.world.user("bob@example.com")
+    staff = real.world.user("staff@example.com", staff=True)
+    with httpx.Client(base_url=real.pub, trust_env=False, timeout=30) as c:
+        task_id = _add_async(c, real.alice)
+        for action in ("poll", "status"):
+            for intruder in ({"X-Racetrack-Auth": bob}, {"X-Racetrack-Auth": real.esc}, {}):
+                refused = c.get(f"/pub/async/task/{task_id}/{action}", headers=intruder)
+                assert refused.status_code == 404, (action, intruder, refused.text)
+                assert "result" not in refused.text
+            bad = c.get(f"/pub/async/task/{task_id}/{action}", headers={"X-Racetrack-Auth": "not-a-token"})
+            assert bad.status_code == 401
+        r = _poll(c, task_id, {"X-Racetrack-Auth": real.alice})
+        assert r.status_code == 200 and r.json()["result"] == 42
+        seen_by_staff = c.get(f"/pub/async/task/{task_id}/status", headers={"X-Racetrack-Auth": staff})
+        assert seen_by_staff.status_code == 200
+
+
+def test_async_bodies_over_the_limit(real: Real) -> None:
+    alice = {"X-Racetrack-Auth": real.alice}
+    limit = 16 * 1024 * 1024  # RACETRACK_MAX_ASYNC_BODY's default
+    with httpx.Client(base_url=real.pub, trust_env=False, timeout=60) as c:
+        r = c.post("/pub/async/new/job/adder/1.0.0/echo", content=b"x" * (limit + 1), headers=alice)
+        assert r.status_code == 413 and "at most 16777216 bytes" in r.json()["error"]
+
+        def chunks():  # no Content-Length: counted as it arrives
+            for _ in range(17):
+                yield b"y" * (1024 * 1024)
+
+        r = c.post("/pub/async/new/job/adder/1.0.0/echo", content=chunks(), headers=alice)
+        assert r.status_code == 413
+        r = c.get(f"/pub/async/new/job/adder/1.0.0/big?size={limit + 1}", headers=alice)
+        assert r.status_code == 201, r.text
+        task_id = r.json()["task_id"]
+        r = _poll(c, task_id, alice)
+        assert r.status_code == 500 and "larger than 16777216 bytes" in r.json()["error"]

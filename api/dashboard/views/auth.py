@@ -45,6 +45,10 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+def _address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 async def login_page(request: Request) -> Response:
     if await current_user(request) is not None:
         return redirect(request, "jobs")
@@ -62,7 +66,7 @@ async def login_submit(request: Request) -> Response:
             request, "login.html", 400, error="Enter your username and password.", username=username
         )
     try:
-        profile = await lifecycle(request).login(username, password)
+        profile = await lifecycle(request).login(username, password, client_address=_address(request))
     except PlatformError as exc:
         message = exc.message
         lowered = message.lower()
@@ -102,7 +106,7 @@ async def register_submit(request: Request) -> Response:
     if password != confirm:
         return again("The two passwords differ: type the same password twice.", 400)
     try:
-        await lifecycle(request).register(username, password)
+        await lifecycle(request).register(username, password, client_address=_address(request))
     except PlatformError as exc:
         return again(exc.message, exc.status_code)
     return render(request, "registered.html", username=username)
@@ -125,7 +129,7 @@ async def profile(request: Request, user: User) -> Response:
 @form()
 async def regenerate_token(request: Request, user: User, data: FormData) -> Response:
     result = await lifecycle(request).regenerate_token(user.token)
-    new_token = (result or {}).get("token") if isinstance(result, dict) else None
+    new_token = result.get("new_token") if isinstance(result, dict) else None
     response = redirect(request, "profile")
     if new_token:
         # The old token no longer works, so the session moves to the new one.
@@ -140,10 +144,15 @@ async def change_password(request: Request, user: User, data: FormData) -> Respo
     if new != str(data.get("new_password_confirm", "")):
         return flash(request, redirect(request, "profile"), "The two new passwords differ.", "error")
     try:
-        await lifecycle(request).change_password(user.token, old, new)
+        result = await lifecycle(request).change_password(user.token, old, new)
     except PlatformError as exc:
         return flash(request, redirect(request, "profile"), exc.message, "error")
-    return flash(request, redirect(request, "profile"), "Your password was changed.", "success")
+    response = redirect(request, "profile")
+    new_token = result.get("new_token") if isinstance(result, dict) else None
+    if new_token:
+        # The password change revoked the old token, so the session moves to the new one.
+        set_auth_cookie(request, response, new_token)
+    return flash(request, response, "Your password was changed; your old tokens no longer work.", "success")
 
 
 routes = [

@@ -1,19 +1,34 @@
-"""Asynchronous job calls, stored for pub (internal token, or scope call_admin_api)."""
+"""Asynchronous job calls, stored for pub (internal token, or scope call_admin_api).
+
+A call records who made it (`caller_subject_id`, from pub, which got it from can-call-job). Its result
+is for that caller only: pub reads a record on a caller's behalf with `?reader=caller` and the caller's
+token, and anyone reading without pub's token is checked the same way; others (staff excepted) are told
+the call does not exist. A call made without credentials (public endpoints, RACETRACK_AUTH_REQUIRED=false)
+belongs to nobody: its unguessable id is what lets one read it. Records older than the retention
+(`RACETRACK_ASYNC_CALL_RETENTION`) are deleted: by a periodic purge, and when met.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete
+from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import AsyncJobCall, utcnow
+from api.auth import Caller
+from api.db import AsyncJobCall, session_scope, utcnow
 from api.errors import AlreadyExists, NotFound
-from api.lifecycle.deps import InternalOrAdmin, SessionDep, SettingsDep
+from api.lifecycle.deps import InternalOrAdmin, SessionDep, SettingsDep, from_platform, get_caller
 from api.lifecycle.errors import error_responses
 from api.lifecycle.schemas import MAX_INT32, MessageResponse, ts
+from api.settings import Settings
+
+logger = logging.getLogger("racetrack.lifecycle")
 
 router = APIRouter(
     prefix="/job/async/call",
@@ -39,6 +54,9 @@ class AsyncCallCreate(BaseModel):
     request_body: str | None = None
     pub_instance_addr: str | None = Field(default=None, max_length=256)
     attempts: int = Field(default=0, ge=0, le=MAX_INT32)
+    caller_subject_id: int | None = Field(
+        default=None, ge=1, le=MAX_INT32, description="who made the call: can-call-job's caller_id"
+    )
 
 
 class AsyncCallUpdate(BaseModel):
@@ -97,18 +115,51 @@ def _out(call: AsyncJobCall) -> AsyncCallOut:
     )
 
 
-def _get(session: SessionDep, call_id: str) -> AsyncJobCall:
+def purge_expired(session: Session, settings: Settings) -> int:
+    """Deletes the calls older than the retention; returns how many."""
+    cutoff = utcnow() - timedelta(seconds=settings.async_call_retention)
+    result = session.execute(delete(AsyncJobCall).where(AsyncJobCall.started_at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def purge_periodically(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """Purges expired calls a few times per retention period (at most hourly) until cancelled, so a
+    result does not outlive its retention when nobody creates or reads calls."""
+    interval = max(1.0, min(3600.0, settings.async_call_retention / 4))
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(_purge_once, sessions, settings)
+        except Exception:  # noqa: BLE001 - a database hiccup must not end the purging for good
+            logger.exception("purging expired async calls failed; trying again in %.0f s", interval)
+
+
+def _purge_once(sessions: sessionmaker[Session], settings: Settings) -> None:
+    with session_scope(sessions) as session:
+        purge_expired(session, settings)
+
+
+def _get(session: Session, settings: Settings, call_id: str) -> AsyncJobCall:
     call = session.get(AsyncJobCall, call_id)
+    if call is not None and utcnow() - call.started_at > timedelta(seconds=settings.async_call_retention):
+        session.delete(call)
+        session.commit()  # kept although the request ends in a 404, which rolls back the rest
+        call = None
     if call is None:
         raise NotFound(f"async job call {call_id} was not found")
     return call
 
 
+def _may_read(caller: Caller, call: AsyncJobCall) -> bool:
+    if caller.is_staff or caller.is_superuser or call.caller_subject_id is None:
+        return True
+    return caller.subject_id == call.caller_subject_id
+
+
 @router.post("", response_model=AsyncCallOut, status_code=201, responses=error_responses(409))
 def create_call(body: AsyncCallCreate, session: SessionDep, settings: SettingsDep) -> AsyncCallOut:
     """Stores a new call; calls older than the retention (`RACETRACK_ASYNC_CALL_RETENTION`) are purged."""
-    cutoff = utcnow() - timedelta(seconds=settings.async_call_retention)
-    session.execute(delete(AsyncJobCall).where(AsyncJobCall.started_at < cutoff))
+    purge_expired(session, settings)
     fields = body.model_dump(exclude_none=True)
     if body.id is not None and session.get(AsyncJobCall, body.id) is not None:
         raise AlreadyExists(f"async job call {body.id} already exists")
@@ -119,14 +170,30 @@ def create_call(body: AsyncCallCreate, session: SessionDep, settings: SettingsDe
 
 
 @router.get("/{call_id}", response_model=AsyncCallOut)
-def get_call(call_id: str, session: SessionDep) -> AsyncCallOut:
-    return _out(_get(session, call_id))
+def get_call(
+    call_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    reader: Annotated[
+        Literal["caller"] | None,
+        Query(description="`caller`: pub reads on behalf of the X-Racetrack-Auth holder, checked as such"),
+    ] = None,
+) -> AsyncCallOut:
+    """A call and its result, for pub; for anyone else only their own calls (staff: all)."""
+    call = _get(session, settings, call_id)
+    if reader == "caller" or not from_platform(request, settings):
+        if not _may_read(get_caller(request, session, settings), call):
+            raise NotFound(f"async job call {call_id} was not found")  # not "forbidden": ids stay secret
+    return _out(call)
 
 
 @router.put("/{call_id}", response_model=AsyncCallOut)
-def update_call(call_id: str, body: AsyncCallUpdate, session: SessionDep) -> AsyncCallOut:
+def update_call(
+    call_id: str, body: AsyncCallUpdate, session: SessionDep, settings: SettingsDep
+) -> AsyncCallOut:
     """Updates the given fields; moving to completed or failed sets `ended_at`."""
-    call = _get(session, call_id)
+    call = _get(session, settings, call_id)
     for key, value in body.model_dump(exclude_unset=True).items():
         if value is None and key in _REQUIRED:
             continue  # these columns cannot be empty; null means "leave as is"
@@ -138,6 +205,6 @@ def update_call(call_id: str, body: AsyncCallUpdate, session: SessionDep) -> Asy
 
 
 @router.delete("/{call_id}", response_model=MessageResponse)
-def delete_call(call_id: str, session: SessionDep) -> MessageResponse:
-    session.delete(_get(session, call_id))
+def delete_call(call_id: str, session: SessionDep, settings: SettingsDep) -> MessageResponse:
+    session.delete(_get(session, settings, call_id))
     return MessageResponse(message="deleted")

@@ -5,15 +5,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.auth import Caller, Scope, authenticate_token, has_permission
+from api.auth import Caller, Scope, has_permission
 from api.auth.job_sessions import authenticate_job_session
 from api.db import Job, PublicEndpointRequest, utcnow
 from api.db.repository import find_job, maintenance_mode
 from api.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, Unavailable
-from api.lifecycle.deps import AUTH_HEADER, SessionDep, SettingsDep, header_token, require_internal
+from api.lifecycle.deps import (
+    AUTH_HEADER,
+    SessionDep,
+    SettingsDep,
+    authenticate,
+    header_token,
+    require_internal,
+)
 from api.lifecycle.errors import error_responses
 
 router = APIRouter(
@@ -39,6 +46,9 @@ class CallableJob(BaseModel):
 class CanCallResponse(BaseModel):
     job: CallableJob
     caller: str | None
+    caller_id: int | None = Field(
+        default=None, description="the caller's auth subject; pub records it as the owner of async calls"
+    )
     remote_gateway_url: str | None = None
     remote_gateway_token: str | None = None
 
@@ -82,24 +92,30 @@ def _decide(
     token = header_token(request)
     job_session = None if token is not None else request.headers.get(JOB_SESSION_HEADER)
 
-    def authenticate() -> Caller:
+    def the_caller() -> Caller:
         if token is not None:
-            return authenticate_token(session, settings.signing_key(), token)
+            return authenticate(session, settings, token)
         assert job_session is not None
-        return authenticate_job_session(session, settings.signing_key(), job_session, job.name)
+        return authenticate_job_session(
+            session,
+            settings.signing_key(),
+            job_session,
+            job.name,
+            user_token_lifetime=settings.user_token_max_age,  # an expired token's sessions end with it
+        )
 
     caller: Caller | None = None
     if path in OPEN_PATHS or _is_public(session, job, path):
         if token is not None or job_session is not None:
             try:
-                caller = authenticate()
+                caller = the_caller()
             except Unauthenticated:
                 caller = None  # a public endpoint ignores bad credentials
     elif token is None and job_session is None:
         if settings.auth_required:
             raise Unauthenticated(f"no header {AUTH_HEADER}: not logged in")
     else:
-        caller = authenticate()
+        caller = the_caller()
         if not has_permission(session, caller, Scope.call_job, job=job, endpoint=path):
             raise Forbidden(
                 "no permission to do this operation",
@@ -114,6 +130,7 @@ def _decide(
             name=job.name, version=job.version, status=job.status, internal_name=job.internal_name
         ),
         caller=caller.display if caller is not None else None,
+        caller_id=caller.subject_id if caller is not None else None,
     )
 
 

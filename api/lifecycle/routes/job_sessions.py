@@ -93,5 +93,12 @@ def ticket(
 def redeem(body: Redemption, session: SessionDep, settings: SettingsDep) -> RedemptionResponse:
     """Pub trades a ticket for the session of the job's host."""
     lifetime = timedelta(seconds=settings.job_session_ttl)
-    value, next_page, _ = redeem_ticket(session, settings.signing_key(), body.ticket, body.job_name, lifetime)
+    value, next_page, _ = redeem_ticket(
+        session,
+        settings.signing_key(),
+        body.ticket,
+        body.job_name,
+        lifetime,
+        user_token_lifetime=settings.user_token_max_age,
+    )
     return RedemptionResponse(session=value, max_age=int(lifetime.total_seconds()), next=next_page)

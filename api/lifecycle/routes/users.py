@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from api.auth import authenticate_password, change_password, primary_token, register_user, subject_for_user
-from api.auth.tokens import issue_token, revoke_subject_tokens
+from api.auth import (
+    Caller,
+    authenticate_password,
+    change_password,
+    primary_token,
+    register_user,
+    subject_for_user,
+)
+from api.auth.passwords import MAX_PASSWORD_LENGTH
+from api.auth.tokens import regenerate_token
+from api.auth.users import WRONG_CREDENTIALS
 from api.db import User
 from api.db.repository import record_audit
-from api.errors import Forbidden, NotFound
+from api.errors import Forbidden, NotFound, Unauthenticated
 from api.lifecycle.deps import LoggedIn, SessionDep, SettingsDep, StaffCaller, UserCaller, login_cookie
 from api.lifecycle.errors import error_responses
 from api.lifecycle.schemas import MessageResponse, ts
+from api.lifecycle.throttle import ThrottleDep
 
 router = APIRouter(prefix="/users", tags=["users"], responses=error_responses(400, 401, 403, 422))
 
@@ -25,13 +35,13 @@ COOKIE_MAX_AGE = 31 * 24 * 3600
 class Credentials(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=150)
-    password: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    old_password: str = Field(max_length=256)
-    new_password: str = Field(max_length=256)
+    old_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
 class LoginResponse(BaseModel):
@@ -41,6 +51,17 @@ class LoginResponse(BaseModel):
 
 class TokenResponse(BaseModel):
     token: str
+
+
+class NewTokenResponse(BaseModel):
+    """Upstream's answer to a token regeneration (its dashboard reads `new_token`)."""
+
+    new_token: str
+
+
+class PasswordChanged(BaseModel):
+    message: str
+    new_token: str = Field(description="the caller's new token: a password change revokes the old ones")
 
 
 class AuthInfo(BaseModel):
@@ -61,7 +82,10 @@ class UserOut(BaseModel):
 
 
 class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"is_active": True}, {"is_active": False}, {"is_staff": False}]},
+    )
     is_active: bool | None = None
     is_staff: bool | None = None
 
@@ -78,11 +102,29 @@ def _user_out(user: User) -> UserOut:
     )
 
 
-@router.post("/login", response_model=LoginResponse)
-def login(body: Credentials, response: Response, session: SessionDep, settings: SettingsDep) -> LoginResponse:
-    """Checks username and password; returns the user's token and sets it as the `X-Racetrack-Auth` cookie."""
-    user = authenticate_password(session, body.username, body.password)
-    _, token = primary_token(session, subject_for_user(session, user), settings.signing_key())
+@router.post("/login", response_model=LoginResponse, responses=error_responses(429))
+def login(
+    body: Credentials,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+) -> LoginResponse:
+    """Checks username and password; returns the user's token and sets it as the `X-Racetrack-Auth` cookie.
+
+    Attempts are rate-limited per client address and failures per account name (429 with Retry-After)."""
+    throttle.login_attempt(request, body.username)
+    try:
+        user = authenticate_password(session, body.username, body.password)
+    except Unauthenticated as exc:
+        if exc.message == WRONG_CREDENTIALS:
+            throttle.login_failed(body.username)
+        raise
+    subject = subject_for_user(session, user)
+    _, token = primary_token(
+        session, subject, settings.signing_key(), user_token_lifetime=settings.user_token_max_age
+    )
     name, secure = login_cookie(settings)
     response.set_cookie(
         name, quote(token), max_age=COOKIE_MAX_AGE, path="/", httponly=True, samesite="lax", secure=secure
@@ -98,9 +140,12 @@ def logout(response: Response, settings: SettingsDep) -> MessageResponse:
     return MessageResponse(message="logged out")
 
 
-@router.post("/register", response_model=UserOut, status_code=201, responses=error_responses(409))
-def register(body: Credentials, session: SessionDep) -> UserOut:
-    """Creates an inactive account; a Racetrack admin has to activate it before it can log in."""
+@router.post("/register", response_model=UserOut, status_code=201, responses=error_responses(409, 429))
+def register(body: Credentials, request: Request, session: SessionDep, throttle: ThrottleDep) -> UserOut:
+    """Creates an inactive account; a Racetrack admin has to activate it before it can log in.
+
+    Registrations are rate-limited per client address (429 with Retry-After)."""
+    throttle.registration(request)
     user = register_user(session, body.username, body.password)
     record_audit(session, "user_registered", executor=user.username, subject=user.username)
     return _user_out(user)
@@ -117,13 +162,29 @@ def validate_user_auth(caller: LoggedIn) -> AuthInfo:
     )
 
 
-@router.put("/change_password", response_model=MessageResponse)
-def put_password(body: PasswordChange, caller: UserCaller, session: SessionDep) -> MessageResponse:
+@router.put("/change_password", response_model=PasswordChanged, responses=error_responses(429))
+def put_password(
+    body: PasswordChange,
+    request: Request,
+    caller: UserCaller,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+) -> PasswordChanged:
+    """Changes the caller's password and revokes their tokens (whoever took the old password may hold
+    one); the answer carries the new token. Wrong old passwords count as failed logins (rate limits)."""
     user = session.get(User, caller.user_id)
     if user is None:
         raise NotFound("user not found")
-    change_password(session, user, body.old_password, body.new_password)
-    return MessageResponse(message="password changed")
+    throttle.login_attempt(request, user.username)
+    try:
+        change_password(session, user, body.old_password, body.new_password)
+    except Unauthenticated:
+        throttle.login_failed(user.username)
+        raise
+    _, token = regenerate_token(session, subject_for_user(session, user), settings.signing_key())
+    record_audit(session, "password_changed", executor=user.username, subject=user.username)
+    return PasswordChanged(message="password changed; your earlier tokens no longer work", new_token=token)
 
 
 @router.get("", response_model=list[UserOut])
@@ -141,12 +202,43 @@ def _target_user(session: SessionDep, caller: StaffCaller, username: str) -> Use
     return user
 
 
+def _is_administrator(user: User) -> bool:
+    return user.is_active and user.is_staff and user.is_superuser
+
+
+def _keep_an_administrator(session: SessionDep, caller: Caller, user: User, body: UserUpdate) -> None:
+    """Refuses changes that would lock everyone out: nobody deactivates themselves, and the last active
+    staff superuser is neither deactivated nor demoted (only the database could bring one back)."""
+    losing_access = body.is_active is False or body.is_staff is False
+    if losing_access and _is_administrator(user):
+        others = session.scalar(
+            select(func.count(User.id)).where(
+                User.id != user.id,
+                User.is_active.is_(True),
+                User.is_staff.is_(True),
+                User.is_superuser.is_(True),
+            )
+        )
+        if not others:
+            raise Forbidden(
+                f"User {user.username} is the last active staff superuser: make another user one before "
+                "deactivating or demoting this one"
+            )
+    if body.is_active is False and user.id == caller.user_id:
+        raise Forbidden(
+            f"User {caller.name} may not deactivate their own account: ask another administrator to do it"
+        )
+
+
 @router.patch("/{username}", response_model=UserOut, responses=error_responses(404))
 def update_user(username: str, body: UserUpdate, caller: StaffCaller, session: SessionDep) -> UserOut:
-    """Activates or deactivates a user (staff); granting or removing staff needs a superuser."""
+    """Activates or deactivates a user (staff); granting or removing staff needs a superuser.
+
+    Refused: deactivating yourself, and deactivating or demoting the last active staff superuser."""
     user = _target_user(session, caller, username)
     if body.is_staff is not None and body.is_staff != user.is_staff and not caller.is_superuser:
         raise Forbidden(f"User {caller.name} is not a superuser: only superusers change the staff flag")
+    _keep_an_administrator(session, caller, user, body)
     if body.is_active is not None:
         user.is_active = body.is_active
     if body.is_staff is not None:
@@ -161,13 +253,15 @@ def update_user(username: str, body: UserUpdate, caller: StaffCaller, session: S
     return _user_out(user)
 
 
-@router.post("/{username}/token/regenerate", response_model=TokenResponse, responses=error_responses(404))
+@router.post("/{username}/token/regenerate", response_model=MessageResponse, responses=error_responses(404))
 def regenerate_user_token(
     username: str, caller: StaffCaller, session: SessionDep, settings: SettingsDep
-) -> TokenResponse:
-    """Revokes every token of a user and issues a new one (staff)."""
+) -> MessageResponse:
+    """Revokes every token of a user and issues a new one (staff). The new token is not in the answer:
+    only its owner sees it, on their dashboard Profile page (after logging in again)."""
     user = _target_user(session, caller, username)
-    subject = subject_for_user(session, user)
-    revoke_subject_tokens(session, subject.id)
-    _, token = issue_token(session, subject, settings.signing_key())
-    return TokenResponse(token=token)
+    regenerate_token(session, subject_for_user(session, user), settings.signing_key())
+    record_audit(session, "user_token_regenerated", executor=caller.name, subject=username)
+    return MessageResponse(
+        message=f"the tokens of {username} were revoked; their new token is on their Profile page"
+    )

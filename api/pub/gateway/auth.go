@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ type Decision struct {
 	JobStatus    string
 	InternalName string // host:port to forward to; empty until the job is deployed
 	Caller       string
+	CallerID     string // the caller's auth subject id; empty for anonymous calls (owner of async calls)
 	Error        string // the lifecycle's message when refused
 }
 
@@ -272,8 +274,9 @@ type lifecycleAnswer struct {
 		Status       string `json:"status"`
 		InternalName string `json:"internal_name"`
 	} `json:"job"`
-	Caller *string `json:"caller"`
-	Error  *string `json:"error"`
+	Caller   *string `json:"caller"`
+	CallerID *int64  `json:"caller_id"`
+	Error    *string `json:"error"`
 }
 
 // parseDecision turns a lifecycle answer into a decision; nil when it is not one (lifecycle broken).
@@ -296,6 +299,9 @@ func parseDecision(status int, body []byte) *Decision {
 		}
 		if answer.Caller != nil {
 			decision.Caller = *answer.Caller
+		}
+		if answer.CallerID != nil {
+			decision.CallerID = strconv.FormatInt(*answer.CallerID, 10)
 		}
 		return decision
 	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusServiceUnavailable:

@@ -60,7 +60,7 @@ func newFakeLifecycle(t *testing.T) *fakeLifecycle {
 			return
 		}
 		_, _ = w.Write([]byte(`{"job": {"name": "adder", "version": "1.2.0", "status": "running",
-			"internal_name": "10.0.0.5:7000"}, "caller": "User alice"}`))
+			"internal_name": "10.0.0.5:7000"}, "caller": "User alice", "caller_id": 7}`))
 	}))
 	t.Cleanup(f.server.Close)
 	return f

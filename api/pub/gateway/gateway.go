@@ -25,6 +25,8 @@ const (
 	// Headers only the gateway sets when it hands an authorised async call to the async service.
 	asyncJobURL     = "X-Racetrack-Async-Job-Url"
 	asyncJobVersion = "X-Racetrack-Async-Job-Version"
+	// Who makes a new async call (can-call-job's caller_id): only they may read its result later.
+	asyncCaller = "X-Racetrack-Async-Caller"
 )
 
 var jobKinds = []string{"job", "fatman"} // "fatman": the legacy name of a job
@@ -179,7 +181,7 @@ func (g *Gateway) serveAsync(w http.ResponseWriter, r *http.Request, canon *cano
 	}
 	segments := canon.segments // pub, async, ...
 	if len(segments) > 2 && segments[2] == "task" {
-		g.async.ServeHTTP(w, withRequestID(r, requestID))
+		g.async.ServeHTTP(w, withRequestID(r, requestID, headerToken(r.Header)))
 		return
 	}
 	if len(segments) > 3 && segments[2] == "new" && isJobKind(segments[3]) {
@@ -219,6 +221,10 @@ func (g *Gateway) handAsync(w http.ResponseWriter, r *http.Request, call *jobCal
 			p.Out.Header.Set(internalAuth, g.config.InternalToken)
 			p.Out.Header.Set(asyncJobURL, target)
 			p.Out.Header.Set(asyncJobVersion, decision.JobVersion)
+			p.Out.Header.Del(asyncCaller)
+			if decision.CallerID != "" {
+				p.Out.Header.Set(asyncCaller, decision.CallerID)
+			}
 		},
 		Transport:      g.asyncTransport,
 		ModifyResponse: sandboxed,
@@ -237,12 +243,17 @@ func sandboxed(response *http.Response) error {
 	return nil
 }
 
-// withRequestID prepares a task lookup: it carries the request id, and neither credentials nor
-// headers only the gateway may set.
-func withRequestID(r *http.Request, requestID string) *http.Request {
+// withRequestID prepares a task lookup: it carries the request id and the caller's token (in
+// X-Racetrack-Auth only: the async service asks the lifecycle whether this caller may read the task),
+// no other credential and no header only the gateway may set.
+func withRequestID(r *http.Request, requestID, token string) *http.Request {
 	stripCredentials(r.Header)
 	r.Header.Del(asyncJobURL)
 	r.Header.Del(asyncJobVersion)
+	r.Header.Del(asyncCaller)
+	if token != "" {
+		r.Header.Set(authHeader, token)
+	}
 	r.Header.Set(tracingHeader, requestID)
 	return r
 }

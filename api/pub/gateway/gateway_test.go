@@ -61,6 +61,7 @@ func TestAsyncNewIsAuthorisedThenHandedOverWithTheJobsAddress(t *testing.T) {
 		"X-Racetrack-Async-Job-Url":     {"http://elsewhere/"},
 		"X-Racetrack-Async-Job-Version": {"6.6.6"},
 		"X-Caller-Name":                 {"forged"},
+		"X-Racetrack-Async-Caller":      {"1"},
 		"X-Request-Tracing-Id":          {"trace-1"},
 	})
 	if response.StatusCode != http.StatusCreated || response.Header.Get("X-Request-Tracing-Id") != "trace-1" {
@@ -75,6 +76,7 @@ func TestAsyncNewIsAuthorisedThenHandedOverWithTheJobsAddress(t *testing.T) {
 		"X-Racetrack-Async-Job-Url":     "http://10.0.0.5:7000/pub/job/adder/1.2.0/api/v1/perform?x=1",
 		"X-Racetrack-Async-Job-Version": "1.2.0",
 		"X-Caller-Name":                 "User alice",
+		"X-Racetrack-Async-Caller":      "7",
 		"X-Request-Tracing-Id":          "trace-1",
 		"X-Forwarded-Proto":             "http",
 		"X-Forwarded-For":               "127.0.0.1",
@@ -110,18 +112,24 @@ func TestAsyncNewWithoutPermissionNeverReachesTheService(t *testing.T) {
 	}
 }
 
-func TestAsyncTaskLookupsCarryNoCredentials(t *testing.T) {
+func TestAsyncTaskLookupsCarryOnlyTheCallersToken(t *testing.T) {
 	w := newAsyncWorld(t)
 	w.do(t, http.MethodGet, "/pub/async/task/t1/poll", http.Header{
-		"X-Racetrack-Auth":          {"good"},
+		"X-Racetrack-User-Auth":     {"good"},
 		"X-Racetrack-Internal-Auth": {"forged"},
 		"X-Racetrack-Async-Job-Url": {"http://elsewhere/"},
+		"X-Racetrack-Async-Caller":  {"1"},
 	})
 	r := <-w.received
-	for _, name := range []string{"X-Racetrack-Auth", "X-Racetrack-Internal-Auth", "X-Racetrack-Async-Job-Url"} {
+	for _, name := range []string{
+		"X-Racetrack-User-Auth", "X-Racetrack-Internal-Auth", "X-Racetrack-Async-Job-Url", "X-Racetrack-Async-Caller",
+	} {
 		if r.Header.Get(name) != "" {
 			t.Errorf("%s reached the async service", name)
 		}
+	}
+	if r.Header.Get("X-Racetrack-Auth") != "good" {
+		t.Errorf("the caller's token did not reach the async service, which checks it with the lifecycle")
 	}
 	if r.URL.Path != "/pub/async/task/t1/poll" || r.Header.Get("X-Request-Tracing-Id") == "" {
 		t.Errorf("forwarded %s with tracing id %q", r.URL, r.Header.Get("X-Request-Tracing-Id"))

@@ -9,6 +9,7 @@ having to remember; `tighten` repairs what an earlier version or a hand-made cop
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -26,9 +27,14 @@ def make_private(data_dir: Path) -> None:
 
 
 def tighten(root: Path) -> None:
-    """Removes group and other permission bits from `root` and everything below it (links are left alone)."""
+    """Removes group and other permission bits from `root` and everything below it.
+
+    Links are left alone, and so are other file systems mounted below `root`: the platform's container
+    mounts the host's build cache read-only inside its data directory, and that cache is not ours to change.
+    """
     paths = [root]
     for folder, dirs, files in os.walk(root):  # does not descend into linked folders
+        dirs[:] = [name for name in dirs if not os.path.ismount(Path(folder, name))]
         paths += [Path(folder, name) for name in (*dirs, *files)]
     for path in paths:
         try:
@@ -37,4 +43,9 @@ def tighten(root: Path) -> None:
             continue
         if stat.S_ISLNK(mode) or not mode & 0o077:
             continue
-        os.chmod(path, stat.S_IMODE(mode) & ~0o077)
+        try:
+            os.chmod(path, stat.S_IMODE(mode) & ~0o077)
+        except OSError as error:
+            # A bind mount of one file system shows no mount point; read-only is how it tells us.
+            if error.errno != errno.EROFS:
+                raise

@@ -537,10 +537,11 @@ def test_swagger_page_executes_perform_in_a_browser_offline(
 
 def test_swagger_page_through_pub(build_sample: Callable[..., Built]) -> None:
     """Through the real pub (with a fake lifecycle answering can-call-job): the page, its files and
-    Execute work for a caller with the X-Racetrack-Auth header."""
+    Execute work for a caller with the X-Racetrack-Auth header. A browser gets the page from the job's
+    own host (<job>.jobs.localhost), where pub serves job pages unsandboxed."""
     from api.pub import PubConfig
     from tests.pub.fake_lifecycle import FakeLifecycle, Grant, Token
-    from tests.pub.servers import GatewayServer, ServerThread
+    from tests.pub.servers import GatewayServer, ServerThread, free_port
 
     built = build_sample("python-class")
     with run_job(built) as (base, _):
@@ -549,8 +550,14 @@ def test_swagger_page_through_pub(build_sample: Callable[..., Built]) -> None:
         lifecycle.add_job("adder", "1.0.0", urlsplit(base).netloc)
         lifecycle.tokens["token-carol"] = Token("User carol", [Grant(job="adder")])
         lifecycle_server = ServerThread(lifecycle.app()).start()
+        port = free_port()
         pub = GatewayServer(
-            PubConfig(lifecycle_url=lifecycle_server.url + "/lifecycle", internal_token="internal-secret")
+            PubConfig(
+                lifecycle_url=lifecycle_server.url + "/lifecycle",
+                internal_token="internal-secret",
+                jobs_url=f"http://jobs.localhost:{port}",
+            ),
+            port=port,
         )
         try:
             docs = pub.url + PREFIX.format(name="adder") + "/docs"
@@ -558,7 +565,7 @@ def test_swagger_page_through_pub(build_sample: Callable[..., Built]) -> None:
             assert httpx.get(docs).status_code == 401
             assert httpx.get(docs.replace("/docs", "/docs/static/swagger-ui.css")).status_code == 401
             _check_docs_offline(docs, headers=auth)
-            _execute_in_browser(docs, headers=auth)
+            _execute_in_browser(f"http://adder.jobs.localhost:{port}" + PREFIX.format(name="adder") + "/docs", headers=auth)
         finally:
             pub.stop()
             lifecycle_server.stop()

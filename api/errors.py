@@ -1,22 +1,24 @@
-"""The platform's one error tree.
+"""The platform's whole error tree as the API sees it, and the one place errors become HTTP statuses.
 
-    PlatformError
-    ├── NotFound            something named by the caller does not exist
-    ├── AlreadyExists       a name or version is taken
-    ├── InvalidInput        the caller sent something malformed (a manifest, a form, a parameter)
-    ├── Unauthenticated     no credentials, or credentials that are unknown, revoked or expired
-    ├── Forbidden           valid credentials without the permission needed
-    ├── Unavailable         the platform refuses for now (maintenance mode, a dependency down)
-    ├── EngineMissing       a Pulumi binary or plugin is not installed (run `make setup`)
-    └── StackError          a Pulumi operation failed
-        ├── StackBusy       another operation holds the stack's lock
-        └── DeployFailed    a deploy did not reach a serving state
-
-Domain code raises these; the HTTP layer maps each class to a status code in one place.
-The module has no imports from the rest of the project, so `stacks/` and `jobtypes/` can use it.
+The kinds are defined by the layer that raises them (`core.errors`, `jobtypes.errors`,
+`stacks.errors`); they are re-exported here so API code imports them from one module.
+`http_status(exc)` is what the lifecycle and the dashboard answer with.
 """
 
 from __future__ import annotations
+
+from core.errors import (
+    AlreadyExists,
+    DeployFailed,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PlatformError,
+    Unauthenticated,
+    Unavailable,
+)
+from jobtypes.errors import BuildFailed
+from stacks.errors import EngineMissing, StackBusy, StackError
 
 __all__ = [
     "PlatformError",
@@ -30,75 +32,40 @@ __all__ = [
     "StackError",
     "StackBusy",
     "DeployFailed",
+    "BuildFailed",
+    "HTTP_STATUS",
+    "http_status",
+    "with_status",
 ]
 
-
-class PlatformError(Exception):
-    """Base of every error the platform raises on purpose."""
-
-    status_code = 500
-
-    def __init__(self, message: str, *, details: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-
-class NotFound(PlatformError):
-    """Raised when a job, deployment, user or other named thing does not exist."""
-
-    status_code = 404
+# Most specific class first is not needed: `http_status` walks the error's class hierarchy.
+HTTP_STATUS: dict[type[PlatformError], int] = {
+    PlatformError: 500,
+    NotFound: 404,
+    AlreadyExists: 409,
+    InvalidInput: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    Unavailable: 503,
+    EngineMissing: 503,
+    StackError: 500,
+    StackBusy: 409,
+    DeployFailed: 500,
+}
 
 
-class AlreadyExists(PlatformError):
-    """Raised when creating something whose name (or name and version) is taken."""
-
-    status_code = 409
-
-
-class InvalidInput(PlatformError):
-    """Raised for malformed input: the message names the field, the problem and the fix."""
-
-    status_code = 400
-
-
-class Unauthenticated(PlatformError):
-    """Raised when the caller's credentials are missing, unknown, revoked or expired."""
-
-    status_code = 401
+def http_status(exc: PlatformError) -> int:
+    """The HTTP status an error is answered with (an error relayed from another service keeps its own)."""
+    relayed = exc.__dict__.get("http_status")
+    if isinstance(relayed, int):
+        return relayed
+    for cls in type(exc).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 500
 
 
-class Forbidden(PlatformError):
-    """Raised when authenticated credentials lack the permission an operation needs."""
-
-    status_code = 403
-
-
-class Unavailable(PlatformError):
-    """Raised when the platform refuses work for now, e.g. in maintenance mode."""
-
-    status_code = 503
-
-
-class EngineMissing(PlatformError):
-    """Raised when the Pulumi CLI or a provider plugin is not installed."""
-
-    status_code = 503
-
-
-class StackError(PlatformError):
-    """Raised when a Pulumi operation on a stack fails."""
-
-    status_code = 500
-
-
-class StackBusy(StackError):
-    """Raised when another operation holds the stack's lock."""
-
-    status_code = 409
-
-
-class DeployFailed(StackError):
-    """Raised when a deploy builds or starts nothing that serves."""
-
-    status_code = 500
+def with_status(exc: PlatformError, status: int) -> PlatformError:
+    """Marks an error relayed from another service with the status that service answered."""
+    exc.__dict__["http_status"] = status
+    return exc

@@ -23,6 +23,8 @@ import yaml
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from jobtypes.config import BuildSettings
+
 __all__ = ["Settings", "get_settings", "managed_secret"]
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -235,6 +237,10 @@ class Settings(BaseSettings):
         """Whether what is served at `public_url` is reached over HTTPS: its cookies are then Secure and
         named with the `__Host-` prefix (RACETRACK_SECURE_COOKIE=true says so when the URL cannot)."""
         return self.secure_cookie or public_url.lower().startswith("https://")
+
+    def build_settings(self) -> BuildSettings:
+        """What job types and image builds are configured with (they read no settings themselves)."""
+        return BuildSettings.of(self)
 
     def signing_key(self) -> str:
         if self.auth_key is not None:

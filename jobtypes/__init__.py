@@ -5,14 +5,15 @@ The deploy engine calls, in order:
     source = fetch_git_source(workspace, remote=..., branch=..., directory=..., username=..., token=...)
              # or unpack_build_context(workspace, encoded_tar_gz)
     plan = plan_build(manifest, source, build_id=deployment_id, secret_build_env=..., log=append_log)
-    build_images(plan, log=append_log)          # or build_image(plan.images[i], log=...)
+    # the infrastructure target builds plan.images (on Docker: stacks.docker.build.build_image)
     env = job_runtime_env(manifest, pub_url=..., auth_token=..., job_type_env=plan.runtime_env, ...)
     containers = job_containers(plan, name=container_name, env=env)
     plan.cleanup()
 """
 
 from ._base import JOB_PORT, ImageSpec, JobType, JobTypeExtra
-from .build import BuildPlan, ImageBuild, build_image, build_images, image_name, plan_build
+from .build import BuildPlan, ImageBuild, image_name, plan_build
+from .config import BuildSettings
 from .manifest import BuildManifest, parse_manifest
 from .registry import (
     PluginInfo,
@@ -30,6 +31,7 @@ __all__ = [
     "JOB_PORT",
     "BuildManifest",
     "BuildPlan",
+    "BuildSettings",
     "ImageBuild",
     "ImageSpec",
     "JobContainer",
@@ -38,8 +40,6 @@ __all__ = [
     "PluginInfo",
     "ResolvedJobType",
     "SourceInfo",
-    "build_image",
-    "build_images",
     "fetch_git_source",
     "image_name",
     "install_plugin",

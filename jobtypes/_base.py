@@ -14,8 +14,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from api.errors import InvalidInput
-from api.settings import Settings
+from core.errors import InvalidInput
+
+from .config import BuildSettings
 
 __all__ = [
     "JobType",
@@ -94,7 +95,7 @@ class JobType:
         """Extra variables for the Dockerfile templates."""
         return {}
 
-    def base_image(self, extra: JobTypeExtra, settings: Settings) -> str:
+    def base_image(self, extra: JobTypeExtra, settings: BuildSettings) -> str:
         """The image the job's Dockerfile starts from (template variable `base_image`)."""
         return settings.base_image_python
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from api.errors import InvalidInput
+from core.errors import InvalidInput
 
 __all__ = ["extract_tar", "extract_zip", "MAX_MEMBERS"]
 

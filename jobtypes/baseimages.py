@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.errors import DeployFailed
-from api.settings import Settings, get_settings
+from .config import BuildSettings
+from .errors import BuildFailed
 
 __all__ = ["OnDemandImage", "ensure_base_images", "on_demand_images", "docker_cli", "PYTHON_PACKAGES"]
 
@@ -48,7 +48,7 @@ class OnDemandImage:
     description: str
 
 
-def on_demand_images(settings: Settings) -> dict[str, OnDemandImage]:
+def on_demand_images(settings: BuildSettings) -> dict[str, OnDemandImage]:
     """Tag -> recipe of the base images built when first needed."""
     trixie = OnDemandImage(
         tag=settings.base_image_python_trixie,
@@ -60,28 +60,27 @@ def on_demand_images(settings: Settings) -> dict[str, OnDemandImage]:
     return {trixie.tag: trixie}
 
 
-def _setup_images(settings: Settings) -> set[str]:
+def _setup_images(settings: BuildSettings) -> set[str]:
     return {settings.base_image_python, settings.base_image_golang, settings.base_image_debian}
 
 
 def ensure_base_images(
-    dockerfile: Path, *, log: Callable[[str], None], settings: Settings | None = None
+    dockerfile: Path, *, log: Callable[[str], None], settings: BuildSettings
 ) -> None:
     """Makes sure the platform's base images named in `dockerfile`'s FROM lines exist."""
-    settings = settings or get_settings()
     recipes = on_demand_images(settings)
     made_by_setup = _setup_images(settings)
     for image in dict.fromkeys(_FROM.findall(dockerfile.read_text(encoding="utf-8"))):
         if image in recipes:
             _ensure_built(recipes[image], log=log, settings=settings)
         elif image in made_by_setup and not _exists(image, settings):
-            raise DeployFailed(
+            raise BuildFailed(
                 f"base image {image} is missing on the Docker engine; make it with `make setup` "
                 "(scripts/build-base-images.sh), then deploy again"
             )
 
 
-def _exists(image: str, settings: Settings) -> bool:
+def _exists(image: str, settings: BuildSettings) -> bool:
     done = subprocess.run(
         [docker_cli(settings), "image", "inspect", "-f", "{{.Id}}", image],
         capture_output=True,
@@ -91,7 +90,7 @@ def _exists(image: str, settings: Settings) -> bool:
     return done.returncode == 0
 
 
-def docker_cli(settings: Settings) -> str:
+def docker_cli(settings: BuildSettings) -> str:
     """The Docker CLI for builds: setting `docker_build_cli`, else the `docker` on PATH when that
     path does not exist here (elsewhere the docker on PATH may speak BuildKit itself)."""
     cli = settings.docker_build_cli
@@ -113,7 +112,7 @@ def _machine_lock(tag: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _ensure_built(recipe: OnDemandImage, *, log: Callable[[str], None], settings: Settings) -> None:
+def _ensure_built(recipe: OnDemandImage, *, log: Callable[[str], None], settings: BuildSettings) -> None:
     if _exists(recipe.tag, settings):
         return
     with _machine_lock(recipe.tag):
@@ -121,7 +120,7 @@ def _ensure_built(recipe: OnDemandImage, *, log: Callable[[str], None], settings
             log(f"base image {recipe.tag}: built meanwhile by another deploy")
             return
         if not _exists(recipe.bootstrap_image, settings):
-            raise DeployFailed(
+            raise BuildFailed(
                 f"base image {recipe.tag} ({recipe.description}) is built from {recipe.bootstrap_image}, "
                 "which is missing; make it with `make setup`, then deploy again"
             )
@@ -162,7 +161,7 @@ def _ensure_built(recipe: OnDemandImage, *, log: Callable[[str], None], settings
             lines = [*lines[-99:], line]
             log(line)
         if process.wait() != 0:
-            raise DeployFailed(
+            raise BuildFailed(
                 f"building base image {recipe.tag} ({recipe.description}) failed; the log ends: "
                 + " | ".join(lines[-5:]),
                 details="\n".join(lines),
@@ -170,10 +169,9 @@ def _ensure_built(recipe: OnDemandImage, *, log: Callable[[str], None], settings
         log(f"base image {recipe.tag}: built")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str], settings: BuildSettings) -> int:
     """Builds the on-demand base images of the suites named (all when none), for build-base-images.sh."""
-    suites = set(argv if argv is not None else sys.argv[1:])
-    settings = get_settings()
+    suites = set(argv)
     recipes = [r for r in on_demand_images(settings).values() if not suites or r.suite in suites]
     if suites - {r.suite for r in recipes}:
         known = ", ".join(sorted(r.suite for r in on_demand_images(settings).values()))
@@ -182,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     for recipe in recipes:
         try:
             _ensure_built(recipe, log=lambda line: None, settings=settings)
-        except DeployFailed as exc:
+        except BuildFailed as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 1
         print(f"base image {recipe.tag} ({recipe.description}): present")

@@ -1,16 +1,13 @@
-"""Building job images: a plan (what to build, from where, with which secrets) and its execution.
+"""Planning job image builds: what to build, from where, with which secrets.
 
-    source = unpack_build_context(encoded, workspace / "src")   # or fetch_git_source(...)
-    plan = plan_build(manifest, source, build_id="b1")
+    source = unpack_build_context(encoded, workspace / "src", settings=build_settings)
+    plan = plan_build(manifest, source, build_id="b1", settings=build_settings)
     try:
-        for image in plan.images:
-            build_image(image, log=print)
+        ...  # an infrastructure target builds plan.images (on Docker: stacks.docker.build)
     finally:
         plan.cleanup()
 
-Making the plan does no Docker work, so a Pulumi program can build from it as well. Executing uses
-the local engine through BuildKit (`DOCKER_BUILDKIT=1 docker build`); build secrets are handed over
-as `--secret` files and never reach an image layer or the image history.
+Making the plan does no Docker work: executing it is the infrastructure target's part, in its stack.
 """
 
 from __future__ import annotations
@@ -20,8 +17,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +24,10 @@ from typing import Any
 
 import jinja2
 
-from api.errors import DeployFailed, InvalidInput
-from api.settings import Settings, get_settings
+from core.errors import InvalidInput
 
 from ._base import JobType
-from .baseimages import docker_cli, ensure_base_images
+from .config import BuildSettings
 from .contextpaths import check_links, check_manifest_paths, resolve_in_context
 from .jobdockerfile import CACHE_NAMESPACE_ARG, cache_namespace, check_job_dockerfile
 from .manifest import BuildManifest, parse_manifest
@@ -41,7 +35,7 @@ from .registry import resolve_job_type
 from .source import SourceInfo
 from .templatevalues import check_template_values, dockerfile_quote, one_line, shell_quote
 
-__all__ = ["ImageBuild", "BuildPlan", "plan_build", "build_image", "build_images", "image_name"]
+__all__ = ["ImageBuild", "BuildPlan", "plan_build", "image_name"]
 
 JOBTYPE_DIR_NAME = ".racetrack-jobtype"
 RACETRACK_VERSION = "0.1.0"
@@ -150,7 +144,7 @@ def plan_build(
     *,
     build_id: str,
     secret_build_env: Mapping[str, str] | None = None,
-    settings: Settings | None = None,
+    settings: BuildSettings,
     log: Callable[[str], None] | None = None,
 ) -> BuildPlan:
     """Resolves the job type, validates `jobtype_extra`, renders the Dockerfiles; builds nothing.
@@ -158,7 +152,6 @@ def plan_build(
     `source` is the fetched code (see `jobtypes.source`); its workspace receives the rendered
     Dockerfiles and the secret files, removed again by `BuildPlan.cleanup()`.
     """
-    settings = settings or get_settings()
     parsed = parse_manifest(manifest)
     resolved = resolve_job_type(parsed.jobtype, settings=settings)
     job_type = resolved.job_type
@@ -267,112 +260,3 @@ def plan_build(
         warnings=warnings,
         runtime_env=job_type.runtime_env(extra),
     )
-
-
-# Execution ----------------------------------------------------------------------------------------
-
-_STEP_PREFIX = re.compile(r"^#\d+ (\d+\.\d+ )?")
-_ERROR_LINE = re.compile(
-    r"(ERROR|error:|Error:|SyntaxError|No matching distribution|not found)", re.IGNORECASE
-)
-
-
-def _summarise_failure(lines: list[str]) -> str:
-    """The lines of a failed build log that say why, without BuildKit's step prefixes."""
-    picked: list[str] = []
-    for line in lines[-200:]:
-        text = _STEP_PREFIX.sub("", line).strip()
-        if text and _ERROR_LINE.search(text) and text not in picked and not text.startswith("------"):
-            picked.append(text)
-    # BuildKit's own closing line repeats the whole RUN command; the lines before it say more.
-    specific = [
-        text for text in picked if "executor failed running" not in text and "failed to solve" not in text
-    ]
-    return "; ".join((specific or picked)[-6:]) or (lines[-1] if lines else "no output")
-
-
-def build_image(
-    image: ImageBuild,
-    *,
-    log: Callable[[str], None],
-    no_cache: bool = False,
-    settings: Settings | None = None,
-    timeout: float | None = None,
-) -> str:
-    """Builds one image with the local engine, passing each log line to `log`; returns the image id.
-
-    Raises DeployFailed with the lines that say why when the build fails or runs past `timeout`.
-    """
-    settings = settings or get_settings()
-    cli = docker_cli(settings)
-    ensure_base_images(image.dockerfile, log=log, settings=settings)
-    command = [
-        cli,
-        "build",
-        "--progress=plain",
-        "-f",
-        str(image.dockerfile),
-        "-t",
-        image.image,
-    ]
-    for key, value in image.labels.items():
-        command += ["--label", f"{key}={value}"]
-    for key, value in image.build_args.items():
-        command += ["--build-arg", f"{key}={value}"]
-    for secret_id, path in image.secrets.items():
-        command += ["--secret", f"id={secret_id},src={path}"]
-    if no_cache:
-        command.append("--no-cache")
-    command.append(str(image.context))
-    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
-    log(f"building image {image.image} ({image.role})")
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True, errors="replace"
-    )
-    timed_out = threading.Event()
-
-    def kill() -> None:
-        timed_out.set()
-        process.kill()
-
-    timer = threading.Timer(timeout or settings.image_build_timeout, kill)
-    timer.start()
-    lines: list[str] = []
-    try:
-        assert process.stdout is not None
-        for raw in process.stdout:
-            line = raw.rstrip("\n")
-            lines.append(line)
-            if len(lines) > 2000:
-                del lines[:1000]
-            log(line)
-        code = process.wait()
-    finally:
-        timer.cancel()
-    if timed_out.is_set():
-        raise DeployFailed(
-            f"building image {image.image} took longer than {timeout or settings.image_build_timeout:.0f} s"
-        )
-    if code != 0:
-        raise DeployFailed(
-            f"building image {image.image} failed: {_summarise_failure(lines)}",
-            details="\n".join(lines[-100:]),
-        )
-    inspect = subprocess.run(
-        [cli, "image", "inspect", "-f", "{{.Id}}", image.image],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return inspect.stdout.strip()
-
-
-def build_images(
-    plan: BuildPlan, *, log: Callable[[str], None], no_cache: bool = False, settings: Settings | None = None
-) -> list[str]:
-    """Builds every image of the plan in turn (`building image i/N`); returns their ids."""
-    ids = []
-    for index, image in enumerate(plan.images, start=1):
-        log(f"building image {index}/{len(plan.images)}")
-        ids.append(build_image(image, log=log, no_cache=no_cache, settings=settings))
-    return ids

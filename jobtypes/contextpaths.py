@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from api.errors import InvalidInput
+from core.errors import InvalidInput
 
 from .templatevalues import control_character
 

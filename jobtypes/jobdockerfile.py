@@ -27,9 +27,9 @@ from pathlib import Path
 
 import dockerfile
 
-from api.errors import InvalidInput
-from api.settings import Settings
+from core.errors import InvalidInput
 
+from .config import BuildSettings
 from .remotes import RemoteRefused, resolve_public_host
 
 __all__ = ["check_job_dockerfile", "cache_namespace", "CACHE_NAMESPACE_ARG", "normalise_image"]
@@ -67,14 +67,14 @@ def normalise_image(reference: str) -> tuple[str, str]:
     return registry.lower(), path.lower()
 
 
-def _denied_paths(settings: Settings) -> list[str]:
+def _denied_paths(settings: BuildSettings) -> list[str]:
     """Repository paths of the platform's images, on any registry."""
     prefix = normalise_image(settings.job_image_prefix.rstrip("/") + "/x")[1].rsplit("/", 1)[0]
     prefixes = {prefix, "racetrack"}
     return [f"{p}/job-*" for p in prefixes] + [f"{p}/platform*" for p in prefixes]
 
 
-def _check_image(reference: str, where: str, settings: Settings, field: str) -> None:
+def _check_image(reference: str, where: str, settings: BuildSettings, field: str) -> None:
     if "$" in reference:
         raise InvalidInput(
             f"{field}: {where} names the image '{reference}' through a variable this platform does "
@@ -167,7 +167,7 @@ def check_job_dockerfile(
     path: Path,
     *,
     build_args: Mapping[str, str],
-    settings: Settings,
+    settings: BuildSettings,
     field: str = "jobtype_extra.dockerfile_path",
 ) -> None:
     """Refuses a job's Dockerfile that uses a platform image, a disallowed image or an internal URL."""
@@ -211,7 +211,7 @@ def check_job_dockerfile(
                     _check_download(source, where, settings, field)
 
 
-def _check_download(source: str, where: str, settings: Settings, field: str) -> None:
+def _check_download(source: str, where: str, settings: BuildSettings, field: str) -> None:
     url = source if "://" in source else "https://" + source.split("@", 1)[1].replace(":", "/", 1)
     try:
         resolve_public_host(url, allowed=settings.allowed_internal_hosts)

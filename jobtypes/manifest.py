@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from api.errors import InvalidInput
+from core.errors import InvalidInput
 
 __all__ = ["BuildManifest", "GitSection", "parse_manifest"]
 

@@ -28,11 +28,11 @@ from typing import Any
 import yaml
 from pydantic import ConfigDict
 
-from api.errors import AlreadyExists, InvalidInput, NotFound
-from api.settings import Settings, get_settings
+from core.errors import AlreadyExists, InvalidInput, NotFound
 
 from ._base import JOB_PORT, ImageSpec, JobType, JobTypeExtra
 from .archive import extract_zip
+from .config import BuildSettings
 from .docker_proxy import USER_MODULE_ADDRESS_ENV, DockerProxyJobType
 from .golang import GolangJobType
 from .python3 import Python3JobType
@@ -90,8 +90,8 @@ class _PluginExtra(JobTypeExtra):
 _loaded: dict[Path, tuple[float, PluginInfo, list[JobType]]] = {}
 
 
-def _plugins_dir(settings: Settings) -> Path:
-    return settings.data_dir / "plugins"
+def _plugins_dir(settings: BuildSettings) -> Path | None:
+    return settings.data_dir / "plugins" if settings.data_dir is not None else None
 
 
 def _read_manifest(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
@@ -193,25 +193,26 @@ def _plugin_job_types(plugin: Any, plugin_dir: Path, origin: str) -> list[JobTyp
     return result
 
 
-def list_plugins(*, settings: Settings | None = None) -> list[PluginInfo]:
+def list_plugins(*, settings: BuildSettings) -> list[PluginInfo]:
     """Plugins stored in `data_dir/plugins`, loaded (and reloaded when their zip changes)."""
-    folder = _plugins_dir(settings or get_settings())
-    if not folder.is_dir():
+    folder = _plugins_dir(settings)
+    if folder is None or not folder.is_dir():
         return []
     return [_load_plugin(path)[0] for path in sorted(folder.glob("*.zip"))]
 
 
 def install_plugin(
-    content: bytes, filename: str | None = None, *, replace: bool = False, settings: Settings | None = None
+    content: bytes, filename: str | None = None, *, replace: bool = False, settings: BuildSettings
 ) -> PluginInfo:
     """Stores an uploaded plugin zip in `data_dir/plugins` and loads it; bad zips are refused."""
-    settings = settings or get_settings()
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             manifest = _read_manifest(archive, filename or "the upload")
     except zipfile.BadZipFile:
         raise InvalidInput(f"{filename or 'the upload'} is not a zip file") from None
     folder = _plugins_dir(settings)
+    if folder is None:
+        raise InvalidInput("installing a job type plugin needs a data directory (settings.data_dir)")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{manifest['name']}-{manifest['version']}.zip"
     if path.exists() and not replace:
@@ -227,7 +228,7 @@ def install_plugin(
         raise
 
 
-def remove_plugin(name: str, version: str | None = None, *, settings: Settings | None = None) -> None:
+def remove_plugin(name: str, version: str | None = None, *, settings: BuildSettings) -> None:
     removed = False
     for info in list_plugins(settings=settings):
         if info.name == name and (version is None or info.version == version):
@@ -244,11 +245,11 @@ def remove_plugin(name: str, version: str | None = None, *, settings: Settings |
 # Listing and resolving ----------------------------------------------------------------------------
 
 
-def list_job_types(*, settings: Settings | None = None) -> list[JobType]:
+def list_job_types(*, settings: BuildSettings) -> list[JobType]:
     """Every job type available: built-in first, then those of installed plugins."""
     types = builtin_job_types()
-    folder = _plugins_dir(settings or get_settings())
-    if folder.is_dir():
+    folder = _plugins_dir(settings)
+    if folder is not None and folder.is_dir():
         for path in sorted(folder.glob("*.zip")):
             types.extend(_load_plugin(path)[1])
     return types
@@ -258,7 +259,7 @@ def _version_key(version: str) -> tuple[Any, ...]:
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[.\-+]", version))
 
 
-def resolve_job_type(ref: str, *, settings: Settings | None = None) -> ResolvedJobType:
+def resolve_job_type(ref: str, *, settings: BuildSettings) -> ResolvedJobType:
     """The job type named by a manifest's `jobtype` (`name:version`, `name:latest`, `name:1.*`)."""
     name, _, version = ref.strip().partition(":")
     version = version or "latest"

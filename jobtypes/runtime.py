@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.errors import InvalidInput
+from core.errors import InvalidInput
 
 from .build import BuildPlan
 from .manifest import BuildManifest, parse_manifest

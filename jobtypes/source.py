@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from api.errors import InvalidInput
-from api.settings import Settings, get_settings
+from core.errors import InvalidInput
 
 from .archive import extract_tar
+from .config import BuildSettings
 from .contextpaths import check_links, context_root
 from .remotes import RemoteRefused, ResolvedHost, resolve_public_host
 from .templatevalues import control_character
@@ -138,10 +138,9 @@ def fetch_git_source(
     username: str | None = None,
     token: str | None = None,
     log: Callable[[str], None] | None = None,
-    settings: Settings | None = None,
+    settings: BuildSettings,
 ) -> SourceInfo:
     """Clones `remote` (depth 1, one branch) into `workspace/src`; returns the build context."""
-    settings = settings or get_settings()
     shown = redact_url(remote)
     parts = urlsplit(remote)
     if parts.password and not token:  # a token written into the URL moves out of the command line

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from api.errors import InvalidInput
+from core.errors import InvalidInput
 
 __all__ = [
     "check_template_values",

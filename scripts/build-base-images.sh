@@ -77,5 +77,5 @@ fi
 
 # Base images the platform otherwise builds on demand, when named: e.g. `trixie`.
 if [[ $# -gt 0 ]]; then
-  "$(dirname "$here")/.venv/bin/python" -c 'import sys; from jobtypes.baseimages import main; sys.exit(main(sys.argv[1:]))' "$@"
+  "$(dirname "$here")/.venv/bin/python" -c 'import sys; from api.settings import get_settings; from jobtypes.baseimages import main; sys.exit(main(sys.argv[1:], get_settings().build_settings()))' "$@"
 fi

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
-from api.errors import AlreadyExists, EngineMissing, NotFound, StackBusy, StackError
+from core.errors import AlreadyExists, NotFound
+from stacks.errors import EngineMissing, StackBusy, StackError
 
 __all__ = [
     "EngineConfig",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from api.errors import InvalidInput
+from core.errors import InvalidInput
 
 __all__ = ["memory_bytes", "nano_cpus"]
 

@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from api.errors import NotFound, PlatformError, StackError
+from core.errors import NotFound, PlatformError
 from stacks.engine import EngineConfig, open_stack, remove_stack, translate_errors
+from stacks.errors import StackError
 from stacks.plan import PlanCollector
 from stacks.spec import FamilySpec
 

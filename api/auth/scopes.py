@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from core.protocol import Scope
 
 __all__ = ["Scope", "DEFAULT_USER_SCOPES", "OWNER_SCOPES", "DEPLOYER_SCOPES"]
-
-
-class Scope(StrEnum):
-    read_job = "read_job"
-    deploy_job = "deploy_job"
-    deploy_new_family = "deploy_new_family"
-    delete_job = "delete_job"
-    call_job = "call_job"
-    call_admin_api = "call_admin_api"
-    full_access = "full_access"  # covers every other scope
 
 
 # Granted on all jobs when a user registers. Upstream also grants deploy_job on everything; here a family's

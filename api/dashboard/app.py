@@ -25,7 +25,7 @@ from api.dashboard.lifecycle import LifecycleClient
 from api.dashboard.rendering import STATIC_DIR, render
 from api.dashboard.session import clear_auth_cookie
 from api.dashboard.views import activity, auth, history, jobs, staff
-from api.errors import PlatformError, Unauthenticated
+from api.errors import PlatformError, Unauthenticated, http_status
 from api.settings import Settings, get_settings
 
 __all__ = ["create_app", "PREFIX"]
@@ -78,7 +78,7 @@ async def _platform_error(request: Request, exc: Exception) -> Response:
         response = RedirectResponse(str(request.app.url_path_for("login")), status_code=303)
         clear_auth_cookie(request, response)
         return response
-    return render(request, "error.html", exc.status_code, error=exc, title=type(exc).__name__)
+    return render(request, "error.html", http_status(exc), error=exc, title=type(exc).__name__)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

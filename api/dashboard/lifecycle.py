@@ -21,11 +21,12 @@ from api.errors import (
     PlatformError,
     Unauthenticated,
     Unavailable,
+    with_status,
 )
+from core.protocol import AUTH_HEADER
 
 __all__ = ["LifecycleClient", "AUTH_HEADER"]
 
-AUTH_HEADER = "X-Racetrack-Auth"
 
 _ERRORS_BY_STATUS: dict[int, type[PlatformError]] = {
     400: InvalidInput,
@@ -63,7 +64,7 @@ def _error_from(response: httpx.Response) -> PlatformError:
     cls = _ERRORS_BY_STATUS.get(response.status_code, PlatformError)
     error = cls(message)
     if cls is PlatformError:
-        error.status_code = response.status_code  # e.g. 429: the page answers with the lifecycle's status
+        with_status(error, response.status_code)  # e.g. 429: the page answers with the lifecycle's status
     return error
 
 

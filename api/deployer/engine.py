@@ -237,7 +237,7 @@ class DeployEngine:
                 manifest,
                 source,
                 build_id="pending",
-                settings=self.settings,
+                settings=self.settings.build_settings(),
                 secret_build_env=secret_vars.get("build_env") or None,
                 log=lambda line: _append(log_path, line),
             )
@@ -632,7 +632,7 @@ class DeployEngine:
             username=credentials.get("username"),
             token=credentials.get("password"),
             log=lambda line: _append(log_path, line),
-            settings=self.settings,
+            settings=self.settings.build_settings(),
         )
 
     def _grant_deployer(self, session: Session, deployed_by: str | None, job: Job) -> None:
@@ -678,6 +678,7 @@ class DeployEngine:
                 "bind_address": self.settings.job_bind_address,
                 "build_log_path": str(log_path) if log_path else "",
                 "ready_timeout": self.settings.job_ready_timeout,
+                "build_settings": self.settings.build_settings().as_inputs(),
             }
         if target == "kubernetes":
             return dict(self.settings.kubernetes_settings)

@@ -20,6 +20,7 @@ from api.db import Job
 from api.db.repository import get_job, maintenance_mode
 from api.errors import Forbidden, Unauthenticated, Unavailable
 from api.settings import Settings, managed_secret
+from core.protocol import AUTH_HEADER, INTERNAL_AUTH_HEADER, LEGACY_AUTH_HEADERS
 
 __all__ = [
     "AUTH_HEADER",
@@ -42,9 +43,7 @@ __all__ = [
     "expected_internal_token",
 ]
 
-AUTH_HEADER = "X-Racetrack-Auth"
-LEGACY_AUTH_HEADERS = ("X-Racetrack-User-Auth", "X-Racetrack-Esc-Auth")
-INTERNAL_HEADER = "X-Racetrack-Internal-Auth"
+INTERNAL_HEADER = INTERNAL_AUTH_HEADER
 
 
 def get_settings_dep(request: Request) -> Settings:

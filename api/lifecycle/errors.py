@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import PlatformError
+from api.errors import PlatformError, http_status
 
 __all__ = ["ErrorResponse", "install_error_handlers", "error_responses"]
 
@@ -73,9 +73,10 @@ def _describe_validation(exc: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     async def platform_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, PlatformError)
-        if exc.status_code >= 500:
+        status = http_status(exc)
+        if status >= 500:
             logger.error("%s: %s (%s)", type(exc).__name__, exc.message, exc.details)
-        return _json(exc.status_code, exc.message, type(exc).__name__)
+        return _json(status, exc.message, type(exc).__name__)
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -19,6 +19,8 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.protocol import REQUEST_TRACING_HEADER
+
 from ._async import AsyncCalls, AsyncCallStore
 from ._config import PubConfig
 from ._metrics import CONTENT_TYPE_LATEST, PubMetrics
@@ -28,7 +30,7 @@ __all__ = ["AsyncService", "ServerErrors", "create_app"]
 
 log = logging.getLogger("racetrack.pub")
 
-_TRACING_HEADER = b"x-request-tracing-id"
+_TRACING_HEADER = REQUEST_TRACING_HEADER.lower().encode()
 _ASYNC_NEW = (("/pub/async/new/job/", "job"), ("/pub/async/new/fatman/", "fatman"))
 _TASK_PREFIX = "/pub/async/task/"
 _LOCAL = {"/live", "/ready", "/metrics", "/pub/live", "/pub/ready", "/pub/metrics"}

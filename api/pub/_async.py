@@ -42,6 +42,8 @@ from typing import Any
 import httpx
 from starlette.types import Receive, Scope, Send
 
+from core.protocol import ASYNC_CALLER_HEADER, AUTH_HEADER
+
 from ._config import PubConfig
 from ._metrics import PubMetrics
 from ._responses import REQUEST_ID_KEY, send_error, send_json
@@ -56,8 +58,8 @@ _KEEP_LOCAL = 60.0  # seconds a finished task stays in memory (later polls read 
 _INTERNAL_AUTH = b"x-racetrack-internal-auth"
 _JOB_URL = b"x-racetrack-async-job-url"
 _JOB_VERSION = b"x-racetrack-async-job-version"
-_JOB_CALLER = b"x-racetrack-async-caller"
-_READER_AUTH = b"x-racetrack-auth"
+_JOB_CALLER = ASYNC_CALLER_HEADER.lower().encode()
+_READER_AUTH = AUTH_HEADER.lower().encode()
 _CONTENT_LENGTH = b"content-length"
 # Connection-level headers, never stored nor passed on (RFC 9110 section 7.6.1).
 _HOP_BY_HOP = frozenset(

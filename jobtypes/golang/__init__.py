@@ -8,9 +8,8 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from api.settings import Settings
-
 from .._base import SWAGGER_UI_DIR, ImageSpec, JobType, JobTypeExtra
+from ..config import BuildSettings
 
 __all__ = ["GolangExtra", "GolangJobType"]
 
@@ -47,5 +46,5 @@ class GolangJobType(JobType):
         # Modules come from the proxy the host uses (GOPROXY), else the public one.
         return {"goproxy": os.environ.get("GOPROXY") or DEFAULT_GOPROXY}
 
-    def base_image(self, extra: JobTypeExtra, settings: Settings) -> str:
+    def base_image(self, extra: JobTypeExtra, settings: BuildSettings) -> str:
         return settings.base_image_golang

@@ -7,9 +7,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from api.settings import Settings
-
 from .._base import SWAGGER_UI_DIR, ImageSpec, JobType, JobTypeExtra
+from ..config import BuildSettings
 
 __all__ = ["Python3Extra", "Python3JobType", "WRAPPER_DIR", "DEBIAN_PYTHON"]
 
@@ -124,7 +123,7 @@ class Python3JobType(JobType):
             command.append(extra.entrypoint_class)
         return {"command": command, "debian_suite": extra.debian_suite}
 
-    def base_image(self, extra: JobTypeExtra, settings: Settings) -> str:
+    def base_image(self, extra: JobTypeExtra, settings: BuildSettings) -> str:
         assert isinstance(extra, Python3Extra)
         images = {"bookworm": settings.base_image_python, "trixie": settings.base_image_python_trixie}
         return images[extra.debian_suite]

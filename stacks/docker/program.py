@@ -58,6 +58,7 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
                 "role": image.role,
                 "port": image.port,
                 "log_path": settings.get("build_log_path", ""),
+                "build_settings": settings.get("build_settings") or {},
             },
         )
     run = version.run

@@ -380,7 +380,8 @@ class Volume(Resource):
 
 # Image inputs that say where to find things this run, not what is built: they differ between runs
 # (a fresh temporary directory per deploy) without changing the image.
-_IMAGE_LOCATIONS = frozenset({"context", "dockerfile", "log_path", "secret_files"})
+# The build settings are how this engine builds, not what: changing them rebuilds nothing.
+_IMAGE_LOCATIONS = frozenset({"context", "dockerfile", "log_path", "secret_files", "build_settings"})
 DIGEST_LABEL = "org.racetrack.context-digest"
 
 
@@ -388,7 +389,9 @@ class ImageProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         import docker.errors
 
-        from jobtypes.build import ImageBuild, build_image
+        from jobtypes.build import ImageBuild
+        from jobtypes.config import BuildSettings
+        from stacks.docker.build import build_image
 
         client = _client()
         try:
@@ -420,7 +423,10 @@ class ImageProvider(ResourceProvider):
                 secrets=secret_files,
             )
             image_id = build_image(
-                image, log=_file_logger(props.get("log_path")), no_cache=bool(props.get("no_cache"))
+                image,
+                log=_file_logger(props.get("log_path")),
+                no_cache=bool(props.get("no_cache")),
+                settings=BuildSettings.from_inputs(props.get("build_settings") or {}),
             )
         return CreateResult(id_=image_id, outs={**props, "image_id": image_id, "reused": False})
 
@@ -464,7 +470,8 @@ class Image(Resource):
     Inputs: `tag`, `context` and `dockerfile` (paths), `context_digest` (see
     `stacks.docker.build.context_digest`: an image with this tag and digest is reused, not rebuilt),
     `labels`, `build_args`, `build_secrets` (`{id: content}`, mounted with `RUN --mount=type=secret`,
-    kept encrypted in the state), `no_cache`, `log_path` (a file that receives the build log).
+    kept encrypted in the state), `no_cache`, `log_path` (a file that receives the build log),
+    `build_settings` (`jobtypes.config.BuildSettings.as_inputs()`: the provider reads no settings of its own).
     Output: `image_id`.
     """
 

@@ -264,6 +264,7 @@ def measure_builds() -> dict[str, float]:
     """Seconds to build the adder image: cold (no cache), warm (code changed, same requirements)."""
     sys.path.insert(0, str(ROOT))
     import jobtypes
+    from stacks.docker.build import build_image
     from tests.jobtypes.jobs import job_settings, load_manifest, remove_images
 
     figures: dict[str, float] = {}
@@ -280,7 +281,7 @@ def measure_builds() -> dict[str, float]:
             plan = jobtypes.plan_build(manifest, source, build_id=f"bench-{label}", settings=settings)
             started = time.monotonic()
             log: list[str] = []
-            jobtypes.build_image(plan.images[0], log=log.append, no_cache=no_cache, settings=settings)
+            build_image(plan.images[0], log=log.append, no_cache=no_cache, settings=settings.build_settings())
             figures[label] = time.monotonic() - started
             if label == "warm":
                 figures["warm_dependency_layer_cached"] = float(

@@ -19,6 +19,7 @@ import yaml
 
 import jobtypes
 from api.settings import Settings
+from stacks.docker.build import build_images
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample"
@@ -72,7 +73,7 @@ def build_job(
     )
     started = time.monotonic()
     try:
-        jobtypes.build_images(plan, log=log.append, settings=settings)
+        build_images(plan, log=log.append, settings=settings.build_settings())
     finally:
         plan.cleanup()
     return Built(plan, manifest, log, time.monotonic() - started)

@@ -21,6 +21,7 @@ import jobtypes
 from api.errors import InvalidInput
 from api.settings import Settings
 from jobtypes.build import _jinja
+from stacks.docker.build import build_image
 from tests.deployer.lifecycle_process import ADMIN_PASSWORD, LifecycleProcess, remove_job_families
 
 from .gitserver import GitHttpServer, make_repository
@@ -318,7 +319,7 @@ def _build_user_module(tmp_path: Path, family: str, dockerfile: str, settings: S
     try:
         image = plan.images[1]
         image.build_args["NONCE"] = uuid.uuid4().hex  # the cache-mount step always runs
-        jobtypes.build_image(image, log=lambda line: None, settings=settings)
+        build_image(image, log=lambda line: None, settings=settings.build_settings())
         return image.image
     finally:
         plan.cleanup()

@@ -187,8 +187,7 @@ def test_public_api_is_exported() -> None:
     exported = set(jobtypes.__all__)
     assert {
         "plan_build",
-        "build_image",
-        "build_images",
+        "BuildSettings",
         "fetch_git_source",
         "unpack_build_context",
         "job_runtime_env",

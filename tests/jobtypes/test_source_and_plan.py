@@ -82,6 +82,7 @@ def test_git_credentials_never_appear_in_messages(tmp_path: Path, caplog: pytest
             username="alice",
             token="s3cr3t-t0ken",
             log=logged.append,
+            settings=jobtypes.BuildSettings(),
         )
     text = str(caught.value) + " ".join(logged) + caplog.text
     assert "s3cr3t-t0ken" not in text and "alice" not in text
@@ -90,7 +91,9 @@ def test_git_credentials_never_appear_in_messages(tmp_path: Path, caplog: pytest
 
 def test_credentials_only_over_https(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="only sent over https"):
-        jobtypes.fetch_git_source(tmp_path / "ws", remote="http://example.invalid/x.git", token="t")
+        jobtypes.fetch_git_source(
+            tmp_path / "ws", remote="http://example.invalid/x.git", token="t", settings=jobtypes.BuildSettings()
+        )
 
 
 def test_upload_round_trip_and_unsafe_members(tmp_path: Path) -> None:

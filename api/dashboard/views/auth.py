@@ -22,7 +22,7 @@ from api.dashboard.session import (
     redirect,
     set_auth_cookie,
 )
-from api.errors import PlatformError
+from api.errors import PlatformError, http_status
 
 __all__ = ["routes"]
 
@@ -74,7 +74,7 @@ async def login_submit(request: Request) -> Response:
         return render(
             request,
             "login.html",
-            exc.status_code,
+            http_status(exc),
             error=message,
             hint=hint,
             username=username,
@@ -108,7 +108,7 @@ async def register_submit(request: Request) -> Response:
     try:
         await lifecycle(request).register(username, password, client_address=_address(request))
     except PlatformError as exc:
-        return again(exc.message, exc.status_code)
+        return again(exc.message, http_status(exc))
     return render(request, "registered.html", username=username)
 
 

@@ -16,18 +16,11 @@ from starlette.routing import Route
 from api.dashboard.rendering import render
 from api.dashboard.session import User, flash, form, lifecycle, page, redirect
 from api.errors import InvalidInput, PlatformError
+from core.protocol import Scope
 
 __all__ = ["routes", "SCOPES"]
 
-SCOPES = (
-    "read_job",
-    "deploy_job",
-    "deploy_new_family",
-    "delete_job",
-    "call_job",
-    "call_admin_api",
-    "full_access",
-)
+SCOPES = tuple(scope.value for scope in Scope)
 _USER_ACTIONS: dict[str, tuple[dict[str, bool], str]] = {
     "activate": ({"is_active": True}, "activated"),
     "deactivate": ({"is_active": False}, "deactivated"),

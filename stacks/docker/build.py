@@ -1,0 +1,129 @@
+"""Executing a job's build plan on the local Docker engine, through BuildKit.
+
+    for image in plan.images:                     # plan: jobtypes.build.plan_build(...)
+        build_image(image, log=print, settings=build_settings)
+
+`DOCKER_BUILDKIT=1 docker build`: build secrets are handed over as `--secret` files and never reach
+an image layer or the image history. The Image resource (stacks.docker.resources) calls this in the
+provider process, with the build settings it was given as inputs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+from collections.abc import Callable
+
+from jobtypes.baseimages import docker_cli, ensure_base_images
+from jobtypes.build import BuildPlan, ImageBuild
+from jobtypes.config import BuildSettings
+from jobtypes.errors import BuildFailed
+
+__all__ = ["build_image", "build_images"]
+
+_STEP_PREFIX = re.compile(r"^#\d+ (\d+\.\d+ )?")
+_ERROR_LINE = re.compile(
+    r"(ERROR|error:|Error:|SyntaxError|No matching distribution|not found)", re.IGNORECASE
+)
+
+
+def _summarise_failure(lines: list[str]) -> str:
+    """The lines of a failed build log that say why, without BuildKit's step prefixes."""
+    picked: list[str] = []
+    for line in lines[-200:]:
+        text = _STEP_PREFIX.sub("", line).strip()
+        if text and _ERROR_LINE.search(text) and text not in picked and not text.startswith("------"):
+            picked.append(text)
+    # BuildKit's own closing line repeats the whole RUN command; the lines before it say more.
+    specific = [
+        text for text in picked if "executor failed running" not in text and "failed to solve" not in text
+    ]
+    return "; ".join((specific or picked)[-6:]) or (lines[-1] if lines else "no output")
+
+
+def build_image(
+    image: ImageBuild,
+    *,
+    log: Callable[[str], None],
+    no_cache: bool = False,
+    settings: BuildSettings,
+    timeout: float | None = None,
+) -> str:
+    """Builds one image with the local engine, passing each log line to `log`; returns the image id.
+
+    Raises DeployFailed with the lines that say why when the build fails or runs past `timeout`.
+    """
+    cli = docker_cli(settings)
+    ensure_base_images(image.dockerfile, log=log, settings=settings)
+    command = [
+        cli,
+        "build",
+        "--progress=plain",
+        "-f",
+        str(image.dockerfile),
+        "-t",
+        image.image,
+    ]
+    for key, value in image.labels.items():
+        command += ["--label", f"{key}={value}"]
+    for key, value in image.build_args.items():
+        command += ["--build-arg", f"{key}={value}"]
+    for secret_id, path in image.secrets.items():
+        command += ["--secret", f"id={secret_id},src={path}"]
+    if no_cache:
+        command.append("--no-cache")
+    command.append(str(image.context))
+    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+    log(f"building image {image.image} ({image.role})")
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True, errors="replace"
+    )
+    timed_out = threading.Event()
+
+    def kill() -> None:
+        timed_out.set()
+        process.kill()
+
+    timer = threading.Timer(timeout or settings.image_build_timeout, kill)
+    timer.start()
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            line = raw.rstrip("\n")
+            lines.append(line)
+            if len(lines) > 2000:
+                del lines[:1000]
+            log(line)
+        code = process.wait()
+    finally:
+        timer.cancel()
+    if timed_out.is_set():
+        raise BuildFailed(
+            f"building image {image.image} took longer than {timeout or settings.image_build_timeout:.0f} s"
+        )
+    if code != 0:
+        raise BuildFailed(
+            f"building image {image.image} failed: {_summarise_failure(lines)}",
+            details="\n".join(lines[-100:]),
+        )
+    inspect = subprocess.run(
+        [cli, "image", "inspect", "-f", "{{.Id}}", image.image],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return inspect.stdout.strip()
+
+
+def build_images(
+    plan: BuildPlan, *, log: Callable[[str], None], no_cache: bool = False, settings: BuildSettings
+) -> list[str]:
+    """Builds every image of the plan in turn (`building image i/N`); returns their ids."""
+    ids = []
+    for index, image in enumerate(plan.images, start=1):
+        log(f"building image {index}/{len(plan.images)}")
+        ids.append(build_image(image, log=log, no_cache=no_cache, settings=settings))
+    return ids

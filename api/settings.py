@@ -132,6 +132,8 @@ class Settings(BaseSettings):
     # Settings of the Kubernetes target (namespace, registry, ingress_class, pub_image, kubeconfig,
     # context, render_dir, ...); see stacks/kubernetes/program.py for the accepted keys.
     kubernetes_settings: dict[str, Any] = Field(default_factory=dict)
+    # Settings of infrastructure targets added by plugins (stacks/target.py), by target name.
+    infrastructure_target_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     # Each job's pages are served to browsers from a host of its own, <job>.<jobs_domain>, at pub's
     # port and scheme (docs/security.md); *.localhost reaches this machine in browsers and curl.

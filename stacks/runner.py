@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from core.errors import NotFound, PlatformError
+from core.errors import InvalidInput, NotFound, PlatformError
 from stacks.engine import EngineConfig, open_stack, remove_stack, translate_errors
 from stacks.errors import StackError
 from stacks.plan import PlanCollector
@@ -223,13 +223,12 @@ def clear_pending_operations(stack: Any) -> None:
 
 
 def _program(spec: FamilySpec):
-    if spec.target == "docker":
-        from stacks.docker.program import program
-    elif spec.target == "kubernetes":
-        from stacks.kubernetes.program import program
-    else:
-        raise StackError(f"unknown infrastructure target {spec.target!r}: use docker or kubernetes")
-    return program(spec)
+    from stacks.target import target_class
+
+    try:
+        return target_class(spec.target).program(spec)
+    except InvalidInput as exc:
+        raise StackError(exc.message) from None
 
 
 def _user_details(exc: PlatformError) -> str | None:

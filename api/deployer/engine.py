@@ -54,11 +54,13 @@ from api.deployer.desired import (
     without_version,
 )
 from api.deployer.sealing import Sealer
+from api.deployer.targets import Targets
 from api.errors import InvalidInput, NotFound, PlatformError
 from api.settings import Settings
 from stacks.engine import EngineConfig
 from stacks.runner import OperationResult, StackRunner
 from stacks.spec import FamilySpec, VersionSpec
+from stacks.target import Replica
 
 __all__ = ["DeployEngine"]
 
@@ -84,6 +86,7 @@ class DeployEngine:
         self.sessions = sessions
         self.sealer = Sealer(settings.data_dir)
         self.runner = runner or StackRunner(EngineConfig.from_settings(settings), max_parallel=max_parallel)
+        self.targets = Targets(settings)
         self._threads = concurrent.futures.ThreadPoolExecutor(max_parallel * 2, thread_name_prefix="deploy")
         self._futures: set[concurrent.futures.Future] = set()
 
@@ -102,23 +105,11 @@ class DeployEngine:
         self.runner.shutdown()
 
     def runtime_logs(self, name: str, version: str, tail: int = 20) -> str:
-        """The last `tail` lines (0: all) the job's first replica printed."""
-        import docker
-
-        client = docker.from_env()
-        containers = client.containers.list(
-            all=True,
-            filters={
-                "label": [
-                    f"racetrack/job-name={name}",
-                    f"racetrack/job-version={version}",
-                    "racetrack/replica=0",
-                ]
-            },
-        )
-        if not containers:
-            return ""
-        return containers[0].logs(tail=tail if tail > 0 else "all").decode("utf-8", "replace")
+        """The last `tail` lines (0: all) of every replica of the job, as its target reads them."""
+        with session_scope(self.sessions) as session:
+            job = session.scalar(select(Job).where(Job.name == name, Job.version == version))
+            target = job.infrastructure_target if job is not None else None
+        return self.targets.get(target).runtime_logs(name, version, tail)
 
     def stack_history(self, family: str, target: str) -> list[dict[str, Any]]:
         """Pulumi's own record of the family's stack updates, newest first."""
@@ -161,31 +152,21 @@ class DeployEngine:
         threading.Thread(target=loop, name="monitor", daemon=True).start()
 
     def check_jobs(self) -> None:
-        """One monitor round over Docker jobs: running, error (stopped, restarting) or lost (gone)."""
-        import docker
-
-        client = docker.from_env()
-        states: dict[tuple[str, str], Any] = {}
-        for container in client.containers.list(
-            all=True, filters={"label": ["racetrack/resource=job", "racetrack/replica=0"]}
-        ):
-            key = (container.labels.get("racetrack/job-name"), container.labels.get("racetrack/job-version"))
-            states[key] = container
+        """One monitor round: each job is running (all its replicas run), error (one does not) or lost."""
         with session_scope(self.sessions) as session:
-            jobs = session.scalars(
-                select(Job).where(
-                    Job.infrastructure_target == "docker", Job.status.in_(("running", "error", "lost"))
-                )
-            )
+            jobs = list(session.scalars(select(Job).where(Job.status.in_(("running", "error", "lost")))))
+            observed: dict[str, Any] = {}
             for job in jobs:
-                container = states.get((job.name, job.version))
-                if container is None:
-                    status, error = "lost", "its container is gone; reconcile the job to bring it back"
-                elif container.status == "running":
-                    status, error = "running", None
-                else:
-                    status = "error"
-                    error = f"its container is {container.status}: {_log_tail(container)}"
+                target = job.infrastructure_target or self.settings.default_infrastructure_target
+                if target not in observed:
+                    try:
+                        observed[target] = self.targets.get(target).replicas()
+                    except PlatformError as exc:  # e.g. a plugin target no longer installed
+                        logger.warning("monitor: cannot read target %s: %s", target, exc.message)
+                        observed[target] = None
+                if observed[target] is None:
+                    continue  # a target that watches its jobs itself
+                status, error = job_condition(observed[target].get((job.name, job.version), []), job.replicas)
                 if (job.status, job.error) != (status, error):
                     job.status, job.error = status, error
 
@@ -265,7 +246,7 @@ class DeployEngine:
             timestamp = int(time.time())
             env = job_runtime_env(
                 manifest,
-                pub_url=self._job_pub_url(),
+                pub_url=self.targets.get(target).job_pub_url(),
                 auth_token="",
                 deployment_timestamp=timestamp,
                 job_type_env=plan.runtime_env,
@@ -477,6 +458,8 @@ class DeployEngine:
             deployment_id, "building image and creating resources" if manifest else "updating resources"
         )
         operation_kind = "destroy" if not numbered.versions else "up"
+        if numbered.versions:
+            self.targets.get(desired.target).deliver_images(numbered)
         with _LogPump(self.sessions, deployment_id, log_path):
             result = self.runner.run(operation_kind, numbered, log_path=str(log_path))
         if not result.ok:
@@ -542,6 +525,7 @@ class DeployEngine:
 
     def _sync_jobs(self, session: Session, spec: FamilySpec, outputs: dict[str, Any]) -> None:
         """Makes the registry's versions of a family match what the stack now runs."""
+        target = self.targets.get(spec.target)
         versions = outputs.get("versions") or {}
         for job in list(
             session.scalars(
@@ -549,7 +533,7 @@ class DeployEngine:
             )
         ):
             if job.version in versions:
-                addresses = versions[job.version].get("addresses") or []
+                addresses = target.addresses(versions[job.version])
                 job.internal_name = addresses[0] if addresses else None
                 job.replica_internal_names = addresses
                 job.image_ref = spec.version(job.version).main_image.tag
@@ -559,7 +543,7 @@ class DeployEngine:
                 trash_job(session, job, deleted_by="rollback")
         for version, out in versions.items():
             if session.scalar(select(Job).where(Job.name == spec.family, Job.version == version)) is None:
-                addresses = out.get("addresses") or []
+                addresses = target.addresses(out)
                 upsert_job(
                     session,
                     name=spec.family,
@@ -668,21 +652,8 @@ class DeployEngine:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{deployment_id}.log"
 
-    def _job_pub_url(self) -> str:
-        return self.settings.job_pub_url or f"http://host.docker.internal:{self.settings.pub_port}/pub"
-
     def _target_settings(self, target: str, log_path: Path | None) -> dict[str, Any]:
-        if target == "docker":
-            return {
-                "network": self.settings.docker_network,
-                "bind_address": self.settings.job_bind_address,
-                "build_log_path": str(log_path) if log_path else "",
-                "ready_timeout": self.settings.job_ready_timeout,
-                "build_settings": self.settings.build_settings().as_inputs(),
-            }
-        if target == "kubernetes":
-            return dict(self.settings.kubernetes_settings)
-        raise InvalidInput(f"infrastructure_target: {target!r} is not known (accepted: docker, kubernetes)")
+        return self.targets.get(target).stack_settings(build_log_path=str(log_path) if log_path else None)
 
 
 def _label_revision(spec: FamilySpec, version: str | None, revision: str) -> FamilySpec:
@@ -698,8 +669,17 @@ def _label_revision(spec: FamilySpec, version: str | None, revision: str) -> Fam
     return dataclasses.replace(spec, versions=versions)
 
 
-def _log_tail(container: Any, lines: int = 5) -> str:
-    return container.logs(tail=lines).decode("utf-8", "replace").strip()[-500:]
+def job_condition(replicas: list[Replica], wanted: int | None) -> tuple[str, str | None]:
+    """A job's status and error from its replicas as its target sees them."""
+    if not replicas:
+        return "lost", "its containers are gone; reconcile the job to bring it back"
+    down = [r for r in replicas if r.state != "running"]
+    if down:
+        named = "; ".join(f"{r.name} is {r.state}" + (f": {r.detail}" if r.detail else "") for r in down)
+        return "error", f"{len(down)} of {len(replicas)} replicas do not run: {named}"
+    if len(replicas) < (wanted or 1):
+        return "error", f"{len(replicas)} of {wanted} replicas run; reconcile the job to start the others"
+    return "running", None
 
 
 def _same_version(old: VersionSpec, new: VersionSpec) -> bool:

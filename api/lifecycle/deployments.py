@@ -29,6 +29,7 @@ from api.errors import AlreadyExists, NotFound
 from api.lifecycle.schemas import DeployRequest, RollbackRequest
 from api.manifest import manifest_yaml, parse_manifest
 from api.settings import Settings
+from stacks.target import canonical_target_name
 
 __all__ = ["DeployEngine", "NO_ENGINE", "record_deploy", "record_rollback", "submit", "delete_job", "actor"]
 
@@ -102,7 +103,9 @@ def record_deploy(
         job_name=manifest.name,
         job_version=manifest.version,
         deployed_by=actor(caller),
-        infrastructure_target=manifest.infrastructure_target or settings.default_infrastructure_target,
+        infrastructure_target=canonical_target_name(
+            manifest.infrastructure_target or settings.default_infrastructure_target
+        ),
         warnings="\n".join(parsed.warnings) or None,
         parameters={"force": body.force, "build_flags": list(body.build_flags)},
     )

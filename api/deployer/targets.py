@@ -1,0 +1,48 @@
+"""The infrastructure targets as configured by the platform's settings (see stacks/target.py)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from api.settings import Settings
+from stacks.target import InfrastructureTarget, TargetConfig, canonical_target_name, open_target
+
+__all__ = ["Targets", "target_options"]
+
+
+def target_options(settings: Settings, name: str) -> dict[str, Any]:
+    """A target's own settings: the built-in targets have settings of their own names."""
+    if name == "docker":
+        return {
+            "network": settings.docker_network,
+            "bind_address": settings.job_bind_address,
+            "ready_timeout": settings.job_ready_timeout,
+        }
+    if name == "kubernetes":
+        return dict(settings.kubernetes_settings)
+    return dict(settings.infrastructure_target_settings.get(name) or {})
+
+
+class Targets:
+    """Opens each target once, by its name or an alias; unknown names are refused naming the known."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._open: dict[str, InfrastructureTarget] = {}
+        self._guard = threading.Lock()
+
+    def get(self, name: str | None) -> InfrastructureTarget:
+        key = canonical_target_name(name or self._settings.default_infrastructure_target)
+        with self._guard:
+            if key not in self._open:
+                settings = self._settings
+                config = TargetConfig(
+                    pub_url=settings.effective_pub_url,
+                    pub_port=settings.pub_port,
+                    job_pub_url=settings.job_pub_url,
+                    build=settings.build_settings(),
+                    options=target_options(settings, key),
+                )
+                self._open[key] = open_target(key, config)
+            return self._open[key]

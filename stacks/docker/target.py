@@ -1,0 +1,90 @@
+"""The local Docker engine as an infrastructure target.
+
+Images are built on the same engine inside the stack (the Image resource), so delivering them is
+nothing more; each replica is a container publishing the job's port on the bind address, and pub
+forwards to all of them. Jobs call pub at `host.docker.internal` (mapped to the host's gateway in
+every job container). Logs and the monitor read the containers by their `racetrack/*` labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from stacks.spec import FamilySpec
+from stacks.target import Replica, TargetConfig
+
+__all__ = ["DockerTarget"]
+
+
+class DockerTarget:
+    name = "docker"
+    # Upstream's Docker plugin registers its target as "docker" too, so its manifests work unchanged.
+    aliases: tuple[str, ...] = ()
+
+    def __init__(self, config: TargetConfig) -> None:
+        self.config = config
+
+    @staticmethod
+    def program(spec: FamilySpec) -> Callable[[], None]:
+        from stacks.docker.program import program
+
+        return program(spec)
+
+    def stack_settings(self, *, build_log_path: str | None) -> dict[str, Any]:
+        options = self.config.options
+        return {
+            "network": options.get("network", "racetrack"),
+            "bind_address": options.get("bind_address", "127.0.0.1"),
+            "build_log_path": build_log_path or "",
+            "ready_timeout": options.get("ready_timeout", 300),
+            "build_settings": self.config.build.as_inputs(),
+        }
+
+    def deliver_images(self, spec: FamilySpec) -> None:
+        """Nothing to do: the stack's Image resources build on the engine that runs the containers."""
+
+    def addresses(self, version_outputs: Mapping[str, Any]) -> list[str]:
+        return [address for address in version_outputs.get("addresses") or [] if address]
+
+    def job_pub_url(self) -> str:
+        return self.config.job_pub_url or f"http://host.docker.internal:{self.config.pub_port}/pub"
+
+    def public_url(self, name: str, version: str) -> str:
+        return f"{self.config.pub_url.rstrip('/')}/job/{name}/{version}"
+
+    def runtime_logs(self, name: str, version: str, tail: int) -> str:
+        containers = _job_containers(
+            [f"racetrack/job-name={name}", f"racetrack/job-version={version}"]
+        )
+        parts = []
+        for container in containers:
+            text = container.logs(tail=tail if tail > 0 else "all").decode("utf-8", "replace")
+            if len(containers) > 1:
+                replica = container.labels.get("racetrack/replica", "?")
+                text = f"==> replica {replica} ({container.name}) <==\n{text}"
+            parts.append(text)
+        return "\n".join(parts)
+
+    def replicas(self) -> dict[tuple[str, str], list[Replica]]:
+        found: dict[tuple[str, str], list[Replica]] = {}
+        for container in _job_containers([]):
+            key = (container.labels["racetrack/job-name"], container.labels["racetrack/job-version"])
+            detail = "" if container.status == "running" else _log_tail(container)
+            found.setdefault(key, []).append(Replica(container.name, container.status, detail))
+        return found
+
+
+def _job_containers(labels: list[str]) -> list[Any]:
+    """The containers serving jobs (not their extra images), replica 0 first."""
+    import docker
+
+    client = docker.from_env()
+    containers = client.containers.list(
+        all=True, filters={"label": ["racetrack/resource=job", "racetrack/role=job", *labels]}
+    )
+    return sorted(containers, key=lambda c: int(c.labels.get("racetrack/replica", "0")))
+
+
+def _log_tail(container: Any, lines: int = 5) -> str:
+    return container.logs(tail=lines).decode("utf-8", "replace").strip()[-500:]

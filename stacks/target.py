@@ -1,0 +1,167 @@
+"""Infrastructure targets: everything that depends on where jobs run, behind one interface.
+
+    target = open_target("docker", config)        # a manifest's infrastructure_target
+    spec = FamilySpec(..., target_settings=target.stack_settings(build_log_path=...))
+    target.deliver_images(spec)                   # before the stack runs
+    addresses = target.addresses(outputs["versions"]["1.0.0"])
+    print(target.runtime_logs("adder", "1.0.0", tail=20))
+
+A target is named in manifests (`infrastructure_target`) and keyed by that name here. The built-in ones
+are `docker` (stacks/docker/target.py) and `kubernetes` (stacks/kubernetes/target.py); a third plugs in
+through the entry-point group `racetrack.infrastructure_targets` (name = a class implementing
+`InfrastructureTarget`, constructed with a `TargetConfig`), or `register_target` in-process, without
+the deploy engine knowing it. The stack runner's worker process finds a target's Pulumi program the
+same way, so a plugin target is an installed distribution, not an object handed over.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Protocol, runtime_checkable
+
+from core.errors import InvalidInput
+from jobtypes.config import BuildSettings
+from stacks.spec import FamilySpec
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "InfrastructureTarget",
+    "Replica",
+    "TargetConfig",
+    "canonical_target_name",
+    "known_target_names",
+    "open_target",
+    "register_target",
+    "target_class",
+]
+
+ENTRY_POINT_GROUP = "racetrack.infrastructure_targets"
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """What the platform tells a target: where pub is, how to build, and the target's own options."""
+
+    pub_url: str  # pub as users reach it, e.g. http://127.0.0.1:7005/pub
+    pub_port: int = 7005
+    job_pub_url: str | None = None  # pub as jobs reach it, when the target's default does not fit
+    build: BuildSettings = field(default_factory=BuildSettings)
+    options: Mapping[str, Any] = field(default_factory=dict)  # the target's own settings
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One running copy of a job as its target sees it."""
+
+    name: str  # the container's or pod's name
+    state: str  # "running", or what the target calls a copy that does not run ("exited", ...)
+    detail: str = ""  # why it does not run, e.g. its last log lines
+
+
+@runtime_checkable
+class InfrastructureTarget(Protocol):
+    """One place where jobs run. Every method the deploy engine needs from a target is here."""
+
+    name: str
+    # Other names manifests use for this target (upstream's plugins' names).
+    aliases: tuple[str, ...]
+
+    @staticmethod
+    def program(spec: FamilySpec) -> Callable[[], None]:
+        """The family's Pulumi program: a pure function of its spec (runs in the runner's worker)."""
+        ...
+
+    def stack_settings(self, *, build_log_path: str | None) -> dict[str, Any]:
+        """The spec's `target_settings`: what shapes this target's resources."""
+        ...
+
+    def deliver_images(self, spec: FamilySpec) -> None:
+        """Makes the spec's images available where the target runs them, or refuses saying why."""
+        ...
+
+    def addresses(self, version_outputs: Mapping[str, Any]) -> list[str]:
+        """Where pub reaches a version's replicas (host:port each, all of them), from its stack outputs."""
+        ...
+
+    def job_pub_url(self) -> str:
+        """The pub URL a job on this target calls other jobs through (its PUB_URL)."""
+        ...
+
+    def public_url(self, name: str, version: str) -> str:
+        """Where users call a job."""
+        ...
+
+    def runtime_logs(self, name: str, version: str, tail: int) -> str:
+        """The last `tail` lines (0: all) of every replica, each headed by the replica's name."""
+        ...
+
+    def replicas(self) -> dict[tuple[str, str], list[Replica]] | None:
+        """Every job replica the target runs, by (job name, version), for the monitor; None: not watched."""
+        ...
+
+
+_BUILTIN: dict[str, str] = {
+    "docker": "stacks.docker.target:DockerTarget",
+    "kubernetes": "stacks.kubernetes.target:KubernetesTarget",
+}
+_registered: dict[str, type] = {}
+
+
+def register_target(cls: type) -> type:
+    """Adds a target class in this process (tests, embedding); installed plugins use the entry points."""
+    _registered[cls.name] = cls
+    return cls
+
+
+def _load(reference: str) -> type:
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@functools.cache
+def _installed() -> tuple[Any, ...]:
+    """The plugin targets installed as distributions (read once: installing one means a restart)."""
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _classes() -> dict[str, Callable[[], type]]:
+    found: dict[str, Callable[[], type]] = {
+        name: (lambda ref=ref: _load(ref)) for name, ref in _BUILTIN.items()
+    }
+    for entry in _installed():
+        found.setdefault(entry.name, entry.load)
+    for name, cls in _registered.items():
+        found[name] = lambda cls=cls: cls
+    return found
+
+
+def known_target_names() -> list[str]:
+    return sorted(_classes())
+
+
+def canonical_target_name(name: str) -> str:
+    """The target's own name for `name` or an alias of it; an unknown name is refused, listing the known."""
+    classes = _classes()
+    if name in classes:
+        return name
+    for key, load in classes.items():
+        if name in getattr(load(), "aliases", ()):
+            return key
+    raise InvalidInput(
+        f"infrastructure_target: {name!r} is not known (accepted: {', '.join(sorted(classes))})"
+    )
+
+
+def target_class(name: str) -> type:
+    return _classes()[canonical_target_name(name)]()
+
+
+def open_target(name: str, config: TargetConfig) -> InfrastructureTarget:
+    target = target_class(name)(config)
+    if not isinstance(target, InfrastructureTarget):
+        raise InvalidInput(f"infrastructure target {name!r} does not implement InfrastructureTarget")
+    return target

@@ -62,6 +62,7 @@ def test_allowed_call_resolves_version_and_names_the_caller(world: World, pub: A
             "version": "1.2.0",
             "status": "running",
             "internal_name": "adder-1.2.0.internal:7000",
+            "replica_internal_names": [],
         },
         "caller": "User alice@example.com",
         "remote_gateway_url": None,

@@ -41,6 +41,9 @@ class CallableJob(BaseModel):
     version: str
     status: str
     internal_name: str | None
+    replica_internal_names: list[str] = Field(
+        default_factory=list, description="every replica's address (host:port); pub spreads calls over them"
+    )
 
 
 class CanCallResponse(BaseModel):
@@ -127,7 +130,11 @@ def _decide(
         job.last_call_time = now
     return CanCallResponse(
         job=CallableJob(
-            name=job.name, version=job.version, status=job.status, internal_name=job.internal_name
+            name=job.name,
+            version=job.version,
+            status=job.status,
+            internal_name=job.internal_name,
+            replica_internal_names=list(job.replica_internal_names or []),
         ),
         caller=caller.display if caller is not None else None,
         caller_id=caller.subject_id if caller is not None else None,

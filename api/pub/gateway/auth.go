@@ -22,7 +22,8 @@ type Decision struct {
 	JobName      string
 	JobVersion   string // the exact version `latest` or a wildcard resolved to
 	JobStatus    string
-	InternalName string // host:port to forward to; empty until the job is deployed
+	InternalName string   // host:port to forward to; empty until the job is deployed
+	Replicas     []string // every replica's host:port (InternalName is the first); may be empty
 	Caller       string
 	CallerID     string // the caller's auth subject id; empty for anonymous calls (owner of async calls)
 	Error        string // the lifecycle's message when refused
@@ -269,10 +270,11 @@ func (a *Authorizer) Forget(name, version, path string, credential Credential) {
 
 type lifecycleAnswer struct {
 	Job *struct {
-		Name         string `json:"name"`
-		Version      string `json:"version"`
-		Status       string `json:"status"`
-		InternalName string `json:"internal_name"`
+		Name         string   `json:"name"`
+		Version      string   `json:"version"`
+		Status       string   `json:"status"`
+		InternalName string   `json:"internal_name"`
+		Replicas     []string `json:"replica_internal_names"`
 	} `json:"job"`
 	Caller   *string `json:"caller"`
 	CallerID *int64  `json:"caller_id"`
@@ -296,6 +298,7 @@ func parseDecision(status int, body []byte) *Decision {
 			JobVersion:   answer.Job.Version,
 			JobStatus:    answer.Job.Status,
 			InternalName: answer.Job.InternalName,
+			Replicas:     answer.Job.Replicas,
 		}
 		if answer.Caller != nil {
 			decision.Caller = *answer.Caller

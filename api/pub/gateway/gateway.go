@@ -39,6 +39,7 @@ type Gateway struct {
 	statuses  statusCounters
 	transport *http.Transport        // streamed calls and websockets
 	jobs      *jobPool               // calls whose body is in memory
+	balance   *balancer              // which replica of a job takes the next call
 	async     *httputil.ReverseProxy // nil when no async service is configured (the sidecar form)
 	// Without compression: the async service records the headers it receives and replays them to the
 	// job, so a transport-added Accept-Encoding would reach the job as if the caller had sent it.
@@ -55,6 +56,7 @@ func NewGateway(config *Config) *Gateway {
 	g := &Gateway{
 		config:   config,
 		auth:     NewAuthorizer(config, metrics),
+		balance:  newBalancer(),
 		metrics:  metrics,
 		statuses: metrics.statusCounters(),
 		transport: &http.Transport{

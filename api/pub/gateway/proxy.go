@@ -129,12 +129,12 @@ func (g *Gateway) refuse(w http.ResponseWriter, status int, body proxyError) {
 	writeError(w, status, body)
 }
 
-// address is where the decided call goes: the sidecar's job, or the address the lifecycle gave.
+// address is where the decided call goes: the sidecar's job, or the next of the job's replicas.
 func (g *Gateway) address(decision *Decision) string {
 	if g.config.Sidecar != nil {
 		return g.config.Sidecar.Address
 	}
-	return decision.InternalName
+	return g.balance.pick(decision.JobName+" "+decision.JobVersion, decision.addresses(), "")
 }
 
 // forwarding is one call on its way to a job.
@@ -149,7 +149,8 @@ type forwarding struct {
 	address    string
 	body       []byte // the whole request body when it was small enough to keep; nil when streamed
 	buffered   bool
-	retried    bool
+	retried    bool // sent again after asking the lifecycle where the job is now
+	rerouted   bool // sent again to another replica after one refused
 	status     int
 }
 
@@ -255,7 +256,7 @@ func (f *forwarding) rewrite(p *httputil.ProxyRequest) {
 func (f *forwarding) forwardBuffered(w http.ResponseWriter, r *http.Request) {
 	// The caller's headers become the job's in place: a retry to a moved job sends them as they are.
 	out := r.Header
-	if !f.retried {
+	if !f.retried && !f.rerouted {
 		removeHopByHop(out)
 		out.Del("Content-Length") // written from the body we hold
 		setForwardingHeaders(out, r, f.requestID, f.decision.Caller)
@@ -368,6 +369,17 @@ func (f *forwarding) fail(w http.ResponseWriter, err error) {
 		g.metrics.proxyErrors.WithLabelValues("context_canceled").Inc()
 		return // the caller went away; nobody to answer
 	}
+	if errors.Is(err, syscall.ECONNREFUSED) && f.buffered && g.config.Sidecar == nil {
+		// A replica that refuses (killed, restarting) is passed over for a while; the call, of which
+		// nothing was sent, goes to another replica.
+		g.balance.refusedBy(f.address)
+		job := f.decision.JobName + " " + f.decision.JobVersion
+		if other := g.balance.pick(job, f.decision.addresses(), f.address); !f.rerouted && other != "" && other != f.address {
+			f.rerouted, f.address = true, other
+			f.forward(w, r)
+			return
+		}
+	}
 	if errors.Is(err, syscall.ECONNREFUSED) && f.buffered && !f.retried && g.config.Sidecar == nil {
 		// A redeploy replaces the job's container: a cached address can point at the one just
 		// removed. Ask the lifecycle again and send once more if the job moved; nothing was sent.
@@ -391,11 +403,15 @@ func (f *forwarding) moved(ctx context.Context) string {
 	auth, call := f.gateway.auth, f.call
 	auth.Forget(call.name, call.version, call.path, f.credential)
 	fresh, err := auth.Decide(ctx, call.name, call.version, call.path, f.credential)
-	if err != nil || !fresh.Allowed() || fresh.InternalName == "" || fresh.InternalName == f.address {
+	if err != nil || !fresh.Allowed() || fresh.InternalName == "" {
+		return ""
+	}
+	address := f.gateway.address(fresh)
+	if address == f.address {
 		return ""
 	}
 	f.decision = fresh
-	return fresh.InternalName
+	return address
 }
 
 // classifyJobError maps a failed exchange to (status, metric kind, message). Timeouts are 504;

@@ -14,7 +14,6 @@ import concurrent.futures
 import dataclasses
 import logging
 import shutil
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,10 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth.permissions import grant_deployer
-from api.auth.subjects import subject_for_family, subject_for_user
+from api.auth.subjects import subject_for_family
 from api.auth.tokens import primary_token
-from api.db import Deployment, FamilyRevision, Job, PublicEndpointRequest, User, session_scope
+from api.db import Deployment, FamilyRevision, Job, session_scope
 from api.db.repository import (
-    append_build_logs,
     discard_deploy_inputs,
     ensure_family,
     finish_deployment,
@@ -38,29 +35,27 @@ from api.db.repository import (
     record_audit,
     set_deployment_phase,
     set_revision_status,
-    trash_job,
-    upsert_job,
 )
+from api.deployer.apply import RevisionApplier
 from api.deployer.desired import (
     applied_revisions,
     current_spec,
     find_revision,
     images_from_plan,
-    record_revision,
     revision_spec,
-    sealed_state,
     version_from_plan,
     with_version,
     without_version,
 )
+from api.deployer.logpump import append_line
+from api.deployer.monitor import JobMonitor
+from api.deployer.operations import failure, label_revision, rollback_state, same_version
 from api.deployer.sealing import Sealer
 from api.deployer.targets import Targets
 from api.errors import InvalidInput, NotFound, PlatformError
 from api.settings import Settings
 from stacks.engine import EngineConfig
 from stacks.runner import OperationResult, StackRunner
-from stacks.spec import FamilySpec, VersionSpec
-from stacks.target import Replica
 
 __all__ = ["DeployEngine"]
 
@@ -87,6 +82,8 @@ class DeployEngine:
         self.sealer = Sealer(settings.data_dir)
         self.runner = runner or StackRunner(EngineConfig.from_settings(settings), max_parallel=max_parallel)
         self.targets = Targets(settings)
+        self.applier = RevisionApplier(sessions, self.sealer, self.runner, self.targets, self._phase)
+        self.monitor = JobMonitor(sessions, self.targets, settings.default_infrastructure_target)
         self._threads = concurrent.futures.ThreadPoolExecutor(max_parallel * 2, thread_name_prefix="deploy")
         self._futures: set[concurrent.futures.Future] = set()
 
@@ -101,6 +98,7 @@ class DeployEngine:
         concurrent.futures.wait(list(self._futures), timeout=timeout)
 
     def shutdown(self) -> None:
+        self.monitor.stop()
         self._threads.shutdown(wait=True, cancel_futures=True)
         self.runner.shutdown()
 
@@ -136,39 +134,15 @@ class DeployEngine:
             for job in session.scalars(select(Job).where(Job.status == "starting")):
                 job.status, job.error = "error", INTERRUPTED
         for family_name, target in families:
-            self._restore(family_name, target)
+            self.applier.restore(family_name, target)
 
     def start_monitor(self, interval: float) -> None:
-        """Checks every `interval` seconds that each job's container runs, and sets its status."""
-        self._monitor_stop = threading.Event()
-
-        def loop() -> None:
-            while not self._monitor_stop.wait(interval):
-                try:
-                    self.check_jobs()
-                except Exception:  # noqa: BLE001 - the monitor must outlive a failed round
-                    logger.exception("job monitor round failed")
-
-        threading.Thread(target=loop, name="monitor", daemon=True).start()
+        """Checks every `interval` seconds that each job's replicas run, and sets its status."""
+        self.monitor.start(interval)
 
     def check_jobs(self) -> None:
-        """One monitor round: each job is running (all its replicas run), error (one does not) or lost."""
-        with session_scope(self.sessions) as session:
-            jobs = list(session.scalars(select(Job).where(Job.status.in_(("running", "error", "lost")))))
-            observed: dict[str, Any] = {}
-            for job in jobs:
-                target = job.infrastructure_target or self.settings.default_infrastructure_target
-                if target not in observed:
-                    try:
-                        observed[target] = self.targets.get(target).replicas()
-                    except PlatformError as exc:  # e.g. a plugin target no longer installed
-                        logger.warning("monitor: cannot read target %s: %s", target, exc.message)
-                        observed[target] = None
-                if observed[target] is None:
-                    continue  # a target that watches its jobs itself
-                status, error = job_condition(observed[target].get((job.name, job.version), []), job.replicas)
-                if (job.status, job.error) != (status, error):
-                    job.status, job.error = status, error
+        """One monitor round (see monitor.py)."""
+        self.monitor.check_jobs()
 
     # Operations ---------------------------------------------------------------------------------
 
@@ -220,7 +194,7 @@ class DeployEngine:
                 build_id="pending",
                 settings=self.settings.build_settings(),
                 secret_build_env=secret_vars.get("build_env") or None,
-                log=lambda line: _append(log_path, line),
+                log=lambda line: append_line(log_path, line),
             )
             images = images_from_plan(plan, version)
             secret_runtime = dict(secret_vars.get("runtime_env") or {})
@@ -261,7 +235,7 @@ class DeployEngine:
                 timestamp=timestamp,
             )
             existing = spec.version(version)
-            if existing is not None and _same_version(existing, version_spec):
+            if existing is not None and same_version(existing, version_spec):
                 # Nothing about this version changed: keep its timestamp so the stack sees no change.
                 version_spec = dataclasses.replace(
                     version_spec, deployment_timestamp=existing.deployment_timestamp, labels=existing.labels
@@ -273,11 +247,11 @@ class DeployEngine:
             if preview:
                 self._phase(deployment_id, "previewing changes")
                 result = self.runner.run(
-                    "preview", _label_revision(desired, version, "next"), log_path=str(log_path)
+                    "preview", label_revision(desired, version, "next"), log_path=str(log_path)
                 )
                 self._finish_preview(deployment_id, result)
                 return
-            self._apply(
+            self.applier.apply(
                 deployment_id,
                 desired,
                 changed_version=version,
@@ -301,35 +275,17 @@ class DeployEngine:
             applied = applied_revisions(session, family, target)
             if not applied:
                 raise NotFound(f"job family {family.name} has no applied revision to roll back from")
-            current = revision_spec(applied[0], self.sealer)
             version = parameters.get("version")
-            if parameters.get("to_revision") is not None:
-                chosen = revision_spec(
-                    find_revision(session, family, target, int(parameters["to_revision"])), self.sealer
-                )
-            else:
-                chosen = None
-                for revision in applied[1:]:
-                    candidate = revision_spec(revision, self.sealer)
-                    if version is None or candidate.version(version) != current.version(version):
-                        chosen = candidate
-                        break
-                if chosen is None:
-                    raise NotFound(
-                        f"job family {family.name} has no earlier revision"
-                        + (f" with another state of version {version}" if version else "")
-                    )
-            settings = self._target_settings(target, self._log_path(deployment_id))
-        if version is not None:
-            wanted = chosen.version(version)
-            if wanted is None:
-                raise NotFound(
-                    f"version {version} is not part of revision {chosen.revision}; "
-                    f"see `racetrack history {family.name}`"
-                )
-            desired = with_version(dataclasses.replace(current, target_settings=settings), wanted)
-        else:
-            desired = dataclasses.replace(chosen, target_settings=settings)
+            wanted = parameters.get("to_revision")
+            desired, chosen = rollback_state(
+                revision_spec(applied[0], self.sealer),
+                (revision_spec(revision, self.sealer) for revision in applied[1:]),
+                version=version,
+                chosen=revision_spec(find_revision(session, family, target, int(wanted)), self.sealer)
+                if wanted is not None
+                else None,
+                target_settings=self._target_settings(target, self._log_path(deployment_id)),
+            )
         if preview:
             self._phase(deployment_id, f"previewing a rollback to revision {chosen.revision}")
             self._finish_preview(
@@ -337,7 +293,7 @@ class DeployEngine:
                 self.runner.run("preview", desired, log_path=str(self._log_path(deployment_id))),
             )
             return
-        self._apply(
+        self.applier.apply(
             deployment_id,
             desired,
             changed_version=version,
@@ -370,10 +326,10 @@ class DeployEngine:
             "refresh" if report_only else "reconcile", spec, log_path=str(self._log_path(deployment_id))
         )
         if not result.ok:
-            raise _failure(result)
+            raise failure(result)
         with session_scope(self.sessions) as session:
             if not report_only:
-                self._sync_jobs(session, spec, result.outputs)
+                self.applier.sync_jobs(session, spec, result.outputs)
                 record_audit(
                     session,
                     "job_redeployed",
@@ -401,7 +357,7 @@ class DeployEngine:
             )
             deployed_by = deployment.deployed_by
             version = deployment.job_version
-        self._apply(
+        self.applier.apply(
             deployment_id,
             without_version(spec, version),
             changed_version=None,
@@ -411,165 +367,6 @@ class DeployEngine:
         )
 
     # Shared steps -------------------------------------------------------------------------------
-
-    def _apply(
-        self,
-        deployment_id: str,
-        desired: FamilySpec,
-        *,
-        changed_version: str | None,
-        operation: str,
-        deployed_by: str | None,
-        log_path: Path,
-        manifest: dict | None = None,
-        job_type: str | None = None,
-    ) -> None:
-        """Records `desired` as the next revision, runs the stack to it and updates the registry."""
-        with session_scope(self.sessions) as session:
-            family = ensure_family(session, desired.family)
-            revision, numbered = record_revision(
-                session,
-                family,
-                desired,
-                self.sealer,
-                operation=operation,
-                created_by=deployed_by,
-                deployment_id=deployment_id,
-            )
-            if (
-                manifest is not None
-                and numbered.version(changed_version).labels.get("racetrack/revision") == "pending"
-            ):
-                numbered = _label_revision(numbered, changed_version, str(revision.number))
-            revision.desired_state = sealed_state(numbered, self.sealer)
-            revision_id = revision.id
-            get_deployment(session, deployment_id).revision_number = revision.number
-            if manifest is not None:
-                upsert_job(
-                    session,
-                    name=desired.family,
-                    version=changed_version,
-                    status="starting",
-                    manifest=yaml.safe_dump(manifest, sort_keys=False),
-                    deployment_id=deployment_id,
-                    infrastructure_target=desired.target,
-                )
-        self._phase(
-            deployment_id, "building image and creating resources" if manifest else "updating resources"
-        )
-        operation_kind = "destroy" if not numbered.versions else "up"
-        if numbered.versions:
-            self.targets.get(desired.target).deliver_images(numbered)
-        with _LogPump(self.sessions, deployment_id, log_path):
-            result = self.runner.run(operation_kind, numbered, log_path=str(log_path))
-        if not result.ok:
-            with session_scope(self.sessions) as session:
-                set_revision_status(
-                    session, session.get(FamilyRevision, revision_id), "failed", error=result.error
-                )
-            self._restore(desired.family, desired.target)
-            raise _failure(result)
-        self._phase(deployment_id, "updating the registry")
-        with session_scope(self.sessions) as session:
-            set_revision_status(
-                session, session.get(FamilyRevision, revision_id), "applied", summary=result.summary
-            )
-            self._sync_jobs(session, numbered, result.outputs)
-            if manifest is not None:
-                job = upsert_job(
-                    session,
-                    name=desired.family,
-                    version=changed_version,
-                    status="running",
-                    error=None,
-                    deployed_by=deployed_by,
-                    job_type_version=job_type,
-                    replicas=int(manifest.get("replicas") or 1),
-                    image_ref=numbered.version(changed_version).main_image.tag,
-                )
-                self._grant_deployer(session, deployed_by, job)
-                for endpoint in manifest.get("public_endpoints") or []:
-                    exists = session.scalar(
-                        select(PublicEndpointRequest).where(
-                            PublicEndpointRequest.job_id == job.id, PublicEndpointRequest.endpoint == endpoint
-                        )
-                    )
-                    if exists is None:
-                        session.add(PublicEndpointRequest(job_id=job.id, endpoint=endpoint, active=False))
-                record_audit(
-                    session,
-                    "job_deployed",
-                    executor=deployed_by,
-                    job_name=desired.family,
-                    job_version=changed_version,
-                    properties={"revision": numbered.revision},
-                )
-            elif operation.startswith("rollback"):
-                record_audit(
-                    session,
-                    "job_rolled_back",
-                    executor=deployed_by,
-                    job_name=desired.family,
-                    job_version=changed_version,
-                    properties={"revision": numbered.revision, "operation": operation},
-                )
-            deployment = finish_deployment(
-                session,
-                deployment_id,
-                status="done",
-                image_name=numbered.version(changed_version).main_image.tag
-                if changed_version and numbered.version(changed_version)
-                else None,
-            )
-            deployment.phase = None
-
-    def _sync_jobs(self, session: Session, spec: FamilySpec, outputs: dict[str, Any]) -> None:
-        """Makes the registry's versions of a family match what the stack now runs."""
-        target = self.targets.get(spec.target)
-        versions = outputs.get("versions") or {}
-        for job in list(
-            session.scalars(
-                select(Job).where(Job.name == spec.family, Job.infrastructure_target == spec.target)
-            )
-        ):
-            if job.version in versions:
-                addresses = target.addresses(versions[job.version])
-                job.internal_name = addresses[0] if addresses else None
-                job.replica_internal_names = addresses
-                job.image_ref = spec.version(job.version).main_image.tag
-                if job.status in ("starting", "lost", "error"):
-                    job.status, job.error = "running", None
-            elif job.status != "starting":
-                trash_job(session, job, deleted_by="rollback")
-        for version, out in versions.items():
-            if session.scalar(select(Job).where(Job.name == spec.family, Job.version == version)) is None:
-                addresses = target.addresses(out)
-                upsert_job(
-                    session,
-                    name=spec.family,
-                    version=version,
-                    status="running",
-                    internal_name=addresses[0] if addresses else None,
-                    replica_internal_names=addresses,
-                    infrastructure_target=spec.target,
-                    image_ref=spec.version(version).main_image.tag,
-                )
-
-    def _restore(self, family_name: str, target: str) -> None:
-        """Brings a family's stack back to its last applied revision (after a failure or a crash)."""
-        with session_scope(self.sessions) as session:
-            family = get_family(session, family_name)
-            if family is None:
-                return
-            spec = current_spec(session, family, target, self.sealer, self._target_settings(target, None))
-        result = self.runner.run("up" if spec.versions else "destroy", spec)
-        if not result.ok:
-            logger.error(
-                "restoring %s on %s failed: %s %s", family_name, target, result.error, result.details
-            )
-            return
-        with session_scope(self.sessions) as session:
-            self._sync_jobs(session, spec, result.outputs)
 
     def _serving(self, name: str, version: str) -> bool:
         with session_scope(self.sessions) as session:
@@ -594,7 +391,7 @@ class DeployEngine:
 
     def _finish_preview(self, deployment_id: str, result: OperationResult) -> None:
         if not result.ok:
-            raise _failure(result)
+            raise failure(result)
         with session_scope(self.sessions) as session:
             deployment = finish_deployment(session, deployment_id, status="done", preview=result.plan)
             deployment.phase = None
@@ -615,15 +412,9 @@ class DeployEngine:
             directory=directory,
             username=credentials.get("username"),
             token=credentials.get("password"),
-            log=lambda line: _append(log_path, line),
+            log=lambda line: append_line(log_path, line),
             settings=self.settings.build_settings(),
         )
-
-    def _grant_deployer(self, session: Session, deployed_by: str | None, job: Job) -> None:
-        user = session.scalar(select(User).where(User.username == deployed_by)) if deployed_by else None
-        if user is not None:
-            grant_deployer(session, subject_for_user(session, user), job)
-
     def _phase(self, deployment_id: str, phase: str) -> None:
         with session_scope(self.sessions) as session:
             set_deployment_phase(session, deployment_id, phase)
@@ -654,90 +445,3 @@ class DeployEngine:
 
     def _target_settings(self, target: str, log_path: Path | None) -> dict[str, Any]:
         return self.targets.get(target).stack_settings(build_log_path=str(log_path) if log_path else None)
-
-
-def _label_revision(spec: FamilySpec, version: str | None, revision: str) -> FamilySpec:
-    """Marks the changed version with the revision that changed it (others keep their labels)."""
-    if version is None:
-        return spec
-    versions = tuple(
-        dataclasses.replace(v, labels={**v.labels, "racetrack/revision": revision})
-        if v.version == version
-        else v
-        for v in spec.versions
-    )
-    return dataclasses.replace(spec, versions=versions)
-
-
-def job_condition(replicas: list[Replica], wanted: int | None) -> tuple[str, str | None]:
-    """A job's status and error from its replicas as its target sees them."""
-    if not replicas:
-        return "lost", "its containers are gone; reconcile the job to bring it back"
-    down = [r for r in replicas if r.state != "running"]
-    if down:
-        named = "; ".join(f"{r.name} is {r.state}" + (f": {r.detail}" if r.detail else "") for r in down)
-        return "error", f"{len(down)} of {len(replicas)} replicas do not run: {named}"
-    if len(replicas) < (wanted or 1):
-        return "error", f"{len(replicas)} of {wanted} replicas run; reconcile the job to start the others"
-    return "running", None
-
-
-def _same_version(old: VersionSpec, new: VersionSpec) -> bool:
-    """Equal but for where this run's build contexts sit, when the version was stamped, and labels."""
-
-    def essence(version: VersionSpec) -> VersionSpec:
-        images = tuple(
-            dataclasses.replace(i, context="", dockerfile="", secret_files={}) for i in version.images
-        )
-        return dataclasses.replace(version, images=images, deployment_timestamp=0, labels={})
-
-    return essence(old) == essence(new)
-
-
-def _append(path: Path, line: str) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
-
-
-def _failure(result: OperationResult) -> PlatformError:
-    return PlatformError(result.error or "the operation failed", details=result.details)
-
-
-class _LogPump:
-    """Copies what a running operation writes to its log file into the deployment's build logs."""
-
-    def __init__(
-        self, sessions: sessionmaker[Session], deployment_id: str, path: Path, interval: float = 1.0
-    ) -> None:
-        self._sessions, self._id, self._path, self._interval = sessions, deployment_id, path, interval
-        self._stop = threading.Event()
-        self._offset = path.stat().st_size if path.exists() else 0
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        with session_scope(sessions) as session:
-            if path.exists():
-                deployment = get_deployment(session, deployment_id)
-                deployment.build_logs = path.read_text(encoding="utf-8", errors="replace")
-
-    def __enter__(self) -> _LogPump:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._copy()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            self._copy()
-
-    def _copy(self) -> None:
-        if not self._path.exists():
-            return
-        with open(self._path, encoding="utf-8", errors="replace") as handle:
-            handle.seek(self._offset)
-            text = handle.read()
-            self._offset = handle.tell()
-        if text:
-            with session_scope(self._sessions) as session:
-                append_build_logs(session, self._id, text)

@@ -39,9 +39,19 @@ NO_ENGINE = "no deploy engine is configured"
 
 
 class DeployEngine(Protocol):
-    """What the lifecycle needs of the deploy engine (built in `api/deployer/`)."""
+    """Every method the lifecycle's routes call on the deploy engine (`api.deployer.DeployEngine`)."""
 
-    def submit(self, deployment_id: str) -> None: ...
+    def submit(self, deployment_id: str) -> None:
+        """Starts the recorded operation in the background; its deployment row shows how it goes."""
+        ...
+
+    def runtime_logs(self, name: str, version: str, tail: int = 20) -> str:
+        """The last `tail` lines (0: all) of every replica of the job."""
+        ...
+
+    def stack_history(self, family: str, target: str) -> list[dict[str, Any]]:
+        """The family's stack updates on a target, newest first."""
+        ...
 
 
 def actor(caller: Caller) -> str:

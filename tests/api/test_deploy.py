@@ -32,6 +32,12 @@ class FakeEngine:
             raise RuntimeError("queue is full")
         self.submitted.append(deployment_id)
 
+    def runtime_logs(self, name: str, version: str, tail: int = 20) -> str:
+        return ""
+
+    def stack_history(self, family: str, target: str) -> list[dict[str, Any]]:
+        return []
+
 
 @pytest.fixture
 def engine_api(settings: Settings) -> Any:

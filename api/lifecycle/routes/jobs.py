@@ -12,7 +12,7 @@ from api.auth import Scope, has_permission, readable_jobs_clause
 from api.db import Deployment, Job, JobFamily, PublicEndpointRequest
 from api.db.repository import get_family, list_revisions
 from api.errors import Forbidden, NotFound
-from api.lifecycle.deployments import delete_job, record_rollback, submit
+from api.lifecycle.deployments import DeployEngine, delete_job, record_rollback, submit
 from api.lifecycle.deps import LoggedIn, NotInMaintenance, SessionDep, SettingsDep, job_access
 from api.lifecycle.errors import error_responses
 from api.lifecycle.schemas import (
@@ -98,11 +98,10 @@ def runtime_logs(
     job: ReadableJob, request: Request, tail: Annotated[int, Query(ge=0, le=100_000)] = 20
 ) -> LogsResponse:
     """Recent runtime logs, read through the deploy engine."""
-    engine = request.app.state.engine
-    reader = getattr(engine, "runtime_logs", None)
-    if reader is None:
+    engine: DeployEngine | None = request.app.state.engine
+    if engine is None:
         return LogsResponse(logs="(runtime logs are not available: no deploy engine is configured)")
-    return LogsResponse(logs=str(reader(job.name, job.version, tail)))
+    return LogsResponse(logs=engine.runtime_logs(job.name, job.version, tail))
 
 
 @router.get("/job/{name}/{version}/build-logs", response_model=LogsResponse)

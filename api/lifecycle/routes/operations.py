@@ -16,7 +16,7 @@ from api.auth import Scope, has_permission
 from api.db import Job
 from api.db.repository import create_deployment, get_family
 from api.errors import Forbidden, NotFound
-from api.lifecycle.deployments import actor, submit
+from api.lifecycle.deployments import DeployEngine, actor, submit
 from api.lifecycle.deps import LoggedIn, NotInMaintenance, SessionDep, SettingsDep, job_access
 from api.lifecycle.errors import error_responses
 from api.lifecycle.schemas import DeploymentOut, deployment_out
@@ -105,7 +105,7 @@ def stack_updates(
         raise NotFound(f"job family {name} was not found")
     if not has_permission(session, caller, Scope.read_job, family=family):
         raise Forbidden("no permission to do this operation", details=f'scope "read_job" on family {name}')
-    engine = request.app.state.engine
+    engine: DeployEngine | None = request.app.state.engine
     if engine is None:
         return []  # without a deploy engine no stack was ever updated
     return engine.stack_history(name, target or settings.default_infrastructure_target)

@@ -14,7 +14,7 @@ The deploy engine calls, in order:
 from ._base import JOB_PORT, ImageSpec, JobType, JobTypeExtra
 from .build import BuildPlan, ImageBuild, image_name, plan_build
 from .config import BuildSettings
-from .manifest import BuildManifest, parse_manifest
+from .manifest import Manifest, job_manifest, parse_manifest
 from .registry import (
     PluginInfo,
     ResolvedJobType,
@@ -29,7 +29,7 @@ from .source import SourceInfo, fetch_git_source, pack_directory, unpack_build_c
 
 __all__ = [
     "JOB_PORT",
-    "BuildManifest",
+    "Manifest",
     "BuildPlan",
     "BuildSettings",
     "ImageBuild",
@@ -48,6 +48,7 @@ __all__ = [
     "list_job_types",
     "list_plugins",
     "pack_directory",
+    "job_manifest",
     "parse_manifest",
     "plan_build",
     "remove_plugin",

@@ -30,7 +30,7 @@ from ._base import JobType
 from .config import BuildSettings
 from .contextpaths import check_links, check_manifest_paths, resolve_in_context
 from .jobdockerfile import CACHE_NAMESPACE_ARG, cache_namespace, check_job_dockerfile
-from .manifest import BuildManifest, parse_manifest
+from .manifest import Manifest, job_manifest
 from .registry import resolve_job_type
 from .source import SourceInfo
 from .templatevalues import check_template_values, dockerfile_quote, one_line, shell_quote
@@ -139,7 +139,7 @@ def _with_jobtype_stage(text: str) -> str:
 
 
 def plan_build(
-    manifest: Mapping[str, Any] | BuildManifest,
+    manifest: Mapping[str, Any] | Manifest,
     source: SourceInfo,
     *,
     build_id: str,
@@ -152,7 +152,7 @@ def plan_build(
     `source` is the fetched code (see `jobtypes.source`); its workspace receives the rendered
     Dockerfiles and the secret files, removed again by `BuildPlan.cleanup()`.
     """
-    parsed = parse_manifest(manifest)
+    parsed = job_manifest(manifest)
     resolved = resolve_job_type(parsed.jobtype, settings=settings)
     job_type = resolved.job_type
     extra = job_type.validate_extra(parsed.jobtype_extra)

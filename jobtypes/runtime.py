@@ -17,7 +17,7 @@ from typing import Any
 from core.errors import InvalidInput
 
 from .build import BuildPlan
-from .manifest import BuildManifest, parse_manifest
+from .manifest import Manifest, job_manifest
 
 __all__ = ["RESERVED_ENV", "JobContainer", "job_runtime_env", "job_containers"]
 
@@ -42,7 +42,7 @@ RESERVED_ENV = frozenset(
 
 
 def job_runtime_env(
-    manifest: Mapping[str, Any] | BuildManifest,
+    manifest: Mapping[str, Any] | Manifest,
     *,
     pub_url: str,
     auth_token: str,
@@ -58,7 +58,7 @@ def job_runtime_env(
 
     Raises InvalidInput when the manifest or the secrets set a variable the platform owns.
     """
-    parsed = parse_manifest(manifest)
+    parsed = job_manifest(manifest)
     for source, values in (
         ("runtime_env", parsed.runtime_env),
         ("secret_runtime_env", secret_runtime_env or {}),

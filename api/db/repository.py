@@ -29,7 +29,7 @@ from api.db.registry_models import (
     TrashJob,
 )
 from api.errors import InvalidInput, NotFound
-from api.manifest.versions import resolve_version
+from jobtypes.manifest.versions import resolve_version
 
 __all__ = [
     "get_family",

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +32,7 @@ from api.deployer.logpump import LogPump
 from api.deployer.operations import failure, label_revision
 from api.deployer.sealing import Sealer
 from api.deployer.targets import Targets
+from jobtypes.manifest import Manifest
 from stacks.runner import StackRunner
 from stacks.spec import FamilySpec
 
@@ -64,7 +64,8 @@ class RevisionApplier:
         operation: str,
         deployed_by: str | None,
         log_path: Path,
-        manifest: dict | None = None,
+        manifest: Manifest | None = None,
+        manifest_text: str | None = None,
         job_type: str | None = None,
     ) -> None:
         """Records `desired` as the next revision, runs the stack to it and updates the registry."""
@@ -93,7 +94,7 @@ class RevisionApplier:
                     name=desired.family,
                     version=changed_version,
                     status="starting",
-                    manifest=yaml.safe_dump(manifest, sort_keys=False),
+                    manifest=manifest_text,
                     deployment_id=deployment_id,
                     infrastructure_target=desired.target,
                 )
@@ -127,11 +128,11 @@ class RevisionApplier:
                     error=None,
                     deployed_by=deployed_by,
                     job_type_version=job_type,
-                    replicas=int(manifest.get("replicas") or 1),
+                    replicas=manifest.replicas,
                     image_ref=numbered.version(changed_version).main_image.tag,
                 )
                 self._grant_deployer(session, deployed_by, job)
-                for endpoint in manifest.get("public_endpoints") or []:
+                for endpoint in manifest.public_endpoints or []:
                     exists = session.scalar(
                         select(PublicEndpointRequest).where(
                             PublicEndpointRequest.job_id == job.id, PublicEndpointRequest.endpoint == endpoint

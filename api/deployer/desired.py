@@ -19,7 +19,7 @@ from api.db import FamilyRevision, JobFamily
 from api.db.repository import add_revision
 from api.deployer.sealing import Sealer
 from api.errors import NotFound
-from api.manifest import parse_semver
+from jobtypes.manifest import Manifest, ResourcesSpec, parse_semver
 from stacks.digest import context_digest
 from stacks.spec import ContainerSpec, FamilySpec, ImageSpec, VersionSpec
 
@@ -178,7 +178,7 @@ def images_from_plan(plan: Any, version: str) -> tuple[ImageSpec, ...]:
 
 
 def version_from_plan(
-    manifest: dict[str, Any],
+    manifest: Manifest,
     images: tuple[ImageSpec, ...],
     *,
     env: dict[str, str],
@@ -186,19 +186,20 @@ def version_from_plan(
     timestamp: int,
 ) -> VersionSpec:
     """How one version runs, from its manifest (`replicas`, `resources`) and its environment."""
-    resources = manifest.get("resources") or {}
+    resources = manifest.resources or ResourcesSpec()
     return VersionSpec(
-        version=str(manifest.get("version", "0.0.1")),
+        version=manifest.version,
         images=images,
         deployment_timestamp=timestamp,
         run=ContainerSpec(
             env=env,
             secret_env=secret_env,
-            replicas=int(manifest.get("replicas") or 1),
-            memory_min=resources.get("memory_min"),
-            memory_max=resources.get("memory_max"),
-            cpu_min=resources.get("cpu_min"),
-            cpu_max=resources.get("cpu_max"),
+            replicas=manifest.replicas,
+            # The model's validator made each quantity a string.
+            memory_min=resources.memory_min,  # type: ignore[arg-type]
+            memory_max=resources.memory_max,  # type: ignore[arg-type]
+            cpu_min=resources.cpu_min,  # type: ignore[arg-type]
+            cpu_max=resources.cpu_max,  # type: ignore[arg-type]
         ),
         labels={"racetrack/revision": "pending"},
     )

@@ -54,6 +54,7 @@ from api.deployer.sealing import Sealer
 from api.deployer.targets import Targets
 from api.errors import InvalidInput, NotFound, PlatformError
 from api.settings import Settings
+from jobtypes.manifest import Manifest, job_manifest
 from stacks.engine import EngineConfig
 from stacks.runner import OperationResult, StackRunner
 
@@ -177,10 +178,11 @@ class DeployEngine:
         inputs = load_deploy_inputs(self.settings.data_dir, deployment_id)
         with session_scope(self.sessions) as session:
             deployment = get_deployment(session, deployment_id)
-            manifest = yaml.safe_load(deployment.manifest)
+            manifest_text = deployment.manifest
+            manifest = job_manifest(yaml.safe_load(manifest_text))
             target = deployment.infrastructure_target or self.settings.default_infrastructure_target
             deployed_by = deployment.deployed_by
-        name, version = manifest["name"], str(manifest.get("version", "0.0.1"))
+        name, version = manifest.name, manifest.version
         workspace = self.settings.data_dir / "workspaces" / deployment_id
         log_path = self._log_path(deployment_id)
         try:
@@ -258,6 +260,7 @@ class DeployEngine:
                 operation="deploy",
                 deployed_by=deployed_by,
                 manifest=manifest,
+                manifest_text=manifest_text,
                 job_type=plan.job_type,
                 log_path=log_path,
             )
@@ -396,20 +399,19 @@ class DeployEngine:
             deployment = finish_deployment(session, deployment_id, status="done", preview=result.plan)
             deployment.phase = None
 
-    def _fetch_source(self, workspace: Path, manifest: dict, inputs: dict, log_path: Path):
+    def _fetch_source(self, workspace: Path, manifest: Manifest, inputs: dict, log_path: Path):
         from jobtypes.source import fetch_git_source, unpack_build_context
 
-        git = manifest.get("git") or {}
-        directory = git.get("directory") or "."
+        git = manifest.git
         if inputs.get("build_context"):
             # The client uploads the job's own folder, so git.directory does not apply to it.
             return unpack_build_context(workspace, inputs["build_context"])
         credentials = inputs.get("git_credentials") or {}
         return fetch_git_source(
             workspace,
-            remote=git["remote"],
-            branch=git.get("branch"),
-            directory=directory,
+            remote=git.remote,
+            branch=git.branch,
+            directory=git.directory or ".",
             username=credentials.get("username"),
             token=credentials.get("password"),
             log=lambda line: append_line(log_path, line),

@@ -27,8 +27,8 @@ from api.db.repository import (
 )
 from api.errors import AlreadyExists, NotFound
 from api.lifecycle.schemas import DeployRequest, RollbackRequest
-from api.manifest import manifest_yaml, parse_manifest
 from api.settings import Settings
+from jobtypes.manifest import manifest_yaml, parse_manifest
 from stacks.target import canonical_target_name
 
 __all__ = ["DeployEngine", "NO_ENGINE", "record_deploy", "record_rollback", "submit", "delete_job", "actor"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from api.errors import InvalidInput
-from api.manifest import load_manifest_file, parse_manifest, resolve_version
+from jobtypes.manifest import load_manifest_file, parse_manifest, resolve_version
 
 VALID = {
     "name": "adder",

@@ -150,19 +150,22 @@ def test_upstream_python3_extra_fields_are_accepted(settings: Settings) -> None:
 
 
 def test_manifest_legacy_fields() -> None:
-    parsed = jobtypes.parse_manifest(
-        {"name": "old", "lang": "python3:latest", "python": {"entrypoint_path": "a.py"}}
-    )
+    base = {"name": "old", "owner_email": "a@example.com", "git": {"remote": "https://example.com/j.git"}}
+    parsed = jobtypes.job_manifest({**base, "lang": "python3:latest", "python": {"entrypoint_path": "a.py"}})
     assert parsed.jobtype == "python3:latest" and parsed.jobtype_extra == {"entrypoint_path": "a.py"}
-    with pytest.raises(InvalidInput, match="invalid manifest: jobtype: is required"):
-        jobtypes.parse_manifest({"name": "x"})
-    with pytest.raises(InvalidInput, match="name: Value error, must be lower-case"):
-        jobtypes.parse_manifest({"name": "Bad_Name", "jobtype": "python3:latest"})
+    with pytest.raises(InvalidInput, match="invalid manifest: field `jobtype`: required field is missing"):
+        jobtypes.job_manifest(base)
+    with pytest.raises(InvalidInput, match="field `name`: 'Bad_Name' is not a valid name"):
+        jobtypes.job_manifest({**base, "name": "Bad_Name", "jobtype": "python3:latest"})
+    with pytest.raises(InvalidInput, match="field `build_env`: '1X' is not a valid environment variable"):
+        jobtypes.job_manifest({**base, "jobtype": "python3:latest", "build_env": {"1X": "y"}})
 
 
 def test_runtime_env_and_reserved_names() -> None:
     manifest = {
         "name": "adder",
+        "owner_email": "a@example.com",
+        "git": {"remote": "https://example.com/jobs.git"},
         "version": "1.0.0",
         "jobtype": "python3:latest",
         "runtime_env": {"MODE": "x"},

@@ -21,7 +21,7 @@ from api.db.repository import get_family
 from api.errors import InvalidInput, NotFound
 from api.lifecycle.deps import SessionDep, SettingsDep, UserCaller, require_internal
 from api.lifecycle.errors import error_responses
-from api.manifest.model import NAME_PATTERN
+from jobtypes.manifest.model import NAME_PATTERN
 
 router = APIRouter(prefix="/auth/job-session", tags=["job pages"], responses=error_responses(401, 403, 422))
 

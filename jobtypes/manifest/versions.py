@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import total_ordering
 
-from api.errors import InvalidInput
+from core.errors import InvalidInput
 
 __all__ = ["SemVer", "parse_semver", "is_version_selector", "resolve_version", "LATEST_STATUSES"]
 

@@ -1,4 +1,8 @@
-"""The `job.yaml` manifest as a pydantic model (the upstream field set, extra fields forbidden)."""
+"""The `job.yaml` manifest as a pydantic model (the upstream field set, extra fields forbidden).
+
+The one manifest model of the server: the lifecycle validates deploys with it, job types build from it,
+the deploy engine reads it. The client keeps a light copy of its field names (client/manifest.py).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.manifest.versions import parse_semver
+from .versions import parse_semver
 
 __all__ = ["GitSpec", "ResourcesSpec", "Manifest", "NAME_PATTERN", "ACCEPTED"]
 
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,48}[a-z0-9])?$")
 _JOBTYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*:[A-Za-z0-9*][A-Za-z0-9._*+-]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PACKAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+:=~_-]*$")
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 
 # What each field accepts, quoted in error messages.
@@ -100,17 +106,43 @@ class Manifest(_Strict):
     jobtype: str
     extends: str | None = None
     image_type: str = "docker"
-    system_dependencies: list[str] | None = None
-    build_env: dict[str, str] | None = None
-    runtime_env: dict[str, str] | None = None
+    system_dependencies: list[str] = Field(default_factory=list)
+    build_env: dict[str, str] = Field(default_factory=dict)
+    runtime_env: dict[str, str] = Field(default_factory=dict)
     secret_build_env_file: str | None = None
     secret_runtime_env_file: str | None = None
-    labels: dict[str, Any] | None = None
+    labels: dict[str, Any] = Field(default_factory=dict)
     public_endpoints: list[str] | None = None
     replicas: int = Field(default=1, ge=1, le=50)
     resources: ResourcesSpec | None = None
-    jobtype_extra: dict[str, Any] | None = None
+    jobtype_extra: dict[str, Any] = Field(default_factory=dict)
     infrastructure_target: str | None = None
+
+    @field_validator(
+        "system_dependencies", "build_env", "runtime_env", "labels", "jobtype_extra", mode="before"
+    )
+    @classmethod
+    def _empty(cls, value: Any, info: Any) -> Any:
+        # `build_env:` with nothing after it is YAML's null: the same as leaving the field out.
+        if value is None:
+            return [] if info.field_name == "system_dependencies" else {}
+        return value
+
+    @field_validator("build_env", "runtime_env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not _ENV_NAME.match(key):
+                raise ValueError(f"{key!r} is not a valid environment variable name")
+        return value
+
+    @field_validator("system_dependencies")
+    @classmethod
+    def _packages(cls, value: list[str]) -> list[str]:
+        for package in value:
+            if not _PACKAGE.match(package):
+                raise ValueError(f"{package!r} is not a Debian package name")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -16,8 +16,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from api.errors import InvalidInput
-from api.manifest.model import ACCEPTED, GitSpec, Manifest, ResourcesSpec
+from core.errors import InvalidInput
+
+from .model import ACCEPTED, GitSpec, Manifest, ResourcesSpec
 
 __all__ = ["ParsedManifest", "parse_manifest", "load_manifest_file", "merge_overlay", "manifest_yaml"]
 

@@ -13,15 +13,18 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from jobtypes.baseimages import docker_cli, ensure_base_images
 from jobtypes.build import BuildPlan, ImageBuild
 from jobtypes.config import BuildSettings
 from jobtypes.errors import BuildFailed
 
-__all__ = ["build_image", "build_images"]
+__all__ = ["build_image", "build_images", "build_from_inputs"]
 
 _STEP_PREFIX = re.compile(r"^#\d+ (\d+\.\d+ )?")
 _ERROR_LINE = re.compile(
@@ -127,3 +130,31 @@ def build_images(
         log(f"building image {index}/{len(plan.images)}")
         ids.append(build_image(image, log=log, no_cache=no_cache, settings=settings))
     return ids
+
+
+def build_from_inputs(props: dict[str, Any], *, labels: dict[str, str], log: Callable[[str], None]) -> str:
+    """Builds the image an Image resource's inputs describe (build secrets as files only while it
+    builds); returns the image id."""
+    with tempfile.TemporaryDirectory(prefix="racetrack-secrets-") as folder:
+        secret_files = {key: Path(path) for key, path in (props.get("secret_files") or {}).items()}
+        for key, content in (props.get("build_secrets") or {}).items():
+            path = Path(folder) / key
+            path.touch(mode=0o600)
+            path.write_text(content)
+            secret_files[key] = path
+        image = ImageBuild(
+            role=props.get("role", "job"),
+            image=props["tag"],
+            dockerfile=Path(props["dockerfile"]),
+            context=Path(props["context"]),
+            port=int(props.get("port") or 7000),
+            build_args=props.get("build_args") or {},
+            labels={**(props.get("labels") or {}), **labels},
+            secrets=secret_files,
+        )
+        return build_image(
+            image,
+            log=log,
+            no_cache=bool(props.get("no_cache")),
+            settings=BuildSettings.from_inputs(props.get("build_settings") or {}),
+        )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -389,9 +388,7 @@ class ImageProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         import docker.errors
 
-        from jobtypes.build import ImageBuild
-        from jobtypes.config import BuildSettings
-        from stacks.docker.build import build_image
+        from stacks.docker.build import build_from_inputs
 
         client = _client()
         try:
@@ -405,29 +402,9 @@ class ImageProvider(ResourceProvider):
             raise RuntimeError(
                 f"image {props['tag']} no longer exists and its build context is gone: deploy the job again"
             )
-        with tempfile.TemporaryDirectory(prefix="racetrack-secrets-") as folder:
-            secret_files = {key: Path(path) for key, path in (props.get("secret_files") or {}).items()}
-            for key, content in (props.get("build_secrets") or {}).items():
-                path = Path(folder) / key
-                path.touch(mode=0o600)
-                path.write_text(content)
-                secret_files[key] = path
-            image = ImageBuild(
-                role=props.get("role", "job"),
-                image=props["tag"],
-                dockerfile=Path(props["dockerfile"]),
-                context=Path(props["context"]),
-                port=int(props.get("port") or 7000),
-                build_args=props.get("build_args") or {},
-                labels={**(props.get("labels") or {}), DIGEST_LABEL: props["context_digest"]},
-                secrets=secret_files,
-            )
-            image_id = build_image(
-                image,
-                log=_file_logger(props.get("log_path")),
-                no_cache=bool(props.get("no_cache")),
-                settings=BuildSettings.from_inputs(props.get("build_settings") or {}),
-            )
+        image_id = build_from_inputs(
+            props, labels={DIGEST_LABEL: props["context_digest"]}, log=_file_logger(props.get("log_path"))
+        )
         return CreateResult(id_=image_id, outs={**props, "image_id": image_id, "reused": False})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

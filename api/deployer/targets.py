@@ -6,9 +6,10 @@ import threading
 from typing import Any
 
 from api.settings import Settings
+from core.errors import PlatformError
 from stacks.target import InfrastructureTarget, TargetConfig, canonical_target_name, open_target
 
-__all__ = ["Targets", "target_options"]
+__all__ = ["Targets", "target_options", "job_public_url"]
 
 
 def target_options(settings: Settings, name: str) -> dict[str, Any]:
@@ -22,6 +23,14 @@ def target_options(settings: Settings, name: str) -> dict[str, Any]:
     if name == "kubernetes":
         return dict(settings.kubernetes_settings)
     return dict(settings.infrastructure_target_settings.get(name) or {})
+
+
+def job_public_url(settings: Settings, name: str, version: str, target: str | None) -> str:
+    """Where users call a job, as its target says (the path on pub when the target is not installed)."""
+    try:
+        return Targets(settings).get(target).public_url(name, version)
+    except PlatformError:
+        return f"{settings.effective_pub_url}/job/{name}/{version}"
 
 
 class Targets:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Row
 
 from api.db import Deployment, Job
+from api.deployer.targets import job_public_url
 from api.settings import Settings
 
 __all__ = [
@@ -118,7 +119,7 @@ def job_out(job: Job | Row[Any], settings: Settings) -> JobOut:
         infrastructure_target=job.infrastructure_target,
         job_type_version=job.job_type_version,
         replicas=job.replicas,
-        pub_url=f"{settings.effective_pub_url}/job/{job.name}/{job.version}",
+        pub_url=job_public_url(settings, job.name, job.version, job.infrastructure_target),
     )
 
 

@@ -225,6 +225,7 @@ class DeployEngine:
             manifest = yaml.safe_load(deployment.manifest)
             target = deployment.infrastructure_target or self.settings.default_infrastructure_target
             deployed_by = deployment.deployed_by
+            keeps_source = _keeps_recorded_source(deployment)
         name, version = manifest["name"], str(manifest.get("version", "0.0.1"))
         workspace = self.settings.data_dir / "workspaces" / deployment_id
         log_path = self._log_path(deployment_id)
@@ -246,8 +247,9 @@ class DeployEngine:
             with session_scope(self.sessions) as session:
                 family = ensure_family(session, name)
                 known = current_spec(session, family, target, self.sealer, {}).version(version)
-            if not secret_vars and known is not None:
-                # A redeploy from the dashboard or the API has no client to send secrets: keep the recorded ones.
+            if keeps_source and known is not None:
+                # A redeploy has no client to send secrets: it keeps the recorded ones, as it keeps the
+                # recorded manifest. A deploy brings a new source and must bring its secrets with it.
                 secret_runtime = {k: v for k, v in known.run.secret_env.items() if k != "AUTH_TOKEN"}
             clash = sorted(RESERVED_ENV.intersection(secret_runtime))
             if clash:
@@ -760,3 +762,9 @@ class _LogPump:
         if text:
             with session_scope(self._sessions) as session:
                 append_build_logs(session, self._id, text)
+
+
+def _keeps_recorded_source(deployment: Deployment) -> bool:
+    """A redeploy rebuilds the recorded manifest of a version already deployed (its caller was checked for
+    deploy_job on the family when it was recorded); only such an operation may inherit recorded secrets."""
+    return (deployment.parameters or {}).get("operation") == "redeploy"

@@ -677,9 +677,11 @@ class DeployEngine:
         if target == "docker":
             return {
                 "network": self.settings.docker_network,
-                "bind_address": self.settings.job_bind_address,
                 "build_log_path": str(log_path) if log_path else "",
                 "ready_timeout": self.settings.job_ready_timeout,
+                "memory_max": self.settings.job_memory_max,
+                "cpu_max": self.settings.job_cpu_max,
+                "pids_limit": self.settings.job_pids_limit,
             }
         if target == "kubernetes":
             return dict(self.settings.kubernetes_settings)

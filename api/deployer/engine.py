@@ -159,6 +159,24 @@ class DeployEngine:
                     logger.exception("job monitor round failed")
 
         threading.Thread(target=loop, name="monitor", daemon=True).start()
+        threading.Thread(target=self._follow_containers, name="monitor-events", daemon=True).start()
+
+    def _follow_containers(self) -> None:
+        """Checks the jobs again whenever a job container starts or stops, and whenever the Docker engine
+        answers again: after a restart a container's address may have changed, and pub must learn it
+        within seconds, not at the next round."""
+        import docker
+
+        events = {"type": "container", "label": "racetrack/resource=job", "event": ["start", "die"]}
+        while not self._monitor_stop.is_set():
+            try:
+                client = docker.from_env()
+                self.check_jobs()
+                for _ in client.events(decode=True, filters=events):
+                    self.check_jobs()
+            except Exception as exc:  # noqa: BLE001 - the engine is away (restarting); try again
+                logger.debug("following job containers: %s", exc)
+            self._monitor_stop.wait(1.0)
 
     def check_jobs(self) -> None:
         """One monitor round over Docker jobs: running, error (stopped, restarting) or lost (gone)."""
@@ -171,6 +189,7 @@ class DeployEngine:
         ):
             key = (container.labels.get("racetrack/job-name"), container.labels.get("racetrack/job-version"))
             states[key] = container
+        addresses = _job_addresses(client)
         with session_scope(self.sessions) as session:
             jobs = session.scalars(
                 select(Job).where(
@@ -188,6 +207,10 @@ class DeployEngine:
                     error = f"its container is {container.status}: {_log_tail(container)}"
                 if (job.status, job.error) != (status, error):
                     job.status, job.error = status, error
+                registered = list(job.replica_internal_names or [])
+                moved = _followed(registered, addresses.get((job.name, job.version), {}))
+                if status == "running" and registered and moved != registered:
+                    job.internal_name, job.replica_internal_names = moved[0], moved
 
     # Operations ---------------------------------------------------------------------------------
 
@@ -686,6 +709,34 @@ class DeployEngine:
         if target == "kubernetes":
             return dict(self.settings.kubernetes_settings)
         raise InvalidInput(f"infrastructure_target: {target!r} is not known (accepted: docker, kubernetes)")
+
+
+def _job_addresses(client: Any) -> dict[tuple[str, str], dict[int, list[str]]]:
+    """Where each job's running replicas listen now: their address on their family's network and the
+    port they label (jobs deployed before networks per family carry no such label and keep theirs)."""
+    found: dict[tuple[str, str], dict[int, list[str]]] = {}
+    for container in client.containers.list(filters={"label": ["racetrack/resource=job", "racetrack/port"]}):
+        labels = container.labels
+        networks = container.attrs["NetworkSettings"].get("Networks") or {}
+        ips = [n["IPAddress"] for n in networks.values() if n.get("IPAddress")]
+        if ips:
+            replicas = found.setdefault((labels["racetrack/job-name"], labels["racetrack/job-version"]), {})
+            replicas.setdefault(int(labels["racetrack/replica"]), []).append(
+                f"{ips[0]}:{labels['racetrack/port']}"
+            )
+    return found
+
+
+def _followed(registered: list[str], running: dict[int, list[str]]) -> list[str]:
+    """The registry's addresses, each replaced by its replica's only running container's address when no
+    running container holds it any more (a restart moved it). While a deploy replaces a container, both
+    run for a moment: the registered one then still runs, and the deploy decides what comes next."""
+    followed = list(registered)
+    for replica, address in enumerate(registered):
+        candidates = running.get(replica, [])
+        if address not in candidates and len(candidates) == 1:
+            followed[replica] = candidates[0]
+    return followed
 
 
 def _label_revision(spec: FamilySpec, version: str | None, revision: str) -> FamilySpec:

@@ -14,7 +14,6 @@ import os
 import platform
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -23,9 +22,8 @@ from pathlib import Path
 import docker
 import httpx
 
-from tests.bench.lifecycle_stub import INTERNAL, TOKEN
-from tests.bench.pub_bench import BODY, _ensure_tools, _wait, _wrk
-from tests.pub.servers import free_port, gateway_binary
+from tests.bench.lifecycle_stub import TOKEN
+from tests.bench.pub_bench import BODY, _ensure_tools, _wrk, start_pub
 
 ROOT = Path(__file__).resolve().parents[2]
 PERFORM = "/pub/job/adder/0.0.1/api/v1/perform"
@@ -61,31 +59,6 @@ def _address(container, network: str | None) -> str:
     raise RuntimeError("the job container got no address")
 
 
-def _pub(folder: Path, address: str, procs: list) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    lifecycle_port, pub_port = free_port(), free_port()
-    stub = subprocess.Popen(
-        [sys.executable, "-m", "tests.bench.lifecycle_stub", str(lifecycle_port), address], cwd=ROOT, env=env
-    )
-    procs.append(stub)
-    _wait(f"http://127.0.0.1:{lifecycle_port}/lifecycle", stub, "lifecycle stub")
-    pub_env = {
-        **env,
-        "RACETRACK_LIFECYCLE_URL": f"http://127.0.0.1:{lifecycle_port}/lifecycle",
-        "RACETRACK_INTERNAL_TOKEN": INTERNAL,
-        "RACETRACK_DATA_DIR": str(folder / f"pub-{pub_port}"),
-        "RACETRACK_PUB_BINARY": gateway_binary(),
-    }
-    pub = subprocess.Popen(
-        [sys.executable, "-m", "api.pub", "--port", str(pub_port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=pub_env,
-    )
-    procs.append(pub)
-    _wait(f"http://127.0.0.1:{pub_port}/live", pub, "pub")
-    return f"127.0.0.1:{pub_port}"
-
-
 def run(duration: float = 5.0, rounds: int = 3, concurrency: int = 16) -> dict[str, float]:
     _ensure_tools()
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -113,7 +86,8 @@ def run(duration: float = 5.0, rounds: int = 3, concurrency: int = 16) -> dict[s
         targets = {}
         for how, address in addresses.items():
             targets[f"direct, {how}"] = address
-            targets[f"pub, {how}"] = _pub(folder, address, procs)
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            targets[f"pub, {how}"] = f"127.0.0.1:{start_pub(folder, address, procs, env)[1]}"
         script = folder / "perform.lua"
         script.write_text(
             f"wrk.method = \"POST\"\nwrk.body = '{BODY}'\n"

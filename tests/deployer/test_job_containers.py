@@ -4,14 +4,12 @@ privileges, and caps on memory, CPU and processes (the platform's defaults, or t
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.deployer.lifecycle_process import LifecycleProcess, remove_job_families
+from tests.deployer.lifecycle_process import LifecycleProcess
 from tests.deployer.probe import deploy_probe, job_container, probe_manifest
 
 pytestmark = pytest.mark.engine
@@ -28,20 +26,6 @@ except RuntimeError:
     pass
 print(started)
 """
-
-
-@pytest.fixture
-def lifecycle(tmp_path: Path) -> Iterator[LifecycleProcess]:
-    server = LifecycleProcess(tmp_path / "data").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def family() -> Iterator[str]:
-    name = f"probe-{uuid.uuid4().hex[:6]}"
-    yield name
-    remove_job_families([name])
 
 
 def _perform(job: dict) -> dict:

@@ -15,7 +15,7 @@ import pytest
 
 from api.run import _docker_bridge_gateway
 from api.settings import Settings
-from tests.deployer.lifecycle_process import LifecycleProcess, remove_job_families
+from tests.deployer.lifecycle_process import LifecycleProcess
 from tests.deployer.probe import deploy_probe, job_container, probe_manifest
 from tests.pub.servers import PubProcess
 
@@ -40,29 +40,6 @@ request = urllib.request.Request(sys.argv[1], data=b"{}", method="POST", headers
     "Content-Type": "application/json", "X-Racetrack-Auth": os.environ["AUTH_TOKEN"]})
 print(urllib.request.urlopen(request, timeout=10).read().decode())
 """
-
-
-@pytest.fixture
-def lifecycle(tmp_path: Path) -> Iterator[LifecycleProcess]:
-    server = LifecycleProcess(tmp_path / "data").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def pub(lifecycle: LifecycleProcess) -> Iterator[PubProcess]:
-    """Pub as `make run` starts it: on loopback and on the Docker bridge's gateway, for jobs."""
-    env = {key: value for key, value in lifecycle.env.items() if key.startswith("RACETRACK_")}
-    server = PubProcess(env, args=("--host", "127.0.0.1", "--host", _docker_bridge_gateway()))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def families() -> Iterator[list[str]]:
-    names = [f"net-{uuid.uuid4().hex[:6]}" for _ in range(2)]
-    yield names
-    remove_job_families(names)
 
 
 @pytest.fixture
@@ -95,6 +72,7 @@ def _run_in(container, script: str, *args: str) -> str:
 def test_a_job_reaches_nothing_but_pub(
     lifecycle: LifecycleProcess, pub: PubProcess, families: list[str], platform_service: str, tmp_path: Path
 ) -> None:
+    families += [f"net-{uuid.uuid4().hex[:6]}" for _ in range(2)]
     mine, other = (deploy_probe(lifecycle, tmp_path, probe_manifest(name)) for name in families)
     container = job_container(mine["name"])
     gateway = _docker_bridge_gateway()

@@ -4,14 +4,12 @@ runs without them; operations that keep the recorded source keep them (real life
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import httpx
-import pytest
 
 from jobtypes.source import pack_directory
-from tests.deployer.lifecycle_process import LifecycleProcess, remove_job_families
+from tests.deployer.lifecycle_process import LifecycleProcess
 
 JOB = '''import os
 
@@ -21,20 +19,6 @@ class SecretModel:
         """The secret this version was given, and a mark of its source."""
         return os.environ.get("SECRET_WORD", "") + "|{mark}"
 '''
-
-
-@pytest.fixture
-def lifecycle(tmp_path: Path):
-    server = LifecycleProcess(tmp_path / "data").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def family() -> str:
-    name = f"secrets-{uuid.uuid4().hex[:6]}"
-    yield name
-    remove_job_families([name])
 
 
 def _user(lifecycle: LifecycleProcess, name: str) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import httpx
 import pytest
 
 from api.settings import Settings
-from tests.deployer.lifecycle_process import LifecycleProcess, remove_job_families
+from tests.deployer.lifecycle_process import LifecycleProcess
 from tests.deployer.probe import deploy_probe, job_container, probe_manifest
 from tests.pub.servers import PubProcess
 
@@ -73,13 +72,6 @@ class Traffic:
         return [
             started for started, ok in self.calls if not ok and started >= since and not down <= started < up
         ]
-
-
-@pytest.fixture
-def family() -> Iterator[str]:
-    name = f"recover-{uuid.uuid4().hex[:6]}"
-    yield name
-    remove_job_families([name])
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ async-call service.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
 import signal
 import subprocess
@@ -24,13 +25,15 @@ COMPONENTS = ("api.lifecycle", "api.pub", "api.dashboard")
 
 
 def _docker_bridge_gateway() -> str | None:
+    """The Docker host's address on the default bridge (what `host-gateway` resolves to)."""
     try:
         import docker
 
-        network = docker.from_env().networks.get("bridge")
-        return network.attrs["IPAM"]["Config"][0]["Gateway"]
+        config = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
     except Exception:  # noqa: BLE001 - no Docker engine, or an unusual one: jobs just cannot call pub
         return None
+    # Engines since Docker 28 record only the subnet; the gateway is then its first address.
+    return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
 def commands() -> list[list[str]]:

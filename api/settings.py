@@ -124,9 +124,12 @@ class Settings(BaseSettings):
     allowed_internal_hosts: list[str] = Field(default_factory=list)
     default_infrastructure_target: str = "docker"
     docker_network: str = "racetrack"
-    job_bind_address: str = "127.0.0.1"
     # The pub URL that job containers use to call other jobs; default: pub on the Docker host.
     job_pub_url: str | None = None
+    # Limits of a Docker job container whose manifest's `resources` set none (memory_max, cpu_max).
+    job_memory_max: str = "1Gi"
+    job_cpu_max: str = "1"
+    job_pids_limit: int = 1024  # processes and threads one job container may run
     job_ready_timeout: float = 300.0  # seconds a new job container has to answer /live and /ready
     monitor_interval: float = 30.0  # seconds between checks that each job's container runs
     # Settings of the Kubernetes target (namespace, registry, ingress_class, pub_image, kubeconfig,
@@ -165,6 +168,18 @@ class Settings(BaseSettings):
             limits.parse(value)
         except ValueError as exc:
             raise ValueError(f"{value!r} is not a rate limit (accepted: e.g. '30 per minute')") from exc
+        return value
+
+    @field_validator("job_memory_max", "job_cpu_max")
+    @classmethod
+    def _a_quantity(cls, value: str, info) -> str:
+        from api.errors import InvalidInput
+        from stacks.quantities import memory_bytes, nano_cpus
+
+        try:
+            (memory_bytes if info.field_name == "job_memory_max" else nano_cpus)(value)
+        except InvalidInput as exc:
+            raise ValueError(f"RACETRACK_{info.field_name.upper()}: {exc.message}") from exc
         return value
 
     @field_validator("jobs_domain")

@@ -39,6 +39,8 @@ __all__ = ["ImageBuild", "BuildPlan", "plan_build", "image_name"]
 
 JOBTYPE_DIR_NAME = ".racetrack-jobtype"
 RACETRACK_VERSION = "0.1.0"
+# The unprivileged user (and group) job images run as; no user of the host or base images has it.
+JOB_UID = 10000
 
 # Shell snippets the templates put in front of RUN commands that need the network or secrets.
 USE_CA = (
@@ -202,6 +204,7 @@ def plan_build(
         "base_image_debian": settings.base_image_debian,
         "use_ca": USE_CA,
         "use_build_secrets": USE_BUILD_SECRETS,
+        "job_uid": JOB_UID,
         **job_type.template_vars(extra),
     }
     check_template_values(variables)

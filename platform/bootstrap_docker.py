@@ -16,7 +16,6 @@ read-only) and the Pulumi CLI built by `make setup` (mounted read-only) to deplo
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import quote
@@ -24,6 +23,7 @@ from urllib.parse import quote
 import pulumi
 from bootstrap_config import PlatformConfig
 
+from api.run import _docker_bridge_gateway
 from api.settings import Settings
 from stacks.docker.resources import Container, Image, Network, Volume
 
@@ -55,18 +55,6 @@ def _files(root: Path, names: tuple[str, ...]) -> list[Path]:
             p for p in candidates if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
         ]
     return found
-
-
-def _bridge_gateway() -> str | None:
-    """The address of the Docker host on its default bridge (what `host-gateway` resolves to)."""
-    import docker
-
-    try:
-        config = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
-    except Exception:  # noqa: BLE001 - an engine without the default bridge: jobs cannot call pub
-        return None
-    # Some engines record only the subnet; the gateway is then its first address.
-    return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
 def platform_image_digest(base_image: str, base_image_golang: str = "", goproxy: str = "") -> str:
@@ -240,7 +228,7 @@ def declare(config: PlatformConfig) -> dict:
     has_pub = (REPO / "api" / "pub" / "__main__.py").is_file()
     if has_pub:
         pub = ["python", "-m", "api.pub", "--host", "127.0.0.1"]
-        gateway = _bridge_gateway()
+        gateway = _docker_bridge_gateway()
         if gateway:
             # Jobs call other jobs through pub at host.docker.internal (the default bridge's gateway),
             # as with `make run`: the same pub also listens there, reachable from local containers only.

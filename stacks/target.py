@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -60,6 +61,8 @@ class Replica:
     name: str  # the container's or pod's name
     state: str  # "running", or what the target calls a copy that does not run ("exited", ...)
     detail: str = ""  # why it does not run, e.g. its last log lines
+    index: int = 0  # which replica of the job this copy is (0, 1, ...)
+    address: str = ""  # where pub reaches it now (host:port), "" when the target does not say
 
 
 @runtime_checkable
@@ -101,6 +104,12 @@ class InfrastructureTarget(Protocol):
 
     def replicas(self) -> dict[tuple[str, str], list[Replica]] | None:
         """Every job replica the target runs, by (job name, version), for the monitor; None: not watched."""
+        ...
+
+    def watch(self, changed: Callable[[], None], stop: threading.Event) -> None:
+        """Calls `changed` whenever one of the target's job replicas starts or stops, until `stop` is set
+        (blocking; the monitor runs it in a thread of its own). A target without such events returns at
+        once, and its jobs are checked at the monitor's interval only."""
         ...
 
 

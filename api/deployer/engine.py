@@ -49,7 +49,13 @@ from api.deployer.desired import (
 )
 from api.deployer.logpump import append_line
 from api.deployer.monitor import JobMonitor
-from api.deployer.operations import failure, label_revision, rollback_state, same_version
+from api.deployer.operations import (
+    failure,
+    keeps_recorded_secrets,
+    label_revision,
+    rollback_state,
+    same_version,
+)
 from api.deployer.sealing import Sealer
 from api.deployer.targets import Targets
 from api.errors import InvalidInput, NotFound, PlatformError
@@ -182,6 +188,7 @@ class DeployEngine:
             manifest = job_manifest(yaml.safe_load(manifest_text))
             target = deployment.infrastructure_target or self.settings.default_infrastructure_target
             deployed_by = deployment.deployed_by
+            keeps_source = keeps_recorded_secrets(deployment.parameters)
         name, version = manifest.name, manifest.version
         workspace = self.settings.data_dir / "workspaces" / deployment_id
         log_path = self._log_path(deployment_id)
@@ -203,8 +210,9 @@ class DeployEngine:
             with session_scope(self.sessions) as session:
                 family = ensure_family(session, name)
                 known = current_spec(session, family, target, self.sealer, {}).version(version)
-            if not secret_vars and known is not None:
-                # A redeploy from the dashboard or the API has no client to send secrets: keep the recorded ones.
+            if keeps_source and known is not None:
+                # A redeploy has no client to send secrets: it keeps the recorded ones, as it keeps the
+                # recorded manifest. A deploy brings a new source and must bring its secrets with it.
                 secret_runtime = {k: v for k, v in known.run.secret_env.items() if k != "AUTH_TOKEN"}
             clash = sorted(RESERVED_ENV.intersection(secret_runtime))
             if clash:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import Job, session_scope
-from api.deployer.operations import job_condition
+from api.deployer.operations import followed_addresses, job_condition
 from api.deployer.targets import Targets
 from core.errors import PlatformError
 
@@ -35,6 +35,18 @@ class JobMonitor:
                     logger.exception("job monitor round failed")
 
         threading.Thread(target=loop, name="monitor", daemon=True).start()
+        # Between rounds, the default target's own events (a job's container restarted elsewhere)
+        # trigger a round at once.
+        target = self.targets.get(self.default_target)
+        threading.Thread(
+            target=target.watch, args=(self._checked_safely, self._stop), name="monitor-events", daemon=True
+        ).start()
+
+    def _checked_safely(self) -> None:
+        try:
+            self.check_jobs()
+        except Exception:  # noqa: BLE001 - the monitor must outlive a failed round
+            logger.exception("job monitor round failed")
 
     def stop(self) -> None:
         self._stop.set()
@@ -54,6 +66,12 @@ class JobMonitor:
                         observed[target] = None
                 if observed[target] is None:
                     continue  # a target that watches its jobs itself
-                status, error = job_condition(observed[target].get((job.name, job.version), []), job.replicas)
+                replicas = observed[target].get((job.name, job.version), [])
+                status, error = job_condition(replicas, job.replicas)
                 if (job.status, job.error) != (status, error):
                     job.status, job.error = status, error
+                registered = list(job.replica_internal_names or [])
+                moved = followed_addresses(registered, replicas)
+                if status == "running" and registered and moved != registered:
+                    # pub asks the lifecycle again when an address takes no connection: it finds these
+                    job.internal_name, job.replica_internal_names = moved[0], moved

@@ -90,3 +90,28 @@ def same_version(old: VersionSpec, new: VersionSpec) -> bool:
 
 def failure(result: OperationResult) -> PlatformError:
     return PlatformError(result.error or "the operation failed", details=result.details)
+
+
+def keeps_recorded_secrets(parameters: dict[str, Any] | None) -> bool:
+    """Whether a deployment may run with the secrets recorded for its version. Only a redeploy may: it
+    rebuilds the recorded manifest and source of a version already deployed (its caller was checked for
+    deploy_job on the family when it was recorded). A deploy, `--force` included, brings a new source
+    and must bring its secrets with it."""
+    return (parameters or {}).get("operation") == "redeploy"
+
+
+def followed_addresses(registered: list[str], replicas: list[Replica]) -> list[str]:
+    """The registry's addresses of a job, each replaced by its replica's address when no running copy
+    holds it any more and exactly one running copy of that replica exists (a restart moved it). While a
+    deploy replaces a container both copies run for a moment: the registered one then still runs, and
+    the deploy decides what comes next."""
+    running: dict[int, list[str]] = {}
+    for replica in replicas:
+        if replica.state == "running" and replica.address:
+            running.setdefault(replica.index, []).append(replica.address)
+    followed = list(registered)
+    for index, address in enumerate(registered):
+        candidates = running.get(index, [])
+        if address not in candidates and len(candidates) == 1:
+            followed[index] = candidates[0]
+    return followed

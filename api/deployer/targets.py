@@ -17,8 +17,10 @@ def target_options(settings: Settings, name: str) -> dict[str, Any]:
     if name == "docker":
         return {
             "network": settings.docker_network,
-            "bind_address": settings.job_bind_address,
             "ready_timeout": settings.job_ready_timeout,
+            "memory_max": settings.job_memory_max,
+            "cpu_max": settings.job_cpu_max,
+            "pids_limit": settings.job_pids_limit,
         }
     if name == "kubernetes":
         return dict(settings.kubernetes_settings)

@@ -1,9 +1,10 @@
 """The Pulumi program of a job family on the local Docker engine: a pure function of its FamilySpec.
 
 Per version: its images (built, or found again by tag and context digest), one container per
-replica running the job image with its port published on the configured address (loopback by
-default; pub forwards there), and one container per extra image (e.g. the user's own server behind
-the docker-proxy job type) reachable by alias on the platform's network.
+replica running the job image, and one container per extra image (e.g. the user's own server behind
+the docker-proxy job type) reachable by alias, all on the family's own network. No port is published
+on the host: pub runs in the host's network namespace and calls each container at its address on the
+family's bridge (the registry keeps it; the lifecycle's monitor follows it when a restart changes it).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ __all__ = ["program"]
 def program(spec: FamilySpec) -> Callable[[], None]:
     def declare() -> None:
         settings = spec.target_settings
-        network = Network("network", {"name": settings.get("network", "racetrack")})
+        network = Network("network", family_network(spec.family, settings))
         versions = {}
         for version in spec.versions:
             versions[version.version] = _declare_version(spec, version, network, settings)
@@ -31,6 +32,16 @@ def program(spec: FamilySpec) -> Callable[[], None]:
         pulumi.export("revision", spec.revision)
 
     return declare
+
+
+def family_network(family: str, settings: dict) -> dict:
+    """A bridge of the family's own: its containers reach each other and pub (on the host, which
+    reaches every bridge's addresses), but no other family's containers nor the platform's database
+    (Docker drops traffic between bridges)."""
+    return {
+        "name": f"{settings.get('network', 'racetrack')}-job-{family}",
+        "labels": {"racetrack/job-name": family, "racetrack/resource": "network"},
+    }
 
 
 def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, settings: dict) -> dict:
@@ -62,11 +73,7 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
             },
         )
     run = version.run
-    limits = {}
-    if run.memory_max:
-        limits["memory_limit"] = memory_bytes(run.memory_max)
-    if run.cpu_max:
-        limits["nano_cpus"] = nano_cpus(run.cpu_max)
+    limits = _limits(run, settings)
     env = {**run.env, "JOB_DEPLOYMENT_TIMESTAMP": str(version.deployment_timestamp)}
     extra_hosts = {"host.docker.internal": "host-gateway"}
 
@@ -90,6 +97,8 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
                 "restart_policy": "unless-stopped",
                 "extra_hosts": extra_hosts,
                 **limits,
+                # The user's own server: its image chooses its user; it may need to switch to it.
+                **_locked_down(("CHOWN", "SETUID", "SETGID", "NET_BIND_SERVICE")),
             },
         )
 
@@ -105,14 +114,12 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
                 "image_id": images[main.role].image_id,
                 "env": job_env,
                 "secret_env": pulumi.Output.secret(run.secret_env) if run.secret_env else {},
-                "labels": {**labels, "racetrack/role": "job", "racetrack/replica": str(replica)},
-                "ports": [
-                    {
-                        "container_port": main.port,
-                        "host_ip": settings.get("bind_address", "127.0.0.1"),
-                        "host_port": 0,
-                    }
-                ],
+                "labels": {
+                    **labels,
+                    "racetrack/role": "job",
+                    "racetrack/replica": str(replica),
+                    "racetrack/port": str(main.port),
+                },
                 "ready_check": {"port": main.port, "timeout": settings.get("ready_timeout", 300)}
                 if settings.get("ready_check", True)
                 else None,
@@ -121,9 +128,39 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
                 "restart_policy": "unless-stopped",
                 "extra_hosts": extra_hosts,
                 **limits,
+                **_locked_down(()),
             },
         )
-        port = str(main.port)
-        addresses.append(container.published.apply(lambda published, port=port: published.get(port)))
+        addresses.append(container.ip_address.apply(lambda ip, port=main.port: f"{ip}:{port}"))
         containers.append(container.container_name)
     return {"addresses": addresses, "containers": containers, "network_address": f"{name}:{main.port}"}
+
+
+# Defaults of a job container's limits when its manifest sets none (the Kubernetes target's too);
+# target settings `memory_max`, `cpu_max`, `pids_limit` change them.
+DEFAULT_LIMITS = {"memory_max": "1Gi", "cpu_max": "1", "pids_limit": 1024}
+
+
+def _limits(run, settings: dict) -> dict:
+    """Memory and CPU caps (the manifest's `resources`, else the platform's defaults), `memory_min` as a
+    memory reservation and `cpu_min` as a CPU weight (Docker's soft forms of a request), a pids cap."""
+    defaults = {**DEFAULT_LIMITS, **{k: settings[k] for k in DEFAULT_LIMITS if settings.get(k)}}
+    limits = {
+        "memory_limit": memory_bytes(str(run.memory_max or defaults["memory_max"])),
+        "nano_cpus": nano_cpus(str(run.cpu_max or defaults["cpu_max"])),
+        "pids_limit": int(defaults["pids_limit"]),
+    }
+    if run.memory_min:
+        limits["memory_reservation"] = min(memory_bytes(str(run.memory_min)), limits["memory_limit"])
+    if run.cpu_min:
+        limits["cpu_shares"] = max(2, nano_cpus(str(run.cpu_min)) * 1024 // 10**9)
+    return limits
+
+
+def _locked_down(capabilities: tuple[str, ...]) -> dict:
+    """No capability but those named, and no gaining privileges through setuid binaries."""
+    return {
+        "security_opt": ["no-new-privileges:true"],
+        "cap_drop": ["ALL"],
+        "cap_add": list(capabilities),
+    }

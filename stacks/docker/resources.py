@@ -78,6 +78,7 @@ class ContainerProvider(ResourceProvider):
             kwargs["mem_limit"] = int(props["memory_limit"])
         if props.get("nano_cpus"):
             kwargs["nano_cpus"] = int(props["nano_cpus"])
+        kwargs.update(_hardening(props))
         if props.get("network"):
             kwargs["network"] = props["network"]
         if props.get("network_mode"):
@@ -98,11 +99,11 @@ class ContainerProvider(ResourceProvider):
             network.disconnect(container)
             network.connect(container, aliases=props["network_aliases"])
         outs = dict(props)
-        outs.update(_observed(client, container.id, props.get("wait_seconds", 10)))
+        outs.update(_observed(client, container.id, props.get("wait_seconds", 10), props.get("network")))
         outs["container_name"] = name
         try:
             if props.get("ready_check"):
-                _wait_ready(container, outs["published"], props["ready_check"])
+                _wait_ready(container, outs, props["ready_check"])
             if props.get("ready_url"):
                 _wait_url(container, props["ready_url"])
         except RuntimeError:
@@ -130,7 +131,7 @@ class ContainerProvider(ResourceProvider):
 
         client = _client()
         try:
-            observed = _observed(client, id_, 0)
+            observed = _observed(client, id_, 0, props.get("network"))
         except docker.errors.NotFound:
             return ReadResult(id_=None, outs={})
         outs = dict(props)
@@ -144,6 +145,27 @@ class ContainerProvider(ResourceProvider):
             _client().containers.get(id_).remove(force=True)
         except docker.errors.NotFound:
             pass
+
+
+# Inputs that restrict what a container may do and use, and docker-py's names for them.
+_HARDENING = {
+    "security_opt": "security_opt",
+    "cap_drop": "cap_drop",
+    "cap_add": "cap_add",
+    "pids_limit": "pids_limit",
+    "memory_reservation": "mem_reservation",
+    "cpu_shares": "cpu_shares",
+}
+
+
+def _hardening(props: dict[str, Any]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    for key, argument in _HARDENING.items():
+        value = props.get(key)
+        if value:
+            # Numbers arrive as floats (protobuf Structs).
+            kwargs[argument] = list(value) if isinstance(value, list) else int(value)
+    return kwargs
 
 
 def _holds_fixed_address(props: dict[str, Any]) -> bool:
@@ -163,8 +185,9 @@ def with_stale_removed(client, name: str) -> None:
         pass
 
 
-def _observed(client, container_id: str, wait_seconds: float) -> dict[str, Any]:
-    """What the engine reports about a container: state, image and the host ports it got."""
+def _observed(client, container_id: str, wait_seconds: float, network: str | None = None) -> dict[str, Any]:
+    """What the engine reports about a container: state, image, the host ports it got and its address on
+    `network`."""
     deadline = time.monotonic() + wait_seconds
     while True:
         container = client.containers.get(container_id)
@@ -175,14 +198,16 @@ def _observed(client, container_id: str, wait_seconds: float) -> dict[str, Any]:
         if container.status != "created" or time.monotonic() >= deadline:
             break
         time.sleep(0.1)
+    networks = container.attrs["NetworkSettings"].get("Networks") or {}
     return {
         "state": container.status,
         "image_id": container.attrs["Image"],
         "published": published,
+        "ip_address": (networks.get(network) or {}).get("IPAddress") or "" if network else "",
     }
 
 
-def _wait_ready(container, published: dict[str, str], check: dict[str, Any]) -> None:
+def _wait_ready(container, observed: dict[str, Any], check: dict[str, Any]) -> None:
     """Waits until the job answers `/live` and `/ready` with 200; fails early if it stops or says why.
 
     Creating the container only succeeds once it serves, so a replacement that crashes at start
@@ -190,7 +215,9 @@ def _wait_ready(container, published: dict[str, str], check: dict[str, Any]) -> 
     """
     import httpx
 
-    address = published.get(str(int(check["port"])))
+    port = str(int(check["port"]))
+    # A published port if it has one, else its address on its network (which the host reaches).
+    address = observed["published"].get(port) or f"{observed['ip_address']}:{port}"
     deadline = time.monotonic() + float(check.get("timeout", 300))
     last = "no answer yet"
     while True:
@@ -279,22 +306,31 @@ class Container(Resource):
     Inputs: `name` (prefix of the container name), `image`, `env`, `secret_env` (kept encrypted in the
     stack state), `labels`, `ports` (`[{container_port, host_ip, host_port}]`, host_port 0 = any free
     port), `network`, `network_aliases`, `restart_policy`, `memory_limit` (bytes), `nano_cpus`,
+    `memory_reservation` (bytes), `cpu_shares`, `pids_limit`, `security_opt`, `cap_drop`, `cap_add`,
     `command`, `healthcheck`, `extra_hosts`, `volumes` (`[{source, target, read_only}]`: a volume name or
     an absolute host path), `network_mode` (e.g. `host`, instead of `network`), `ready_check`
-    (`{port, timeout}`: wait for `/live` and `/ready` on the published port), `ready_url` (`{url,
-    timeout}`: wait for a 200 from any URL). A container that is not ready in time is removed and the
-    create fails. Outputs add `container_name`, `state`, `image_id` and
-    `published` (`{"7000": "127.0.0.1:49153"}`).
+    (`{port, timeout}`: wait for `/live` and `/ready` on the published port, else at the address on
+    `network`), `ready_url` (`{url, timeout}`: wait for a 200 from any URL). A container that is not
+    ready in time is removed and the create fails. Outputs add `container_name`, `state`, `image_id`,
+    `published` (`{"7000": "127.0.0.1:49153"}`) and `ip_address` (on `network`).
     """
 
     container_name: pulumi.Output[str]
     published: pulumi.Output[dict]
+    ip_address: pulumi.Output[str]
     state: pulumi.Output[str]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         secret_outputs = pulumi.ResourceOptions(additional_secret_outputs=["secret_env"])
         opts = pulumi.ResourceOptions.merge(opts, secret_outputs)
-        props = {"container_name": None, "published": None, "state": None, "image_id": None, **props}
+        props = {
+            "container_name": None,
+            "published": None,
+            "ip_address": None,
+            "state": None,
+            "image_id": None,
+            **props,
+        }
         super().__init__(ContainerProvider(), name, props, opts)
 
 

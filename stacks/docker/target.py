@@ -8,6 +8,8 @@ every job container). Logs and the monitor read the containers by their `racetra
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,6 +17,8 @@ from stacks.spec import FamilySpec
 from stacks.target import Replica, TargetConfig
 
 __all__ = ["DockerTarget"]
+
+logger = logging.getLogger("racetrack.deployer")
 
 
 class DockerTarget:
@@ -35,9 +39,9 @@ class DockerTarget:
         options = self.config.options
         return {
             "network": options.get("network", "racetrack"),
-            "bind_address": options.get("bind_address", "127.0.0.1"),
             "build_log_path": build_log_path or "",
             "ready_timeout": options.get("ready_timeout", 300),
+            **{key: options[key] for key in ("memory_max", "cpu_max", "pids_limit") if options.get(key)},
             "build_settings": self.config.build.as_inputs(),
         }
 
@@ -54,9 +58,7 @@ class DockerTarget:
         return f"{self.config.pub_url.rstrip('/')}/job/{name}/{version}"
 
     def runtime_logs(self, name: str, version: str, tail: int) -> str:
-        containers = _job_containers(
-            [f"racetrack/job-name={name}", f"racetrack/job-version={version}"]
-        )
+        containers = _job_containers([f"racetrack/job-name={name}", f"racetrack/job-version={version}"])
         parts = []
         for container in containers:
             text = container.logs(tail=tail if tail > 0 else "all").decode("utf-8", "replace")
@@ -71,8 +73,30 @@ class DockerTarget:
         for container in _job_containers([]):
             key = (container.labels["racetrack/job-name"], container.labels["racetrack/job-version"])
             detail = "" if container.status == "running" else _log_tail(container)
-            found.setdefault(key, []).append(Replica(container.name, container.status, detail))
+            index = int(container.labels.get("racetrack/replica", "0"))
+            found.setdefault(key, []).append(
+                Replica(container.name, container.status, detail, index, _address(container))
+            )
         return found
+
+    def watch(self, changed: Callable[[], None], stop: threading.Event) -> None:
+        """Follows the engine's container events. After an engine restart (a host reboot) the jobs'
+        containers come back with new addresses, and pub must learn them within seconds; a lost
+        connection to the engine (it is restarting) is retried every second."""
+        import docker
+
+        events = {"type": "container", "label": "racetrack/resource=job", "event": ["start", "die"]}
+        while not stop.is_set():
+            try:
+                client = docker.from_env()
+                changed()  # the engine answers (again): what happened while it was away counts too
+                for _ in client.events(decode=True, filters=events):
+                    changed()
+                    if stop.is_set():
+                        return
+            except Exception as exc:  # noqa: BLE001 - the engine is away (restarting); try again
+                logger.debug("following job containers: %s", exc)
+            stop.wait(1.0)
 
 
 def _job_containers(labels: list[str]) -> list[Any]:
@@ -84,6 +108,14 @@ def _job_containers(labels: list[str]) -> list[Any]:
         all=True, filters={"label": ["racetrack/resource=job", "racetrack/role=job", *labels]}
     )
     return sorted(containers, key=lambda c: int(c.labels.get("racetrack/replica", "0")))
+
+
+def _address(container: Any) -> str:
+    """The replica's address on its family's network and the port it labels ("" when it has none yet)."""
+    port = container.labels.get("racetrack/port")
+    networks = container.attrs.get("NetworkSettings", {}).get("Networks") or {}
+    ips = [network["IPAddress"] for network in networks.values() if network.get("IPAddress")]
+    return f"{ips[0]}:{port}" if ips and port and container.status == "running" else ""
 
 
 def _log_tail(container: Any, lines: int = 5) -> str:

@@ -8,6 +8,7 @@ itself; `kubectl get pods -l racetrack/job-name=<name>` shows them).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -68,3 +69,6 @@ class KubernetesTarget:
 
     def replicas(self) -> dict[tuple[str, str], list[Replica]] | None:
         return None
+
+    def watch(self, changed: Callable[[], None], stop: threading.Event) -> None:
+        """Kubernetes restarts and readdresses pods behind their Service itself: nothing to follow."""

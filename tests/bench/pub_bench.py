@@ -107,6 +107,36 @@ def _wait(url: str, proc: subprocess.Popen, what: str) -> None:
     raise RuntimeError(f"{what} did not start")
 
 
+def start_pub(
+    folder: Path, job_address: str, procs: list, env: dict[str, str]
+) -> tuple[subprocess.Popen, int]:
+    """The tests' fake lifecycle with the adder at `job_address`, and pub (`python -m api.pub`) in front
+    of it; both processes are appended to `procs`. Answers pub's process and port."""
+    lifecycle_port, pub_port = free_port(), free_port()
+    lifecycle = subprocess.Popen(
+        [sys.executable, "-m", "tests.bench.lifecycle_stub", str(lifecycle_port), job_address],
+        cwd=ROOT,
+        env=env,
+    )
+    procs.append(lifecycle)
+    _wait(f"http://127.0.0.1:{lifecycle_port}/lifecycle", lifecycle, "lifecycle stub")
+    pub_env = {
+        **env,
+        "RACETRACK_LIFECYCLE_URL": f"http://127.0.0.1:{lifecycle_port}/lifecycle",
+        "RACETRACK_INTERNAL_TOKEN": INTERNAL,
+        "RACETRACK_DATA_DIR": str(folder / f"data-{pub_port}"),
+        "RACETRACK_PUB_BINARY": gateway_binary(),
+    }
+    pub = subprocess.Popen(
+        [sys.executable, "-m", "api.pub", "--port", str(pub_port), "--log-level", "warning"],
+        cwd=ROOT,
+        env=pub_env,
+    )
+    procs.append(pub)
+    _wait(f"http://127.0.0.1:{pub_port}/live", pub, "pub")
+    return pub, pub_port
+
+
 def _nginx_conf(folder: Path, port: int, job_port: int) -> Path:
     user = "user root;\n" if os.geteuid() == 0 else ""
     conf = folder / "nginx.conf"
@@ -197,37 +227,11 @@ def run(
     os.chmod(folder, 0o755)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:
-        job_port, lifecycle_port, pub_port, nginx_port = (free_port() for _ in range(4))
+        job_port, nginx_port = free_port(), free_port()
         job = _start_job(job_port, env)
         procs.append(job)
         _wait(f"http://127.0.0.1:{job_port}/pub/job/adder/0.0.1/live", job, "adder job")
-        lifecycle = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.bench.lifecycle_stub",
-                str(lifecycle_port),
-                f"127.0.0.1:{job_port}",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        procs.append(lifecycle)
-        _wait(f"http://127.0.0.1:{lifecycle_port}/lifecycle", lifecycle, "lifecycle stub")
-        pub_env = {
-            **env,
-            "RACETRACK_LIFECYCLE_URL": f"http://127.0.0.1:{lifecycle_port}/lifecycle",
-            "RACETRACK_INTERNAL_TOKEN": INTERNAL,
-            "RACETRACK_DATA_DIR": str(folder / "data"),
-            "RACETRACK_PUB_BINARY": gateway_binary(),
-        }
-        pub = subprocess.Popen(
-            [sys.executable, "-m", "api.pub", "--port", str(pub_port), "--log-level", "warning"],
-            cwd=ROOT,
-            env=pub_env,
-        )
-        procs.append(pub)
-        _wait(f"http://127.0.0.1:{pub_port}/live", pub, "pub")
+        pub, pub_port = start_pub(folder, f"127.0.0.1:{job_port}", procs, env)
         nginx = subprocess.Popen(
             [
                 _nginx(),

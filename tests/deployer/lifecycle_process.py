@@ -99,7 +99,7 @@ class LifecycleProcess:
 
 
 def remove_job_families(names: list[str]) -> None:
-    """Removes the containers and images that deploys of these job families left on the engine."""
+    """Removes the containers, images and networks that deploys of these job families left on the engine."""
     import contextlib
 
     import docker
@@ -114,3 +114,6 @@ def remove_job_families(names: list[str]) -> None:
             for image in client.images.list(filters={"label": f"{label}={name}"}):
                 with contextlib.suppress(docker.errors.APIError):
                     client.images.remove(image.id, force=True)
+        for network in client.networks.list(filters={"label": f"racetrack/job-name={name}"}):
+            with contextlib.suppress(docker.errors.APIError):
+                network.remove()

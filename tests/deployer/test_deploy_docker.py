@@ -15,27 +15,12 @@ from pathlib import Path
 
 import docker
 import httpx
-import pytest
 import yaml
 
 from jobtypes.source import pack_directory
-from tests.deployer.lifecycle_process import LifecycleProcess, remove_job_families
+from tests.deployer.lifecycle_process import LifecycleProcess
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample" / "python-class"
-
-
-@pytest.fixture
-def lifecycle(tmp_path: Path):
-    server = LifecycleProcess(tmp_path / "data").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def family() -> str:
-    name = f"adder-{uuid.uuid4().hex[:6]}"
-    yield name
-    remove_job_families([name])
 
 
 def _job_dir(

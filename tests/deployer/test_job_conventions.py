@@ -13,7 +13,6 @@ from __future__ import annotations
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -22,35 +21,12 @@ import pytest
 import yaml
 
 from jobtypes.source import pack_directory
-from tests.deployer.lifecycle_process import LifecycleProcess, remove_job_families
+from tests.deployer.lifecycle_process import LifecycleProcess
 from tests.pub.servers import PubProcess
 
 pytestmark = pytest.mark.engine
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample"
-
-
-@pytest.fixture
-def lifecycle(tmp_path: Path) -> Iterator[LifecycleProcess]:
-    server = LifecycleProcess(tmp_path / "data").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def pub(lifecycle: LifecycleProcess) -> Iterator[PubProcess]:
-    """Pub as `make run` starts it: the same data dir (internal token) and the lifecycle's port."""
-    env = {key: value for key, value in lifecycle.env.items() if key.startswith("RACETRACK_")}
-    server = PubProcess(env)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def families() -> Iterator[list[str]]:
-    names: list[str] = []
-    yield names
-    remove_job_families(names)
 
 
 def _sample(tmp_path: Path, sample: str, families: list[str]) -> tuple[Path, dict]:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from api.deployer.operations import job_condition, rollback_state, same_version
+from api.deployer.operations import (
+    followed_addresses,
+    job_condition,
+    keeps_recorded_secrets,
+    rollback_state,
+    same_version,
+)
 from core.errors import NotFound
 from stacks.spec import ContainerSpec, FamilySpec, ImageSpec, VersionSpec
 from stacks.target import Replica
@@ -52,3 +58,23 @@ def test_job_condition_over_replicas() -> None:
     assert status == "error" and error == "1 of 3 replicas do not run: r2 is exited: killed"
     assert job_condition(up[:2], 3)[0] == "error"
     assert job_condition([], 3)[0] == "lost"
+
+
+def test_registered_addresses_follow_a_restarted_replica() -> None:
+    """After an engine restart a replica runs at a new address: the registry takes it. While a deploy
+    runs the new container beside the registered one, the registered address stays."""
+    moved = [Replica("a-0", "running", index=0, address="10.0.0.7:7000"), Replica("a-1", "running", index=1)]
+    assert followed_addresses(["10.0.0.2:7000", "10.0.0.3:7000"], moved) == ["10.0.0.7:7000", "10.0.0.3:7000"]
+    both = [
+        Replica("old", "running", index=0, address="10.0.0.2:7000"),
+        Replica("new", "running", index=0, address="10.0.0.9:7000"),
+    ]
+    assert followed_addresses(["10.0.0.2:7000"], both) == ["10.0.0.2:7000"]
+    stopped = [Replica("a-0", "exited", index=0, address="10.0.0.7:7000")]
+    assert followed_addresses(["10.0.0.2:7000"], stopped) == ["10.0.0.2:7000"]
+
+
+def test_only_a_redeploy_keeps_the_recorded_secrets() -> None:
+    assert keeps_recorded_secrets({"operation": "redeploy"})
+    assert not keeps_recorded_secrets({"operation": "deploy", "force": True})
+    assert not keeps_recorded_secrets(None)

@@ -8,6 +8,7 @@ monitor's view) and that upstream's target names and unknown names behave.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,9 @@ class LabTarget:
                 Replica(f"lab-{i}", "exited" if f"lab-{i}" in self.down else "running") for i in range(3)
             ]
         }
+
+    def watch(self, changed: Callable[[], None], stop: threading.Event) -> None:
+        """The lab sends no events: its jobs are checked at the monitor's interval."""
 
 
 class RecordingRunner:

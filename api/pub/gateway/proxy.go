@@ -369,9 +369,9 @@ func (f *forwarding) fail(w http.ResponseWriter, err error) {
 		g.metrics.proxyErrors.WithLabelValues("context_canceled").Inc()
 		return // the caller went away; nobody to answer
 	}
-	if errors.Is(err, syscall.ECONNREFUSED) && f.buffered && g.config.Sidecar == nil {
-		// A replica that refuses (killed, restarting) is passed over for a while; the call, of which
-		// nothing was sent, goes to another replica.
+	if notConnected(err) && f.buffered && g.config.Sidecar == nil {
+		// A replica that takes no connection (killed, restarting) is passed over for a while; the call,
+		// of which nothing was sent, goes to another replica.
 		g.balance.refusedBy(f.address)
 		job := f.decision.JobName + " " + f.decision.JobVersion
 		if other := g.balance.pick(job, f.decision.addresses(), f.address); !f.rerouted && other != "" && other != f.address {
@@ -380,9 +380,10 @@ func (f *forwarding) fail(w http.ResponseWriter, err error) {
 			return
 		}
 	}
-	if errors.Is(err, syscall.ECONNREFUSED) && f.buffered && !f.retried && g.config.Sidecar == nil {
-		// A redeploy replaces the job's container: a cached address can point at the one just
-		// removed. Ask the lifecycle again and send once more if the job moved; nothing was sent.
+	if notConnected(err) && f.buffered && !f.retried && g.config.Sidecar == nil {
+		// A redeploy replaces the job's container, and a restart of the Docker engine can give it
+		// another address: a cached address can point at a container that is gone. Ask the lifecycle
+		// again and send once more if the job moved; nothing was sent.
 		if moved := f.moved(r.Context()); moved != "" {
 			f.retried, f.address = true, moved
 			f.forward(w, r)
@@ -412,6 +413,14 @@ func (f *forwarding) moved(ctx context.Context) string {
 	}
 	f.decision = fresh
 	return address
+}
+
+// notConnected says the job's address took no connection (refused, or nobody holds it any more), so
+// nothing of the request reached a job.
+func notConnected(err error) bool {
+	var netErr *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		(errors.As(err, &netErr) && netErr.Op == "dial")
 }
 
 // classifyJobError maps a failed exchange to (status, metric kind, message). Timeouts are 504;

@@ -145,8 +145,11 @@ def _ensure_built(recipe: OnDemandImage, *, log: Callable[[str], None], settings
             f"SUITE={recipe.suite}",
             "--build-arg",
             f"PACKAGES={recipe.packages}",
-            str(HERE),
         ]
+        ca = settings.build_ca()
+        if ca.path is not None:
+            command += ["--secret", f"id=ca_bundle,src={ca.path}"]
+        command.append(str(HERE))
         lines: list[str] = []
         process = subprocess.Popen(
             command,

@@ -46,10 +46,14 @@ __all__ = ["ImageBuild", "BuildPlan", "plan_build", "build_image", "build_images
 JOBTYPE_DIR_NAME = ".racetrack-jobtype"
 RACETRACK_VERSION = "0.1.0"
 
-# Shell snippets the templates put in front of RUN commands that need the network or secrets.
+# Shell snippets the templates put in front of RUN commands that need the network or secrets. The CA
+# bundle (Settings.build_ca: by default what the host trusts) is a BuildKit secret, so it reaches no
+# layer; pip, requests, git and Go read it from these variables, apt from the options in $APT_CA.
 USE_CA = (
     "if [ -s /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle "
-    "SSL_CERT_FILE=/run/secrets/ca_bundle GIT_SSL_CAINFO=/run/secrets/ca_bundle; fi;"
+    "SSL_CERT_FILE=/run/secrets/ca_bundle REQUESTS_CA_BUNDLE=/run/secrets/ca_bundle "
+    "CURL_CA_BUNDLE=/run/secrets/ca_bundle GIT_SSL_CAINFO=/run/secrets/ca_bundle "
+    "APT_CA='-o Acquire::https::CAInfo=/run/secrets/ca_bundle'; fi;"
 )
 USE_BUILD_SECRETS = (
     "if [ -s /run/secrets/build_secrets ]; then set -a; . /run/secrets/build_secrets; set +a; fi;"
@@ -174,10 +178,14 @@ def plan_build(
     workspace = source.workspace
     _copy_jobtype_files(job_type, context / JOBTYPE_DIR_NAME)
     secrets: dict[str, Path] = {}
-    if settings.extra_ca_bundle:
-        if not Path(settings.extra_ca_bundle).is_file():
-            raise InvalidInput(f"setting extra_ca_bundle: file {settings.extra_ca_bundle} does not exist")
-        secrets["ca_bundle"] = Path(settings.extra_ca_bundle)
+    ca = settings.build_ca()
+    if ca.path is not None:
+        if not ca.path.is_file():
+            raise InvalidInput(
+                f"the CA bundle for image builds, {ca.describe()}, is not a file: set "
+                "RACETRACK_EXTRA_CA_BUNDLE to a CA bundle file, or to none"
+            )
+        secrets["ca_bundle"] = ca.path
     if secret_build_env:
         secret_dir = workspace / "secrets"
         secret_dir.mkdir(mode=0o700, exist_ok=True)
@@ -272,9 +280,27 @@ def plan_build(
 # Execution ----------------------------------------------------------------------------------------
 
 _STEP_PREFIX = re.compile(r"^#\d+ (\d+\.\d+ )?")
-_ERROR_LINE = re.compile(
-    r"(ERROR|error:|Error:|SyntaxError|No matching distribution|not found)", re.IGNORECASE
+_CERTIFICATE_ERROR = (
+    r"CERTIFICATE_VERIFY_FAILED|certificate verify failed|x509: certificate|SSL certificate problem"
+    r"|server certificate verification failed|self[- ]signed certificate"
 )
+_ERROR_LINE = re.compile(
+    rf"(ERROR|error:|Error:|SyntaxError|No matching distribution|not found|{_CERTIFICATE_ERROR})",
+    re.IGNORECASE,
+)
+
+
+def _certificate_hint(lines: list[str], used: Path | None, settings: Settings) -> str:
+    """For a build that failed on an untrusted certificate: the CA bundle it trusted, what changes it."""
+    if not any(re.search(_CERTIFICATE_ERROR, line, re.IGNORECASE) for line in lines[-300:]):
+        return ""
+    ca = settings.build_ca()
+    trusted = ca.describe() if ca.path == used else str(used or "none")
+    return (
+        f". A TLS certificate was not trusted: this build trusted the CA bundle {trusted}. "
+        "Give image builds your proxy's or registry's CA with RACETRACK_EXTRA_CA_BUNDLE=<PEM bundle file> "
+        "(or add it to the host's trust store), restart the platform, then deploy again"
+    )
 
 
 def _summarise_failure(lines: list[str]) -> str:
@@ -355,7 +381,8 @@ def build_image(
         )
     if code != 0:
         raise DeployFailed(
-            f"building image {image.image} failed: {_summarise_failure(lines)}",
+            f"building image {image.image} failed: {_summarise_failure(lines)}"
+            + _certificate_hint(lines, image.secrets.get("ca_bundle"), settings),
             details="\n".join(lines[-100:]),
         )
     inspect = subprocess.run(

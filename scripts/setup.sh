@@ -18,6 +18,7 @@ if [[ ! -f "$stamp" ]]; then
   rm -f .venv/.installed-*; touch "$stamp"
 fi
 echo "project installed in editable mode"
+bash "$here/link-cli.sh"
 
 step "Pub gateway (Go)"
 bash "$here/build-pub.sh"

@@ -586,3 +586,38 @@ def test_local_build_context_never_packs_the_secret_env_files(rt, server, isolat
     with tarfile.open(fileobj=io.BytesIO(base64.b64decode(encoded)), mode="r:gz") as tar:
         names = sorted(tar.getnames())
     assert names == ["conf/other.txt", "entrypoint.py", "job.yaml"]
+
+
+def test_a_build_failing_on_a_certificate_shows_the_log_lines_and_the_ca_fix(
+    rt, server, isolated, job
+) -> None:
+    logged_in(isolated)
+    log = (
+        "#7 [3/9] RUN pip install -q -r /src/wrapper-requirements.txt\n"
+        "#7 1.20 WARNING: Retrying after connection broken by 'SSLError(SSLCertVerificationError(1, "
+        "'[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate in "
+        "certificate chain'))'\n"
+        "#7 4.51 ERROR: Could not find a version that satisfies the requirement uvicorn==0.30.0\n"
+        "#7 ERROR: process did not complete successfully: exit code: 1\n"
+    )
+    deploying(
+        server,
+        final={
+            "id": "d1",
+            "status": "failed",
+            "phase": "building image and creating resources",
+            "error": "building image failed: this build trusted the CA bundle none "
+            "(RACETRACK_EXTRA_CA_BUNDLE=none)",
+            "build_logs": log,
+        },
+    )
+    result = rt("deploy", str(job))
+    assert result.exit_code == 1
+    assert "The build log says:" in result.stderr
+    assert "  | WARNING: Retrying after connection broken by 'SSLError" in result.stderr
+    assert "  | ERROR: Could not find a version that satisfies the requirement uvicorn" in result.stderr
+    assert "RUN pip install" not in result.stderr  # lines that say nothing about why stay in the full log
+    assert "could not verify a TLS certificate" in result.stderr
+    assert "RACETRACK_EXTRA_CA_BUNDLE=<PEM bundle file>" in result.stderr
+    assert "this build trusted the CA bundle none" in result.stderr
+    assert "racetrack build-logs adder --version 0.0.1" in result.stderr

@@ -44,4 +44,10 @@ else
   echo "provider kubernetes v$PULUMI_KUBERNETES_VERSION: left for the first Kubernetes deploy, render or test" \
     "(builds once, 15-35 min); to build it now: RACETRACK_SETUP_KUBERNETES=true make setup"
 fi
+step "Terminal tools (tmux, for the terminal walk-through test)"
+if command -v tmux >/dev/null; then echo "tmux: present"; else
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq tmux >/dev/null
+  echo "tmux: installed"
+fi
 printf '\nsetup done in %ss\n' "$(( $(date +%s) - start ))"

@@ -47,10 +47,16 @@ def test_platform_commands_leave_the_checkout_as_it_was(tmp_path: Path) -> None:
 
     listed = _platform(first, "config", "--show-secrets")  # creates the stack, decrypts its config
     assert listed.returncode == 0, listed.stdout + listed.stderr
-    assert "racetrack:lifecyclePort" in listed.stdout
+    assert "lifecyclePort  7102" in listed.stdout
     previewed = _platform(first, "preview", "--non-interactive")  # runs the program from the checkout
     assert previewed.returncode == 0, previewed.stdout[-3000:] + previewed.stderr[-3000:]
-    assert "racetrack-lifecycle" in previewed.stdout or "lifecycle" in previewed.stdout
+    assert "to create" in previewed.stdout and 'lifecycleUrl  : "http://127.0.0.1:7102/lifecycle"' in (
+        previewed.stdout
+    )
+    # With no extraCaBundle in the stack, the platform's image builds trust what this host trusts.
+    host_ca = Settings().build_ca().path
+    if host_ca is not None:
+        assert f'ca_bundle: "{host_ca}"' in previewed.stdout
 
     # Another installation, another passphrase: its own salt, no "incorrect passphrase".
     other = _platform(second, "config")

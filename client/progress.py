@@ -164,6 +164,30 @@ def build_failure_fix(build_log: str, error: str) -> str | None:
     return None
 
 
+_RESOURCE_STEP = re.compile(r"Resource (\S+) (creating|updating|replacing|creating replacement)\b")
+STARTING = "starting the job, waiting until it answers /live and /ready"
+
+
+def detailed_phase(phase: str | None, build_log: str) -> str | None:
+    """The server's one long phase ("building image and creating resources") split by what its log
+    shows Pulumi doing: building a job image, or starting a job's container (which counts as created
+    once the job answers /live and /ready)."""
+    if not phase or not phase.startswith("building image"):
+        return phase
+    detail = phase
+    for line in build_log.splitlines():
+        step = _RESOURCE_STEP.search(line)
+        if step is not None:
+            name = step.group(1)
+            if name.endswith("-image"):
+                detail = "building image"
+            elif name not in ("network",) and not name.startswith("racetrack-"):
+                detail = STARTING
+        elif line.startswith("building image "):
+            detail = "building image"
+    return detail
+
+
 def failure(action: str, record: dict[str, Any]) -> str:
     """`<action> failed during phase "<phase>": <error>` (without the phase part when none was reached)."""
     phase = record.get("phase")
@@ -205,14 +229,16 @@ def wait_for_operation(
                     if str(warning) not in seen_warnings:
                         seen_warnings.add(str(warning))
                         output.warn(str(warning))
-            phase = record.get("phase")
+            build_logs = record.get("build_logs")
+            log_grew = isinstance(build_logs, str) and build_logs != last_build
+            if log_grew:
+                last_build = str(build_logs)
+            phase = detailed_phase(record.get("phase"), last_build)
             if phase and phase != last_phase:
                 last_phase = str(phase)
                 display.phase(last_phase)
-            build_logs = record.get("build_logs")
-            if isinstance(build_logs, str) and build_logs != last_build:
-                last_build = build_logs
-                display.build_log(build_logs)
+            if log_grew:
+                display.build_log(last_build)
             status = str(record.get("status", "")).lower()
             if status in ("done", "failed"):
                 outcome = status == "done"

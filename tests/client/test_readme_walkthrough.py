@@ -127,6 +127,11 @@ def test_the_readme_using_it_block_works_as_written(server_env, tmp_path: Path) 
     version = str(yaml.safe_load((sample / "job.yaml").read_text()).get("version", "0.0.1"))
     server = Terminal(env, cwd=REPO)
     user = Terminal(cli_env(tmp_path / "home" / ".racetrack"), cwd=REPO)
+    began = time.monotonic()
+
+    def took(what: str) -> None:  # the figures docs/setup.md quotes (run with -s to see them)
+        print(f"[{time.monotonic() - began:6.1f}s] {what}", flush=True)
+
     try:
         server.send(lines[0])
         # `make run` runs `make setup` first: seconds when its caches are warm.
@@ -144,6 +149,7 @@ def test_the_readme_using_it_block_works_as_written(server_env, tmp_path: Path) 
                 pass
             assert time.monotonic() < deadline, server.screen()[-3000:]
             time.sleep(0.5)
+        took("make run: the lifecycle answers")
 
         for line in (as_here(line) for line in lines[1:]):
             if line.startswith("#"):
@@ -161,6 +167,7 @@ def test_the_readme_using_it_block_works_as_written(server_env, tmp_path: Path) 
                 screen = user.wait_for("__rc=", timeout=900)
                 assert "__rc=0" in screen, screen
                 assert f'Rolled back job "{family}" to revision 1.' in screen, screen
+                took(line)
                 continue
             screen = user.run(line, timeout=1200)
             assert user.exit_code(screen) == 0, f"{line!r} failed:\n{screen}"
@@ -172,6 +179,7 @@ def test_the_readme_using_it_block_works_as_written(server_env, tmp_path: Path) 
                 assert f'Plan for job "{family}" v{version}' in screen, screen
             elif line.startswith("racetrack history"):
                 assert "REV" in screen and "deploy" in screen, screen
+            took(line)
         user.run(f"racetrack delete {family} --version {version}", timeout=600)
     finally:
         server.keys("C-c")  # as the user stops it; the shell then runs what was typed meanwhile

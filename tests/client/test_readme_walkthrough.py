@@ -9,6 +9,7 @@ The README's lines are read from README.md, so the test fails when the README st
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -174,7 +175,8 @@ def test_the_readme_using_it_block_works_as_written(server_env, tmp_path: Path) 
             took(line)
     finally:
         # The platform removes what it made; images stay (a cache that other checkouts' deploys share).
-        user.run(f"racetrack delete {family} --version {version}", timeout=600)
+        with contextlib.suppress(AssertionError):  # nothing to delete when the deploy failed
+            user.run(f"racetrack delete {family} --version {version}", timeout=600)
         server.keys("C-c")  # as the user stops it; the shell then runs what was typed meanwhile
         server.send("echo __stopped__")
         try:

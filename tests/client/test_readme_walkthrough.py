@@ -26,6 +26,8 @@ import yaml
 from tests.client.terminal import Terminal, cli_env, tmux_available
 
 REPO = Path(__file__).resolve().parents[2]
+# The user's home, read before the client tests' fixtures move HOME: `make setup` caches under it.
+REAL_HOME = os.environ.get("HOME", str(Path.home()))
 DEFAULT_PORTS = {
     "RACETRACK_LIFECYCLE_PORT": 7002,
     "RACETRACK_DASHBOARD_PORT": 7003,
@@ -80,6 +82,7 @@ def server_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], dict[int, int]]
     if not _docker_ok():
         pytest.fail("no Docker engine answers: `make setup` starts one")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RACETRACK_", "PYTEST", "PULUMI_"))}
+    env["HOME"] = REAL_HOME
     env["RACETRACK_DATA_DIR"] = str(tmp_path / "data")
     moved: dict[int, int] = {}
     for name, port in DEFAULT_PORTS.items():

@@ -4,7 +4,7 @@ PY := .venv/bin/python
 export RACETRACK_DATA_DIR ?= $(HOME)/.local/share/racetrack
 export RACETRACK_CACHE_DIR ?= $(HOME)/.cache/racetrack
 
-.PHONY: setup run test bench clean platform-up platform-preview platform-destroy platform-output platform-images
+.PHONY: setup run test bench clean platform-up platform-preview platform-destroy platform-output platform-config platform-images
 
 setup:
 	@bash scripts/setup.sh
@@ -30,6 +30,10 @@ platform-destroy:
 
 platform-output:
 	bash scripts/platform.sh output $(PULUMI_ARGS)
+
+# This installation's stack configuration (kept in the data directory), e.g. PULUMI_ARGS="set racetrack:pubPort 7205"
+platform-config:
+	bash scripts/platform.sh config $(PULUMI_ARGS)
 
 # Images for a Kubernetes install: REGISTRY=registry.example.com/racetrack TAG=0.1.0 make platform-images
 platform-images:

@@ -19,7 +19,7 @@ import sys
 import time
 
 from api.data_dir import make_private
-from api.settings import get_settings
+from api.settings import get_settings, settings_or_exit
 
 COMPONENTS = ("api.lifecycle", "api.pub", "api.dashboard")
 
@@ -49,7 +49,7 @@ def commands() -> list[list[str]]:
 
 
 def main() -> int:
-    settings = get_settings()
+    settings = settings_or_exit()
     make_private(settings.data_dir)  # the children inherit the owner-only umask
     children = [subprocess.Popen(command) for command in commands()]
     print(

@@ -8,10 +8,13 @@ directory with owner-only permissions, so that no fixed default ever reaches pro
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import secrets
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -20,14 +23,45 @@ from urllib.parse import urlsplit
 
 import limits
 import yaml
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from jobtypes.config import BuildSettings
 
-__all__ = ["Settings", "get_settings", "managed_secret"]
+__all__ = ["BuildCa", "Settings", "get_settings", "managed_secret", "settings_or_exit"]
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+# The value of extra_ca_bundle that gives image builds no CA bundle at all.
+CA_BUNDLE_OFF = "none"
+# Where tools on the host look for their CA bundle, in this order; then the distribution's bundle.
+HOST_CA_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE")
+DISTRIBUTION_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+@dataclass(frozen=True)
+class BuildCa:
+    """The CA bundle image builds trust (`path`, None for none) and where that choice came from."""
+
+    path: Path | None
+    source: str
+
+    def describe(self) -> str:
+        """E.g. `/etc/ssl/certs/ca-certificates.crt (from SSL_CERT_FILE)`, for build errors and logs."""
+        return f"{self.path} ({self.source})" if self.path else f"none ({self.source})"
+
+
+def host_ca_bundle(environ: Mapping[str, str] | None = None) -> BuildCa:
+    """What the host trusts: the file named by the first CA variable that names one, else the
+    distribution's bundle where it exists."""
+    environ = os.environ if environ is None else environ
+    for name in HOST_CA_ENV:
+        value = environ.get(name, "")
+        if value and Path(value).is_file():
+            return BuildCa(Path(value), f"from {name}")
+    if DISTRIBUTION_CA_BUNDLE.is_file():
+        return BuildCa(DISTRIBUTION_CA_BUNDLE, "the distribution's bundle")
+    return BuildCa(None, "the host names no CA bundle")
 
 
 def _default_data_dir() -> Path:
@@ -109,7 +143,9 @@ class Settings(BaseSettings):
     base_image_python_trixie: str = "racetrack/base-python:trixie"
     # A plain Debian bookworm: the runtime of golang jobs that set system_dependencies.
     base_image_debian: str = "racetrack/base-minimal:bookworm"
-    extra_ca_bundle: Path | None = None  # given to image builds, e.g. a corporate proxy's CA
+    # The CA bundle image builds trust (pip, apt, git, go): unset, what the host trusts (host_ca_bundle),
+    # so builds behind a TLS-intercepting proxy work as the host does; a file; or "none" for no bundle.
+    extra_ca_bundle: str | None = None
     # Job image builds (jobtypes/): a Docker CLI whose `build` speaks BuildKit (DOCKER_BUILDKIT=1),
     # the time one image may take, and the repository prefix of job images.
     docker_build_cli: str = "/usr/bin/docker"
@@ -173,7 +209,7 @@ class Settings(BaseSettings):
     @field_validator("job_memory_max", "job_cpu_max")
     @classmethod
     def _a_quantity(cls, value: str, info) -> str:
-        from api.errors import InvalidInput
+        from core.errors import InvalidInput
         from stacks.quantities import memory_bytes, nano_cpus
 
         try:
@@ -181,6 +217,21 @@ class Settings(BaseSettings):
         except InvalidInput as exc:
             raise ValueError(f"RACETRACK_{info.field_name.upper()}: {exc.message}") from exc
         return value
+
+    @field_validator("extra_ca_bundle", mode="before")
+    @classmethod
+    def _a_ca_bundle_file(cls, value: Any) -> str | None:
+        if value is None or not str(value).strip():
+            return None
+        text = str(value).strip()
+        if text.lower() == CA_BUNDLE_OFF:
+            return CA_BUNDLE_OFF
+        if not Path(text).expanduser().is_file():
+            raise ValueError(
+                f"extra_ca_bundle: {text} is not a file. Set RACETRACK_EXTRA_CA_BUNDLE to a PEM CA bundle, "
+                f"to {CA_BUNDLE_OFF} to give image builds no CA bundle, or leave it unset for the host's"
+            )
+        return str(Path(text).expanduser())
 
     @field_validator("jobs_domain")
     @classmethod
@@ -205,6 +256,14 @@ class Settings(BaseSettings):
         return init_settings, env_settings, dotenv_settings, _YamlFileSource(settings_cls)
 
     # Derived values -----------------------------------------------------------------------
+
+    def build_ca(self) -> BuildCa:
+        """The CA bundle that image builds get: the setting's file, none, or the host's."""
+        if self.extra_ca_bundle == CA_BUNDLE_OFF:
+            return BuildCa(None, f"RACETRACK_EXTRA_CA_BUNDLE={CA_BUNDLE_OFF}")
+        if self.extra_ca_bundle:
+            return BuildCa(Path(self.extra_ca_bundle), "setting extra_ca_bundle")
+        return host_ca_bundle()
 
     @property
     def effective_database_url(self) -> str:
@@ -257,7 +316,10 @@ class Settings(BaseSettings):
 
     def build_settings(self) -> BuildSettings:
         """What job types and image builds are configured with (they read no settings themselves)."""
-        return BuildSettings.of(self)
+        ca = self.build_ca()
+        return dataclasses.replace(
+            BuildSettings.of(self), extra_ca_bundle=ca.path, ca_bundle_source=ca.source
+        )
 
     def signing_key(self) -> str:
         if self.auth_key is not None:
@@ -293,3 +355,15 @@ def managed_secret(data_dir: Path, name: str, *, generate: Callable[[], str] | N
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_or_exit() -> Settings:
+    """`get_settings()` for a process's start: a bad setting ends it with what to change, no traceback."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            print(f"racetrack: bad setting {where}: {message}", file=sys.stderr)
+        raise SystemExit(2) from None

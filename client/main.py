@@ -71,10 +71,12 @@ def _root(
 
 
 def _version_string() -> str:
-    try:
-        return metadata.version("racetrack-pulumi")
-    except metadata.PackageNotFoundError:
-        return "0.1.0"
+    for distribution in ("racetrack-pulumi", "racetrack-pulumi-client"):  # with the server, or alone
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return "0.1.0"
 
 
 @app.command("version")

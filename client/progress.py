@@ -7,6 +7,7 @@ line; otherwise each phase (and each new warning) is one plain line on stderr.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,15 @@ from client.errors import ClientError, Interrupted, ServerError, ServerUnreachab
 if TYPE_CHECKING:
     from client.http import Session
 
-__all__ = ["wait_for_operation", "failure", "sleep", "monotonic", "TIMEOUT_SECONDS"]
+__all__ = [
+    "wait_for_operation",
+    "failure",
+    "telling_lines",
+    "build_failure_fix",
+    "sleep",
+    "monotonic",
+    "TIMEOUT_SECONDS",
+]
 
 TIMEOUT_SECONDS = 60 * 60
 MAX_DELAY = 3.0
@@ -57,9 +66,10 @@ class _PlainDisplay:
 
     def build_log(self, text: str) -> None:
         lines = text.splitlines()
-        if output.state.verbose:
-            for line in lines[self.build_lines :]:
-                typer.echo(f"        | {line}", err=True)
+        new = [line for line in lines[self.build_lines :] if line.strip()]
+        # Every line with --verbose; else the newest one per poll, so a long build shows it moves.
+        for line in new if output.state.verbose else new[-1:]:
+            typer.echo(f"        | {line}", err=True)
         self.build_lines = len(lines)
 
     def tick(self) -> None:
@@ -121,6 +131,63 @@ class _LiveDisplay:
             self.console.print(f"{mark} {self.current} [dim]({monotonic() - self.phase_started:.0f}s)[/dim]")
 
 
+_STEP_PREFIX = re.compile(r"^#\d+ (\d+\.\d+ )?")
+_TELLING = re.compile(
+    r"error|failed|fatal|denied|not found|no matching distribution|certificate|x509|traceback|exception",
+    re.IGNORECASE,
+)
+_CERTIFICATE = re.compile(
+    r"certificate verify failed|x509:|SSL certificate problem|server certificate verification failed",
+    re.IGNORECASE,
+)
+
+
+def telling_lines(build_log: str, limit: int = 12) -> list[str]:
+    """The lines of a failed build's log that say why (BuildKit's step prefixes removed), else its end."""
+    lines = [_STEP_PREFIX.sub("", line).rstrip() for line in build_log.splitlines() if line.strip()]
+    picked: list[str] = []
+    for line in lines[-400:]:
+        if _TELLING.search(line) and line not in picked and not line.startswith("------"):
+            picked.append(line)
+    return (picked or lines)[-limit:]
+
+
+def build_failure_fix(build_log: str, error: str) -> str | None:
+    """What to do about a failed build, when the log says what kind of failure it is."""
+    if _CERTIFICATE.search(build_log) or _CERTIFICATE.search(error):
+        return (
+            "The image build could not verify a TLS certificate (a proxy or registry whose CA the build "
+            "did not trust; the error names the CA bundle it used). Give builds that CA: start the "
+            "platform with RACETRACK_EXTRA_CA_BUNDLE=<PEM bundle file> (by default builds get the host's "
+            "bundle, from SSL_CERT_FILE or /etc/ssl/certs/ca-certificates.crt), then deploy again."
+        )
+    return None
+
+
+_RESOURCE_STEP = re.compile(r"Resource (\S+) (creating|updating|replacing|creating replacement)\b")
+STARTING = "starting the job, waiting until it answers /live and /ready"
+
+
+def detailed_phase(phase: str | None, build_log: str) -> str | None:
+    """The server's one long phase ("building image and creating resources") split by what its log
+    shows Pulumi doing: building a job image, or starting a job's container (which counts as created
+    once the job answers /live and /ready)."""
+    if not phase or not phase.startswith("building image"):
+        return phase
+    detail = phase
+    for line in build_log.splitlines():
+        step = _RESOURCE_STEP.search(line)
+        if step is not None:
+            name = step.group(1)
+            if name.endswith("-image"):
+                detail = "building image"
+            elif name not in ("network",) and not name.startswith("racetrack-"):
+                detail = STARTING
+        elif line.startswith("building image "):
+            detail = "building image"
+    return detail
+
+
 def failure(action: str, record: dict[str, Any]) -> str:
     """`<action> failed during phase "<phase>": <error>` (without the phase part when none was reached)."""
     phase = record.get("phase")
@@ -162,14 +229,16 @@ def wait_for_operation(
                     if str(warning) not in seen_warnings:
                         seen_warnings.add(str(warning))
                         output.warn(str(warning))
-            phase = record.get("phase")
+            build_logs = record.get("build_logs")
+            log_grew = isinstance(build_logs, str) and build_logs != last_build
+            if log_grew:
+                last_build = str(build_logs)
+            phase = detailed_phase(record.get("phase"), last_build)
             if phase and phase != last_phase:
                 last_phase = str(phase)
                 display.phase(last_phase)
-            build_logs = record.get("build_logs")
-            if isinstance(build_logs, str) and build_logs != last_build:
-                last_build = build_logs
-                display.build_log(build_logs)
+            if log_grew:
+                display.build_log(last_build)
             status = str(record.get("status", "")).lower()
             if status in ("done", "failed"):
                 outcome = status == "done"

@@ -64,9 +64,7 @@ def _setup_images(settings: BuildSettings) -> set[str]:
     return {settings.base_image_python, settings.base_image_golang, settings.base_image_debian}
 
 
-def ensure_base_images(
-    dockerfile: Path, *, log: Callable[[str], None], settings: BuildSettings
-) -> None:
+def ensure_base_images(dockerfile: Path, *, log: Callable[[str], None], settings: BuildSettings) -> None:
     """Makes sure the platform's base images named in `dockerfile`'s FROM lines exist."""
     recipes = on_demand_images(settings)
     made_by_setup = _setup_images(settings)
@@ -144,8 +142,10 @@ def _ensure_built(recipe: OnDemandImage, *, log: Callable[[str], None], settings
             f"SUITE={recipe.suite}",
             "--build-arg",
             f"PACKAGES={recipe.packages}",
-            str(HERE),
         ]
+        if settings.extra_ca_bundle is not None:
+            command += ["--secret", f"id=ca_bundle,src={settings.extra_ca_bundle}"]
+        command.append(str(HERE))
         lines: list[str] = []
         process = subprocess.Popen(
             command,

@@ -42,10 +42,14 @@ RACETRACK_VERSION = "0.1.0"
 # The unprivileged user (and group) job images run as; no user of the host or base images has it.
 JOB_UID = 10000
 
-# Shell snippets the templates put in front of RUN commands that need the network or secrets.
+# Shell snippets the templates put in front of RUN commands that need the network or secrets. The CA
+# bundle (BuildSettings.extra_ca_bundle: by default what the host trusts) is a BuildKit secret, so it
+# layer; pip, requests, git and Go read it from these variables, apt from the options in $APT_CA.
 USE_CA = (
     "if [ -s /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle "
-    "SSL_CERT_FILE=/run/secrets/ca_bundle GIT_SSL_CAINFO=/run/secrets/ca_bundle; fi;"
+    "SSL_CERT_FILE=/run/secrets/ca_bundle REQUESTS_CA_BUNDLE=/run/secrets/ca_bundle "
+    "CURL_CA_BUNDLE=/run/secrets/ca_bundle GIT_SSL_CAINFO=/run/secrets/ca_bundle "
+    "APT_CA='-o Acquire::https::CAInfo=/run/secrets/ca_bundle'; fi;"
 )
 USE_BUILD_SECRETS = (
     "if [ -s /run/secrets/build_secrets ]; then set -a; . /run/secrets/build_secrets; set +a; fi;"
@@ -169,10 +173,13 @@ def plan_build(
     workspace = source.workspace
     _copy_jobtype_files(job_type, context / JOBTYPE_DIR_NAME)
     secrets: dict[str, Path] = {}
-    if settings.extra_ca_bundle:
-        if not Path(settings.extra_ca_bundle).is_file():
-            raise InvalidInput(f"setting extra_ca_bundle: file {settings.extra_ca_bundle} does not exist")
-        secrets["ca_bundle"] = Path(settings.extra_ca_bundle)
+    if settings.extra_ca_bundle is not None:
+        if not settings.extra_ca_bundle.is_file():
+            raise InvalidInput(
+                f"the CA bundle for image builds, {settings.describe_ca()}, is not a file: set "
+                "RACETRACK_EXTRA_CA_BUNDLE to a CA bundle file, or to none"
+            )
+        secrets["ca_bundle"] = settings.extra_ca_bundle
     if secret_build_env:
         secret_dir = workspace / "secrets"
         secret_dir.mkdir(mode=0o700, exist_ok=True)

@@ -23,7 +23,10 @@ class BuildSettings:
     base_image_python_trixie: str = "racetrack/base-python:trixie"
     base_image_golang: str = "racetrack/base-golang:bookworm"
     base_image_debian: str = "racetrack/base-minimal:bookworm"
+    # The CA bundle image builds trust (the platform passes what the host trusts unless told otherwise),
+    # and where that choice came from, for the messages of failed builds.
     extra_ca_bundle: Path | None = None
+    ca_bundle_source: str = ""
     docker_build_cli: str = "/usr/bin/docker"
     image_build_timeout: float = 1800.0
     job_image_prefix: str = "racetrack"
@@ -38,6 +41,11 @@ class BuildSettings:
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
+
+    def describe_ca(self) -> str:
+        """E.g. `/etc/ssl/certs/ca-certificates.crt (from SSL_CERT_FILE)`, for build errors and logs."""
+        where = f" ({self.ca_bundle_source})" if self.ca_bundle_source else ""
+        return f"{self.extra_ca_bundle or 'none'}{where}"
 
     def as_inputs(self) -> dict[str, Any]:
         """Plain values (strings, numbers, lists) for a Pulumi resource's inputs."""

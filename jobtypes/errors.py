@@ -9,4 +9,3 @@ __all__ = ["BuildFailed"]
 
 class BuildFailed(DeployFailed):
     """Raised when a job's image cannot be built (or a base image it needs cannot be made)."""
-

@@ -24,7 +24,7 @@ import pulumi
 from bootstrap_config import PlatformConfig
 
 from api.run import _docker_bridge_gateway
-from api.settings import Settings
+from api.settings import CA_BUNDLE_OFF, Settings
 from stacks.docker.resources import Container, Image, Network, Volume
 
 __all__ = ["declare", "platform_image_digest"]
@@ -63,17 +63,28 @@ def platform_image_digest(base_image: str, base_image_golang: str = "", goproxy:
     return _digest(_files(REPO, IMAGE_SOURCES), REPO, base_image=bases)
 
 
+def _ca_bundle(configured: str | None, settings: Settings) -> str:
+    """The CA bundle the platform's image builds and its job builds trust: racetrack:extraCaBundle (a
+    file, or "none"), else this machine's choice (Settings.build_ca: by default what the host trusts)."""
+    if configured is not None and configured.strip().lower() == CA_BUNDLE_OFF:
+        return ""
+    if configured:
+        if not Path(configured).is_file():
+            raise ValueError(
+                f"racetrack:extraCaBundle: {configured} is not a file; name a PEM CA bundle, set it to "
+                f"{CA_BUNDLE_OFF} for no bundle, or remove the key to use the host's"
+            )
+        return configured
+    ca = settings.build_ca()
+    return str(ca.path) if ca.path else ""
+
+
 def declare(config: PlatformConfig) -> dict:
     settings = Settings()  # this machine's settings: where `make setup` put the CLI, base images, CA bundle
     prefix = config.name_prefix
     labels = {"racetrack/platform": config.stack}
     base_image = config.get("baseImage", settings.base_image_python)
-    ca_bundle = config.get("extraCaBundle", str(settings.extra_ca_bundle or ""))
-    if ca_bundle and not Path(ca_bundle).is_file():
-        raise ValueError(
-            f"racetrack:extraCaBundle: file {ca_bundle} does not exist "
-            "(remove the key if builds need no extra CA)"
-        )
+    ca_bundle = _ca_bundle(config.get("extraCaBundle"), settings)
     secret_files = {"ca_bundle": ca_bundle} if ca_bundle else {}
     docker_cli = config.get("dockerCli", settings.docker_build_cli)
     pulumi_root = Path(config.get("pulumiRoot", str(settings.pulumi_root)))

@@ -42,7 +42,8 @@ def _provider(config: PlatformConfig) -> k8s.Provider:
         os.environ.pop("KUBECONFIG", None)
         path = Path(render_dir)
         if not path.is_absolute():
-            path = Path(pulumi.get_root_directory() or os.getcwd()) / path
+            # Relative to the checkout (scripts/platform.sh runs Pulumi in a project in the data directory).
+            path = Path(__file__).resolve().parents[1] / path
         return k8s.Provider("render", render_yaml_to_directory=str(path))
     return k8s.Provider("cluster", kubeconfig=config.get("kubeconfig"), context=config.get("context"))
 

@@ -28,6 +28,7 @@ rootfs_tarball() {  # name packages -> path of a cached tar of the root file sys
   local name="$1" packages="$2"
   local tar="$RACETRACK_CACHE_DIR/base-images/$name-$BASE_IMAGE_SUITE.tar"
   # A tar under 1 MB is a leftover of a failed debootstrap (an empty root), not a root file system.
+  lock_cache_entry "base-rootfs-$name-$BASE_IMAGE_SUITE"  # held until this $(...) subshell ends
   if [[ ! -s "$tar" || $(stat -c %s "$tar") -lt 1000000 ]]; then
     command -v debootstrap >/dev/null || { $SUDO apt-get update -qq; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq debootstrap >/dev/null; }
     local root; root="$(mktemp -d)"

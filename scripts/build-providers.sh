@@ -8,7 +8,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/versions.sh"
 export CGO_ENABLED=0 GOTOOLCHAIN=auto GOFLAGS=-buildvcs=false
 PULUMI="$RACETRACK_CACHE_DIR/pulumi/v$PULUMI_VERSION/bin/pulumi"
-export PULUMI_HOME="$RACETRACK_CACHE_DIR/pulumi-home"
+# The platform's plugin cache (Settings.pulumi_home); RACETRACK_PULUMI_HOME names another one.
+export PULUMI_HOME="${RACETRACK_PULUMI_HOME:-$RACETRACK_CACHE_DIR/pulumi-home}"
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 [[ -x "$PULUMI" ]] || { echo "pulumi CLI missing at $PULUMI: run scripts/build-pulumi.sh first" >&2; exit 1; }
 
@@ -21,11 +22,16 @@ install_plugin() {  # name version binary
 
 build_kubernetes() {
   local kv="$PULUMI_KUBERNETES_VERSION" out="$RACETRACK_CACHE_DIR/providers/kubernetes-v$PULUMI_KUBERNETES_VERSION"
+  if [[ -x "$PULUMI_HOME/plugins/resource-kubernetes-v$kv/pulumi-resource-kubernetes" ]]; then
+    echo "provider kubernetes v$kv: installed"; return
+  fi
+  lock_cache_entry "provider-kubernetes-v$kv"
   if [[ ! -x "$out/pulumi-resource-kubernetes" ]]; then
     # Only this pseudo-version of the provider module is served here; it is the v4.25.0 release.
     local pseudo="v4.0.0-20260115033456-f47bc2d6f199"
     [[ "$kv" == "4.25.0" ]] || { echo "no known provider commit for kubernetes $kv" >&2; exit 1; }
-    echo "provider kubernetes v$kv: building (first time only, about 10 minutes on 2 cores)"
+    echo "provider kubernetes v$kv: building from the Go module proxy, needed by Kubernetes targets only" \
+      "(first time only: 15-35 minutes on 2 cores; later runs reuse it)"
     local work="$RACETRACK_CACHE_DIR/src/kubernetes-v$kv"
     rm -rf "$work"; mkdir -p "$work" && cd "$work"
     go mod init local/k8sprov >/dev/null 2>&1

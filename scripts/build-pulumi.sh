@@ -6,9 +6,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/versions.sh"
 V="$PULUMI_VERSION"
 OUT="$RACETRACK_CACHE_DIR/pulumi/v$V"
-if [[ -x "$OUT/bin/pulumi" && -f "$OUT/.complete" ]]; then
-  echo "pulumi v$V: cached in $OUT"; exit 0
-fi
+cached() { [[ -x "$OUT/bin/pulumi" && -f "$OUT/.complete" ]]; }
+if cached; then echo "pulumi v$V: cached in $OUT"; exit 0; fi
+lock_cache_entry "pulumi-v$V"
+if cached; then echo "pulumi v$V: built meanwhile by another process, in $OUT"; exit 0; fi
 echo "pulumi v$V: building from the Go module proxy (first time only, about 10 minutes on 2 cores)"
 export CGO_ENABLED=0 GOTOOLCHAIN=auto GOFLAGS=-buildvcs=false
 work="$RACETRACK_CACHE_DIR/src/pulumi-v$V"

@@ -3,7 +3,8 @@
 # and pushes them when REGISTRY is set: $REGISTRY/platform:$TAG, $REGISTRY/platform-pub:$TAG (job pods'
 # auth sidecar: the Go gateway alone) and $REGISTRY/platform-postgres:$TAG. The Docker target builds
 # its own (platform/).
-# The CA bundle for pip and apt behind a proxy: RACETRACK_EXTRA_CA_BUNDLE (a BuildKit secret).
+# The CA bundle for pip, apt and Go behind a proxy (a BuildKit secret): what the host trusts, or the setting
+# RACETRACK_EXTRA_CA_BUNDLE (a file, or none), as for job builds (api/settings.py, Settings.build_ca).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 TAG="${TAG:-latest}"
@@ -15,7 +16,8 @@ docker_cli="${RACETRACK_DOCKER_BUILD_CLI:-/usr/bin/docker}"
 secret=()
 goproxy=()
 if [[ -n "${GOPROXY:-}" ]]; then goproxy=(--build-arg "GOPROXY=$GOPROXY"); fi
-if [[ -n "${RACETRACK_EXTRA_CA_BUNDLE:-}" ]]; then secret=(--secret "id=ca_bundle,src=$RACETRACK_EXTRA_CA_BUNDLE"); fi
+ca="$(cd "$root" && .venv/bin/python -c 'from api.settings import settings_or_exit; print(settings_or_exit().build_ca().path or "")')"
+if [[ -n "$ca" ]]; then secret=(--secret "id=ca_bundle,src=$ca"); fi
 build() {  # image dockerfile context [target]
   local target=()
   [[ -n "${4:-}" ]] && target=(--target "$4")

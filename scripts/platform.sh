@@ -3,7 +3,10 @@
 # on the platform program (Pulumi.yaml, platform/) with the environment it needs on this machine:
 # the CLI and our language host on PATH, the shared plugin cache, a file backend and a passphrase kept
 # in the data directory (generated on first use, mode 0600). Usage: scripts/platform.sh COMMAND [ARGS...]
-# with STACK (default: local) selecting the stack.
+# with STACK (default: local) selecting the stack. Pulumi runs in $RACETRACK_DATA_DIR/platform-project,
+# whose stack file starts as a copy of the tracked Pulumi.$STACK.yaml (scripts/platform_project.py): what
+# Pulumi writes for this installation (encryption salt, config set) stays with its state and passphrase,
+# and the checkout's files are never modified.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -24,7 +27,12 @@ export PATH="$bin:$PATH" PULUMI_HOME="$RACETRACK_CACHE_DIR/pulumi-home" PULUMI_B
   PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_PYTHON_CMD="$root/.venv/bin/python"
 # The dynamic providers (stacks/) run in processes the engine starts: they import this checkout.
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
-cd "$root"
+project="$("$root/.venv/bin/python" "$here/platform_project.py" "$root" "$RACETRACK_DATA_DIR" "$STACK")"
+cd "$project"
+# A Kubernetes stack needs the Kubernetes provider, which `make setup` leaves for its first use.
+if grep -qE '^\s*racetrack:target:\s*"?kubernetes' "Pulumi.$STACK.yaml" 2>/dev/null; then
+  bash "$here/build-providers.sh" kubernetes
+fi
 pulumi stack select "$STACK" >/dev/null 2>&1 || pulumi stack init "$STACK"
 command="${1:-preview}"; shift || true
 case "$command" in

@@ -87,7 +87,7 @@ def check_installed(config: EngineConfig, providers: tuple[str, ...] = ()) -> No
         if not os.access(plugin, os.X_OK):
             raise EngineMissing(
                 f"the Pulumi provider plugin {name} v{version} is not installed at {plugin}: "
-                "run `make setup` to build it"
+                f"run `make setup` (then `bash scripts/build-providers.sh {name}`) to build it"
             )
 
 
@@ -126,6 +126,10 @@ def open_stack(
 
     With `existing=True` a stack that does not exist raises NotFound instead of being created.
     """
+    if providers:
+        from stacks.providers import ensure_providers  # builds the Kubernetes provider on first use
+
+        ensure_providers(config, providers)
     check_installed(config, providers)
     opener = auto.select_stack if existing else auto.create_or_select_stack
     with translate_errors(f"{project}/{stack}"):

@@ -10,12 +10,12 @@ import uvicorn
 from api.data_dir import make_private
 from api.db import create_db_engine, session_factory
 from api.lifecycle.app import create_app
-from api.settings import get_settings
+from api.settings import settings_or_exit
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = get_settings()
+    settings = settings_or_exit()
     make_private(settings.data_dir)
     db_engine = create_db_engine(settings.effective_database_url)
     app = create_app(settings, db_engine=db_engine)

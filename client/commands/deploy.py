@@ -23,7 +23,7 @@ from client.manifest import (
     validate_manifest,
 )
 from client.plan import mask_secrets, render_plan
-from client.progress import failure, wait_for_operation
+from client.progress import build_failure_fix, failure, telling_lines, wait_for_operation
 
 __all__ = ["deploy", "preview", "validate", "BuildContextMethod"]
 
@@ -199,11 +199,19 @@ def deploy(
         title=f'Deploying job "{name}" v{version} to {session.lifecycle_url} (deployment {deploy_id})',
     )
     if str(record.get("status")).lower() == "failed":
-        hint = (
-            f"See the build log: racetrack build-logs {name} --version {version}{remote_flag(remote)}"
-            if record.get("phase")
-            else "It stopped before the build started; if the reason is unclear, ask your Racetrack admin."
-        )
+        full_log = f"racetrack build-logs {name} --version {version}{remote_flag(remote)}"
+        build_log = record.get("build_logs") if isinstance(record.get("build_logs"), str) else ""
+        if build_log:
+            typer.echo("The build log says:", err=True)
+            for line in telling_lines(build_log):
+                typer.echo(f"  | {line}", err=True)
+        fix = build_failure_fix(build_log or "", str(record.get("error") or ""))
+        if fix:
+            hint = f"{fix}\nThe whole build log: {full_log}"
+        elif record.get("phase"):
+            hint = f"See the build log: {full_log}"
+        else:
+            hint = "It stopped before the build started; if the reason is unclear, ask your Racetrack admin."
         raise OperationFailed(failure(f'deployment of job "{name}" v{version}', record), hint=hint)
     url, docs = job_urls(session, record, name, version)
     output.echo(f'Job "{name}" v{version} is deployed.')

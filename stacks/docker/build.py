@@ -27,9 +27,26 @@ from jobtypes.errors import BuildFailed
 __all__ = ["build_image", "build_images", "build_from_inputs"]
 
 _STEP_PREFIX = re.compile(r"^#\d+ (\d+\.\d+ )?")
-_ERROR_LINE = re.compile(
-    r"(ERROR|error:|Error:|SyntaxError|No matching distribution|not found)", re.IGNORECASE
+_CERTIFICATE_ERROR = (
+    r"CERTIFICATE_VERIFY_FAILED|certificate verify failed|x509: certificate|SSL certificate problem"
+    r"|server certificate verification failed|self[- ]signed certificate"
 )
+_ERROR_LINE = re.compile(
+    rf"(ERROR|error:|Error:|SyntaxError|No matching distribution|not found|{_CERTIFICATE_ERROR})",
+    re.IGNORECASE,
+)
+
+
+def _certificate_hint(lines: list[str], used: Path | None, settings: BuildSettings) -> str:
+    """For a build that failed on an untrusted certificate: the CA bundle it trusted, what changes it."""
+    if not any(re.search(_CERTIFICATE_ERROR, line, re.IGNORECASE) for line in lines[-300:]):
+        return ""
+    trusted = settings.describe_ca() if settings.extra_ca_bundle == used else str(used or "none")
+    return (
+        f". A TLS certificate was not trusted: this build trusted the CA bundle {trusted}. "
+        "Give image builds your proxy's or registry's CA with RACETRACK_EXTRA_CA_BUNDLE=<PEM bundle file> "
+        "(or add it to the host's trust store), restart the platform, then deploy again"
+    )
 
 
 def _summarise_failure(lines: list[str]) -> str:
@@ -109,7 +126,8 @@ def build_image(
         )
     if code != 0:
         raise BuildFailed(
-            f"building image {image.image} failed: {_summarise_failure(lines)}",
+            f"building image {image.image} failed: {_summarise_failure(lines)}"
+            + _certificate_hint(lines, image.secrets.get("ca_bundle"), settings),
             details="\n".join(lines[-100:]),
         )
     inspect = subprocess.run(

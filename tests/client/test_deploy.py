@@ -586,3 +586,70 @@ def test_local_build_context_never_packs_the_secret_env_files(rt, server, isolat
     with tarfile.open(fileobj=io.BytesIO(base64.b64decode(encoded)), mode="r:gz") as tar:
         names = sorted(tar.getnames())
     assert names == ["conf/other.txt", "entrypoint.py", "job.yaml"]
+
+
+def test_a_build_failing_on_a_certificate_shows_the_log_lines_and_the_ca_fix(
+    rt, server, isolated, job
+) -> None:
+    logged_in(isolated)
+    log = (
+        "#7 [3/9] RUN pip install -q -r /src/wrapper-requirements.txt\n"
+        "#7 1.20 WARNING: Retrying after connection broken by 'SSLError(SSLCertVerificationError(1, "
+        "'[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate in "
+        "certificate chain'))'\n"
+        "#7 4.51 ERROR: Could not find a version that satisfies the requirement uvicorn==0.30.0\n"
+        "#7 ERROR: process did not complete successfully: exit code: 1\n"
+    )
+    deploying(
+        server,
+        final={
+            "id": "d1",
+            "status": "failed",
+            "phase": "building image and creating resources",
+            "error": "building image failed: this build trusted the CA bundle none "
+            "(RACETRACK_EXTRA_CA_BUNDLE=none)",
+            "build_logs": log,
+        },
+    )
+    result = rt("deploy", str(job))
+    assert result.exit_code == 1
+    assert "The build log says:" in result.stderr
+    assert "  | WARNING: Retrying after connection broken by 'SSLError" in result.stderr
+    assert "  | ERROR: Could not find a version that satisfies the requirement uvicorn" in result.stderr
+    assert "RUN pip install" not in result.stderr  # lines that say nothing about why stay in the full log
+    assert "could not verify a TLS certificate" in result.stderr
+    assert "RACETRACK_EXTRA_CA_BUNDLE=<PEM bundle file>" in result.stderr
+    assert "this build trusted the CA bundle none" in result.stderr
+    assert "racetrack build-logs adder --version 0.0.1" in result.stderr
+
+
+def test_progress_splits_the_long_phase_into_building_and_starting(rt, server, isolated, job) -> None:
+    """The phases a first deploy goes through, as its log (Pulumi's own lines) shows them."""
+    logged_in(isolated)
+    phase = "building image and creating resources"
+    log = " +  pulumi-python:dynamic:Resource network creating (0s)\n"
+    log += " +  pulumi-python:dynamic:Resource job-adder-v-0-0-1-job-image creating (0s)\n"
+    log += "building image racetrack/job-entrypoint/adder:0.0.1-abc (job)\n#5 [2/9] RUN python3 -m venv\n"
+    started = log + " +  pulumi-python:dynamic:Resource job-adder-v-0-0-1-job-image created (8s)\n"
+    started += " +  pulumi-python:dynamic:Resource job-adder-v-0-0-1 creating (0s)\n"
+    server.on("POST", "/api/v1/deploy", {"id": "d1"}, status=202)
+    server.on_sequence(
+        "GET",
+        "/api/v1/deploy/d1",
+        [
+            {"id": "d1", "status": "in_progress", "phase": "fetching source code"},
+            {"id": "d1", "status": "in_progress", "phase": phase, "build_logs": log},
+            {"id": "d1", "status": "in_progress", "phase": phase, "build_logs": started},
+            DONE,
+        ],
+    )
+    result = rt("deploy", str(job))
+    assert result.exit_code == 0, result.output
+    phases = [line.split("] ", 1)[1] for line in result.stderr.splitlines() if line.startswith("[")]
+    assert phases == [
+        "fetching source code",
+        "building image",
+        "starting the job, waiting until it answers /live and /ready",
+        "post-deploy hooks",
+    ], result.stderr
+    assert "        | #5 [2/9] RUN python3 -m venv" in result.stderr  # the build's newest line

@@ -34,7 +34,6 @@ from tests.pub.servers import gateway_binary
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample" / "python-class"
-HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 REAL_HOME = os.environ.get("HOME", str(Path.home()))
 ADMIN_PASSWORD = "e2e-admin-Passw0rd"
 EXTERNAL_URL = os.environ.get("RACETRACK_E2E_LIFECYCLE_URL", "")
@@ -118,10 +117,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         "RACETRACK_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "RACETRACK_PUB_BINARY": gateway_binary(),  # built from this checkout
     }
-    if HOST_CA_BUNDLE.is_file():
-        env.setdefault(
-            "RACETRACK_EXTRA_CA_BUNDLE", str(HOST_CA_BUNDLE)
-        )  # builds behind an intercepting proxy
     processes: list[subprocess.Popen[bytes]] = []
     logs = []
     try:

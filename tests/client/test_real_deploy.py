@@ -22,7 +22,6 @@ lifecycle_process = pytest.importorskip(
 docker = pytest.importorskip("docker")
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample" / "python-class"
-HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 REAL_HOME = os.environ.get("HOME", str(Path.home()))  # read before the CLI tests' fixtures move HOME
 
 
@@ -58,8 +57,6 @@ def family() -> Iterator[str]:
 def lifecycle(tmp_path: Path) -> Iterator[object]:
     # the server keeps the real home: its Pulumi CLI and providers are cached there by `make setup`
     extra = {"HOME": REAL_HOME}
-    if HOST_CA_BUNDLE.is_file() and "RACETRACK_EXTRA_CA_BUNDLE" not in os.environ:
-        extra["RACETRACK_EXTRA_CA_BUNDLE"] = str(HOST_CA_BUNDLE)  # builds behind an intercepting proxy
     server = lifecycle_process.LifecycleProcess(tmp_path / "data", extra_env=extra).start()
     yield server
     server.stop()

@@ -23,16 +23,12 @@ from stacks.docker.build import build_images
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample"
-HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 RUN_ID = uuid.uuid4().hex[:8]
 
 
 def job_settings(data_dir: Path) -> Settings:
-    settings = Settings(data_dir=data_dir)
-    if settings.extra_ca_bundle is None and HOST_CA_BUNDLE.is_file():
-        # Builds on this machine go through an intercepting proxy whose CA is in the host bundle.
-        settings = settings.model_copy(update={"extra_ca_bundle": HOST_CA_BUNDLE})
-    return settings
+    # The defaults a user gets: builds trust the host's CA bundle without being told to.
+    return Settings(data_dir=data_dir)
 
 
 def load_manifest(folder: Path) -> dict[str, Any]:
@@ -68,7 +64,7 @@ def build_job(
         source,
         build_id=build_id or f"t{RUN_ID}-{uuid.uuid4().hex[:6]}",
         secret_build_env=secret_build_env,
-        settings=settings,
+        settings=settings.build_settings(),
         log=log.append,
     )
     started = time.monotonic()

@@ -87,7 +87,7 @@ def test_missing_entrypoint_fails_before_building(tmp_path: Path, settings: Sett
     (folder / "other.py").write_text("x = 1\n")
     source = jobtypes.unpack_build_context(tmp_path / "ws", jobtypes.pack_directory(folder))
     with pytest.raises(InvalidInput, match=r"jobtype_extra.entrypoint_path: file 'job.py' not found"):
-        jobtypes.plan_build(MANIFEST, source, build_id="x", settings=settings)
+        jobtypes.plan_build(MANIFEST, source, build_id="x", settings=settings.build_settings())
 
 
 def test_syntax_error_fails_the_build_with_the_line(tmp_path: Path, settings: Settings) -> None:

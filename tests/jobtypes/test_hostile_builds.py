@@ -86,7 +86,9 @@ def test_manifest_paths_stay_in_the_context(tmp_path: Path, field: str, value: s
     manifest = load_manifest(SAMPLES / "python-class")
     manifest["jobtype_extra"][field] = value
     with pytest.raises(InvalidInput, match=re.escape(message)) as caught:
-        jobtypes.plan_build(manifest, source, build_id="b", settings=Settings(data_dir=tmp_path / "d"))
+        jobtypes.plan_build(
+            manifest, source, build_id="b", settings=Settings(data_dir=tmp_path / "d").build_settings()
+        )
     assert caught.value.message.startswith(f"jobtype_extra.{field}: ") or "symbolic link" in message
 
 
@@ -155,7 +157,9 @@ def test_control_characters_in_template_values_are_refused_naming_the_field(
     source = jobtypes.unpack_build_context(tmp_path / "ws", folder_upload(SAMPLES / "python-class"))
     manifest = {**load_manifest(SAMPLES / "python-class"), **change}
     with pytest.raises(InvalidInput) as caught:
-        jobtypes.plan_build(manifest, source, build_id="b", settings=Settings(data_dir=tmp_path / "d"))
+        jobtypes.plan_build(
+            manifest, source, build_id="b", settings=Settings(data_dir=tmp_path / "d").build_settings()
+        )
     assert caught.value.message.startswith(f"{field}: holds a control character"), caught.value.message
 
 
@@ -163,7 +167,9 @@ def test_build_env_cannot_set_builder_options(tmp_path: Path) -> None:
     source = jobtypes.unpack_build_context(tmp_path / "ws", folder_upload(SAMPLES / "docker-proxy"))
     manifest = {**load_manifest(SAMPLES / "docker-proxy"), "build_env": {"BUILDKIT_SYNTAX": "evil/frontend"}}
     with pytest.raises(InvalidInput, match="build_env.BUILDKIT_SYNTAX: names starting with BUILDKIT_"):
-        jobtypes.plan_build(manifest, source, build_id="b", settings=Settings(data_dir=tmp_path / "d"))
+        jobtypes.plan_build(
+            manifest, source, build_id="b", settings=Settings(data_dir=tmp_path / "d").build_settings()
+        )
 
 
 def _cat(image: str, path: str) -> str:
@@ -275,7 +281,9 @@ def test_a_job_dockerfile_may_not_use_platform_images_or_internal_urls(
     env = {k: v.format(victim=victim_image) for k, v in build_env.items()}
     manifest = {**load_manifest(SAMPLES / "docker-proxy"), "build_env": env}
     with pytest.raises(InvalidInput, match=re.escape(refused)):
-        jobtypes.plan_build(manifest, source, build_id="b", settings=Settings(data_dir=tmp_path / "d"))
+        jobtypes.plan_build(
+            manifest, source, build_id="b", settings=Settings(data_dir=tmp_path / "d").build_settings()
+        )
 
 
 def test_stages_public_images_and_allow_list(tmp_path: Path) -> None:
@@ -287,11 +295,13 @@ def test_stages_public_images_and_allow_list(tmp_path: Path) -> None:
     folder = _docker_proxy_with(tmp_path, text)
     source = jobtypes.unpack_build_context(tmp_path / "ws", folder_upload(folder))
     manifest = load_manifest(SAMPLES / "docker-proxy")
-    plan = jobtypes.plan_build(manifest, source, build_id="b", settings=Settings(data_dir=tmp_path / "d"))
+    plan = jobtypes.plan_build(
+        manifest, source, build_id="b", settings=Settings(data_dir=tmp_path / "d").build_settings()
+    )
     assert plan.images[1].build_args["BUILDKIT_CACHE_MOUNT_NS"] == f"racetrack/{manifest['name']}"
     strict = Settings(data_dir=tmp_path / "d", job_dockerfile_allowed_images=["racetrack/base-*"])
     with pytest.raises(InvalidInput, match="'golang:1.22', which the setting job_dockerfile_allowed_images"):
-        jobtypes.plan_build(manifest, source, build_id="b", settings=strict)
+        jobtypes.plan_build(manifest, source, build_id="b", settings=strict.build_settings())
 
 
 # Build caches ---------------------------------------------------------------------------------------
@@ -315,7 +325,9 @@ def _build_user_module(tmp_path: Path, family: str, dockerfile: str, settings: S
     folder = _docker_proxy_with(tmp_path, dockerfile)
     source = jobtypes.unpack_build_context(tmp_path / f"ws-{family}", folder_upload(folder))
     manifest = {**load_manifest(SAMPLES / "docker-proxy"), "name": family}
-    plan = jobtypes.plan_build(manifest, source, build_id=uuid.uuid4().hex[:6], settings=settings)
+    plan = jobtypes.plan_build(
+        manifest, source, build_id=uuid.uuid4().hex[:6], settings=settings.build_settings()
+    )
     try:
         image = plan.images[1]
         image.build_args["NONCE"] = uuid.uuid4().hex  # the cache-mount step always runs

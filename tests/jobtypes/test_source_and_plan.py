@@ -113,7 +113,7 @@ def test_upload_round_trip_and_unsafe_members(tmp_path: Path) -> None:
 
 
 def test_plan_renders_dockerfile_with_cached_dependency_layer_and_secret_mounts(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", extra_ca_bundle=None)
+    settings = Settings(data_dir=tmp_path / "data")
     source = jobtypes.unpack_build_context(
         tmp_path / "ws", jobtypes.pack_directory(SAMPLES / "python-env-secrets")
     )

@@ -44,7 +44,8 @@ JOB_UID = 10000
 
 # Shell snippets the templates put in front of RUN commands that need the network or secrets. The CA
 # bundle (BuildSettings.extra_ca_bundle: by default what the host trusts) is a BuildKit secret, so it
-# layer; pip, requests, git and Go read it from these variables, apt from the options in $APT_CA.
+# reaches no layer; pip, requests, git and Go read it from these variables, apt from the options in
+# $APT_CA.
 USE_CA = (
     "if [ -s /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle "
     "SSL_CERT_FILE=/run/secrets/ca_bundle REQUESTS_CA_BUNDLE=/run/secrets/ca_bundle "

@@ -21,6 +21,8 @@ import yaml
 from jobtypes.source import pack_directory
 from tests.deployer.lifecycle_process import LifecycleProcess, remove_job_families
 
+pytestmark = pytest.mark.engine
+
 SAMPLE = Path(__file__).resolve().parents[2] / "sample" / "python-class"
 
 

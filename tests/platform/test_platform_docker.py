@@ -21,6 +21,8 @@ from jobtypes.source import pack_directory
 
 from .conftest import REPO, PulumiRun
 
+pytestmark = pytest.mark.engine
+
 SAMPLE = REPO / "sample" / "python-class"
 
 

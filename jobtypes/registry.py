@@ -103,9 +103,7 @@ def _plugins_dir(settings: Settings) -> Path:
 def _read_manifest(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
     names = set(archive.namelist())
     if "plugin-manifest.yaml" not in names:
-        raise InvalidInput(
-            f"{source} is not a Racetrack plugin: plugin-manifest.yaml is missing ({_LAYOUT})"
-        )
+        raise InvalidInput(f"{source} is not a Racetrack plugin: plugin-manifest.yaml is missing ({_LAYOUT})")
     if "plugin.py" not in names:
         raise InvalidInput(f"{source} is not a Racetrack plugin: plugin.py is missing ({_LAYOUT})")
     try:

@@ -155,7 +155,7 @@ class DeployEngine:
             while not self._monitor_stop.wait(interval):
                 try:
                     self.check_jobs()
-                except Exception:  # noqa: BLE001 - the monitor must outlive a failed round
+                except Exception:
                     logger.exception("job monitor round failed")
 
         threading.Thread(target=loop, name="monitor", daemon=True).start()
@@ -209,7 +209,7 @@ class DeployEngine:
                 raise InvalidInput(f"unknown operation kind {kind!r}")
         except PlatformError as exc:
             self._fail(deployment_id, exc.message + (f"\n{exc.details}" if exc.details else ""))
-        except Exception as exc:  # noqa: BLE001 - the deployment must end visibly, whatever broke
+        except Exception as exc:
             logger.exception("deployment %s failed unexpectedly", deployment_id)
             self._fail(deployment_id, f"internal error: {type(exc).__name__}: {exc}")
         finally:
@@ -247,7 +247,8 @@ class DeployEngine:
                 family = ensure_family(session, name)
                 known = current_spec(session, family, target, self.sealer, {}).version(version)
             if not secret_vars and known is not None:
-                # A redeploy from the dashboard or the API has no client to send secrets: keep the recorded ones.
+                # A redeploy from the dashboard or the API has no client to send secrets:
+                # keep the recorded ones.
                 secret_runtime = {k: v for k, v in known.run.secret_env.items() if k != "AUTH_TOKEN"}
             clash = sorted(RESERVED_ENV.intersection(secret_runtime))
             if clash:
@@ -603,7 +604,8 @@ class DeployEngine:
                     None,
                     [
                         deployment.warnings,
-                        f"nothing changed: revision {revision} stays in force (reconcile the job to re-apply it)",
+                        f"nothing changed: revision {revision} stays in force "
+                        "(reconcile the job to re-apply it)",
                     ],
                 )
             )

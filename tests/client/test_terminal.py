@@ -67,7 +67,7 @@ def fake_lifecycle() -> Iterator[tuple[FakeServer, str]]:
         ),
     )
 
-    def authed(answer):  # noqa: ANN001, ANN202
+    def authed(answer):
         def handler(request: httpx.Request) -> httpx.Response:
             if request.headers.get("x-racetrack-auth") != "tok-admin":
                 return httpx.Response(

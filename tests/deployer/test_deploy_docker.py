@@ -50,7 +50,8 @@ def _job_dir(
     if init_error:
         code = code.replace(
             "class AdderModel:",
-            "class AdderModel:\n    def __init__(self):\n        raise RuntimeError('model file is missing')\n",
+            "class AdderModel:\n    def __init__(self):\n"
+            "        raise RuntimeError('model file is missing')\n",
         )
     (folder / "adder.py").write_text(code)
     manifest = yaml.safe_load((folder / "job.yaml").read_text())

@@ -126,7 +126,7 @@ def test_python_chain_calls_adder_through_pub(build_sample: Callable[..., Built]
     seen: dict[str, Any] = {}
 
     class FakePub(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             seen["path"] = self.path
             seen["auth"] = self.headers.get("X-Racetrack-Auth")
             seen["tracing"] = self.headers.get("X-Request-Tracing-Id")

@@ -1,10 +1,11 @@
 # The two commands a newcomer needs: `make run` starts the platform, `make test` runs the tests.
+# While coding: `make test-fast` (no Docker, Pulumi or browser; one worker per core) and `make lint`.
 SHELL := /bin/bash
 PY := .venv/bin/python
 export RACETRACK_DATA_DIR ?= $(HOME)/.local/share/racetrack
 export RACETRACK_CACHE_DIR ?= $(HOME)/.cache/racetrack
 
-.PHONY: setup run test bench clean platform-up platform-preview platform-destroy platform-output platform-config platform-images
+.PHONY: setup run test test-fast lint bench clean platform-up platform-preview platform-destroy platform-output platform-config platform-images
 
 setup:
 	@bash scripts/setup.sh
@@ -12,8 +13,22 @@ setup:
 run: setup
 	$(PY) -m api.run
 
+# Every skip is listed with its reason (pytest's -ra, set in pyproject.toml), so CI's summary counts it.
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -m "not engine and not browser" -n auto $(PYTEST_ARGS)
+
+# Any finding fails: ruff (rules and formatting), mypy --strict (packages listed in pyproject.toml),
+# gofmt and go vet on pub's gateway.
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	@unformatted="$$(gofmt -l api/pub/gateway)"; \
+	  if [[ -n "$$unformatted" ]]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	cd api/pub/gateway && GOFLAGS=-mod=readonly go vet ./...
 
 bench: setup
 	$(PY) -m tests.bench $(BENCH_ARGS)

@@ -10,7 +10,6 @@ async-call service.
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import os
 import signal
@@ -38,12 +37,11 @@ def _docker_bridge_gateway() -> str | None:
 
 def commands() -> list[list[str]]:
     settings = get_settings()
-    found = [name for name in COMPONENTS if importlib.util.find_spec(name) is not None]
-    runs = [[sys.executable, "-m", name] for name in found]
-    if "api.pub" in found and os.environ.get("RACETRACK_PUB_BRIDGE", "true").lower() != "false":
+    runs = [[sys.executable, "-m", name] for name in COMPONENTS]
+    if os.environ.get("RACETRACK_PUB_BRIDGE", "true").lower() != "false":
         gateway = _docker_bridge_gateway()
         if gateway and gateway != settings.pub_host:
-            pub = runs[found.index("api.pub")]
+            pub = runs[COMPONENTS.index("api.pub")]
             pub += ["--host", settings.pub_host, "--host", gateway, "--port", str(settings.pub_port)]
     return runs
 

@@ -1,14 +1,15 @@
 """How a job's code becomes an image: job types, their templates and runtime wrappers.
 
-The deploy engine calls, in order:
+The deploy engine (api/deployer) calls:
 
     source = fetch_git_source(workspace, remote=..., branch=..., directory=..., username=..., token=...)
              # or unpack_build_context(workspace, encoded_tar_gz)
-    plan = plan_build(manifest, source, build_id=deployment_id, secret_build_env=..., log=append_log)
-    # the infrastructure target builds plan.images (on Docker: stacks.docker.build.build_image)
+    plan = plan_build(manifest, source, build_id=..., secret_build_env=..., settings=..., log=append_log)
     env = job_runtime_env(manifest, pub_url=..., auth_token=..., job_type_env=plan.runtime_env, ...)
-    containers = job_containers(plan, name=container_name, env=env)
-    plan.cleanup()
+
+and the infrastructure target builds `plan.images` (on Docker: stacks/docker/build.py in the stack).
+`build_images` and `job_containers` build and describe the containers without Pulumi (tests, bench).
+Job types come from `registry`: the built-in ones plus the plugins in data_dir/plugins.
 """
 
 from ._base import JOB_PORT, ImageSpec, JobType, JobTypeExtra

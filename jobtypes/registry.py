@@ -17,9 +17,11 @@ from __future__ import annotations
 import fnmatch
 import importlib.util
 import io
+import logging
 import re
 import shutil
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,7 @@ __all__ = [
     "install_plugin",
     "list_job_types",
     "list_plugins",
+    "read_plugin_manifest",
     "remove_plugin",
     "resolve_job_type",
 ]
@@ -52,6 +55,8 @@ __all__ = [
 BUILTIN_VERSION = "1.0.0"
 _PLUGIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MAX_PLUGIN_BYTES = 512 * 1024 * 1024  # unpacked
+_LAYOUT = "a plugin ZIP holds plugin-manifest.yaml and plugin.py at its root"
+logger = logging.getLogger(__name__)
 
 
 def builtin_job_types() -> list[JobType]:
@@ -88,6 +93,7 @@ class _PluginExtra(JobTypeExtra):
 # Plugin loading ---------------------------------------------------------------------------------
 
 _loaded: dict[Path, tuple[float, PluginInfo, list[JobType]]] = {}
+_broken: dict[Path, float] = {}  # zips found on disk that do not load, warned about once per version
 
 
 def _plugins_dir(settings: BuildSettings) -> Path | None:
@@ -97,12 +103,13 @@ def _plugins_dir(settings: BuildSettings) -> Path | None:
 def _read_manifest(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
     names = set(archive.namelist())
     if "plugin-manifest.yaml" not in names:
-        raise InvalidInput(
-            f"{source} is not a Racetrack plugin: plugin-manifest.yaml is missing at the top of the zip"
-        )
+        raise InvalidInput(f"{source} is not a Racetrack plugin: plugin-manifest.yaml is missing ({_LAYOUT})")
     if "plugin.py" not in names:
-        raise InvalidInput(f"{source} is not a Racetrack plugin: plugin.py is missing at the top of the zip")
-    manifest = yaml.safe_load(archive.read("plugin-manifest.yaml")) or {}
+        raise InvalidInput(f"{source} is not a Racetrack plugin: plugin.py is missing ({_LAYOUT})")
+    try:
+        manifest = yaml.safe_load(archive.read("plugin-manifest.yaml")) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{source}: plugin-manifest.yaml is not valid YAML: {exc}") from None
     if not isinstance(manifest, dict) or not manifest.get("name") or not manifest.get("version"):
         raise InvalidInput(f"{source}: plugin-manifest.yaml must set name and version")
     if not _PLUGIN_NAME.fullmatch(str(manifest["name"])) or not _PLUGIN_NAME.fullmatch(
@@ -114,13 +121,13 @@ def _read_manifest(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
     return manifest
 
 
-def _load_plugin(zip_path: Path) -> tuple[PluginInfo, list[JobType]]:
+def _load_plugin(zip_path: Path, source: str | None = None) -> tuple[PluginInfo, list[JobType]]:
     mtime = zip_path.stat().st_mtime
     cached = _loaded.get(zip_path)
     if cached and cached[0] == mtime:
         return cached[1], cached[2]
     with zipfile.ZipFile(zip_path) as archive:
-        manifest = _read_manifest(archive, zip_path.name)
+        manifest = _read_manifest(archive, source or zip_path.name)
         target = zip_path.parent / ".extracted" / f"{manifest['name']}-{manifest['version']}"
         if target.exists():
             shutil.rmtree(target)
@@ -131,18 +138,21 @@ def _load_plugin(zip_path: Path) -> tuple[PluginInfo, list[JobType]]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    origin = f"plugin {manifest['name']} {manifest['version']}"
     try:
         spec.loader.exec_module(module)
         plugin = module.Plugin()
-    except Exception as exc:
-        raise InvalidInput(f"plugin {zip_path.name} cannot be loaded: {type(exc).__name__}: {exc}") from None
-    plugin.plugin_dir = target
-    plugin.plugin_manifest = manifest
-    plugin.config_path = target / "config.yaml"
-    origin = f"plugin {manifest['name']} {manifest['version']}"
-    job_types = (
-        _plugin_job_types(plugin, target, origin) if callable(getattr(plugin, "job_types", None)) else []
-    )
+        plugin.plugin_dir = target
+        plugin.plugin_manifest = manifest
+        plugin.config_path = target / "config.yaml"
+        job_types = (
+            _plugin_job_types(plugin, target, origin) if callable(getattr(plugin, "job_types", None)) else []
+        )
+    except InvalidInput:
+        raise
+    except Exception as exc:  # noqa: BLE001 - plugin code may raise anything; name it for the uploader
+        problem = f"{type(exc).__name__}: {exc}"
+        raise InvalidInput(f"plugin {source or zip_path.name} cannot be loaded: {problem}") from None
     info = PluginInfo(
         name=str(manifest["name"]),
         version=str(manifest["version"]),
@@ -193,23 +203,46 @@ def _plugin_job_types(plugin: Any, plugin_dir: Path, origin: str) -> list[JobTyp
     return result
 
 
-def list_plugins(*, settings: BuildSettings) -> list[PluginInfo]:
-    """Plugins stored in `data_dir/plugins`, loaded (and reloaded when their zip changes)."""
+def _installed(settings: BuildSettings) -> list[tuple[PluginInfo, list[JobType]]]:
+    """The plugins in `data_dir/plugins` that load; one that does not is skipped with a warning, so a
+    broken zip put there by hand never takes the built-in job types down with it."""
     folder = _plugins_dir(settings)
     if folder is None or not folder.is_dir():
         return []
-    return [_load_plugin(path)[0] for path in sorted(folder.glob("*.zip"))]
+    result = []
+    for path in sorted(folder.glob("*.zip")):
+        try:
+            result.append(_load_plugin(path))
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, the others keep working
+            mtime = path.stat().st_mtime if path.exists() else 0.0
+            if _broken.get(path) != mtime:
+                _broken[path] = mtime
+                problem = exc.message if isinstance(exc, InvalidInput) else f"{type(exc).__name__}: {exc}"
+                logger.warning("plugin %s is skipped: %s; remove or replace it", path, problem)
+    return result
+
+
+def list_plugins(*, settings: BuildSettings) -> list[PluginInfo]:
+    """Plugins stored in `data_dir/plugins`, loaded (and reloaded when their zip changes)."""
+    return [info for info, _ in _installed(settings)]
+
+
+def read_plugin_manifest(content: bytes, filename: str | None = None) -> dict[str, Any]:
+    """The plugin-manifest.yaml of a plugin zip, checked for the files a plugin needs."""
+    source = filename or "the upload"
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            return _read_manifest(archive, source)
+    except zipfile.BadZipFile:
+        raise InvalidInput(f"{source} is not a ZIP file ({_LAYOUT})") from None
 
 
 def install_plugin(
     content: bytes, filename: str | None = None, *, replace: bool = False, settings: BuildSettings
 ) -> PluginInfo:
-    """Stores an uploaded plugin zip in `data_dir/plugins` and loads it; bad zips are refused."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            manifest = _read_manifest(archive, filename or "the upload")
-    except zipfile.BadZipFile:
-        raise InvalidInput(f"{filename or 'the upload'} is not a zip file") from None
+    """Stores an uploaded plugin zip in `data_dir/plugins` once it loads; bad zips are refused and leave
+    the installed plugins as they were."""
+    manifest = read_plugin_manifest(content, filename)
     folder = _plugins_dir(settings)
     if folder is None:
         raise InvalidInput("installing a job type plugin needs a data directory (settings.data_dir)")
@@ -217,28 +250,36 @@ def install_plugin(
     path = folder / f"{manifest['name']}-{manifest['version']}.zip"
     if path.exists() and not replace:
         raise AlreadyExists(f"plugin {manifest['name']} {manifest['version']} is already installed")
-    partial = path.with_suffix(".partial")
-    partial.write_bytes(content)
-    partial.replace(path)
-    try:
-        return _load_plugin(path)[0]
-    except Exception:
-        path.unlink(missing_ok=True)
-        _loaded.pop(path, None)
-        raise
+    # Loaded from a staging folder first: a plugin that fails never replaces one that works.
+    with tempfile.TemporaryDirectory(prefix=".staging-", dir=folder) as staging:
+        staged = Path(staging) / path.name
+        staged.write_bytes(content)
+        try:
+            _load_plugin(staged, filename)
+        finally:
+            _loaded.pop(staged, None)
+        staged.replace(path)
+    _broken.pop(path, None)
+    return _load_plugin(path)[0]
 
 
 def remove_plugin(name: str, version: str | None = None, *, settings: BuildSettings) -> None:
-    removed = False
-    for info in list_plugins(settings=settings):
-        if info.name == name and (version is None or info.version == version):
-            info.zip_path.unlink(missing_ok=True)
-            _loaded.pop(info.zip_path, None)
-            shutil.rmtree(
-                info.zip_path.parent / ".extracted" / f"{info.name}-{info.version}", ignore_errors=True
-            )
-            removed = True
-    if not removed:
+    found = {
+        (info.zip_path, f"{info.name}-{info.version}")
+        for info in list_plugins(settings=settings)
+        if info.name == name and (version is None or info.version == version)
+    }
+    folder = _plugins_dir(settings)
+    by_name = folder / f"{name}-{version}.zip" if folder is not None else None
+    # Also one that was skipped because it does not load.
+    if version is not None and by_name is not None and by_name.is_file():
+        found.add((by_name, by_name.stem))
+    for zip_path, stem in found:
+        zip_path.unlink(missing_ok=True)
+        _loaded.pop(zip_path, None)
+        _broken.pop(zip_path, None)
+        shutil.rmtree(zip_path.parent / ".extracted" / stem, ignore_errors=True)
+    if not found:
         raise NotFound(f"plugin {name}{' ' + version if version else ''} is not installed")
 
 
@@ -248,10 +289,8 @@ def remove_plugin(name: str, version: str | None = None, *, settings: BuildSetti
 def list_job_types(*, settings: BuildSettings) -> list[JobType]:
     """Every job type available: built-in first, then those of installed plugins."""
     types = builtin_job_types()
-    folder = _plugins_dir(settings)
-    if folder is not None and folder.is_dir():
-        for path in sorted(folder.glob("*.zip")):
-            types.extend(_load_plugin(path)[1])
+    for _, plugin_types in _installed(settings):
+        types.extend(plugin_types)
     return types
 
 

@@ -235,17 +235,14 @@ def declare(config: PlatformConfig) -> dict:
         config.lifecycle_port,
         [postgres],
     )
-    components = [lifecycle]
-    has_pub = (REPO / "api" / "pub" / "__main__.py").is_file()
-    if has_pub:
-        pub = ["python", "-m", "api.pub", "--host", "127.0.0.1"]
-        gateway = _docker_bridge_gateway()
-        if gateway:
-            # Jobs call other jobs through pub at host.docker.internal (the default bridge's gateway),
-            # as with `make run`: the same pub also listens there, reachable from local containers only.
-            pub += ["--host", gateway]
-        pub += ["--port", str(config.pub_port)]
-        components.append(component("pub", pub, [data_mount], "/pub/live", config.pub_port, [lifecycle]))
+    pub = ["python", "-m", "api.pub", "--host", "127.0.0.1"]
+    gateway = _docker_bridge_gateway()
+    if gateway:
+        # Jobs call other jobs through pub at host.docker.internal (the default bridge's gateway),
+        # as with `make run`: the same pub also listens there, reachable from local containers only.
+        pub += ["--host", gateway]
+    pub += ["--port", str(config.pub_port)]
+    components = [lifecycle, component("pub", pub, [data_mount], "/pub/live", config.pub_port, [lifecycle])]
     components.append(
         component(
             "dashboard",
@@ -260,9 +257,7 @@ def declare(config: PlatformConfig) -> dict:
     outputs = {
         "lifecycleUrl": f"http://127.0.0.1:{config.lifecycle_port}/lifecycle",
         "dashboardUrl": f"http://127.0.0.1:{config.dashboard_port}/dashboard",
-        "pubUrl": f"http://127.0.0.1:{config.pub_port}/pub"
-        if has_pub
-        else "pub is not part of this checkout",
+        "pubUrl": f"http://127.0.0.1:{config.pub_port}/pub",
         "adminUsername": config.admin_username,
         "adminPassword": secrets["adminPassword"],
         "adminToken": (

@@ -45,7 +45,7 @@ class EngineConfig:
     passphrase: str = field(repr=False)
 
     @classmethod
-    def from_settings(cls, settings) -> EngineConfig:  # noqa: ANN001 - api.settings.Settings
+    def from_settings(cls, settings) -> EngineConfig:
         return cls(
             pulumi_root=settings.pulumi_root,
             pulumi_home=settings.pulumi_home,

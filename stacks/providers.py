@@ -14,8 +14,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from api.errors import EngineMissing
+from stacks.errors import EngineMissing
+
+if TYPE_CHECKING:  # stacks.engine installs providers through this module
+    from stacks.engine import EngineConfig
 
 __all__ = ["ensure_providers", "plugin_path"]
 
@@ -32,7 +36,7 @@ def _stderr(line: str) -> None:
 
 
 def ensure_providers(
-    config,  # noqa: ANN001 - stacks.engine.EngineConfig
+    config: EngineConfig,
     providers: tuple[str, ...],
     *,
     log: Callable[[str], None] = _stderr,

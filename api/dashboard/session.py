@@ -87,8 +87,8 @@ def clear_auth_cookie(request: Request, response: Response) -> None:
     cookies.delete_cookie(request, response, cookies.SESSION)
 
 
-def redirect(request: Request, name: str, **params: Any) -> RedirectResponse:
-    return RedirectResponse(str(request.app.url_path_for(name, **params)), status_code=303)
+def redirect(request: Request, route: str, /, **params: Any) -> RedirectResponse:
+    return RedirectResponse(str(request.app.url_path_for(route, **params)), status_code=303)
 
 
 def flash(request: Request, response: Response, message: str, kind: str = "info") -> Response:

@@ -171,7 +171,7 @@ class DeployEngine:
                 raise InvalidInput(f"unknown operation kind {kind!r}")
         except PlatformError as exc:
             self._fail(deployment_id, exc.message + (f"\n{exc.details}" if exc.details else ""))
-        except Exception as exc:  # noqa: BLE001 - the deployment must end visibly, whatever broke
+        except Exception as exc:
             logger.exception("deployment %s failed unexpectedly", deployment_id)
             self._fail(deployment_id, f"internal error: {type(exc).__name__}: {exc}")
         finally:
@@ -395,7 +395,8 @@ class DeployEngine:
                     None,
                     [
                         deployment.warnings,
-                        f"nothing changed: revision {revision} stays in force (reconcile the job to re-apply it)",
+                        f"nothing changed: revision {revision} stays in force "
+                        "(reconcile the job to re-apply it)",
                     ],
                 )
             )
@@ -425,6 +426,7 @@ class DeployEngine:
             log=lambda line: append_line(log_path, line),
             settings=self.settings.build_settings(),
         )
+
     def _phase(self, deployment_id: str, phase: str) -> None:
         with session_scope(self.sessions) as session:
             set_deployment_phase(session, deployment_id, phase)

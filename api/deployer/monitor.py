@@ -31,7 +31,7 @@ class JobMonitor:
             while not self._stop.wait(interval):
                 try:
                     self.check_jobs()
-                except Exception:  # noqa: BLE001 - the monitor must outlive a failed round
+                except Exception:
                     logger.exception("job monitor round failed")
 
         threading.Thread(target=loop, name="monitor", daemon=True).start()
@@ -45,7 +45,7 @@ class JobMonitor:
     def _checked_safely(self) -> None:
         try:
             self.check_jobs()
-        except Exception:  # noqa: BLE001 - the monitor must outlive a failed round
+        except Exception:
             logger.exception("job monitor round failed")
 
     def stop(self) -> None:

@@ -107,7 +107,11 @@ def create_app(
     app.include_router(health, prefix=BASE_PATH)
     app.include_router(health, include_in_schema=False)
 
-    app.mount(f"{BASE_PATH}/docs/static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-ui")
+    app.mount(
+        f"{BASE_PATH}/docs/static",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger-ui",
+    )
 
     @app.get(f"{BASE_PATH}/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

@@ -146,7 +146,9 @@ class DeploymentOut(BaseModel):
     revision_number: int | None
     manifest_yaml: str | None
     preview: dict[str, Any] | None
-    build_logs: str | None = Field(default=None, description=f"the last {BUILD_LOG_LINES} lines of the build log")
+    build_logs: str | None = Field(
+        default=None, description=f"the last {BUILD_LOG_LINES} lines of the build log"
+    )
     create_time: int | None
     update_time: int | None
     job: JobOut | None = None

@@ -159,7 +159,7 @@ class AsyncService:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.startup()
-                except Exception as exc:  # reported to the server, which stops
+                except Exception as exc:  # noqa: BLE001 - reported to the server, which stops
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})

@@ -131,7 +131,8 @@ class AsyncCallStore:
             return None
         if response.status_code != 200:
             raise StoreError(f"the lifecycle answered {response.status_code} for task {task_id}")
-        return response.json()
+        task: dict[str, Any] = response.json()
+        return task
 
     async def readable(self, task_id: str, reader_token: str | None) -> bool:
         """Whether the holder of `reader_token` (None: an anonymous reader) may see the task; False also
@@ -476,8 +477,8 @@ class AsyncCalls:
                 )
                 break
             except httpx.TimeoutException:
-                limit = self._config.job_timeout
-                self._finish(task, error=f"request to a job timed out: no answer within {limit:g} s")
+                waited = self._config.job_timeout
+                self._finish(task, error=f"request to a job timed out: no answer within {waited:g} s")
                 break
             except httpx.HTTPError as exc:
                 self._finish(task, error=f"connection broken: {exc.__class__.__name__}: {exc}")

@@ -22,7 +22,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from pathlib import Path
 
 import uvicorn
@@ -43,10 +43,10 @@ class BinaryNotFound(Exception):
     """No gateway binary where pub looks for it."""
 
 
-def find_binary(environ: dict[str, str] | None = None) -> str:
+def find_binary(given_environ: Mapping[str, str] | None = None) -> str:
     """RACETRACK_PUB_BINARY, else racetrack-pub next to this Python (the virtualenv, where
     `make setup` links it), else on PATH."""
-    environ = os.environ if environ is None else environ
+    environ = os.environ if given_environ is None else given_environ
     given = environ.get("RACETRACK_PUB_BINARY")
     if given:
         if os.access(given, os.X_OK) and Path(given).is_file():
@@ -141,12 +141,10 @@ def _serve(config: PubConfig, binary: str, listen: list[str], log_level: str) ->
     if server.signalled:
         return 0
     if not died:  # the async service could not start; uvicorn has said why
-        print("Error: pub's async-call service stopped; stopping pub", file=sys.stderr)  # noqa: T201
+        print("Error: pub's async-call service stopped; stopping pub", file=sys.stderr)
         return 1
     code = child.returncode
-    print(  # noqa: T201
-        f"Error: pub's gateway ({binary}) exited with status {code}; stopping pub", file=sys.stderr
-    )
+    print(f"Error: pub's gateway ({binary}) exited with status {code}; stopping pub", file=sys.stderr)
     return code if code and code > 0 else 1
 
 
@@ -174,10 +172,10 @@ def main(argv: list[str] | None = None) -> None:
         config = PubConfig.from_settings(settings, sidecar=args.sidecar)
         binary = find_binary()
     except PlatformError as exc:
-        print(f"Error: {exc.message}", file=sys.stderr)  # noqa: T201
+        print(f"Error: {exc.message}", file=sys.stderr)
         raise SystemExit(1) from None
     except BinaryNotFound as exc:
-        print(f"Error: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"Error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     port = args.port or (config.sidecar and settings.pub_sidecar_port) or settings.pub_port
     listen = [_join(host, port) for host in (args.host or [settings.pub_host])]

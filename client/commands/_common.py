@@ -43,7 +43,7 @@ def complete_job_name(incomplete: str) -> list[str]:
         jobs = session.api.get("job")
         names = sorted({str(j.get("name")) for j in jobs if isinstance(j, dict)})
         return [n for n in names if n.startswith(incomplete)]
-    except Exception:  # completion must never print a traceback into the user's shell
+    except Exception:  # noqa: BLE001 - completion must never print a traceback into the user's shell
         return []
     finally:
         close_all()
@@ -55,7 +55,7 @@ def complete_remote(incomplete: str) -> list[str]:
 
     try:
         config = load_config()
-    except Exception:  # a broken config file must not break the user's shell
+    except Exception:  # noqa: BLE001 - a broken config file must not break the user's shell
         return []
     candidates = list(config.lifecycle_url_aliases) + sorted(config.user_auths)
     return [c for c in dict.fromkeys(candidates) if c.startswith(incomplete)]

@@ -1,4 +1,4 @@
-"""Containers and networks on the local Docker engine, as Pulumi resources.
+"""Containers, networks, volumes and images on the local Docker engine, as Pulumi resources.
 
 The bridged `docker` provider cannot be built here: the Go module proxy this project can reach does not
 serve pulumi-docker or the Terraform provider it wraps. These dynamic resources are the closest real
@@ -481,7 +481,7 @@ class Image(Resource):
     """An image built from a local context on the Docker engine with BuildKit.
 
     Inputs: `tag`, `context` and `dockerfile` (paths), `context_digest` (see
-    `stacks.docker.build.context_digest`: an image with this tag and digest is reused, not rebuilt),
+    `stacks.digest.context_digest`: an image with this tag and digest is reused, not rebuilt),
     `labels`, `build_args`, `build_secrets` (`{id: content}`, mounted with `RUN --mount=type=secret`,
     kept encrypted in the state), `no_cache`, `log_path` (a file that receives the build log),
     `build_settings` (`jobtypes.config.BuildSettings.as_inputs()`: the provider reads no settings of its own).

@@ -60,6 +60,7 @@ def _plugin_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("plugin-manifest.yaml", "name: matrix-plugin\nversion: 1.0.0\n")
+        archive.writestr("plugin.py", "class Plugin:\n    pass\n")
     return buffer.getvalue()
 
 

@@ -49,7 +49,7 @@ def lifecycle_process(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
-        preexec_fn=lambda: os.umask(0o022),  # what most shells give a user
+        umask=0o022,  # what most shells give a user
     )
     base = f"http://127.0.0.1:{port}/lifecycle/api/v1"
     _wait_live(f"http://127.0.0.1:{port}", process, "the lifecycle", process.kill)

@@ -5,6 +5,7 @@ Used by the terminal tests (fake server) and the end-to-end test (live server).
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
@@ -13,17 +14,29 @@ import time
 import uuid
 from pathlib import Path
 
-__all__ = ["Terminal", "tmux_available"]
+__all__ = ["Terminal", "ensure_tmux"]
+
+REPO = Path(__file__).resolve().parents[2]
 
 
-def tmux_available() -> bool:
-    return shutil.which("tmux") is not None
+@functools.cache
+def ensure_tmux() -> None:
+    """Installs Debian's tmux when it is missing (scripts/ensure-tool.sh), or fails saying why."""
+    if shutil.which("tmux"):
+        return
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts" / "ensure-tool.sh"), "/usr/bin/tmux", "tmux"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"tmux is missing and could not be installed: {result.stderr.strip()}"
 
 
 class Terminal:
     """One tmux session (its own server socket) with a shell whose environment the test controls."""
 
     def __init__(self, env: dict[str, str], cwd: Path, width: int = 160, height: int = 50) -> None:
+        ensure_tmux()
         self.name = f"rt-{uuid.uuid4().hex[:8]}"
         self.socket = f"rt-test-{self.name}"
         self.env = env

@@ -1,7 +1,7 @@
-"""The CLI against the real lifecycle app (over HTTP, no deploy engine), when `api.lifecycle` is present.
+"""The CLI against the real lifecycle app (over HTTP, no deploy engine).
 
 It checks the contract in docs/cli.md end to end: auth flows, error bodies, deploy/preview records,
-validation messages. Skipped on a branch without the lifecycle app.
+validation messages.
 """
 
 from __future__ import annotations
@@ -14,14 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
-lifecycle_app = pytest.importorskip(
-    "api.lifecycle.app", reason="the lifecycle app (api/lifecycle) is not here"
-)
-uvicorn = pytest.importorskip("uvicorn")
-
-from api.settings import Settings  # noqa: E402  (only after the skip above)
-from tests.client.conftest import write_job  # noqa: E402
+from api.lifecycle import create_app
+from api.settings import Settings
+from tests.client.conftest import write_job
 
 ADMIN_PASSWORD = "Cli-test-pass-7"
 
@@ -38,7 +35,7 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("lcdata"), admin_password=ADMIN_PASSWORD, lifecycle_port=port
     )
-    app = lifecycle_app.create_app(settings, engine=None)
+    app = create_app(settings, engine=None)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -2,7 +2,7 @@
 
 The platform is either an external one (`RACETRACK_E2E_LIFECYCLE_URL` plus `RACETRACK_E2E_ADMIN_TOKEN`), or
 started here from this checkout: lifecycle (with its deploy engine on Docker) and pub, each its own process
-with a private data directory. Skipped when neither is possible (no tmux, no Docker, no `api.pub` yet).
+with a private data directory (tmux is installed when missing; Docker is the one `make setup` starts).
 
 Steps (issue 7): login, set alias, set remote, set credentials, deploy the adder sample, list, call, curl
 with and without X-Racetrack-Auth, preview a change, deploy it, history, rollback, logs, delete, logout;
@@ -11,7 +11,6 @@ then the same deploy with upstream's racetrack-client 2.35.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -29,7 +28,8 @@ import pytest
 import yaml
 
 from client.config import infer_lifecycle_url
-from tests.client.terminal import Terminal, cli_env, tmux_available
+from tests.client.terminal import Terminal, cli_env
+from tests.client.upstream import upstream_client
 from tests.pub.servers import gateway_binary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,37 +40,7 @@ EXTERNAL_URL = os.environ.get("RACETRACK_E2E_LIFECYCLE_URL", "")
 EXTERNAL_TOKEN = os.environ.get("RACETRACK_E2E_ADMIN_TOKEN", "")
 
 
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def _docker_ok() -> bool:
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def _why_not() -> str | None:
-    if not tmux_available():
-        return "tmux is not installed"
-    if EXTERNAL_URL:
-        return None if EXTERNAL_TOKEN else "RACETRACK_E2E_ADMIN_TOKEN (the admin's token) is not set"
-    if not (_has("api.lifecycle") and _has("api.pub") and _has("api.deployer")):
-        return (
-            "this checkout lacks the lifecycle, pub or deploy engine (api.lifecycle, api.pub, api.deployer)"
-        )
-    if not (SAMPLE / "job.yaml").is_file():
-        return "sample/python-class is not here"
-    if not _docker_ok():
-        return "no Docker engine answers (`make setup` starts one)"
-    return None
-
-
-pytestmark = [pytest.mark.engine, pytest.mark.skipif(_why_not() is not None, reason=str(_why_not()))]
+pytestmark = pytest.mark.engine
 
 
 @dataclass
@@ -103,6 +73,9 @@ def _wait_http(
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     if EXTERNAL_URL:
+        assert EXTERNAL_TOKEN, (
+            "RACETRACK_E2E_LIFECYCLE_URL is set: set RACETRACK_E2E_ADMIN_TOKEN (the admin's token) too"
+        )
         yield Platform(infer_lifecycle_url(EXTERNAL_URL), EXTERNAL_TOKEN)
         return
     data = tmp_path_factory.mktemp("platform")
@@ -255,28 +228,11 @@ def test_user_guide_workflow_on_a_terminal(terminal: Terminal, platform: Platfor
     t.run("racetrack logout", expect=f"Logged out from Racetrack: {url}")
 
 
-def _upstream_client(tmp_path: Path) -> Path | None:
-    cache = Path(os.environ.get("RACETRACK_CACHE_DIR", Path(REAL_HOME) / ".cache" / "racetrack"))
-    found = sorted(cache.glob("racetrack-client-2.35.*/bin/racetrack"))
-    if found:
-        return found[-1]
-    venv = tmp_path / "upstream"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", "racetrack-client>=2.35,<2.36"],
-        capture_output=True,
-        text=True,
-    )
-    return venv / "bin" / "racetrack" if pip.returncode == 0 else None
-
-
 def test_upstream_racetrack_client_deploys_to_our_server(
     platform: Platform, family: str, tmp_path: Path
 ) -> None:
     """The same deploy with upstream's racetrack-client 2.35 (installed, or from the package index)."""
-    upstream = _upstream_client(tmp_path)
-    if upstream is None:
-        pytest.skip("racetrack-client 2.35 is neither cached nor installable")
+    upstream = upstream_client()
     job = _adder(tmp_path / "adder", family)
     term = Terminal(
         cli_env(tmp_path / "home" / ".racetrack", {"PATH": f"{upstream.parent}:/usr/bin:/bin"}), cwd=tmp_path

@@ -1,7 +1,7 @@
 """The CLI deploying for real: lifecycle with its deploy engine (Pulumi on Docker), the adder sample.
 
 deploy -> list -> preview a change -> deploy it -> history -> rollback -> build-logs -> delete, each as a
-user types it. Skipped where the lifecycle process helper (tests/deployer) or a Docker engine is missing.
+user types it.
 """
 
 from __future__ import annotations
@@ -12,32 +12,17 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 import yaml
 
-lifecycle_process = pytest.importorskip(
-    "tests.deployer.lifecycle_process",
-    reason="the deploy engine's lifecycle helper (tests/deployer) is not here",
-)
-docker = pytest.importorskip("docker")
+from tests.deployer import lifecycle_process
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample" / "python-class"
 REAL_HOME = os.environ.get("HOME", str(Path.home()))  # read before the CLI tests' fixtures move HOME
 
 
-def _docker_ok() -> bool:
-    try:
-        docker.from_env().ping()
-        return True
-    except Exception:  # any failure means no usable engine here
-        return False
-
-
-pytestmark = [
-    pytest.mark.engine,
-    pytest.mark.skipif(not (SAMPLE / "job.yaml").is_file(), reason="sample/python-class is not here"),
-    pytest.mark.skipif(not _docker_ok(), reason="no Docker engine answers"),
-]
+pytestmark = pytest.mark.engine
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ class Recorder(BaseHTTPRequestHandler):
 
     seen: list[dict[str, str]]
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.seen.append(dict(self.headers))
         if "X-Racetrack-Auth" in self.headers:
             status, body = 200, b'{"username": "whoever"}'
@@ -61,7 +61,7 @@ def elsewhere() -> Iterator[tuple[str, list[dict[str, str]]]]:
 
 def _redirecting_to(target: str, seen: list[dict[str, str]]) -> type[BaseHTTPRequestHandler]:
     class Redirecting(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             seen.append(dict(self.headers))
             if self.path.startswith("/moved/"):  # a redirect on the same server: the token may follow
                 self.send_response(307)

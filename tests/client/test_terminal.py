@@ -16,9 +16,7 @@ import httpx
 import pytest
 
 from tests.client.conftest import FakeServer, write_job
-from tests.client.terminal import Terminal, cli_env, tmux_available
-
-pytestmark = pytest.mark.skipif(not tmux_available(), reason="tmux is not installed")
+from tests.client.terminal import Terminal, cli_env
 
 
 def _serve(fake: FakeServer) -> tuple[ThreadingHTTPServer, int]:
@@ -69,7 +67,7 @@ def fake_lifecycle() -> Iterator[tuple[FakeServer, str]]:
         ),
     )
 
-    def authed(answer):  # noqa: ANN001, ANN202
+    def authed(answer):
         def handler(request: httpx.Request) -> httpx.Response:
             if request.headers.get("x-racetrack-auth") != "tok-admin":
                 return httpx.Response(

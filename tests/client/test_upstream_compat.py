@@ -1,12 +1,10 @@
 """The config file is shared with upstream's `racetrack-client` 2.35: each client reads what the other wrote.
 
-Needs an installed upstream client: `RACETRACK_UPSTREAM_CLIENT` (its `racetrack` executable) or a venv at
-`~/.cache/racetrack/racetrack-client-2.35.*/`; skipped otherwise.
+The upstream client comes from tests/client/upstream.py (installed into the cache folder on first use).
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -14,26 +12,14 @@ import pytest
 import yaml
 
 from tests.client.conftest import LIFECYCLE, write_config
-
-
-def _upstream() -> Path | None:
-    given = os.environ.get("RACETRACK_UPSTREAM_CLIENT")
-    if given:
-        return Path(given)
-    cache = Path(os.environ.get("RACETRACK_CACHE_DIR", Path.home() / ".cache" / "racetrack"))
-    found = sorted(cache.glob("racetrack-client-2.35.*/bin/racetrack"))
-    return found[-1] if found else None
-
-
-UPSTREAM = _upstream()
-pytestmark = pytest.mark.skipif(
-    UPSTREAM is None or not UPSTREAM.is_file(), reason="no upstream racetrack-client 2.35 installed"
-)
+from tests.client.upstream import upstream_client
 
 
 def upstream(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-    return subprocess.run([str(UPSTREAM), *args], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [str(upstream_client()), *args], env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Fixtures for the dashboard tests: a lifecycle (fake, or real when present) and the dashboard in-process."""
+"""Fixtures for the dashboard tests: the real lifecycle (or, for the few tests that ask for `fake`, the fake
+one; see tests/dashboard/backends.py) and the dashboard in-process."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from starlette.testclient import TestClient
 
 from api.dashboard import create_app
 from api.settings import Settings
-from tests.dashboard.backends import ADMIN, FakeBackend, RealBackend, real_lifecycle_available
+from tests.dashboard.backends import ADMIN, FakeBackend, RealBackend
 from tests.dashboard.fake_lifecycle import FakeLifecycle
 
 __all__ = ["ADMIN", "LIFECYCLE_URL", "PUB_URL", "csrf_of", "login", "make_client"]
@@ -41,11 +42,9 @@ def settings(tmp_path) -> Settings:
 
 @pytest.fixture
 def lifecycle(request: pytest.FixtureRequest, tmp_path) -> FakeBackend | RealBackend:
-    """The fake lifecycle; tests parametrized with `indirect=True` also get the real one when present."""
-    kind = getattr(request, "param", "fake")
+    """The real lifecycle; the fake one only for tests that ask for the `fake` fixture."""
+    kind = getattr(request, "param", None) or ("fake" if "fake" in request.fixturenames else "real")
     if kind == "real":
-        if not real_lifecycle_available():
-            pytest.skip("api.lifecycle is not on this branch yet")
         return RealBackend(tmp_path / "lifecycle-data")
     return FakeBackend()
 

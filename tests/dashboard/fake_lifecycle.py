@@ -289,7 +289,7 @@ class FakeLifecycle:
             summary[step["op"]] = summary.get(step["op"], 0) + 1
         return {"steps": steps, "summary": summary}
 
-    def _build_api(self) -> FastAPI:  # noqa: C901 - one closure per endpoint keeps the fake in one place
+    def _build_api(self) -> FastAPI:
         api = FastAPI()
         state = self.state
 

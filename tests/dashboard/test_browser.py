@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from tests.dashboard.browser_stack import RealStack, Stack
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-expect = playwright_sync.expect
+pytestmark = [pytest.mark.engine, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
@@ -50,7 +50,8 @@ def chromium() -> str:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    """The platform behind the browser: the real lifecycle, deploy engine, pub and dashboard, jobs on Docker."""
+    """The platform behind the browser: the real lifecycle, deploy engine, pub and dashboard; jobs on
+    Docker."""
     running = RealStack(tmp_path / "data")
     try:
         yield running
@@ -60,7 +61,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 @pytest.fixture
 def browser(chromium: str) -> Iterator[object]:
-    with playwright_sync.sync_playwright() as driver:
+    with sync_playwright() as driver:
         launched = driver.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         try:
             yield launched

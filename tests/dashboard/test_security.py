@@ -9,9 +9,6 @@ from starlette.testclient import TestClient
 from api.dashboard import create_app
 from tests.dashboard.conftest import csrf_of, make_client
 
-# Tests that talk to a lifecycle run against the fake and, once it is on this branch, the real one.
-both_lifecycles = pytest.mark.parametrize("lifecycle", ["fake", "real"], indirect=True)
-
 PARAMS = {
     "name": "adder",
     "version": "0.0.1",
@@ -58,7 +55,6 @@ def test_every_post_route_is_declared_csrf_protected(settings) -> None:
         assert getattr(route.endpoint, "csrf_protected", False), f"POST {path} is not CSRF-protected"
 
 
-@both_lifecycles
 @pytest.mark.parametrize("variant", ["missing", "forged", "other-browser"])
 def test_every_form_refuses_a_post_without_its_csrf_token(settings, lifecycle, staff_client, variant) -> None:
     other_token = None
@@ -79,7 +75,6 @@ def test_every_form_refuses_a_post_without_its_csrf_token(settings, lifecycle, s
     assert mutations == [], "a refused form still reached the lifecycle"
 
 
-@both_lifecycles
 def test_a_post_without_the_csrf_cookie_is_refused_even_with_a_token(client) -> None:
     token = csrf_of(client)
     client.cookies.clear()
@@ -89,7 +84,6 @@ def test_a_post_without_the_csrf_cookie_is_refused_even_with_a_token(client) -> 
     assert response.status_code == 403
 
 
-@both_lifecycles
 def test_csrf_cookie_is_httponly_and_strict(client: TestClient) -> None:
     response = client.get("/dashboard/login")
     header = response.headers["set-cookie"]
@@ -106,7 +100,6 @@ def test_every_staff_route_is_declared_staff_only(settings) -> None:
             assert getattr(route.endpoint, "staff_only", False), f"{method} {path} is not staff-only"
 
 
-@both_lifecycles
 def test_every_staff_page_refuses_a_non_staff_user(settings, lifecycle, user_client) -> None:
     pages = _staff_pages(settings)
     assert len([p for p in pages if p[0] == "GET"]) >= 7
@@ -135,7 +128,6 @@ def test_every_staff_page_refuses_a_non_staff_user(settings, lifecycle, user_cli
     assert asked == [], "the dashboard asked the lifecycle for staff data on behalf of a non-staff user"
 
 
-@both_lifecycles
 def test_staff_pages_send_anonymous_visitors_to_login(settings, client) -> None:
     for method, path in _staff_pages(settings):
         if method == "GET":
@@ -144,7 +136,6 @@ def test_staff_pages_send_anonymous_visitors_to_login(settings, client) -> None:
             assert response.headers["location"].startswith("/dashboard/login?next=")
 
 
-@both_lifecycles
 def test_every_staff_page_opens_for_staff(settings, lifecycle, staff_client) -> None:
     esc_id = lifecycle.create_esc("billing")
     lifecycle.add_user("bob@example.com", "bob-password-1", active=False)
@@ -154,7 +145,6 @@ def test_every_staff_page_opens_for_staff(settings, lifecycle, staff_client) -> 
             assert response.status_code == 200, f"{path}: {response.status_code} {response.text[-600:]}"
 
 
-@both_lifecycles
 def test_pages_carry_security_headers(client: TestClient) -> None:
     headers = client.get("/dashboard/login").headers
     assert headers["x-frame-options"] == "DENY"

@@ -15,10 +15,13 @@ from pathlib import Path
 
 import docker
 import httpx
+import pytest
 import yaml
 
 from jobtypes.source import pack_directory
 from tests.deployer.lifecycle_process import LifecycleProcess
+
+pytestmark = pytest.mark.engine
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample" / "python-class"
 
@@ -33,7 +36,8 @@ def _job_dir(
     if init_error:
         code = code.replace(
             "class AdderModel:",
-            "class AdderModel:\n    def __init__(self):\n        raise RuntimeError('model file is missing')\n",
+            "class AdderModel:\n    def __init__(self):\n"
+            "        raise RuntimeError('model file is missing')\n",
         )
     (folder / "adder.py").write_text(code)
     manifest = yaml.safe_load((folder / "job.yaml").read_text())

@@ -22,6 +22,8 @@ from stacks.engine import EngineConfig
 from stacks.runner import StackRunner
 from stacks.spec import FamilySpec
 
+pytestmark = pytest.mark.engine
+
 SAMPLES = sorted(
     p for p in (Path(__file__).resolve().parents[2] / "sample").iterdir() if (p / "job.yaml").exists()
 )

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import jobtypes
-from jobtypes.errors import BuildFailed
 from api.settings import DISTRIBUTION_CA_BUNDLE, HOST_CA_ENV, Settings, host_ca_bundle
+from jobtypes.errors import BuildFailed
 
 from .jobs import SAMPLES, build_job, job_settings, load_manifest, remove_images
 

@@ -28,6 +28,8 @@ from .gitserver import GitHttpServer, make_repository
 from .hostile import deploy, everything_said, folder_upload, manifest_of
 from .jobs import SAMPLES, job_settings, load_manifest
 
+pytestmark = pytest.mark.engine
+
 BASE_IMAGE = Settings().base_image_python
 
 

@@ -83,7 +83,7 @@ def test_plugin_install_list_resolve_and_remove(settings: Settings) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"not a zip", "is not a zip file"),
+        (b"not a zip", "is not a ZIP file"),
         (
             _plugin_zip(plugin_py="raise ImportError('numpy missing')"),
             "cannot be loaded: ImportError: numpy missing",

@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from .jobs import ROOT, SAMPLES, Built, build_job, job_settings, remove_images, run_job, wait_live, wait_ready
 
@@ -101,6 +102,7 @@ def _check_docs_offline(page_url: str, headers: dict[str, str] | None = None) ->
             assert b".swagger-ui" in response.content
 
 
+@pytest.mark.engine
 def test_python_class_adder(build_sample: Callable[..., Built]) -> None:
     built = build_sample("python-class")
     with run_job(built) as (base, _):
@@ -118,12 +120,13 @@ def test_python_class_adder(build_sample: Callable[..., Built]) -> None:
         assert bad.status_code == 400 and "numbrs" in bad.json()["error"]
 
 
+@pytest.mark.engine
 def test_python_chain_calls_adder_through_pub(build_sample: Callable[..., Built]) -> None:
     built = build_sample("python-chain")
     seen: dict[str, Any] = {}
 
     class FakePub(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             seen["path"] = self.path
             seen["auth"] = self.headers.get("X-Racetrack-Auth")
             seen["tracing"] = self.headers.get("X-Request-Tracing-Id")
@@ -170,6 +173,7 @@ def _bridge_gateway() -> str:
     return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
+@pytest.mark.engine
 def test_python_auxiliary_endpoints(build_sample: Callable[..., Built]) -> None:
     built = build_sample("python-auxiliary-endpoints")
     with run_job(built) as (base, _):
@@ -186,6 +190,7 @@ def test_python_auxiliary_endpoints(build_sample: Callable[..., Built]) -> None:
         assert {"/api/v1/explain", "/api/v1/multiply/{factor}", "/api/v1/random"} <= set(spec["paths"])
 
 
+@pytest.mark.engine
 def test_python_static_endpoints(build_sample: Callable[..., Built]) -> None:
     built = build_sample("python-static-endpoints")
     with run_job(built) as (base, _):
@@ -344,6 +349,7 @@ def test_unavailable_python_or_debian_version_is_refused_naming_the_accepted(tmp
         assert f"FROM {image}\n" in plan.images[0].dockerfile.read_text()
 
 
+@pytest.mark.engine
 def test_python_metrics(build_sample: Callable[..., Built]) -> None:
     built = build_sample("python-metrics")
     with run_job(built) as (base, _):
@@ -357,6 +363,7 @@ def test_python_metrics(build_sample: Callable[..., Built]) -> None:
         assert "request_duration_count 3" in text
 
 
+@pytest.mark.engine
 def test_python_env_and_secrets(build_sample: Callable[..., Built]) -> None:
     built = build_sample("python-env-secrets", secret_build_env={"BUILD_TOKEN": "build-secret-value-123"})
     with run_job(built, secret_runtime_env={"API_KEY": "abcdef"}) as (base, _):
@@ -377,6 +384,7 @@ def test_python_env_and_secrets(build_sample: Callable[..., Built]) -> None:
     assert "build-secret-value-123" not in history and "build-secret-value-123" not in config
 
 
+@pytest.mark.engine
 def test_golang_function(build_sample: Callable[..., Built]) -> None:
     built = build_sample("golang-function")
     with run_job(built) as (base, _):
@@ -405,6 +413,7 @@ def test_golang_system_dependencies_run_on_debian(build_sample: Callable[..., Bu
         assert container.exec_run(["cat", "/etc/debian_version"]).output.decode().startswith("12.")
 
 
+@pytest.mark.engine
 def test_docker_proxy(build_sample: Callable[..., Built]) -> None:
     built = build_sample("docker-proxy")
     assert [image.role for image in built.plan.images] == ["job", "user-module"]
@@ -443,6 +452,7 @@ def _cached_steps(log: list[str]) -> dict[str, bool]:
     return cached
 
 
+@pytest.mark.engine
 def test_rebuild_with_unchanged_requirements_reuses_dependency_layer(
     build_sample: Callable[..., Built], tmp_path: Path
 ) -> None:
@@ -484,7 +494,6 @@ CHROMIUM_ARGS = [
 def _execute_in_browser(docs_url: str, headers: dict[str, str] | None = None) -> None:
     """Headless Chromium opens the Swagger page with every other host blocked; "Execute" runs
     perform ({"numbers": [40, 2]}) and the page shows 200 and 42."""
-    playwright_sync = pytest.importorskip("playwright.sync_api")
     ensure = subprocess.run(
         ["bash", str(ROOT / "scripts" / "ensure-chromium.sh")], capture_output=True, text=True
     )
@@ -500,7 +509,7 @@ def _execute_in_browser(docs_url: str, headers: dict[str, str] | None = None) ->
             elsewhere.append(route.request.url)
             route.abort()
 
-    with playwright_sync.sync_playwright() as driver:
+    with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_context(extra_http_headers=headers or {}).new_page()
@@ -509,12 +518,12 @@ def _execute_in_browser(docs_url: str, headers: dict[str, str] | None = None) ->
             page.goto(docs_url)
             page.locator(".opblock-summary", has_text="/api/v1/perform").click()
             # tryItOutEnabled: the operation opens ready to edit, its button reads "Cancel".
-            playwright_sync.expect(page.get_by_role("button", name="Cancel")).to_be_visible()
+            expect(page.get_by_role("button", name="Cancel")).to_be_visible()
             page.locator(".opblock-body textarea.body-param__text").fill('{"numbers": [40, 2]}')
             page.get_by_role("button", name="Execute").click()
             answer = page.locator(".live-responses-table tr.response").first
-            playwright_sync.expect(answer.locator(".response-col_status")).to_have_text("200")
-            playwright_sync.expect(answer.locator(".response-col_description")).to_contain_text("42")
+            expect(answer.locator(".response-col_status")).to_have_text("200")
+            expect(answer.locator(".response-col_description")).to_contain_text("42")
         finally:
             browser.close()
     assert not elsewhere, f"the page asked other hosts: {elsewhere}"
@@ -525,6 +534,8 @@ def _execute_in_browser(docs_url: str, headers: dict[str, str] | None = None) ->
     ("sample", "name"),
     [("python-class", "adder"), ("golang-function", "golang-adder"), ("docker-proxy", "docker-adder")],
 )
+@pytest.mark.engine
+@pytest.mark.browser
 def test_swagger_page_executes_perform_in_a_browser_offline(
     build_sample: Callable[..., Built], sample: str, name: str
 ) -> None:
@@ -535,6 +546,8 @@ def test_swagger_page_executes_perform_in_a_browser_offline(
         _execute_in_browser(base + PREFIX.format(name=name) + "/docs")
 
 
+@pytest.mark.engine
+@pytest.mark.browser
 def test_swagger_page_through_pub(build_sample: Callable[..., Built]) -> None:
     """Through the real pub (with a fake lifecycle answering can-call-job): the page, its files and
     Execute work for a caller with the X-Racetrack-Auth header. A browser gets the page from the job's

@@ -361,7 +361,7 @@ def test_call_job_uses_token_pub_url_and_passes_tracing(monkeypatch: pytest.Monk
     received: dict[str, Any] = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             received["path"] = self.path
             received["headers"] = dict(self.headers)
             received["body"] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

@@ -6,9 +6,13 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from stacks.language_host import _parse_plugin_args, install_launcher, launcher_text
 
 from .conftest import PulumiRun
+
+pytestmark = pytest.mark.engine
 
 PROGRAM = """
 import pulumi

@@ -21,6 +21,8 @@ from jobtypes.source import pack_directory
 
 from .conftest import REPO, PulumiRun
 
+pytestmark = pytest.mark.engine
+
 SAMPLE = REPO / "sample" / "python-class"
 
 
@@ -101,7 +103,7 @@ def test_up_deploy_call_preview_destroy(stack: tuple[str, dict, str], pulumi: Pu
     outputs = json.loads(pulumi(REPO, "stack", "output", "--json", "--show-secrets", "--stack", name).stdout)
     lifecycle = outputs["lifecycleUrl"]
     assert lifecycle == f"http://127.0.0.1:{config['racetrack:lifecyclePort']}/lifecycle"
-    print(f"pulumi up: {up_seconds:.0f} s")  # noqa: T201 - the figure the README quotes
+    print(f"pulumi up: {up_seconds:.0f} s")
 
     assert httpx.get(f"{lifecycle}/live", timeout=10).status_code == 200
     assert httpx.get(f"{outputs['dashboardUrl']}/live", timeout=10).status_code == 200

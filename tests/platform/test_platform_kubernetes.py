@@ -7,9 +7,12 @@ import uuid
 from pathlib import Path
 
 import kubernetes_validate
+import pytest
 import yaml
 
 from .conftest import REPO, PulumiRun
+
+pytestmark = pytest.mark.engine
 
 K8S_VERSION = "1.33.0"
 

@@ -20,6 +20,8 @@ from stacks.docker import Container, Image
 from stacks.engine import EngineConfig, open_stack, remove_stack
 from stacks.plan import PlanCollector
 
+pytestmark = pytest.mark.engine
+
 
 def _write_context(path: Path, greeting: str) -> Path:
     path.mkdir(parents=True, exist_ok=True)

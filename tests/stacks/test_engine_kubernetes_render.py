@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pytest
 import yaml
 
 from stacks.engine import EngineConfig, open_stack, remove_stack
+
+pytestmark = pytest.mark.engine
 
 
 def test_deployment_and_service_render_to_yaml(engine_config: EngineConfig, tmp_path: Path) -> None:

@@ -7,11 +7,14 @@ import dataclasses
 from pathlib import Path
 
 import kubernetes_validate
+import pytest
 import yaml
 
 from stacks.engine import EngineConfig
 from stacks.runner import StackRunner
 from tests.stacks.test_kubernetes_program import K8S_VERSION, _by, _family
+
+pytestmark = pytest.mark.engine
 
 JOB_HOSTS = {
     "jobs_url": "https://jobs.racetrack.example.com",

@@ -12,6 +12,8 @@ from stacks.engine import EngineConfig
 from stacks.runner import StackRunner
 from stacks.spec import ContainerSpec, FamilySpec, ImageSpec, VersionSpec
 
+pytestmark = pytest.mark.engine
+
 K8S_VERSION = "1.33.0"
 
 

@@ -16,6 +16,8 @@ from stacks.engine import EngineConfig
 from stacks.runner import StackRunner
 from stacks.spec import ContainerSpec, FamilySpec, ImageSpec, VersionSpec
 
+pytestmark = pytest.mark.engine
+
 
 def _context(path: Path, body: str) -> Path:
     path.mkdir(parents=True, exist_ok=True)

@@ -130,7 +130,7 @@ async def purge_periodically(sessions: sessionmaker[Session], settings: Settings
         await asyncio.sleep(interval)
         try:
             await asyncio.to_thread(_purge_once, sessions, settings)
-        except Exception:  # noqa: BLE001 - a database hiccup must not end the purging for good
+        except Exception:
             logger.exception("purging expired async calls failed; trying again in %.0f s", interval)
 
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import io
-import re
-import zipfile
-from typing import Annotated, Any
+from typing import Annotated
 
-import yaml
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
@@ -21,11 +18,11 @@ from api.lifecycle.deps import LoggedIn, SessionDep, SettingsDep, StaffCaller
 from api.lifecycle.errors import error_responses
 from api.lifecycle.schemas import MessageResponse, ts
 from api.settings import Settings
+from jobtypes.registry import install_plugin, read_plugin_manifest, remove_plugin
 
 router = APIRouter(prefix="/plugin", tags=["plugins"], responses=error_responses(400, 401, 403, 404, 422))
 
 MAX_PLUGIN_BYTES = 200 * 1024 * 1024
-_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 class PluginOut(BaseModel):
@@ -52,60 +49,35 @@ def _out(plugin: Plugin) -> PluginOut:
     )
 
 
-def _read_manifest(content: bytes) -> dict[str, Any]:
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            names = archive.namelist()
-            if "plugin-manifest.yaml" not in names:
-                raise InvalidInput(
-                    "plugin: plugin-manifest.yaml is missing at the root of the ZIP "
-                    "(accepted: a ZIP holding plugin.py and plugin-manifest.yaml)"
-                )
-            manifest = yaml.safe_load(archive.read("plugin-manifest.yaml"))
-    except zipfile.BadZipFile as exc:
-        raise InvalidInput("plugin: the file is not a ZIP archive (accepted: a plugin ZIP)") from exc
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"plugin: plugin-manifest.yaml is not valid YAML: {exc}") from exc
-    if not isinstance(manifest, dict):
-        raise InvalidInput("plugin: plugin-manifest.yaml must be a mapping with name and version")
-    for field in ("name", "version"):
-        value = manifest.get(field)
-        if not isinstance(value, str | int | float) or not _SAFE.match(str(value)):
-            raise InvalidInput(
-                f"plugin-manifest.yaml field `{field}`: missing or malformed "
-                "(accepted: letters, digits, dots, hyphens, underscores)"
-            )
-    return manifest
-
-
-def _store(session: SessionDep, settings: Settings, content: bytes, replace: bool, uploader: str) -> Plugin:
+def _store(
+    session: SessionDep, settings: Settings, filename: str, content: bytes, replace: bool, uploader: str
+) -> Plugin:
+    """Installs through the job-type registry, the one place that reads plugins: a ZIP it cannot load
+    (no plugin.py, a Plugin class that raises, a malformed job type) is refused here, before any deploy
+    could meet it. The table keeps who uploaded what; the ZIPs in data_dir/plugins are the plugins."""
     if len(content) > MAX_PLUGIN_BYTES:
         raise InvalidInput(f"plugin: larger than {MAX_PLUGIN_BYTES // (1024 * 1024)} MiB")
-    manifest = _read_manifest(content)
+    manifest = read_plugin_manifest(content, filename)
     name, version = str(manifest["name"]), str(manifest["version"])
     same_name = list(session.scalars(select(Plugin).where(Plugin.name == name)))
     if any(p.version == version for p in same_name) and not replace:
         raise AlreadyExists(
             f"plugin {name} {version} is already installed; upload with replace to overwrite it"
         )
+    info = install_plugin(content, filename, replace=True, settings=settings)
     if replace:
         for old in same_name:
-            (settings.data_dir / old.stored_file).unlink(missing_ok=True)
+            if old.version != info.version:
+                _uninstall(settings, old)
             session.delete(old)
         session.flush()
-    relative = f"plugins/{name}-{version}.zip"
-    path = settings.data_dir / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    category = manifest.get("category")
-    url = manifest.get("url")
     plugin = Plugin(
-        name=name,
-        version=version,
-        category=str(category) if category else None,
-        url=str(url) if url else None,
+        name=info.name,
+        version=info.version,
+        category=info.category,
+        url=info.url,
         plugin_manifest=manifest,
-        stored_file=relative,
+        stored_file=str(info.zip_path.relative_to(settings.data_dir)),
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
         uploaded_by=uploader,
@@ -116,6 +88,11 @@ def _store(session: SessionDep, settings: Settings, content: bytes, replace: boo
         session, "plugin_installed", executor=uploader, properties={"name": name, "version": version}
     )
     return plugin
+
+
+def _uninstall(settings: Settings, plugin: Plugin) -> None:
+    with contextlib.suppress(NotFound):  # its ZIP is gone already: nothing is left to remove
+        remove_plugin(plugin.name, plugin.version, settings=settings)
 
 
 def _get(session: SessionDep, name: str, version: str) -> Plugin:
@@ -147,7 +124,7 @@ def upload_form(
 ) -> PluginOut:
     """Installs a plugin ZIP sent as multipart form field `file` (staff)."""
     content = file.file.read(MAX_PLUGIN_BYTES + 1)
-    return _out(_store(session, settings, content, replace, caller.name))
+    return _out(_store(session, settings, file.filename or "the upload", content, replace, caller.name))
 
 
 @router.post(
@@ -176,7 +153,7 @@ async def upload_raw(
         content += chunk
         if len(content) > MAX_PLUGIN_BYTES:
             raise InvalidInput(f"plugin: larger than {MAX_PLUGIN_BYTES // (1024 * 1024)} MiB")
-    return _out(_store(session, settings, bytes(content), bool(replace), caller.name))
+    return _out(_store(session, settings, filename, bytes(content), bool(replace), caller.name))
 
 
 @router.get(
@@ -200,7 +177,7 @@ def delete_plugin(
     name: str, version: str, caller: StaffCaller, session: SessionDep, settings: SettingsDep
 ) -> MessageResponse:
     plugin = _get(session, name, version)
-    (settings.data_dir / plugin.stored_file).unlink(missing_ok=True)
+    _uninstall(settings, plugin)
     session.delete(plugin)
     record_audit(
         session, "plugin_uninstalled", executor=caller.name, properties={"name": name, "version": version}

@@ -456,7 +456,7 @@ class JobApp:
         if self.ready and callable(self._user_metrics):
             try:
                 user = list(self._user_metrics())
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the job's own metrics must not break /metrics
                 logger.error("metrics() of the job failed: %s", exc)
         text = self.metrics.render(user)
         return await respond(send, 200, text.encode(), b"text/plain; version=0.0.4; charset=utf-8")
@@ -566,7 +566,7 @@ def _aux_handler(app: JobApp, func: Callable[..., Any], path: str, method: str) 
     signature = inspect.signature(func)
     try:
         hints = typing.get_type_hints(func, include_extras=True)
-    except Exception:
+    except Exception:  # noqa: BLE001 - unresolvable annotations: no type checks
         hints = {}
     path_names = {part[1:-1] for part in path.split("/") if part.startswith("{")}
     sources: dict[str, str] = {}

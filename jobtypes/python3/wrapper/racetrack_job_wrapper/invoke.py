@@ -49,7 +49,7 @@ class ArgumentCheck:
         self.required = tuple(p.name for p in named if p.default is p.empty)
         try:
             hints = typing.get_type_hints(func)
-        except Exception:  # unresolvable annotations: no type checks
+        except Exception:  # noqa: BLE001 - unresolvable annotations: no type checks
             hints = {}
         self.types: dict[str, tuple[tuple[type, ...], str]] = {}
         for name in self.names:

@@ -156,7 +156,7 @@ def _body_schema(func: Any, skip: frozenset[str] | set[str] = frozenset()) -> di
     hints: dict[str, Any]
     try:
         hints = typing.get_type_hints(func, include_extras=True)
-    except Exception:  # unresolvable forward references: document without types
+    except Exception:  # noqa: BLE001 - unresolvable forward references: document without types
         hints = {}
     for param in inspect.signature(func).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or param.name in skip:

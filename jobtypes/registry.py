@@ -45,6 +45,7 @@ __all__ = [
     "install_plugin",
     "list_job_types",
     "list_plugins",
+    "plugin_instance",
     "remove_plugin",
     "resolve_job_type",
 ]
@@ -88,6 +89,7 @@ class _PluginExtra(JobTypeExtra):
 # Plugin loading ---------------------------------------------------------------------------------
 
 _loaded: dict[Path, tuple[float, PluginInfo, list[JobType]]] = {}
+_instances: dict[Path, Any] = {}  # the `Plugin` object of each loaded zip, whose hooks the lifecycle calls
 
 
 def _plugins_dir(settings: Settings) -> Path:
@@ -152,7 +154,14 @@ def _load_plugin(zip_path: Path) -> tuple[PluginInfo, list[JobType]]:
         url=manifest.get("url"),
     )
     _loaded[zip_path] = (mtime, info, job_types)
+    _instances[zip_path] = plugin
     return info, job_types
+
+
+def plugin_instance(zip_path: Path) -> tuple[PluginInfo, Any]:
+    """The loaded plugin of a stored zip and its `Plugin` object (for hooks such as `markdown_docs`)."""
+    info, _ = _load_plugin(zip_path)
+    return info, _instances[zip_path]
 
 
 def _plugin_job_types(plugin: Any, plugin_dir: Path, origin: str) -> list[JobType]:
@@ -224,6 +233,7 @@ def install_plugin(
     except Exception:
         path.unlink(missing_ok=True)
         _loaded.pop(path, None)
+        _instances.pop(path, None)
         raise
 
 
@@ -233,6 +243,7 @@ def remove_plugin(name: str, version: str | None = None, *, settings: Settings |
         if info.name == name and (version is None or info.version == version):
             info.zip_path.unlink(missing_ok=True)
             _loaded.pop(info.zip_path, None)
+            _instances.pop(info.zip_path, None)
             shutil.rmtree(
                 info.zip_path.parent / ".extracted" / f"{info.name}-{info.version}", ignore_errors=True
             )

@@ -1,0 +1,304 @@
+"""Live runtime logs over Socket.IO at `/lifecycle/socket.io`, as upstream's `racetrack logs -f` reads them.
+
+A client connects, then calls `subscribe_for_logs` with `{"resource_properties": {"job_name", "job_version",
+"tail"}}`; the server sends each log line as a `logs_nextline` event `{"line": ...}` until the client leaves.
+The server is python-socketio's, mounted in the lifecycle's ASGI app.
+
+Connecting needs a token, as every other route does, taken from (first found): the `X-Racetrack-Auth`
+header, the Socket.IO `auth` payload `{"token": ...}`, or HTTP Basic/Bearer `Authorization` (the password
+is the token). Upstream's client sends no header of its own: it authenticates through `~/.netrc`, which the
+HTTP library it uses reads (`machine HOST login racetrack password TOKEN`).
+
+Lines come from the deploy engine's `follow_logs(name, version, tail)` when it has one; else, for a job on
+Docker, from every replica's container, followed as Docker streams it (the replica is named when there are
+several); else from `runtime_logs`, read again each second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import socketio
+from fastapi import FastAPI
+from socketio.exceptions import ConnectionRefusedError
+
+from api.auth import ANONYMOUS, Caller, Scope, has_permission
+from api.auth.subjects import UNRESTRICTED_ANONYMOUS
+from api.db import session_scope
+from api.db.repository import find_job
+from api.errors import Forbidden, NotFound, PlatformError
+from api.lifecycle.deps import AUTH_HEADER, LEGACY_AUTH_HEADERS, authenticate
+
+__all__ = ["SOCKETIO_PATH", "LogStreams", "LogFollower"]
+
+SOCKETIO_PATH = "lifecycle/socket.io"
+POLL_SECONDS = 1.0
+MAX_TAIL = 100_000
+
+logger = logging.getLogger("racetrack.lifecycle.logs")
+
+
+class LogFollower(Protocol):
+    """Blocking iteration over log lines, ended from another thread by `close()`."""
+
+    def __iter__(self) -> Iterator[str]: ...
+
+    def close(self) -> None: ...
+
+
+class _DockerFollower:
+    """Follows every replica container of a job on the Docker engine, as Docker streams their output."""
+
+    def __init__(self, containers: list[Any], tail: int) -> None:
+        def replica(container: Any) -> str:
+            return str(container.labels.get("racetrack/replica", "0"))
+
+        self._streams = [
+            (replica(c), c.logs(stream=True, follow=True, tail=tail if tail else "all"))
+            for c in sorted(containers, key=lambda c: int(replica(c)) if replica(c).isdigit() else 0)
+        ]
+        self._named = len(self._streams) > 1
+
+    def __iter__(self) -> Iterator[str]:
+        if len(self._streams) == 1:
+            yield from _lines(self._streams[0][1])
+            return
+        # Replicas write at their own pace: one thread each, their lines merged as they come.
+        lines: list[str] = []
+        ready = threading.Condition()
+        running = len(self._streams)
+
+        def read(replica: str, stream: Any) -> None:
+            nonlocal running
+            try:
+                for line in _lines(stream):
+                    with ready:
+                        lines.append(f"[replica {replica}] {line}" if self._named else line)
+                        ready.notify()
+            finally:
+                with ready:
+                    running -= 1
+                    ready.notify()
+
+        for replica, stream in self._streams:
+            threading.Thread(target=read, args=(replica, stream), daemon=True, name="logs").start()
+        while True:
+            with ready:
+                ready.wait_for(lambda: lines or not running)
+                batch, lines[:] = list(lines), []
+                done = not running
+            yield from batch
+            if done and not batch:
+                return
+
+    def close(self) -> None:
+        for _, stream in self._streams:
+            with contextlib.suppress(Exception):
+                stream.close()
+
+
+def _lines(stream: Any) -> Iterator[str]:
+    pending = ""
+    for chunk in stream:
+        pending += chunk.decode("utf-8", "replace")
+        *complete, pending = pending.split("\n")
+        yield from complete
+    if pending:
+        yield pending
+
+
+class _PolledFollower:
+    """For engines that only read recent logs: re-reads them each second, sending the lines not seen yet."""
+
+    def __init__(self, read: Any, name: str, version: str, tail: int) -> None:
+        self._read, self._name, self._version, self._tail = read, name, version, tail
+        self._stop = threading.Event()
+
+    def __iter__(self) -> Iterator[str]:
+        previous = str(self._read(self._name, self._version, self._tail)).splitlines()
+        yield from previous
+        window = max(self._tail, 200)
+        while not self._stop.wait(POLL_SECONDS):
+            current = str(self._read(self._name, self._version, window)).splitlines()
+            yield from _after_overlap(previous, current)
+            previous = current
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def _after_overlap(previous: list[str], current: list[str]) -> list[str]:
+    for overlap in range(min(len(previous), len(current)), 0, -1):
+        if previous[-overlap:] == current[:overlap]:
+            return current[overlap:]
+    return current
+
+
+def _token(environ: dict[str, Any], auth: Any) -> str | None:
+    for name in (AUTH_HEADER, *LEGACY_AUTH_HEADERS):
+        value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+        if value:
+            return str(value).strip()
+    if isinstance(auth, dict) and auth.get("token"):
+        return str(auth["token"])
+    scheme, _, credentials = str(environ.get("HTTP_AUTHORIZATION", "")).partition(" ")
+    if scheme.lower() == "bearer" and credentials:
+        return credentials.strip()
+    if scheme.lower() == "basic" and credentials:
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            return base64.b64decode(credentials).decode().partition(":")[2] or None
+    return None
+
+
+class LogStreams:
+    """The Socket.IO server of one lifecycle app, and the log followers of its connected clients."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        # Same-origin only (the default): a page of another site may not read logs with a visitor's cookie.
+        self.sio = socketio.AsyncServer(async_mode="asgi", logger=False, engineio_logger=False)
+        self._followers: dict[str, LogFollower] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        self.sio.on("connect", self._connect)
+        self.sio.on("subscribe_for_logs", self._subscribe)
+        self.sio.on("disconnect", self._disconnect)
+
+    def asgi_app(self) -> socketio.ASGIApp:
+        return socketio.ASGIApp(self.sio, socketio_path=SOCKETIO_PATH)
+
+    async def close_all(self) -> None:
+        """Ends every stream (the lifecycle is stopping)."""
+        for sid in list(self._followers):
+            await self._disconnect(sid)
+
+    # Events ------------------------------------------------------------------------------------------
+
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = _token(environ, auth)
+        caller = await asyncio.to_thread(self._caller, token)
+        await self.sio.save_session(sid, {"caller": caller})
+
+    def _caller(self, token: str | None) -> Caller:
+        settings = self.app.state.settings
+        if token is None:
+            if not settings.auth_required:
+                return UNRESTRICTED_ANONYMOUS
+            raise ConnectionRefusedError(
+                f"no token: send it in the {AUTH_HEADER} header (racetrack-client 2.35 sends none over "
+                "Socket.IO; give it through ~/.netrc: machine HOST login racetrack password TOKEN)"
+            )
+        try:
+            with session_scope(self.app.state.sessions) as session:
+                return authenticate(session, settings, token)
+        except PlatformError as exc:
+            raise ConnectionRefusedError(exc.message) from None
+
+    async def _subscribe(self, sid: str, data: Any) -> str:
+        properties = data.get("resource_properties") if isinstance(data, dict) else None
+        if not isinstance(properties, dict) or not properties.get("job_name"):
+            return await self._refuse(sid, "subscribe_for_logs needs resource_properties with job_name")
+        name = str(properties["job_name"])
+        version = str(properties.get("job_version") or "latest")
+        try:
+            tail = min(max(int(properties.get("tail", 20)), 0), MAX_TAIL)
+        except (TypeError, ValueError):
+            return await self._refuse(sid, f"tail must be a number of lines, not {properties.get('tail')!r}")
+        caller: Caller = (await self.sio.get_session(sid)).get("caller", ANONYMOUS)
+        try:
+            follower = await asyncio.to_thread(self._follower, caller, name, version, tail)
+        except PlatformError as exc:
+            return await self._refuse(sid, exc.message)
+        if sid in self._tasks:  # one stream per connection, as upstream's server keeps it
+            follower.close()
+            return f"{sid}_{name}_{version}"
+        self._followers[sid] = follower
+        self._tasks[sid] = asyncio.create_task(self._pump(sid, follower))
+        return f"{sid}_{name}_{version}"
+
+    async def _disconnect(self, sid: str, *_: Any) -> None:
+        follower = self._followers.pop(sid, None)
+        if follower is not None:
+            follower.close()
+        task = self._tasks.pop(sid, None)
+        if task is not None:
+            task.cancel()
+
+    # Streaming ---------------------------------------------------------------------------------------
+
+    async def _refuse(self, sid: str, message: str) -> str:
+        """Tells the client why as a log line (upstream's client prints only those), then lets it go.
+
+        The disconnect runs as a task: it is queued after this call's answer, which the client waits for."""
+        await self.sio.emit("logs_nextline", {"line": f"Error: {message}"}, to=sid)
+        task = asyncio.create_task(self.sio.disconnect(sid))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        return f"error: {message}"
+
+    def _follower(self, caller: Caller, name: str, version: str, tail: int) -> LogFollower:
+        with session_scope(self.app.state.sessions) as session:
+            job = find_job(session, name, version)
+            if job is None:
+                raise NotFound(f"job {name} version {version} was not found")
+            if not has_permission(session, caller, Scope.read_job, job=job):
+                raise Forbidden(f"no permission to read the logs of job {job.name} v{job.version}")
+            name, version, target = job.name, job.version, job.infrastructure_target
+        engine = self.app.state.engine
+        follow = getattr(engine, "follow_logs", None)
+        if callable(follow):
+            return follow(name, version, tail)  # type: ignore[no-any-return]
+        if target in (None, "docker") and engine is not None:
+            containers = _docker_replicas(name, version)
+            if containers:
+                return _DockerFollower(containers, tail)
+        read = getattr(engine, "runtime_logs", None)
+        if not callable(read):
+            raise NotFound("runtime logs are not available: no deploy engine is configured")
+        return _PolledFollower(read, name, version, tail)
+
+    async def _pump(self, sid: str, follower: LogFollower) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def produce() -> None:
+            try:
+                for line in follower:
+                    loop.call_soon_threadsafe(queue.put_nowait, line)
+            except Exception as exc:  # the stream broke: the client is told, not left waiting
+                loop.call_soon_threadsafe(queue.put_nowait, f"Error: the log stream ended: {exc}")
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        threading.Thread(target=produce, daemon=True, name=f"logs-{sid}").start()
+        try:
+            while (line := await queue.get()) is not None:
+                await self.sio.emit("logs_nextline", {"line": line}, to=sid)
+        finally:
+            follower.close()
+
+
+def _docker_replicas(name: str, version: str) -> list[Any]:
+    import docker  # only when a job on Docker is followed
+
+    try:
+        client = docker.from_env()
+        return list(
+            client.containers.list(
+                filters={
+                    "label": [
+                        f"racetrack/job-name={name}",
+                        f"racetrack/job-version={version}",
+                        "racetrack/role=job",
+                    ]
+                }
+            )
+        )
+    except docker.errors.DockerException:
+        return []

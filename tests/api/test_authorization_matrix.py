@@ -136,6 +136,7 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
             "json": {
                 "job_name": "adder",
                 "job_version": "1.0.0",
+        "number": 1,
                 "job_path": "/",
                 "request_method": "POST",
                 "request_url": "/pub/job/adder",
@@ -166,6 +167,7 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ),
     ("GET", "/job/{name}/{version}/public-endpoints"): (READERS, None),
     ("GET", "/job_family/{name}/revisions"): (READERS, None),
+    ("GET", "/job_family/{name}/revisions/{number}"): (READERS, None),
     ("POST", "/job_family/{name}/rollback"): (DEPLOYERS, {"json": {"to_revision": 1}}),
     ("POST", "/job/{name}/{version}/redeploy"): (DEPLOYERS, None),
     ("POST", "/job/{name}/{version}/reprovision"): (DEPLOYERS, None),
@@ -289,6 +291,7 @@ def seeded(api: Api, world: World) -> dict[str, Any]:
         "endpoint": "api/v1/perform",
         "job_name": "adder",
         "job_version": "1.0.0",
+        "number": 1,
         **ids,
     }
     return {"tokens": tokens, "values": values}

@@ -263,3 +263,35 @@ def test_token_regeneration_in_bulk(api: Api, world: World) -> None:
     assert api.get("/users/validate_user_auth", user).status_code == 401
     assert api.get("/users/validate_user_auth", staff).status_code == 401
     assert api.get("/users/validate_user_auth", admin).status_code == 200  # the admin who did it stays in
+
+
+def test_a_revision_shows_its_desired_state_without_secret_values(api: Api, world: World) -> None:
+    from api.db.repository import add_revision, ensure_family
+    from api.deployer.sealing import Sealer
+
+    owner = world.user("owner@example.com")
+    world.job("adder", "1.0.0", owner="owner@example.com")
+    sealer = Sealer(world.settings.data_dir)
+
+    def state(password: str) -> dict:
+        run = {"env": {"GREETING": "hello"}, "secret_env": sealer.seal({"PASSWORD": password})}
+        return {"family": "adder", "versions": [{"version": "1.0.0", "run": run, "images": []}]}
+
+    with world.session() as session:
+        family = ensure_family(session, "adder")
+        for password in ("first-secret", "first-secret", "second-secret"):
+            add_revision(
+                session,
+                family,
+                target="docker",
+                desired_state=state(password),
+                operation="deploy",
+                created_by="x",
+            )
+    shown = [api.get(f"/job_family/adder/revisions/{n}", owner).json() for n in (1, 2, 3)]
+    secrets = [s["desired_state"]["versions"][0]["run"]["secret_env"]["PASSWORD"] for s in shown]
+    assert all(s.startswith("(secret ") and "first-secret" not in s and "second" not in s for s in secrets)
+    assert secrets[0] == secrets[1] != secrets[2], "a changed secret shows as changed"
+    assert shown[0]["desired_state"]["versions"][0]["run"]["env"] == {"GREETING": "hello"}
+    missing = api.get("/job_family/adder/revisions/9", owner)
+    assert missing.status_code == 404 and "revision 9 of job family adder" in missing.json()["error"]

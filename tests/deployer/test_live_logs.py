@@ -10,45 +10,21 @@ from __future__ import annotations
 
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-import yaml
 
-from jobtypes.source import pack_directory
 from tests.api.test_racetrack_client import racetrack_cli  # noqa: F401 - the upstream client's venv
-from tests.deployer.lifecycle_process import LifecycleProcess, remove_job_families
+from tests.deployer.conftest import SAMPLE, deploy_sample
+from tests.deployer.lifecycle_process import LifecycleProcess
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLE = REPO / "sample" / "python-class"
 WAIT = 120  # seconds a line may take to arrive on a loaded 2-core machine
-HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-
-
-@pytest.fixture
-def lifecycle(tmp_path: Path) -> Iterator[LifecycleProcess]:
-    extra = {}
-    if HOST_CA_BUNDLE.is_file() and "RACETRACK_EXTRA_CA_BUNDLE" not in os.environ:
-        extra["RACETRACK_EXTRA_CA_BUNDLE"] = str(HOST_CA_BUNDLE)  # builds behind an intercepting proxy
-    server = LifecycleProcess(tmp_path / "data", extra_env=extra).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def family() -> Iterator[str]:
-    name = f"logger-{uuid.uuid4().hex[:6]}"
-    yield name
-    remove_job_families([name])
 
 
 class Follower:
@@ -95,27 +71,16 @@ def _perform(lifecycle: LifecycleProcess, family: str, numbers: list[int]) -> No
 
 
 def test_both_clients_follow_the_logs_of_every_replica(
-    lifecycle: LifecycleProcess,
-    family: str,
+    platform: LifecycleProcess,
+    sample_family: str,
     tmp_path: Path,
     racetrack_cli: Path,  # noqa: F811
 ) -> None:
-    folder = tmp_path / "job"
-    shutil.copytree(SAMPLE, folder)
-    code = (folder / "adder.py").read_text()
-    (folder / "adder.py").write_text(
-        code.replace(
-            "return sum(numbers)", 'print(f"adding {numbers}", flush=True)\n        return sum(numbers)'
-        )
-    )
-    manifest = yaml.safe_load((folder / "job.yaml").read_text())
-    manifest.update(name=family, replicas=2)
-    started = lifecycle.request(
-        "POST", "/deploy", json={"manifest": manifest, "build_context": pack_directory(folder)}
-    )
-    assert started.status_code == 202, started.text
-    deployed = lifecycle.wait_deployment(started.json()["id"])
-    assert deployed["status"] == "done", deployed["error"]
+    lifecycle, family = platform, sample_family
+    code = (SAMPLE / "adder.py").read_text()
+    logged = 'print(f"adding {numbers}", flush=True)\n        return sum(numbers)'
+    code = code.replace("return sum(numbers)", logged)
+    deploy_sample(lifecycle, tmp_path / "job", family, code=code, replicas=2)
     _perform(lifecycle, family, [1, 1])  # a line already written when the clients start
 
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("RACETRACK_")}

@@ -3,12 +3,15 @@ revisions, rollback."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 from datetime import datetime
 from typing import Annotated, Any
 
 import yaml
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import select
@@ -44,6 +47,17 @@ PLAIN_TEXT: dict[int | str, dict[str, Any]] = {
     200: {"description": "the log as plain text", "content": {"text/plain": {"schema": {"type": "string"}}}}
 }
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class RevisionDetail(BaseModel):
+    number: int
+    target: str
+    created_at: int | None
+    created_by: str | None
+    operation: str
+    status: str
+    error: str | None
+    desired_state: dict[str, Any]
 
 
 class PublicEndpointOut(BaseModel):
@@ -324,6 +338,48 @@ def revisions(name: str, caller: LoggedIn, session: SessionDep) -> list[Revision
             )
         )
     return out
+
+
+def _masked(values: dict[str, Any], key: str) -> dict[str, str]:
+    """Secret values as keyed fingerprints: a diff shows which changed, nobody learns them."""
+    return {
+        k: "(secret " + hmac.new(key.encode(), f"{k}={v}".encode(), hashlib.sha256).hexdigest()[:10] + ")"
+        for k, v in sorted(values.items())
+    }
+
+
+@router.get("/job_family/{name}/revisions/{number}", response_model=RevisionDetail)
+def revision(
+    name: str,
+    number: Annotated[int, Path(ge=1)],
+    caller: LoggedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    target: Annotated[str | None, Query(max_length=128)] = None,
+) -> RevisionDetail:
+    """One revision with the whole desired state it recorded; secret values appear as fingerprints."""
+    # Imported when used: the deployer package brings in Pulumi, which the API alone does not need.
+    from api.deployer.desired import find_revision
+    from api.deployer.sealing import Sealer
+
+    family = _readable_family(session, caller, name)
+    found = find_revision(session, family, target or settings.default_infrastructure_target, number)
+    state = json.loads(json.dumps(found.desired_state))
+    sealer, key = Sealer(settings.data_dir), settings.signing_key()
+    for version in state.get("versions", []):
+        version["run"]["secret_env"] = _masked(sealer.unseal(version["run"].get("secret_env") or {}), key)
+        for image in version.get("images", []):
+            image["build_secrets"] = _masked(sealer.unseal(image.get("build_secrets") or {}), key)
+    return RevisionDetail(
+        number=found.number,
+        target=found.target,
+        created_at=ts(found.created_at),
+        created_by=found.created_by,
+        operation=found.operation,
+        status=found.status,
+        error=found.error,
+        desired_state=state,
+    )
 
 
 @router.post(

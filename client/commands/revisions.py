@@ -117,10 +117,22 @@ def history(
 def _start(session: Session, name: str, body: dict[str, Any]) -> str:
     with job_lookup(session, name, body.get("version")):
         answer = session.api.post(f"job_family/{name}/rollback", json_body=body)
+    return _operation_id(answer, "rollback")
+
+
+def _operation_id(answer: Any, what: str) -> str:
     op_id = str((answer or {}).get("id", "")) if isinstance(answer, dict) else ""
     if not op_id:
-        raise ClientError(f"the server started no rollback operation: {str(answer)[:200]}")
+        raise ClientError(f"the server started no {what} operation: {str(answer)[:200]}")
     return op_id
+
+
+def _check(record: dict[str, Any], action: str, name: str, remote: str | None) -> None:
+    if str(record.get("status")).lower() == "failed":
+        raise OperationFailed(
+            failure(action, record),
+            hint=f"See what happened with: racetrack history {name}{remote_flag(remote)}",
+        )
 
 
 def rollback(
@@ -184,11 +196,7 @@ def rollback(
     body["preview"] = False
     op_id = _start(session, name, body)
     record = wait_for_operation(session, op_id, title=f"Rolling back {subject} to {target}", what="rollback")
-    if str(record.get("status")).lower() == "failed":
-        raise OperationFailed(
-            failure(f"rollback of {subject}", record),
-            hint=f"See what happened with: racetrack history {name}{remote_flag(remote)}",
-        )
+    _check(record, f"rollback of {subject}", name, remote)
     output.echo(f"Rolled back {subject} to {target}.")
 
 
@@ -204,14 +212,11 @@ def refresh(
     session = open_session(remote)
     with job_lookup(session, name):
         answer = session.api.post(f"job_family/{name}/refresh")
-    op_id = str((answer or {}).get("id", "")) if isinstance(answer, dict) else ""
-    if not op_id:
-        raise ClientError(f"the server started no refresh operation: {str(answer)[:200]}")
+    op_id = _operation_id(answer, "refresh")
     record = wait_for_operation(
         session, op_id, title=f'Comparing job "{name}" with what runs', what="refresh"
     )
-    if str(record.get("status")).lower() == "failed":
-        raise OperationFailed(failure(f'refresh of job "{name}"', record))
+    _check(record, f'refresh of job "{name}"', name, remote)
     plan = record.get("preview") or {}
     if output_format is OutputFormat.json:
         print_json(plan)
@@ -241,13 +246,7 @@ def reconcile(
     session = open_session(remote)
     with job_lookup(session, name, version):
         answer = session.api.post(f"job/{name}/{version}/reprovision")
-    op_id = str((answer or {}).get("id", "")) if isinstance(answer, dict) else ""
-    if not op_id:
-        raise ClientError(f"the server started no reconcile operation: {str(answer)[:200]}")
+    op_id = _operation_id(answer, "reconcile")
     record = wait_for_operation(session, op_id, title=f'Reconciling job "{name}"', what="reconcile")
-    if str(record.get("status")).lower() == "failed":
-        raise OperationFailed(
-            failure(f'reconcile of job "{name}"', record),
-            hint=f"See what happened with: racetrack history {name}{remote_flag(remote)}",
-        )
+    _check(record, f'reconcile of job "{name}"', name, remote)
     output.echo(f'Job "{name}" runs as its last applied revision describes again.')

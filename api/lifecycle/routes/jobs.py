@@ -17,7 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import select
 
 from api.auth import Scope, has_permission, readable_jobs_clause
-from api.db import AuthSubject, Deployment, Job, JobFamily, Permission, PublicEndpointRequest, utcnow
+from api.db import (
+    AuthSubject,
+    Deployment,
+    FamilyRevision,
+    Job,
+    JobFamily,
+    Permission,
+    PublicEndpointRequest,
+    utcnow,
+)
 from api.db.repository import get_family, list_revisions, record_audit
 from api.errors import Forbidden, InvalidInput, NotFound
 from api.lifecycle.deployments import actor, delete_job, record_rollback, submit
@@ -49,14 +58,7 @@ PLAIN_TEXT: dict[int | str, dict[str, Any]] = {
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-class RevisionDetail(BaseModel):
-    number: int
-    target: str
-    created_at: int | None
-    created_by: str | None
-    operation: str
-    status: str
-    error: str | None
+class RevisionDetail(RevisionOut):
     desired_state: dict[str, Any]
 
 
@@ -320,24 +322,22 @@ def _readable_family(session: SessionDep, caller: LoggedIn, name: str) -> JobFam
 def revisions(name: str, caller: LoggedIn, session: SessionDep) -> list[RevisionOut]:
     """Revisions of the family's desired state, newest first."""
     family = _readable_family(session, caller, name)
-    out = []
-    for revision in list_revisions(session, family):
-        jobs = revision.desired_state.get("versions", []) if isinstance(revision.desired_state, dict) else []
-        versions = [str(j.get("version")) for j in jobs if isinstance(j, dict) and j.get("version")]
-        out.append(
-            RevisionOut(
-                number=revision.number,
-                target=revision.target,
-                created_at=ts(revision.created_at),
-                created_by=revision.created_by,
-                operation=revision.operation,
-                status=revision.status,
-                error=revision.error,
-                versions=versions,
-                summary=revision.summary,
-            )
-        )
-    return out
+    return [_revision_out(revision) for revision in list_revisions(session, family)]
+
+
+def _revision_out(revision: FamilyRevision) -> RevisionOut:
+    jobs = revision.desired_state.get("versions", []) if isinstance(revision.desired_state, dict) else []
+    return RevisionOut(
+        number=revision.number,
+        target=revision.target,
+        created_at=ts(revision.created_at),
+        created_by=revision.created_by,
+        operation=revision.operation,
+        status=revision.status,
+        error=revision.error,
+        versions=[str(j.get("version")) for j in jobs if isinstance(j, dict) and j.get("version")],
+        summary=revision.summary,
+    )
 
 
 def _masked(values: dict[str, Any], key: str) -> dict[str, str]:
@@ -370,16 +370,7 @@ def revision(
         version["run"]["secret_env"] = _masked(sealer.unseal(version["run"].get("secret_env") or {}), key)
         for image in version.get("images", []):
             image["build_secrets"] = _masked(sealer.unseal(image.get("build_secrets") or {}), key)
-    return RevisionDetail(
-        number=found.number,
-        target=found.target,
-        created_at=ts(found.created_at),
-        created_by=found.created_by,
-        operation=found.operation,
-        status=found.status,
-        error=found.error,
-        desired_state=state,
-    )
+    return RevisionDetail(**_revision_out(found).model_dump(), desired_state=state)
 
 
 @router.post(

@@ -37,7 +37,7 @@ def follow_logs(
 ) -> None:
     """Prints lines through `on_line` until the server ends the stream or the user presses Ctrl-C."""
     origin, path = _endpoint(lifecycle_url)
-    client = socketio.Client(reconnection=True, reconnection_attempts=5)
+    client = socketio.Client(reconnection=True, reconnection_attempts=5, request_timeout=CONNECT_TIMEOUT)
     refused: list[str] = []
     lock = threading.Lock()
     early: list[str] | None = []  # lines that came before the answer to the subscription

@@ -282,6 +282,10 @@ class LogStreams:
                 await self.sio.emit("logs_nextline", {"line": line}, to=sid)
         finally:
             follower.close()
+        # The job's output ended (stopped, replaced, deleted): the client is let go rather than kept waiting.
+        self._followers.pop(sid, None)
+        self._tasks.pop(sid, None)
+        await self.sio.disconnect(sid)
 
 
 def _docker_replicas(name: str, version: str) -> list[Any]:

@@ -202,7 +202,7 @@ def logs(
     if follow:
         # The lifecycle pushes new lines over Socket.IO (as for upstream's client): nothing is polled.
         follow_logs(session.lifecycle_url, session.token, name, exact, tail, output.echo)
-        output.note("The log stream ended (the job stopped or was replaced).")
+        output.warn("the log stream ended: the job stopped, was replaced or was deleted")
         return
     with job_lookup(session, name, exact):
         text = _logs_text(session.api.get(f"job/{name}/{exact}/logs", params={"tail": tail}))

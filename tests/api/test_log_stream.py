@@ -25,7 +25,7 @@ class LogClient:
     """Upstream's client's exchange: connect, `subscribe_for_logs`, receive `logs_nextline` events."""
 
     def __init__(self, api: Api, headers: dict[str, str] | None = None, auth: Any = None) -> None:
-        self.sio = socketio.Client(reconnection=False)
+        self.sio = socketio.Client(reconnection=False, request_timeout=60)  # a loaded machine is slow
         self.lines: list[str] = []
         self.refusal: str | None = None
         self.gone = threading.Event()
@@ -43,7 +43,7 @@ class LogClient:
             socketio_path="lifecycle/socket.io",
             headers=self.headers,
             auth=self.auth,
-            wait_timeout=10,
+            wait_timeout=60,
         )
 
     def subscribe(self, job: str, version: str = "latest") -> str:
@@ -71,7 +71,7 @@ def test_connecting_without_a_token_is_refused_with_how_to_give_one(
     with pytest.raises(socketio.exceptions.ConnectionError):
         client.connect()
     assert client.refusal is not None
-    assert client.refusal.startswith("no token: send it in the X-Racetrack-Auth header")
+    assert client.refusal.startswith("no token: send it in the X-Racetrack-Auth header"), client.refusal
     assert "~/.netrc" in client.refusal
 
     forged = LogClient(live_api, headers={"X-Racetrack-Auth": "not-a-token"})

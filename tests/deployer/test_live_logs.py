@@ -2,8 +2,8 @@
 
 Upstream's client (racetrack-client 2.35.1 from PyPI, in its own virtualenv) and ours each follow the job's
 logs over Socket.IO; the job is then called, and the line it writes while they follow reaches both, named by
-the replica that wrote it. Upstream's client sends no token of its own over Socket.IO: it authenticates
-through `~/.netrc`, which the HTTP library under it reads.
+the replica that wrote it; deleting the job ends the stream, and our client with it. Upstream's client sends
+no token of its own over Socket.IO: it authenticates through `~/.netrc`, which its HTTP library reads.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+import docker
 import httpx
 
 from tests.api.test_racetrack_client import racetrack_cli  # noqa: F401 - the upstream client's venv
@@ -56,6 +57,8 @@ class Follower:
         raise AssertionError(f"{text!r} did not arrive; the client printed: {self.seen}")
 
     def stop(self) -> int:
+        if self.process.poll() is not None:
+            return self.process.returncode
         self.process.send_signal(signal.SIGINT)
         try:
             return self.process.wait(timeout=30)
@@ -124,7 +127,18 @@ def test_both_clients_follow_the_logs_of_every_replica(
         for follower in (upstream, ours):
             line = follower.wait_for("adding [7, 35]")
             assert line.startswith(("[replica 0] ", "[replica 1] ")), line
+        assert upstream.stop() in (0, 1, -signal.SIGINT)  # Ctrl-C
+
+        deleted = lifecycle.request("DELETE", f"/job/{family}/1.0.0")
+        assert deleted.status_code in (200, 202), deleted.text
+        operation = deleted.json()
+        if operation.get("status") == "in_progress":
+            operation = lifecycle.wait_deployment(operation["id"])
+        assert operation["status"] == "done", operation
+        assert not docker.from_env().containers.list(filters={"label": f"racetrack/job-name={family}"})
+        # The job's containers are gone: the stream ends and our client with it, saying so.
+        ours.wait_for("the log stream ended: the job stopped, was replaced or was deleted")
+        assert ours.process.wait(timeout=WAIT) == 0
     finally:
-        upstream_code, ours_code = upstream.stop(), ours.stop()
-    assert ours_code == 130  # Ctrl-C, as the CLI reports it
-    assert upstream_code in (0, 1, -signal.SIGINT), upstream_code
+        upstream.stop()
+        ours.stop()

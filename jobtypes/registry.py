@@ -47,6 +47,7 @@ __all__ = [
     "install_plugin",
     "list_job_types",
     "list_plugins",
+    "plugin_instance",
     "read_plugin_manifest",
     "remove_plugin",
     "resolve_job_type",
@@ -94,6 +95,7 @@ class _PluginExtra(JobTypeExtra):
 
 _loaded: dict[Path, tuple[float, PluginInfo, list[JobType]]] = {}
 _broken: dict[Path, float] = {}  # zips found on disk that do not load, warned about once per version
+_instances: dict[Path, Any] = {}  # the `Plugin` object of each loaded zip, whose hooks the lifecycle calls
 
 
 def _plugins_dir(settings: BuildSettings) -> Path | None:
@@ -162,7 +164,14 @@ def _load_plugin(zip_path: Path, source: str | None = None) -> tuple[PluginInfo,
         url=manifest.get("url"),
     )
     _loaded[zip_path] = (mtime, info, job_types)
+    _instances[zip_path] = plugin
     return info, job_types
+
+
+def plugin_instance(zip_path: Path) -> tuple[PluginInfo, Any]:
+    """The loaded plugin of a stored zip and its `Plugin` object (for hooks such as `markdown_docs`)."""
+    info, _ = _load_plugin(zip_path)
+    return info, _instances[zip_path]
 
 
 def _plugin_job_types(plugin: Any, plugin_dir: Path, origin: str) -> list[JobType]:
@@ -258,6 +267,7 @@ def install_plugin(
             _load_plugin(staged, filename)
         finally:
             _loaded.pop(staged, None)
+            _instances.pop(staged, None)
         staged.replace(path)
     _broken.pop(path, None)
     return _load_plugin(path)[0]
@@ -278,6 +288,7 @@ def remove_plugin(name: str, version: str | None = None, *, settings: BuildSetti
         zip_path.unlink(missing_ok=True)
         _loaded.pop(zip_path, None)
         _broken.pop(zip_path, None)
+        _instances.pop(zip_path, None)
         shutil.rmtree(zip_path.parent / ".extracted" / stem, ignore_errors=True)
     if not found:
         raise NotFound(f"plugin {name}{' ' + version if version else ''} is not installed")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import importlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
@@ -65,6 +65,14 @@ class Replica:
     address: str = ""  # where pub reaches it now (host:port), "" when the target does not say
 
 
+class LogFollower(Protocol):
+    """Blocking iteration over log lines, ended from another thread by `close()`."""
+
+    def __iter__(self) -> Iterator[str]: ...
+
+    def close(self) -> None: ...
+
+
 @runtime_checkable
 class InfrastructureTarget(Protocol):
     """One place where jobs run. Every method the deploy engine needs from a target is here."""
@@ -100,6 +108,12 @@ class InfrastructureTarget(Protocol):
 
     def runtime_logs(self, name: str, version: str, tail: int) -> str:
         """The last `tail` lines (0: all) of every replica, each headed by the replica's name."""
+        ...
+
+    def follow_logs(self, name: str, version: str, tail: int) -> LogFollower | None:
+        """The job's log lines as its replicas write them, starting with the last `tail` (0: all), each
+        line prefixed with its replica when there are several; None: this target cannot follow (the
+        lifecycle then reads `runtime_logs` again each second)."""
         ...
 
     def replicas(self) -> dict[tuple[str, str], list[Replica]] | None:

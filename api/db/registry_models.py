@@ -229,6 +229,7 @@ class Plugin(Base):
     url: Mapped[str | None] = mapped_column(String(1024))
     plugin_manifest: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     stored_file: Mapped[str] = mapped_column(String(1024))  # path relative to data_dir
+    config: Mapped[str | None] = mapped_column(Text)  # YAML staff edit; None: the zip's config.yaml
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_by: Mapped[str | None] = mapped_column(String(256))

@@ -63,6 +63,7 @@ from api.settings import Settings
 from jobtypes.manifest import Manifest, job_manifest
 from stacks.engine import EngineConfig
 from stacks.runner import OperationResult, StackRunner
+from stacks.target import LogFollower
 
 __all__ = ["DeployEngine"]
 
@@ -115,6 +116,10 @@ class DeployEngine:
             job = session.scalar(select(Job).where(Job.name == name, Job.version == version))
             target = job.infrastructure_target if job is not None else None
         return self.targets.get(target).runtime_logs(name, version, tail)
+
+    def follow_logs(self, name: str, version: str, tail: int, target: str | None) -> LogFollower | None:
+        """The job's log lines as they come, from its target; None when the target cannot follow."""
+        return self.targets.get(target).follow_logs(name, version, tail)
 
     def stack_history(self, family: str, target: str) -> list[dict[str, Any]]:
         """Pulumi's own record of the family's stack updates, newest first."""

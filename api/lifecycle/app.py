@@ -25,6 +25,7 @@ from api.db import create_db_engine, migrate, session_factory, session_scope
 from api.lifecycle.body_limits import BodyLimits
 from api.lifecycle.deployments import DeployEngine
 from api.lifecycle.errors import error_responses, install_error_handlers
+from api.lifecycle.log_stream import SOCKETIO_PATH, LogStreams
 from api.lifecycle.routes import ROUTERS
 from api.lifecycle.routes.async_calls import purge_periodically
 from api.lifecycle.routes.info import VERSION
@@ -76,12 +77,13 @@ def create_app(
         ensure_admin(session, settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         purging = asyncio.create_task(purge_periodically(sessions, settings))
         try:
             yield
         finally:
             purging.cancel()
+            await app.state.log_streams.close_all()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -107,6 +109,9 @@ def create_app(
     app.include_router(health, prefix=BASE_PATH)
     app.include_router(health, include_in_schema=False)
 
+    # Live logs (`racetrack logs -f`), where upstream's client looks for them.
+    app.state.log_streams = LogStreams(app)
+    app.mount(f"/{SOCKETIO_PATH}", app.state.log_streams.asgi_app())
     app.mount(
         f"{BASE_PATH}/docs/static",
         StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),

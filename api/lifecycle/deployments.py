@@ -29,7 +29,7 @@ from api.errors import AlreadyExists, NotFound
 from api.lifecycle.schemas import DeployRequest, RollbackRequest
 from api.settings import Settings
 from jobtypes.manifest import manifest_yaml, parse_manifest
-from stacks.target import canonical_target_name
+from stacks.target import LogFollower, canonical_target_name
 
 __all__ = ["DeployEngine", "NO_ENGINE", "record_deploy", "record_rollback", "submit", "delete_job", "actor"]
 
@@ -47,6 +47,10 @@ class DeployEngine(Protocol):
 
     def runtime_logs(self, name: str, version: str, tail: int = 20) -> str:
         """The last `tail` lines (0: all) of every replica of the job."""
+        ...
+
+    def follow_logs(self, name: str, version: str, tail: int, target: str | None) -> LogFollower | None:
+        """The job's log lines as they come; None when its target cannot follow them."""
         ...
 
     def stack_history(self, family: str, target: str) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import shlex
-import time
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
@@ -24,16 +23,13 @@ from client.commands._common import (
     print_json,
     print_table,
 )
-from client.errors import ClientError, Interrupted, NotFound, OperationFailed
+from client.errors import ClientError, NotFound, OperationFailed
 from client.http import AUTH_HEADER, Session, open_session
+from client.live_logs import follow_logs
 from client.lookup import job_lookup
 from client.progress import failure, wait_for_operation
 
 __all__ = ["list_jobs", "delete", "logs", "build_logs", "call", "move", "Column"]
-
-# seam for tests of --follow
-sleep: Callable[[float], None] = time.sleep
-FOLLOW_INTERVAL = 2.0
 
 
 class Column(StrEnum):
@@ -203,33 +199,15 @@ def logs(
     session = open_session(remote)
     exact = _exact_version(session, name, version)
     output.note(f'Logs of job "{name}" v{exact} at {session.lifecycle_url}:')
+    if follow:
+        # The lifecycle pushes new lines over Socket.IO (as for upstream's client): nothing is polled.
+        follow_logs(session.lifecycle_url, session.token, name, exact, tail, output.echo)
+        output.warn("the log stream ended: the job stopped, was replaced or was deleted")
+        return
     with job_lookup(session, name, exact):
         text = _logs_text(session.api.get(f"job/{name}/{exact}/logs", params={"tail": tail}))
-    previous = text.splitlines()
-    for line in previous:
+    for line in text.splitlines():
         output.echo(line)
-    if not follow:
-        return
-    window = max(tail, 200)
-    try:
-        while True:
-            sleep(FOLLOW_INTERVAL)
-            current = _logs_text(
-                session.api.get(f"job/{name}/{exact}/logs", params={"tail": window})
-            ).splitlines()
-            for line in _new_lines(previous, current):
-                output.echo(line)
-            previous = current
-    except KeyboardInterrupt as exc:
-        raise Interrupted("stopped following the logs") from exc
-
-
-def _new_lines(previous: list[str], current: list[str]) -> list[str]:
-    """Lines of `current` after its longest prefix that ends `previous` (the overlap of two tails)."""
-    for overlap in range(min(len(previous), len(current)), 0, -1):
-        if previous[-overlap:] == current[:overlap]:
-            return current[overlap:]
-    return current
 
 
 def build_logs(

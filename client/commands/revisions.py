@@ -1,10 +1,13 @@
-"""`racetrack history` and `racetrack rollback`: a job family's revisions of desired state."""
+"""`racetrack history [--diff N M]`, `rollback`, `refresh` (drift report) and `reconcile`: a job family's
+revisions of desired state and how what runs compares with them."""
 
 from __future__ import annotations
 
+import difflib
 from typing import Annotated, Any
 
 import typer
+import yaml
 
 from client import output
 from client.commands._common import (
@@ -23,7 +26,7 @@ from client.lookup import job_lookup
 from client.plan import plan_has_changes, render_plan
 from client.progress import failure, wait_for_operation
 
-__all__ = ["history", "rollback"]
+__all__ = ["history", "rollback", "refresh", "reconcile"]
 
 
 def _versions(value: Any) -> str:
@@ -32,16 +35,53 @@ def _versions(value: Any) -> str:
     return "-" if value in (None, "") else str(value)
 
 
+def _revision_yaml(session: Session, name: str, number: int, target: str | None) -> list[str]:
+    params = {"target": target} if target else None
+    with job_lookup(session, name):
+        detail = session.api.get(f"job_family/{name}/revisions/{number}", params=params)
+    state = detail.get("desired_state") if isinstance(detail, dict) else None
+    if not isinstance(state, dict):
+        raise ClientError(f"unexpected answer for revision {number} of {name}: {str(detail)[:200]}")
+    return yaml.safe_dump(state, sort_keys=True, default_flow_style=False).splitlines(keepends=True)
+
+
+def _print_diff(session: Session, name: str, old: int, new: int, target: str | None) -> None:
+    before = _revision_yaml(session, name, old, target)
+    after = _revision_yaml(session, name, new, target)
+    lines = list(difflib.unified_diff(before, after, f"revision {old}", f"revision {new}"))
+    if not lines:
+        output.echo(f'Revisions {old} and {new} of job "{name}" describe the same desired state.')
+        return
+    for line in lines:
+        output.echo(line.rstrip("\n"))
+
+
 def history(
     name: JobNameArg,
     remote: RemoteOpt = None,
     output_format: OutputOpt = OutputFormat.text,
+    diff: Annotated[
+        tuple[int, int] | None,
+        typer.Option(
+            "--diff",
+            help="show what changed in the desired state from revision N to revision M",
+            metavar="N M",
+            show_default=False,
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="infrastructure target of the revisions (default: the platform's)"),
+    ] = None,
 ) -> None:
     """List a job's revisions, newest first: number, when, who, operation, versions, result.
 
-    Example: racetrack history adder
+    Example: racetrack history adder; racetrack history adder --diff 2 3
     """
     session = open_session(remote)
+    if diff is not None:
+        _print_diff(session, name, diff[0], diff[1], target)
+        return
     with job_lookup(session, name):
         revisions = session.api.get(f"job_family/{name}/revisions") or []
     if not isinstance(revisions, list):
@@ -77,10 +117,22 @@ def history(
 def _start(session: Session, name: str, body: dict[str, Any]) -> str:
     with job_lookup(session, name, body.get("version")):
         answer = session.api.post(f"job_family/{name}/rollback", json_body=body)
+    return _operation_id(answer, "rollback")
+
+
+def _operation_id(answer: Any, what: str) -> str:
     op_id = str((answer or {}).get("id", "")) if isinstance(answer, dict) else ""
     if not op_id:
-        raise ClientError(f"the server started no rollback operation: {str(answer)[:200]}")
+        raise ClientError(f"the server started no {what} operation: {str(answer)[:200]}")
     return op_id
+
+
+def _check(record: dict[str, Any], action: str, name: str, remote: str | None) -> None:
+    if str(record.get("status")).lower() == "failed":
+        raise OperationFailed(
+            failure(action, record),
+            hint=f"See what happened with: racetrack history {name}{remote_flag(remote)}",
+        )
 
 
 def rollback(
@@ -144,9 +196,57 @@ def rollback(
     body["preview"] = False
     op_id = _start(session, name, body)
     record = wait_for_operation(session, op_id, title=f"Rolling back {subject} to {target}", what="rollback")
-    if str(record.get("status")).lower() == "failed":
-        raise OperationFailed(
-            failure(f"rollback of {subject}", record),
-            hint=f"See what happened with: racetrack history {name}{remote_flag(remote)}",
-        )
+    _check(record, f"rollback of {subject}", name, remote)
     output.echo(f"Rolled back {subject} to {target}.")
+
+
+def refresh(
+    name: JobNameArg,
+    remote: RemoteOpt = None,
+    output_format: OutputOpt = OutputFormat.text,
+) -> None:
+    """Report drift: how what runs differs from the job's last applied revision. Changes nothing.
+
+    Example: racetrack refresh adder
+    """
+    session = open_session(remote)
+    with job_lookup(session, name):
+        answer = session.api.post(f"job_family/{name}/refresh")
+    op_id = _operation_id(answer, "refresh")
+    record = wait_for_operation(
+        session, op_id, title=f'Comparing job "{name}" with what runs', what="refresh"
+    )
+    _check(record, f'refresh of job "{name}"', name, remote)
+    plan = record.get("preview") or {}
+    if output_format is OutputFormat.json:
+        print_json(plan)
+        return
+    if not plan or not plan_has_changes(plan):
+        output.echo(f'No drift: job "{name}" runs as its last applied revision describes.')
+        return
+    output.echo(f'Job "{name}" has drifted from its last applied revision:')
+    output.echo()
+    for line in render_plan(plan):
+        output.echo(line)
+    output.echo()
+    output.echo(f"Bring it back with: racetrack reconcile {name}{remote_flag(remote)}")
+
+
+def reconcile(
+    name: JobNameArg,
+    version: Annotated[
+        str, typer.Option("--version", help="a version of the job (its family is reconciled)")
+    ] = "latest",
+    remote: RemoteOpt = None,
+) -> None:
+    """Re-apply the job's last applied revision: brings back containers removed or changed by hand.
+
+    Example: racetrack reconcile adder
+    """
+    session = open_session(remote)
+    with job_lookup(session, name, version):
+        answer = session.api.post(f"job/{name}/{version}/reprovision")
+    op_id = _operation_id(answer, "reconcile")
+    record = wait_for_operation(session, op_id, title=f'Reconciling job "{name}"', what="reconcile")
+    _check(record, f'reconcile of job "{name}"', name, remote)
+    output.echo(f'Job "{name}" runs as its last applied revision describes again.')

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from stacks.spec import FamilySpec
-from stacks.target import Replica, TargetConfig
+from stacks.target import LogFollower, Replica, TargetConfig
 
 __all__ = ["DockerTarget"]
 
@@ -67,6 +67,13 @@ class DockerTarget:
                 text = f"==> replica {replica} ({container.name}) <==\n{text}"
             parts.append(text)
         return "\n".join(parts)
+
+    def follow_logs(self, name: str, version: str, tail: int) -> LogFollower | None:
+        from stacks.docker.logs import DockerLogFollower
+
+        containers = _job_containers([f"racetrack/job-name={name}", f"racetrack/job-version={version}"])
+        running = [container for container in containers if container.status == "running"]
+        return DockerLogFollower(running, tail) if running else None
 
     def replicas(self) -> dict[tuple[str, str], list[Replica]]:
         found: dict[tuple[str, str], list[Replica]] = {}

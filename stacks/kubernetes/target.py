@@ -14,7 +14,7 @@ from typing import Any
 
 from core.errors import Unavailable
 from stacks.spec import FamilySpec
-from stacks.target import Replica, TargetConfig
+from stacks.target import LogFollower, Replica, TargetConfig
 
 __all__ = ["KubernetesTarget"]
 
@@ -66,6 +66,9 @@ class KubernetesTarget:
             f"kubectl -n {namespace} logs -l racetrack/job-name={name},racetrack/job-version={version} "
             f"--prefix --tail={tail or -1}"
         )
+
+    def follow_logs(self, name: str, version: str, tail: int) -> LogFollower | None:
+        return None
 
     def replicas(self) -> dict[tuple[str, str], list[Replica]] | None:
         return None

@@ -9,6 +9,7 @@ that deletes or changes something cannot turn a refusal into a 404 that hides an
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -60,7 +61,12 @@ def _plugin_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("plugin-manifest.yaml", "name: matrix-plugin\nversion: 1.0.0\n")
-        archive.writestr("plugin.py", "class Plugin:\n    pass\n")
+        archive.writestr(
+            "plugin.py",
+            "class Plugin:\n"
+            "    def markdown_docs(self):\n        return '# matrix plugin'\n"
+            "    def run_action(self, **params):\n        return params\n",
+        )
     return buffer.getvalue()
 
 
@@ -90,6 +96,11 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("GET", "/auth/token/user"): (USERS, None),
     ("POST", "/auth/token/user/regenerate"): (USERS, None),
     ("POST", "/auth/token/job_family/{name}/regenerate"): (STAFF_ONLY, None),
+    ("GET", "/auth/token/esc/{esc_id}"): (STAFF_ONLY, None),
+    # Every other user's tokens, staff's included: a superuser's act.
+    ("POST", "/auth/token/user/all/regenerate"): ({ADMIN}, None),
+    ("POST", "/auth/token/esc/regenerate"): (STAFF_ONLY, None),
+    ("POST", "/auth/token/job_family/regenerate"): (STAFF_ONLY, None),
     ("GET", "/auth/can-call-job/{name}/{version}/{path}"): (INTERNAL_ONLY, None),
     ("GET", "/auth/can-call-job/{name}/{version}"): (INTERNAL_ONLY, None),
     ("POST", "/auth/job-session/ticket"): (
@@ -106,6 +117,10 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("POST", "/auth/allow/esc/{esc_id}/job/{family}/scope/{scope}"): (STAFF_ONLY, None),
     ("POST", "/auth/allow/job_family/{source}/job/{target}/scope/{scope}"): (STAFF_ONLY, None),
     ("GET", "/auth/allowed/job/{name}/{version}/scope/{scope}"): (AUTHENTICATED, None),
+    ("GET", "/auth/allowed/job_endpoint/{name}/{version}/scope/{scope}/endpoint/{endpoint}"): (
+        AUTHENTICATED,
+        None,
+    ),
     ("GET", "/escs"): (STAFF_ONLY, None),
     ("POST", "/escs"): (STAFF_ONLY, {"json": {"name": "another-esc"}}),
     ("GET", "/escs/{esc_id}/auth_data"): (STAFF_ONLY, None),
@@ -121,6 +136,7 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
             "json": {
                 "job_name": "adder",
                 "job_version": "1.0.0",
+                "number": 1,
                 "job_path": "/",
                 "request_method": "POST",
                 "request_url": "/pub/job/adder",
@@ -132,12 +148,26 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("DELETE", "/job/async/call/{call_id}"): (STAFF_ONLY, None),
     ("GET", "/job"): (AUTHENTICATED, None),
     ("GET", "/job_family"): (AUTHENTICATED, None),
+    ("GET", "/job/graph"): (AUTHENTICATED, None),
+    ("GET", "/job/portfolio"): (AUTHENTICATED, None),
     ("GET", "/job/{name}/{version}"): (READERS, None),
     ("DELETE", "/job/{name}/{version}"): (STAFF_ONLY, None),
     ("GET", "/job/{name}/{version}/logs"): (READERS, None),
     ("GET", "/job/{name}/{version}/build-logs"): (READERS, None),
+    ("GET", "/job/{name}/{version}/logs/plain"): (READERS, None),
+    ("GET", "/job/{name}/{version}/build-logs/plain"): (READERS, None),
+    ("PUT", "/job/{name}/{version}/manifest"): (
+        DEPLOYERS,
+        {
+            "json": {
+                "manifest_yaml": "name: adder\nowner_email: a@example.com\ngit:\n  remote: https://h/adder\n"
+                "jobtype: python3:latest\nversion: 1.0.0\n"
+            }
+        },
+    ),
     ("GET", "/job/{name}/{version}/public-endpoints"): (READERS, None),
     ("GET", "/job_family/{name}/revisions"): (READERS, None),
+    ("GET", "/job_family/{name}/revisions/{number}"): (READERS, None),
     ("POST", "/job_family/{name}/rollback"): (DEPLOYERS, {"json": {"to_revision": 1}}),
     ("POST", "/job/{name}/{version}/redeploy"): (DEPLOYERS, None),
     ("POST", "/job/{name}/{version}/reprovision"): (DEPLOYERS, None),
@@ -147,6 +177,12 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("GET", "/public_endpoint_requests"): (STAFF_ONLY, None),
     ("PUT", "/public_endpoint_requests/{request_id}"): (STAFF_ONLY, {"json": {"active": True}}),
     ("GET", "/audit/activity"): (AUTHENTICATED, None),
+    ("GET", "/audit/events"): (AUTHENTICATED, None),
+    ("GET", "/audit/events/job/{job_name}"): (AUTHENTICATED, None),
+    ("GET", "/audit/events/job/{job_name}/{job_version}"): (AUTHENTICATED, None),
+    ("GET", "/audit/user_events"): (AUTHENTICATED, None),
+    ("GET", "/audit/user_events/job/{job_name}"): (AUTHENTICATED, None),
+    ("GET", "/audit/user_events/job/{job_name}/{job_version}"): (AUTHENTICATED, None),
     ("GET", "/settings"): (AUTHENTICATED, None),
     ("PUT", "/settings"): (STAFF_ONLY, {"json": {"maintenance_mode": False}}),
     ("GET", "/plugin"): (AUTHENTICATED, None),
@@ -155,6 +191,13 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("POST", "/plugin/upload/{filename}"): (STAFF_ONLY, {"content": _plugin_zip()}),
     ("GET", "/plugin/{name}/{version}/download"): (STAFF_ONLY, None),
     ("DELETE", "/plugin/{name}/{version}"): (STAFF_ONLY, None),
+    ("DELETE", "/plugin/all"): (STAFF_ONLY, None),
+    ("GET", "/plugin/{name}/{version}/config"): (STAFF_ONLY, None),
+    ("PUT", "/plugin/{name}/{version}/config"): (STAFF_ONLY, {"json": {"config_data": "retries: 3\n"}}),
+    ("GET", "/plugin/{name}/docs"): (AUTHENTICATED, None),
+    ("POST", "/plugin/{name}/run"): (STAFF_ONLY, {"json": {"action": "ping"}}),
+    ("GET", "/plugin/infrastructure_targets"): (AUTHENTICATED, None),
+    ("GET", "/plugin/tree"): (AUTHENTICATED, None),
 }
 HEALTH = [("GET", f"{BASE_PATH}/live"), ("GET", f"{BASE_PATH}/ready"), ("GET", f"{BASE_PATH}/health")]
 
@@ -165,7 +208,7 @@ def _api_routes() -> list[tuple[str, str]]:
         for route in router.routes:
             assert isinstance(route, APIRoute)
             for method in sorted(route.methods):
-                routes.append((method, route.path.replace("{path:path}", "{path}")))
+                routes.append((method, re.sub(r"\{(\w+):path\}", r"{\1}", route.path)))
     return routes
 
 
@@ -245,13 +288,17 @@ def seeded(api: Api, world: World) -> dict[str, Any]:
         "source": "deployer-family",
         "target": "adder",
         "path": "api/v1/perform",
+        "endpoint": "api/v1/perform",
+        "job_name": "adder",
+        "job_version": "1.0.0",
+        "number": 1,
         **ids,
     }
     return {"tokens": tokens, "values": values}
 
 
 def _url(path: str, values: dict[str, Any]) -> str:
-    if path.startswith("/plugin/{name}/{version}"):
+    if path.startswith("/plugin/{name}/"):
         values = {**values, "name": "matrix-plugin", "version": "1.0.0"}
     return API_PREFIX + path.format(**values)
 

@@ -14,7 +14,6 @@ import pytest
 from typer.testing import CliRunner
 
 from client import http, output, progress
-from client.commands import jobs
 from client.main import app
 
 LIFECYCLE = "http://127.0.0.1:7002/lifecycle"
@@ -86,7 +85,6 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.setattr(progress, "sleep", lambda seconds: None)
-    monkeypatch.setattr(jobs, "sleep", lambda seconds: None)
     monkeypatch.setattr(output, "stdout_is_tty", lambda: False)
     monkeypatch.setattr(output, "stderr_is_tty", lambda: False)
     output.state.verbose = False

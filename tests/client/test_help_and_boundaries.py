@@ -128,11 +128,11 @@ def test_job_name_completion_is_silent_when_server_is_down(runner, server, isola
     assert "Error" not in result.output and "Traceback" not in result.output
 
 
-ALLOWED = {"typer", "httpx", "yaml", "rich", "click", "client"}
+ALLOWED = {"typer", "httpx", "yaml", "rich", "click", "socketio", "client"}
 
 
 def test_client_imports_only_its_allowed_dependencies() -> None:
-    """client/ may use typer, httpx, pyyaml (rich via typer) and the stdlib.
+    """client/ may use typer, httpx, pyyaml (rich via typer), python-socketio (live logs) and the stdlib.
 
     Never api/, stacks/ or jobtypes/: the CLI is installed on machines without the server.
     """

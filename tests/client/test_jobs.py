@@ -139,28 +139,6 @@ def test_logs_resolves_version_and_tails(rt, server) -> None:
     assert server.sent("GET", "/logs")[0].url.params["tail"] == "5"
 
 
-def test_logs_follow_polls_and_prints_only_new_lines(rt, server, monkeypatch) -> None:
-    from client.commands import jobs
-
-    server.on("GET", "/api/v1/job/adder/latest", {"name": "adder", "version": "0.0.1"})
-    server.on_sequence(
-        "GET",
-        "/api/v1/job/adder/0.0.1/logs",
-        [{"logs": "a\nb\n"}, {"logs": "a\nb\nc\n"}, {"logs": "b\nc\nd\ne\n"}],
-    )
-    calls = []
-
-    def fake_sleep(seconds: float) -> None:
-        calls.append(seconds)
-        if len(calls) > 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(jobs, "sleep", fake_sleep)
-    result = rt("logs", "adder", "--follow")
-    assert result.stdout == "a\nb\nc\nd\ne\n"
-    assert result.exit_code == 130
-
-
 def test_build_logs(rt, server) -> None:
     server.on("GET", "/api/v1/job/adder/0.0.1/build-logs", {"logs": "Step 1\nStep 2\n"})
     result = rt("build-logs", "adder", "--version", "0.0.1")

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from api.run import _docker_bridge_gateway
+from jobtypes.source import pack_directory
 from tests.deployer.lifecycle_process import LifecycleProcess, remove_job_families
 from tests.pub.servers import PubProcess
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample" / "python-class"
 
 
 @pytest.fixture
@@ -45,3 +50,24 @@ def families() -> Iterator[list[str]]:
     names: list[str] = []
     yield names
     remove_job_families(names)
+
+
+def deploy_sample(
+    lifecycle: LifecycleProcess, folder: Path, family: str, *, code: str | None = None, **fields: object
+) -> dict:
+    """Deploys the python-class sample as `family` (with `code` as adder.py, `fields` in the manifest)."""
+    if not folder.exists():
+        shutil.copytree(SAMPLE, folder)
+    if code is not None:
+        (folder / "adder.py").write_text(code)
+    manifest = yaml.safe_load((SAMPLE / "job.yaml").read_text())
+    manifest.update(name=family, **fields)
+    started = lifecycle.request(
+        "POST",
+        "/deploy",
+        json={"manifest": manifest, "build_context": pack_directory(folder), "force": True},
+    )
+    assert started.status_code == 202, started.text
+    deployed = lifecycle.wait_deployment(started.json()["id"])
+    assert deployed["status"] == "done", deployed["error"]
+    return deployed

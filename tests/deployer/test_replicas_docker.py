@@ -25,7 +25,7 @@ pytestmark = pytest.mark.engine
 SAMPLE = Path(__file__).resolve().parents[2] / "sample" / "python-class"
 
 # Each replica answers with its container's host name and says so in its log.
-JOB = '''import socket
+JOB = """import socket
 from typing import Any
 
 
@@ -37,7 +37,7 @@ class WhoAmI:
 
     def docs_input_example(self) -> dict[str, Any]:
         return {}
-'''
+"""
 
 
 @pytest.fixture

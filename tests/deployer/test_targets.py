@@ -75,6 +75,9 @@ class LabTarget:
     def watch(self, changed: Callable[[], None], stop: threading.Event) -> None:
         """The lab sends no events: its jobs are checked at the monitor's interval."""
 
+    def follow_logs(self, name: str, version: str, tail: int) -> None:
+        return None  # the lifecycle polls runtime_logs
+
 
 class RecordingRunner:
     """Stands in for the Pulumi stack runner: records each spec and answers like a stack of the lab."""

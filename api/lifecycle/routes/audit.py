@@ -1,4 +1,5 @@
-"""`GET /audit/activity`: what happened, filtered to what the caller may see."""
+"""The audit log: `GET /audit/activity` and upstream's `/audit/events[...]` and `/audit/user_events[...]`
+forms, filtered to what the caller may see."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ class AuditEventOut(BaseModel):
     properties: dict[str, Any] | None
 
 
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
 @router.get("/activity", response_model=list[AuditEventOut])
 def activity(
     caller: LoggedIn,
@@ -36,7 +40,7 @@ def activity(
     job_name: Annotated[str | None, Query(max_length=128)] = None,
     job_version: Annotated[str | None, Query(max_length=128)] = None,
     related_to_me: bool = False,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    limit: Limit = 200,
 ) -> list[AuditEventOut]:
     """Newest events first; staff see everything, others their own events and those of jobs they may read."""
     me = actor(caller)
@@ -69,3 +73,49 @@ def activity(
         )
         for e in session.scalars(query)
     ]
+
+
+@router.get("/events", response_model=list[AuditEventOut])
+def events(caller: LoggedIn, session: SessionDep, limit: Limit = 200) -> list[AuditEventOut]:
+    """Every event the caller may see (upstream's form of `/activity`)."""
+    return activity(caller, session, limit=limit)
+
+
+@router.get("/events/job/{job_name}", response_model=list[AuditEventOut])
+def job_family_events(
+    job_name: str, caller: LoggedIn, session: SessionDep, limit: Limit = 200
+) -> list[AuditEventOut]:
+    """Events of every version of a job the caller may see."""
+    return activity(caller, session, job_name=job_name, limit=limit)
+
+
+@router.get("/events/job/{job_name}/{job_version}", response_model=list[AuditEventOut])
+def job_events(
+    job_name: str, job_version: str, caller: LoggedIn, session: SessionDep, limit: Limit = 200
+) -> list[AuditEventOut]:
+    """Events of one job version the caller may see."""
+    return activity(caller, session, job_name=job_name, job_version=job_version, limit=limit)
+
+
+@router.get("/user_events", response_model=list[AuditEventOut])
+def user_events(caller: LoggedIn, session: SessionDep, limit: Limit = 200) -> list[AuditEventOut]:
+    """Events the caller did or was the subject of."""
+    return activity(caller, session, related_to_me=True, limit=limit)
+
+
+@router.get("/user_events/job/{job_name}", response_model=list[AuditEventOut])
+def user_job_family_events(
+    job_name: str, caller: LoggedIn, session: SessionDep, limit: Limit = 200
+) -> list[AuditEventOut]:
+    """The caller's own events on every version of a job."""
+    return activity(caller, session, job_name=job_name, related_to_me=True, limit=limit)
+
+
+@router.get("/user_events/job/{job_name}/{job_version}", response_model=list[AuditEventOut])
+def user_job_events(
+    job_name: str, job_version: str, caller: LoggedIn, session: SessionDep, limit: Limit = 200
+) -> list[AuditEventOut]:
+    """The caller's own events on one job version."""
+    return activity(
+        caller, session, job_name=job_name, job_version=job_version, related_to_me=True, limit=limit
+    )

@@ -195,3 +195,17 @@ def allowed(name: str, version: str, scope: Scope, caller: LoggedIn, session: Se
     if job is None:
         raise NotFound(f"job {name} version {version} was not found")
     return AllowedResponse(allowed=has_permission(session, caller, scope, job=job))
+
+
+@router.get(
+    "/allowed/job_endpoint/{name}/{version}/scope/{scope}/endpoint/{endpoint:path}",
+    response_model=AllowedResponse,
+)
+def allowed_endpoint(
+    name: str, version: str, scope: Scope, endpoint: str, caller: LoggedIn, session: SessionDep
+) -> AllowedResponse:
+    """Whether the caller holds `scope` on one endpoint of a job (a grant on a path prefix counts)."""
+    job: Job | None = find_job(session, name, version)
+    if job is None:
+        raise NotFound(f"job {name} version {version} was not found")
+    return AllowedResponse(allowed=has_permission(session, caller, scope, job=job, endpoint="/" + endpoint))

@@ -79,7 +79,11 @@ def test_deploy_preview_rollback_destroy(runner: StackRunner, tmp_path: Path) ->
     up = runner.run("up", first)
     assert up.ok, up.details
     address = up.outputs["versions"]["0.0.1"]["addresses"][0]
-    assert address.startswith("127.0.0.1:")
+    # The job is reached at its address on its family's own network; nothing is published on the host.
+    network = f"racetrack-test-{family}-job-{family}"
+    (container,) = docker.from_env().containers.list(filters={"label": f"racetrack/job-name={family}"})
+    assert address == container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"] + ":7000"
+    assert not any(container.attrs["NetworkSettings"]["Ports"].values())
     assert _fetch(address) == "first"
 
     second = _spec(family, 2, _context(tmp_path / "v2", "second"))
@@ -108,5 +112,6 @@ def test_deploy_preview_rollback_destroy(runner: StackRunner, tmp_path: Path) ->
     assert destroyed.ok, destroyed.details
     client = docker.from_env()
     assert client.containers.list(all=True, filters={"label": f"racetrack/job-name={family}"}) == []
+    assert client.networks.list(names=[network]) == []
     for image in client.images.list(filters={"label": f"racetrack/job-name={family}"}):
         client.images.remove(image.id, force=True)

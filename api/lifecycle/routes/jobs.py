@@ -43,7 +43,7 @@ from api.lifecycle.schemas import (
     job_out,
     ts,
 )
-from api.manifest import SemVer, parse_manifest, parse_semver
+from jobtypes.manifest import SemVer, parse_manifest, parse_semver
 
 router = APIRouter(tags=["jobs"], responses=error_responses(401, 403, 404, 422))
 

@@ -92,7 +92,10 @@ def test_git_credentials_never_appear_in_messages(tmp_path: Path, caplog: pytest
 def test_credentials_only_over_https(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="only sent over https"):
         jobtypes.fetch_git_source(
-            tmp_path / "ws", remote="http://example.invalid/x.git", token="t", settings=jobtypes.BuildSettings()
+            tmp_path / "ws",
+            remote="http://example.invalid/x.git",
+            token="t",
+            settings=jobtypes.BuildSettings(),
         )
 
 

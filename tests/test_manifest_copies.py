@@ -1,4 +1,4 @@
-"""The client's light copy of the manifest's field names stays in step with the server's one model."""
+"""The client's light copies (manifest field names, the auth header) stay in step with the server's."""
 
 from __future__ import annotations
 
@@ -17,3 +17,10 @@ def test_client_maps_deprecated_fields_as_the_server_does() -> None:
         DEPRECATED_JOBTYPE: "jobtype",
         **{name: "jobtype_extra" for name in DEPRECATED_EXTRA},
     }
+
+
+def test_client_sends_the_servers_auth_header() -> None:
+    from client.http import AUTH_HEADER
+    from core.protocol import AUTH_HEADER as SERVER_AUTH_HEADER
+
+    assert AUTH_HEADER == SERVER_AUTH_HEADER

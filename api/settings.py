@@ -228,7 +228,7 @@ class Settings(BaseSettings):
             return CA_BUNDLE_OFF
         if not Path(text).expanduser().is_file():
             raise ValueError(
-                f"extra_ca_bundle: {text} is not a file. Set RACETRACK_EXTRA_CA_BUNDLE to a PEM CA bundle, "
+                f"{text} is not a file. Set RACETRACK_EXTRA_CA_BUNDLE to a PEM CA bundle, "
                 f"to {CA_BUNDLE_OFF} to give image builds no CA bundle, or leave it unset for the host's"
             )
         return str(Path(text).expanduser())

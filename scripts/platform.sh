@@ -14,7 +14,11 @@ root="$(dirname "$here")"
 RACETRACK_DATA_DIR="${RACETRACK_DATA_DIR:-$HOME/.local/share/racetrack}"
 STACK="${STACK:-local}"
 bin="$RACETRACK_CACHE_DIR/pulumi/v$PULUMI_VERSION/bin"
-[[ -x "$bin/pulumi" && -x "$bin/pulumi-language-python" ]] || { echo "the Pulumi CLI or language host is missing in $bin: run make setup" >&2; exit 1; }
+[[ -x "$bin/pulumi" ]] || { echo "the Pulumi CLI is missing in $bin: run make setup" >&2; exit 1; }
+# This checkout's language host, first on PATH: the shared one in $bin runs whichever checkout ran
+# `make setup` last, which may be gone.
+host_bin="$root/.venv/pulumi-language-host"
+"$root/.venv/bin/python" -m stacks.language_host install "$host_bin" >/dev/null
 state="$RACETRACK_DATA_DIR/platform-state"
 passphrase="$RACETRACK_DATA_DIR/secrets/platform-passphrase"
 mkdir -p "$state" && chmod 700 "$state"
@@ -22,7 +26,7 @@ if [[ ! -s "$passphrase" ]]; then
   mkdir -p "$(dirname "$passphrase")" && chmod 700 "$(dirname "$passphrase")"
   (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(32))' > "$passphrase")
 fi
-export PATH="$bin:$PATH" PULUMI_HOME="$RACETRACK_CACHE_DIR/pulumi-home" PULUMI_BACKEND_URL="file://$state" \
+export PATH="$host_bin:$bin:$PATH" PULUMI_HOME="$RACETRACK_CACHE_DIR/pulumi-home" PULUMI_BACKEND_URL="file://$state" \
   PULUMI_CONFIG_PASSPHRASE_FILE="$passphrase" PULUMI_SKIP_UPDATE_CHECK=true \
   PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_PYTHON_CMD="$root/.venv/bin/python"
 # The dynamic providers (stacks/) run in processes the engine starts: they import this checkout.

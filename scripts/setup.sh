@@ -38,7 +38,9 @@ step "Python language host (pulumi-language-python)"
 # `pulumi up` run local Python programs such as the platform bootstrap in platform/.
 .venv/bin/python -m stacks.language_host install "$RACETRACK_CACHE_DIR/pulumi/v$PULUMI_VERSION/bin"
 step "Pulumi provider plugins"
-if [[ "${RACETRACK_SETUP_KUBERNETES:-false}" == true ]]; then
+if [[ -x "$RACETRACK_CACHE_DIR/pulumi-home/plugins/resource-kubernetes-v$PULUMI_KUBERNETES_VERSION/pulumi-resource-kubernetes" ]]; then
+  echo "provider kubernetes v$PULUMI_KUBERNETES_VERSION: installed"
+elif [[ "${RACETRACK_SETUP_KUBERNETES:-false}" == true ]]; then
   bash "$here/build-providers.sh" kubernetes
 else
   echo "provider kubernetes v$PULUMI_KUBERNETES_VERSION: left for the first Kubernetes deploy, render or test" \

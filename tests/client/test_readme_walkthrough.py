@@ -147,7 +147,8 @@ def test_the_readme_using_it_block_works_as_written(server_env, tmp_path: Path) 
             time.sleep(0.5)
         took("make run: the lifecycle answers")
 
-        for line in (as_here(line) for line in lines[1:]):
+        for written in lines[1:]:
+            line = as_here(written)
             if line.startswith("#"):
                 assert "log in as admin" in line and "racetrack login <token>" in line, line
                 login = _dashboard_login_command(dashboard, password)
@@ -159,11 +160,12 @@ def test_the_readme_using_it_block_works_as_written(server_env, tmp_path: Path) 
                 user.clear()
                 user.send(f"{line}; echo __rc=$?")
                 screen = user.wait_for("Do you want to perform this rollback? [y/N]:", timeout=900)
+                assert '- env.GREETING: "hello"' in screen, screen
                 user.send("y")
                 screen = user.wait_for("__rc=", timeout=900)
                 assert "__rc=0" in screen, screen
                 assert f'Rolled back job "{family}" to revision 1.' in screen, screen
-                took(line)
+                took(written)
                 continue
             screen = user.run(line, timeout=1200)
             assert user.exit_code(screen) == 0, f"{line!r} failed:\n{screen}"
@@ -173,9 +175,10 @@ def test_the_readme_using_it_block_works_as_written(server_env, tmp_path: Path) 
                 assert "42" in [part.strip() for part in screen.splitlines()], screen
             elif line.startswith("racetrack preview"):
                 assert f'Plan for job "{family}" v{version}' in screen, screen
+                assert '+ env.GREETING: "hello"' in screen, screen
             elif line.startswith("racetrack history"):
                 assert "REV" in screen and "deploy" in screen, screen
-            took(line)
+            took(written)
     finally:
         # The platform removes what it made; images stay (a cache that other checkouts' deploys share).
         with contextlib.suppress(AssertionError):  # nothing to delete when the deploy failed

@@ -135,6 +135,8 @@ def _load_plugin(zip_path: Path, source: str | None = None) -> tuple[PluginInfo,
             shutil.rmtree(target)
         target.mkdir(parents=True)
         extract_zip(archive, target, what=zip_path.name, max_bytes=MAX_PLUGIN_BYTES)
+    for path in [target.parent, target, *target.rglob("*")]:  # the data dir is owner-only (api/data_dir.py)
+        path.chmod(path.stat().st_mode & 0o700)
     module_name = f"racetrack_plugin_{re.sub(r'[^A-Za-z0-9_]', '_', target.name)}"
     spec = importlib.util.spec_from_file_location(module_name, target / "plugin.py")
     assert spec is not None and spec.loader is not None

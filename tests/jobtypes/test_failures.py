@@ -47,6 +47,7 @@ def _job(tmp_path: Path, code: str, requirements: str | None = None) -> Path:
     return folder
 
 
+@pytest.mark.engine
 def test_failing_init_is_reported_by_live(
     tmp_path: Path, settings: Settings, built_images: list[Built]
 ) -> None:
@@ -64,6 +65,7 @@ def test_failing_init_is_reported_by_live(
         assert response.status_code == 500 and "model file missing" in response.json()["error"]
 
 
+@pytest.mark.engine
 def test_missing_class_is_reported_by_live(
     tmp_path: Path, settings: Settings, built_images: list[Built]
 ) -> None:
@@ -90,12 +92,14 @@ def test_missing_entrypoint_fails_before_building(tmp_path: Path, settings: Sett
         jobtypes.plan_build(MANIFEST, source, build_id="x", settings=settings.build_settings())
 
 
+@pytest.mark.engine
 def test_syntax_error_fails_the_build_with_the_line(tmp_path: Path, settings: Settings) -> None:
     folder = _job(tmp_path, "class Job:\n    def perform(self)\n        return 1\n")
     with pytest.raises(DeployFailed, match=r"syntax error in job.py line 2"):
         build_job(folder, settings, tmp_path / "ws", manifest=MANIFEST)
 
 
+@pytest.mark.engine
 def test_bad_requirement_fails_the_build_naming_it(tmp_path: Path, settings: Settings) -> None:
     folder = _job(
         tmp_path,
@@ -112,6 +116,7 @@ def test_bad_requirement_fails_the_build_naming_it(tmp_path: Path, settings: Set
     assert caught.value.details and "pip install" in caught.value.details
 
 
+@pytest.mark.engine
 def test_plugin_job_type_builds_with_files_from_the_plugin(
     tmp_path: Path, settings: Settings, built_images: list[Built]
 ) -> None:

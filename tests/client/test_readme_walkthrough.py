@@ -23,7 +23,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.client.terminal import Terminal, cli_env, tmux_available
+from tests.client.terminal import Terminal, cli_env, ensure_tmux
 
 REPO = Path(__file__).resolve().parents[2]
 # The user's home, read before the client tests' fixtures move HOME: `make setup` caches under it.
@@ -77,8 +77,7 @@ def _docker_ok() -> bool:
 def server_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], dict[int, int]]]:
     """The user's environment for `make run`: settings of this test run dropped, a private data directory
     (RACETRACK_DATA_DIR, a README setting), the README's ports unless another process holds one."""
-    if not tmux_available():
-        pytest.fail("tmux is not installed: `make setup` installs it")
+    ensure_tmux()
     if not _docker_ok():
         pytest.fail("no Docker engine answers: `make setup` starts one")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RACETRACK_", "PYTEST", "PULUMI_"))}

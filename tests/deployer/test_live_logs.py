@@ -19,10 +19,13 @@ from pathlib import Path
 
 import docker
 import httpx
+import pytest
 
 from tests.api.test_racetrack_client import racetrack_cli  # noqa: F401 - the upstream client's venv
 from tests.deployer.conftest import SAMPLE, deploy_sample
 from tests.deployer.lifecycle_process import LifecycleProcess
+
+pytestmark = pytest.mark.engine
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 120  # seconds a line may take to arrive on a loaded 2-core machine

@@ -7,9 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from jobtypes.source import pack_directory
 from tests.deployer.lifecycle_process import LifecycleProcess
+
+pytestmark = pytest.mark.engine
 
 JOB = '''import os
 

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import docker
 import httpx
+import pytest
 
 from tests.deployer.conftest import deploy_sample
 from tests.deployer.lifecycle_process import LifecycleProcess
+
+pytestmark = pytest.mark.engine
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -81,6 +81,7 @@ def test_a_bundle_path_that_does_not_exist_stops_the_platform_with_the_fix(tmp_p
     assert "RACETRACK_EXTRA_CA_BUNDLE" in done.stderr and "none" in done.stderr
 
 
+@pytest.mark.engine
 def test_a_build_without_the_proxy_ca_names_the_ca_it_used_and_the_setting(tmp_path: Path) -> None:
     """On a network that intercepts TLS (as here), pip fails without the host's CA; the error says so."""
     settings = job_settings(tmp_path / "data").model_copy(update={"extra_ca_bundle": "none"})

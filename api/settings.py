@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import limits
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from jobtypes.config import BuildSettings
@@ -208,14 +208,14 @@ class Settings(BaseSettings):
 
     @field_validator("job_memory_max", "job_cpu_max")
     @classmethod
-    def _a_quantity(cls, value: str, info) -> str:
+    def _a_quantity(cls, value: str, info: ValidationInfo) -> str:
         from core.errors import InvalidInput
         from stacks.quantities import memory_bytes, nano_cpus
 
         try:
             (memory_bytes if info.field_name == "job_memory_max" else nano_cpus)(value)
         except InvalidInput as exc:
-            raise ValueError(f"RACETRACK_{info.field_name.upper()}: {exc.message}") from exc
+            raise ValueError(f"RACETRACK_{str(info.field_name).upper()}: {exc.message}") from exc
         return value
 
     @field_validator("extra_ca_bundle", mode="before")

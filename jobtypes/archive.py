@@ -14,6 +14,7 @@ no path is ever resolved through a link. The same code runs on every Python; it 
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import shutil
 import stat
@@ -183,7 +184,7 @@ def extract_zip(archive: zipfile.ZipFile, target: Path, *, what: str, max_bytes:
                 executable=bool(unix_mode & 0o111),
                 size=0 if is_dir else info.file_size,
                 mtime=None,
-                open=None if is_dir else (lambda info=info: archive.open(info)),
+                open=None if is_dir else functools.partial(archive.open, info),
             )
         )
     try:

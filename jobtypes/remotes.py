@@ -96,7 +96,7 @@ def resolve_public_host(url: str, *, allowed: Sequence[str] = ()) -> ResolvedHos
             found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
             raise RemoteRefused(f"{host} does not resolve: {exc}") from None
-        addresses = list(dict.fromkeys(ipaddress.ip_address(item[4][0].split("%")[0]) for item in found))
+        addresses = list(dict.fromkeys(ipaddress.ip_address(str(item[4][0]).split("%")[0]) for item in found))
     if not addresses:
         raise RemoteRefused(f"{host} has no address")
     internal = [address for address in addresses if _internal(address)]

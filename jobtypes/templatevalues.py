@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import shlex
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -56,7 +56,7 @@ def control_character(text: str) -> str | None:
     return None
 
 
-def _walk(value: Any, field: str):
+def _walk(value: Any, field: str) -> Iterator[tuple[str, str]]:
     if isinstance(value, BaseModel):
         value = value.model_dump()
     if isinstance(value, str):

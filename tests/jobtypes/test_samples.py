@@ -565,7 +565,8 @@ def test_swagger_page_through_pub(build_sample: Callable[..., Built]) -> None:
             assert httpx.get(docs).status_code == 401
             assert httpx.get(docs.replace("/docs", "/docs/static/swagger-ui.css")).status_code == 401
             _check_docs_offline(docs, headers=auth)
-            _execute_in_browser(f"http://adder.jobs.localhost:{port}" + PREFIX.format(name="adder") + "/docs", headers=auth)
+            job_host = f"http://adder.jobs.localhost:{port}"
+            _execute_in_browser(job_host + PREFIX.format(name="adder") + "/docs", headers=auth)
         finally:
             pub.stop()
             lifecycle_server.stop()

@@ -16,6 +16,7 @@ import yaml
 from api.deployer.desired import images_from_plan, version_from_plan, with_version
 from api.settings import Settings
 from jobtypes.build import plan_build
+from jobtypes.manifest import job_manifest
 from jobtypes.runtime import job_runtime_env
 from jobtypes.source import SourceInfo
 from stacks.engine import EngineConfig
@@ -39,14 +40,14 @@ def test_sample_renders_valid_kubernetes_objects(sample: Path, tmp_path: Path, d
         manifest,
         SourceInfo(workspace=workspace, context_dir=workspace / "src"),
         build_id="render",
-        settings=settings,
+        settings=settings.build_settings(),
     )
     env = job_runtime_env(
         manifest, pub_url="http://pub:7005/pub", auth_token="", job_type_env=plan.runtime_env
     )
     env.pop("AUTH_TOKEN")
     version = version_from_plan(
-        manifest,
+        job_manifest(manifest),
         images_from_plan(plan, str(manifest["version"])),
         env=env,
         secret_env={"AUTH_TOKEN": "token-of-the-family"},

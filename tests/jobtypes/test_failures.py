@@ -177,7 +177,11 @@ def test_golang_init_panic_ends_the_ready_check_with_the_panic(
     built_images.append(built)
     with run_job(built, restart_policy="unless-stopped") as (base, container):
         with pytest.raises(RuntimeError) as caught:
-            _wait_ready(container, {"7000": urlsplit(base).netloc}, {"port": 7000, "timeout": 300})
+            _wait_ready(
+                container,
+                {"published": {"7000": urlsplit(base).netloc}, "ip_address": ""},
+                {"port": 7000, "timeout": 300},
+            )
     message = str(caught.value)
     assert message.startswith("the job stopped while starting ("), message
     assert "): last log lines:" in message

@@ -286,7 +286,11 @@ def test_python_init_error_is_final_on_live_and_ready(build_sample: Callable[...
         started = time.monotonic()
         with pytest.raises(RuntimeError) as caught:
             # The Docker stack's own check, as a deploy runs it, with its default 300 s timeout.
-            _wait_ready(container, {"7000": urlsplit(base).netloc}, {"port": 7000, "timeout": 300})
+            _wait_ready(
+                container,
+                {"published": {"7000": urlsplit(base).netloc}, "ip_address": ""},
+                {"port": 7000, "timeout": 300},
+            )
         waited = time.monotonic() - started
         message = str(caught.value)
         assert message.startswith(f"the job failed to initialise: {error}; last log lines:"), message
@@ -471,7 +475,7 @@ def test_rebuild_with_unchanged_requirements_reuses_dependency_layer(
         steps = _cached_steps(second.log)
         dependency_steps = [title for title in steps if "pip install -r /src/job-requirements.txt" in title]
         assert dependency_steps and all(steps[title] for title in dependency_steps), steps
-        code_steps = [title for title in steps if "COPY . /src/job/" in title]
+        code_steps = [title for title in steps if "COPY " in title and title.endswith(" . /src/job/")]
         assert code_steps and not any(steps[title] for title in code_steps)
         assert not any("Collecting six" in line for line in second.log)
     finally:

@@ -32,7 +32,7 @@ __all__ = ["declare", "platform_image_digest"]
 REPO = Path(__file__).resolve().parents[1]
 IMAGES = Path(__file__).resolve().parent / "images"
 # What the platform image copies (keep in step with .dockerignore and platform/images/platform/Dockerfile).
-IMAGE_SOURCES = ("pyproject.toml", "api", "stacks", "jobtypes", "client", "platform/images/platform")
+IMAGE_SOURCES = ("pyproject.toml", "core", "api", "stacks", "jobtypes", "client", "platform/images/platform")
 DATA = "/var/lib/racetrack"
 
 

@@ -173,8 +173,8 @@ def declare(config: PlatformConfig) -> dict:
         "RACETRACK_BASE_IMAGE_GOLANG": base_image_golang,
         "RACETRACK_DOCKER_BUILD_CLI": "/usr/local/bin/docker-buildkit",
     }
-    if ca_bundle:
-        env["RACETRACK_EXTRA_CA_BUNDLE"] = "/etc/racetrack/ca-bundle.crt"
+    # Only the lifecycle builds images, and only it has the CA bundle mounted.
+    lifecycle_env = {"RACETRACK_EXTRA_CA_BUNDLE": "/etc/racetrack/ca-bundle.crt"} if ca_bundle else {}
     secret_env = {
         "RACETRACK_DATABASE_URL": database_url,
         "RACETRACK_ADMIN_PASSWORD": secrets["adminPassword"],
@@ -208,6 +208,7 @@ def declare(config: PlatformConfig) -> dict:
         *,
         host: str = "127.0.0.1",
         env_of: str | None = None,
+        own_env: dict[str, str] | None = None,
     ) -> Container:
         return Container(
             name,
@@ -216,7 +217,7 @@ def declare(config: PlatformConfig) -> dict:
                 "image": platform_image.tag,
                 "image_id": platform_image.image_id,
                 "command": command,
-                "env": {**env, **config.env_for(env_of or name)},
+                "env": {**env, **(own_env or {}), **config.env_for(env_of or name)},
                 "secret_env": pulumi.Output.secret(secret_env),
                 "labels": {**labels, "racetrack/role": name},
                 "network_mode": "host",
@@ -234,6 +235,7 @@ def declare(config: PlatformConfig) -> dict:
         "/lifecycle/live",
         config.lifecycle_port,
         [postgres],
+        own_env=lifecycle_env,
     )
     pub = ["python", "-m", "api.pub", "--host", "127.0.0.1"]
     gateway = _docker_bridge_gateway()

@@ -1,4 +1,4 @@
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse
 
 
@@ -22,6 +22,11 @@ class GreetingPage:
 
         @app.get("/hello/{name}", name="hello")
         def hello(name: str) -> dict:
+            return {"greeting": self.perform(name)}
+
+        @app.post("/greet")
+        def greet(name: str = Form(...)) -> dict:
+            # A plain HTML form post: FastAPI parses it with python-multipart, which the job type provides.
             return {"greeting": self.perform(name)}
 
         return app

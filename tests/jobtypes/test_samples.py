@@ -246,6 +246,8 @@ def test_python_webview_asgi(build_sample: Callable[..., Built]) -> None:
             assert 'href="/pub/job/webview-asgi/1.0.0/api/v1/webview/static/page.css"' in page.text
             hello = httpx.get(base + prefix + "/api/v1/webview/hello/Ada")
             assert hello.json() == {"greeting": "Hello, Ada!"}
+            form = httpx.post(base + prefix + "/api/v1/webview/greet", data={"name": "Cy"})
+            assert form.status_code == 200 and form.json() == {"greeting": "Hello, Cy!"}, form.text
             css = httpx.get(base + prefix + "/api/v1/webview/static/page.css")
             assert css.status_code == 200 and "darkorange" in css.text
         assert httpx.post(base + "/api/v1/perform", json={"name": "Bo"}).json() == "Hello, Bo!"

@@ -111,8 +111,12 @@ def _job_containers(labels: list[str]) -> list[Any]:
     import docker
 
     client = docker.from_env()
+    # A container removed between the engine's list and its inspection (a delete, a redeploy) is skipped:
+    # without ignore_removed one such race fails the whole listing, and with it a monitor round.
     containers = client.containers.list(
-        all=True, filters={"label": ["racetrack/resource=job", "racetrack/role=job", *labels]}
+        all=True,
+        filters={"label": ["racetrack/resource=job", "racetrack/role=job", *labels]},
+        ignore_removed=True,
     )
     return sorted(containers, key=lambda c: int(c.labels.get("racetrack/replica", "0")))
 
@@ -126,4 +130,9 @@ def _address(container: Any) -> str:
 
 
 def _log_tail(container: Any, lines: int = 5) -> str:
-    return container.logs(tail=lines).decode("utf-8", "replace").strip()[-500:]
+    import docker
+
+    try:
+        return container.logs(tail=lines).decode("utf-8", "replace").strip()[-500:]
+    except docker.errors.NotFound:  # removed since it was listed
+        return ""

@@ -9,6 +9,8 @@ is written through folder descriptors opened one level at a time from `target` w
 so the real parent of every file is the folder checked just before writing, whatever is on disk:
 no path is ever resolved through a link. The same code runs on every Python; it does not rely on
 `tarfile.data_filter`, which Debian bookworm's Python 3.11.2 (the platform image's) lacks.
+Modes are 0644/0755 less the process's umask: the lifecycle's (077) keeps what it unpacks in its
+data directory owner-only.
 """
 
 from __future__ import annotations
@@ -28,11 +30,22 @@ from typing import IO
 
 from core.errors import InvalidInput
 
-__all__ = ["extract_tar", "extract_zip", "MAX_MEMBERS"]
+__all__ = ["extract_tar", "extract_zip", "process_umask", "MAX_MEMBERS"]
 
 MAX_MEMBERS = 100_000
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def process_umask() -> int:
+    """The process's umask, read without setting it: `os.umask` sets it for every thread at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022  # no /proc: assume the usual, which keeps the modes this module chose
 
 
 @dataclass(frozen=True)
@@ -87,14 +100,14 @@ def _folder(root_fd: int, parts: list[str], what: str, name: str) -> Iterator[in
         os.close(fd)
 
 
-def _write(root_fd: int, member: _Member, what: str, budget: list[int]) -> None:
+def _write(root_fd: int, member: _Member, what: str, budget: list[int], umask: int) -> None:
     parts = _parts(what, member.name)
     if not parts:
         return  # the top folder itself ("./")
     if member.is_dir:
         with _folder(root_fd, parts, what, member.name):
             return
-    mode = 0o755 if member.executable else 0o644
+    mode = (0o755 if member.executable else 0o644) & ~umask
     with _folder(root_fd, parts[:-1], what, member.name) as parent:
         try:
             fd = os.open(parts[-1], _FILE_FLAGS, mode, dir_fd=parent)
@@ -127,9 +140,10 @@ def _extract(members: Iterable[_Member], target: Path, what: str, max_bytes: int
     target.mkdir(parents=True, exist_ok=True)
     root_fd = os.open(target, _DIR_FLAGS)
     budget = [max_bytes]
+    umask = process_umask()
     try:
         for member in listed:
-            _write(root_fd, member, what, budget)
+            _write(root_fd, member, what, budget, umask)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)  # nothing half-unpacked stays behind
         raise

@@ -17,6 +17,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ import jinja2
 from core.errors import InvalidInput
 
 from ._base import JobType
+from .archive import process_umask
 from .config import BuildSettings
 from .contextpaths import check_links, check_manifest_paths, resolve_in_context
 from .jobdockerfile import CACHE_NAMESPACE_ARG, cache_namespace, check_job_dockerfile
@@ -126,6 +128,12 @@ def _copy_jobtype_files(job_type: JobType, target: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".extracted")
     for folder in job_type.context_dirs:
         shutil.copytree(folder, target, dirs_exist_ok=True, ignore=ignore)
+    # copytree copies the modes of the platform's own files (0644): in the lifecycle's data
+    # directory what it writes is owner-only, as its umask says.
+    umask = process_umask()
+    for path in [target, *target.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(stat.S_IMODE(path.stat().st_mode) & ~umask)
 
 
 _SYNTAX_DIRECTIVE = re.compile(r"^#\s*syntax\s*=.*\n", re.I | re.M)

@@ -2,9 +2,9 @@
 
 Per version: its images (built, or found again by tag and context digest), one container per
 replica running the job image, and one container per extra image (e.g. the user's own server behind
-the docker-proxy job type) reachable by alias, all on the family's own network. No port is published
+the docker-proxy job type) reachable by alias, all on the version's own network. No port is published
 on the host: pub runs in the host's network namespace and calls each container at its address on the
-family's bridge (the registry keeps it; the lifecycle's monitor follows it when a restart changes it).
+version's bridge (the registry keeps it; the lifecycle's monitor follows it when a restart changes it).
 """
 
 from __future__ import annotations
@@ -23,9 +23,12 @@ __all__ = ["program"]
 def program(spec: FamilySpec) -> Callable[[], None]:
     def declare() -> None:
         settings = spec.target_settings
-        network = Network("network", family_network(spec.family, settings))
         versions = {}
         for version in spec.versions:
+            network = Network(
+                f"{resource_name(spec.family, version.version)}-network",
+                version_network(spec.family, version.version, settings),
+            )
             versions[version.version] = _declare_version(spec, version, network, settings)
         pulumi.export("versions", versions)
         pulumi.export("latest", spec.latest)
@@ -34,13 +37,23 @@ def program(spec: FamilySpec) -> Callable[[], None]:
     return declare
 
 
-def family_network(family: str, settings: dict) -> dict:
-    """A bridge of the family's own: its containers reach each other and pub (on the host, which
-    reaches every bridge's addresses), but no other family's containers nor the platform's database
-    (Docker drops traffic between bridges)."""
+def version_network(family: str, version: str, settings: dict) -> dict:
+    """A bridge of the version's own: its containers reach each other and pub (on the host, which
+    reaches every bridge's addresses), but no other job's containers nor the platform's database
+    (Docker drops traffic between bridges).
+
+    One per version, not per family: an address on it can only ever be held by one of this version's
+    containers. When containers restart (an engine restart, a host reboot) each takes whatever
+    address is free on its network; on a network shared by versions, one version's container could
+    take the address another version had, and pub, until it learns the new addresses, would forward
+    callers of one version to the other. A network keeps its subnet for its whole life."""
     return {
-        "name": f"{settings.get('network', 'racetrack')}-job-{family}",
-        "labels": {"racetrack/job-name": family, "racetrack/resource": "network"},
+        "name": f"{settings.get('network', 'racetrack')}-{resource_name(family, version)}",
+        "labels": {
+            "racetrack/job-name": family,
+            "racetrack/job-version": version,
+            "racetrack/resource": "network",
+        },
     }
 
 

@@ -342,7 +342,18 @@ class NetworkProvider(ResourceProvider):
         try:
             network = client.networks.get(props["name"])
         except docker.errors.NotFound:
-            network = client.networks.create(props["name"], driver="bridge", labels=props.get("labels", {}))
+            try:
+                labels = props.get("labels", {})
+                network = client.networks.create(props["name"], driver="bridge", labels=labels)
+            except docker.errors.APIError as exc:
+                if "address pool" not in str(exc):
+                    raise
+                # Each job version has a network; Docker's default pools hold about 30 of them.
+                raise RuntimeError(
+                    f"the Docker engine has no address range left for network {props['name']}: give it "
+                    'larger pools in /etc/docker/daemon.json, e.g. "default-address-pools": '
+                    '[{"base": "10.128.0.0/12", "size": 24}], and restart it, or delete unused jobs'
+                ) from None
         return CreateResult(id_=network.id, outs=dict(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

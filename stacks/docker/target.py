@@ -122,7 +122,7 @@ def _job_containers(labels: list[str]) -> list[Any]:
 
 
 def _address(container: Any) -> str:
-    """The replica's address on its family's network and the port it labels ("" when it has none yet)."""
+    """The replica's address on its version's network and the port it labels ("" when it has none yet)."""
     port = container.labels.get("racetrack/port")
     networks = container.attrs.get("NetworkSettings", {}).get("Networks") or {}
     ips = [network["IPAddress"] for network in networks.values() if network.get("IPAddress")]

@@ -23,6 +23,7 @@ class ProbeModel:
             "gid": os.getgid(),
             "cap_eff": status["CapEff"].strip(),
             "no_new_privs": status["NoNewPrivs"].strip(),
+            "version": os.environ.get("JOB_VERSION"),
         }
 '''
 

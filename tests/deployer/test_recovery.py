@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
@@ -27,9 +27,12 @@ RECOVERY = 30.0  # seconds a job may take to serve again through pub after the p
 class Traffic:
     """Calls the job through pub, one call after another, recording when each started and how it ended."""
 
-    def __init__(self, url: str, token: str) -> None:
-        self.url, self.token = url, token
+    def __init__(
+        self, url: str, token: str, *, right: Callable[[httpx.Response], bool] | None = None
+    ) -> None:
+        self.url, self.token, self.right = url, token, right
         self.calls: list[tuple[float, bool]] = []
+        self.wrong: list[float] = []  # answered 200, but not as `right` says the job answers
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -38,7 +41,11 @@ class Traffic:
             while not self._stop.is_set():
                 started = time.monotonic()
                 try:
-                    ok = client.post(self.url, json={}).status_code == 200
+                    response = client.post(self.url, json={})
+                    ok = response.status_code == 200
+                    if ok and self.right is not None and not self.right(response):
+                        ok = False
+                        self.wrong.append(started)
                 except httpx.HTTPError:
                     ok = False
                 self.calls.append((started, ok))

@@ -22,6 +22,7 @@ import pytest
 import jobtypes
 from api.errors import InvalidInput
 from api.settings import Settings
+from jobtypes.archive import process_umask
 from jobtypes.registry import install_plugin
 from tests.deployer.lifecycle_process import LifecycleProcess
 
@@ -109,7 +110,8 @@ def test_a_normal_upload_keeps_files_modes_and_folders(tmp_path: Path) -> None:
 
     source = jobtypes.unpack_build_context(tmp_path / "ws", base64.b64encode(buffer.getvalue()))
     run = source.context_dir / "bin" / "run.sh"
-    assert run.read_bytes() == b"#!\n" and run.stat().st_mode & 0o7777 == 0o755
+    # less what the umask removes (the lifecycle's, 077, keeps its data directory owner-only)
+    assert run.read_bytes() == b"#!\n" and run.stat().st_mode & 0o7777 == 0o755 & ~process_umask()
     sample = jobtypes.unpack_build_context(tmp_path / "ws2", folder_upload(SAMPLES / "python-class"))
     assert (sample.context_dir / "adder.py").read_text() == (
         SAMPLES / "python-class" / "adder.py"

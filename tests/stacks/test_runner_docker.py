@@ -79,8 +79,8 @@ def test_deploy_preview_rollback_destroy(runner: StackRunner, tmp_path: Path) ->
     up = runner.run("up", first)
     assert up.ok, up.details
     address = up.outputs["versions"]["0.0.1"]["addresses"][0]
-    # The job is reached at its address on its family's own network; nothing is published on the host.
-    network = f"racetrack-test-{family}-job-{family}"
+    # The job is reached at its address on its version's own network; nothing is published on the host.
+    network = f"racetrack-test-{family}-job-{family}-v-0-0-1"
     (container,) = docker.from_env().containers.list(filters={"label": f"racetrack/job-name={family}"})
     assert address == container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"] + ":7000"
     assert not any(container.attrs["NetworkSettings"]["Ports"].values())

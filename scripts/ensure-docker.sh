@@ -12,7 +12,8 @@ log="${RACETRACK_CACHE_DIR:-$HOME/.cache/racetrack}/dockerd.log"
 mkdir -p "$(dirname "$log")"
 echo "docker: starting dockerd (log: $log)"
 SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-nohup $SUDO dockerd --storage-driver=overlay2 >"$log" 2>&1 &
+# Every job version gets its own network: Docker's default pools hold about 30, this one 4,096 (/24 each).
+nohup $SUDO dockerd --storage-driver=overlay2 --default-address-pool base=10.128.0.0/12,size=24 >"$log" 2>&1 &
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then echo "docker: engine running"; exit 0; fi
   sleep 1

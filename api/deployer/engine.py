@@ -211,6 +211,9 @@ class DeployEngine:
                 log=lambda line: append_line(log_path, line),
             )
             images = images_from_plan(plan, version)
+            no_cache = "--no-cache" in (inputs.get("build_flags") or ())
+            if no_cache:
+                images = tuple(dataclasses.replace(image, rebuild=deployment_id) for image in images)
             secret_runtime = dict(secret_vars.get("runtime_env") or {})
             with session_scope(self.sessions) as session:
                 family = ensure_family(session, name)
@@ -250,7 +253,7 @@ class DeployEngine:
                 timestamp=timestamp,
             )
             existing = spec.version(version)
-            if existing is not None and same_version(existing, version_spec):
+            if existing is not None and not no_cache and same_version(existing, version_spec):
                 # Nothing about this version changed: keep its timestamp so the stack sees no change.
                 version_spec = dataclasses.replace(
                     version_spec, deployment_timestamp=existing.deployment_timestamp, labels=existing.labels

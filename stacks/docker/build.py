@@ -15,6 +15,7 @@ import re
 import subprocess
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,12 +78,48 @@ def build_image(
     """
     cli = docker_cli(settings)
     ensure_base_images(image.dockerfile, log=log, settings=settings)
+    with tempfile.TemporaryDirectory(prefix="racetrack-dockerfile-") as folder:
+        dockerfile = image.dockerfile
+        if no_cache:
+            dockerfile = Path(folder) / "Dockerfile"
+            dockerfile.write_text(_declaring_rebuild(image.dockerfile.read_text(encoding="utf-8")))
+        return _build(image, dockerfile, cli, log=log, no_cache=no_cache, settings=settings, timeout=timeout)
+
+
+# `--no-cache` is not passed on: the BuildKit of Docker 20.10 (Debian's docker.io, what setup installs)
+# panics on it and takes the engine down ("failed to get edge", moby/buildkit#2303) when a build uses one
+# stage twice, as the job types' Dockerfiles do. A build argument that every stage declares, new for each
+# build, gives every RUN step a cache key no earlier build has, so each runs again; COPY steps keep their
+# content-addressed layers, which a rebuild would produce identically anyway.
+REBUILD_ARG = "RACETRACK_REBUILD"
+_FROM_LINE = re.compile(r"^\s*FROM\s", re.IGNORECASE)
+
+
+def _declaring_rebuild(dockerfile: str) -> str:
+    lines = []
+    for line in dockerfile.splitlines():
+        lines.append(line)
+        if _FROM_LINE.match(line) and not line.rstrip().endswith("\\"):
+            lines.append(f"ARG {REBUILD_ARG}")
+    return "\n".join(lines) + "\n"
+
+
+def _build(
+    image: ImageBuild,
+    dockerfile: Path,
+    cli: str,
+    *,
+    log: Callable[[str], None],
+    no_cache: bool,
+    settings: BuildSettings,
+    timeout: float | None,
+) -> str:
     command = [
         cli,
         "build",
         "--progress=plain",
         "-f",
-        str(image.dockerfile),
+        str(dockerfile),
         "-t",
         image.image,
     ]
@@ -93,7 +130,7 @@ def build_image(
     for secret_id, path in image.secrets.items():
         command += ["--secret", f"id={secret_id},src={path}"]
     if no_cache:
-        command.append("--no-cache")
+        command += ["--build-arg", f"{REBUILD_ARG}={uuid.uuid4().hex}"]
     command.append(str(image.context))
     env = {**os.environ, "DOCKER_BUILDKIT": "1"}
     log(f"building image {image.image} ({image.role})")

@@ -61,6 +61,8 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
                 "context": image.context,
                 "dockerfile": image.dockerfile,
                 "context_digest": image.context_digest,
+                # Only when set: a version deployed later without `--no-cache` keeps the image it has.
+                **({"rebuild": image.rebuild} if image.rebuild else {}),
                 # Not the revision label: an image is the same image in every revision that uses it.
                 "labels": {k: v for k, v in labels.items() if k != "racetrack/revision"},
                 "build_args": image.build_args,

@@ -94,13 +94,22 @@ class DeployEngine:
         self.monitor = JobMonitor(sessions, self.targets, settings.default_infrastructure_target)
         self._threads = concurrent.futures.ThreadPoolExecutor(max_parallel * 2, thread_name_prefix="deploy")
         self._futures: set[concurrent.futures.Future] = set()
+        self._by_id: dict[str, concurrent.futures.Future] = {}
 
     # The lifecycle's interface ------------------------------------------------------------------
 
     def submit(self, deployment_id: str) -> None:
         future = self._threads.submit(self._run, deployment_id)
         self._futures.add(future)
+        self._by_id[deployment_id] = future
         future.add_done_callback(self._futures.discard)
+        future.add_done_callback(lambda _: self._by_id.pop(deployment_id, None))
+
+    def wait(self, deployment_id: str, timeout: float) -> None:
+        """Blocks until the operation ends or `timeout` seconds pass (its row then says how it ended)."""
+        future = self._by_id.get(deployment_id)
+        if future is not None:
+            concurrent.futures.wait([future], timeout=timeout)
 
     def wait_idle(self, timeout: float | None = None) -> None:
         concurrent.futures.wait(list(self._futures), timeout=timeout)
@@ -141,6 +150,9 @@ class DeployEngine:
                             deployment.infrastructure_target or self.settings.default_infrastructure_target,
                         )
                     )
+                    moved_from = (deployment.parameters or {}).get("from")
+                    if moved_from:  # a move touches two targets
+                        families.add((deployment.job_name, moved_from))
             for revision in session.scalars(select(FamilyRevision).where(FamilyRevision.status == "pending")):
                 set_revision_status(session, revision, "failed", error=INTERRUPTED)
             for job in session.scalars(select(Job).where(Job.status == "starting")):
@@ -166,6 +178,8 @@ class DeployEngine:
             operation = parameters.get("operation")
             if operation == "rollback":
                 self._rollback(deployment_id, parameters, preview=kind == "preview")
+            elif operation == "move":
+                self._move(deployment_id, str(parameters.get("from")), preview=kind == "preview")
             elif operation in ("reconcile", "refresh"):
                 self._reconcile(deployment_id, report_only=operation == "refresh")
             elif kind in ("deploy", "preview"):
@@ -320,6 +334,87 @@ class DeployEngine:
             deployed_by=deployed_by,
             log_path=self._log_path(deployment_id),
         )
+
+    def _move(self, deployment_id: str, source: str, *, preview: bool) -> None:
+        """Starts the version on the deployment's target from the spec it has on `source` (its images
+        are reused, nothing is rebuilt), points the registry at it, then removes it from `source`: a
+        revision on each target. A failure on the new target leaves the version serving where it was."""
+        log_path = self._log_path(deployment_id)
+        with session_scope(self.sessions) as session:
+            deployment = get_deployment(session, deployment_id)
+            family = get_family(session, deployment.job_name)
+            if family is None:
+                raise NotFound(f"job family {deployment.job_name} was not found")
+            target, version = deployment.infrastructure_target, deployment.job_version
+            deployed_by = deployment.deployed_by
+            here = current_spec(session, family, source, self.sealer, self._target_settings(source, log_path))
+            there = current_spec(
+                session, family, target, self.sealer, self._target_settings(target, log_path)
+            )
+        moving = here.version(version)
+        if moving is None:
+            raise NotFound(f"job {family.name} v{version} has no applied revision on {source}")
+        # The job calls other jobs through the pub its new target gives it.
+        run = dataclasses.replace(
+            moving.run, env={**moving.run.env, "PUB_URL": self.targets.get(target).job_pub_url()}
+        )
+        desired_there = with_version(there, dataclasses.replace(moving, run=run))
+        desired_here = without_version(here, version)
+        if preview:
+            self._phase(deployment_id, f"previewing the move from {source} to {target}")
+            plans = [
+                self.runner.run("preview", spec, log_path=str(log_path))
+                for spec in (desired_there, desired_here)
+            ]
+            failed = next((result for result in plans if not result.ok), None)
+            if failed is not None:
+                raise failure(failed)
+            steps = [step for result in plans for step in (result.plan or {}).get("steps", [])]
+            summary: dict[str, int] = {}
+            for result in plans:
+                for op, count in ((result.plan or {}).get("summary") or {}).items():
+                    summary[op] = summary.get(op, 0) + count
+            with session_scope(self.sessions) as session:
+                finished = finish_deployment(
+                    session, deployment_id, status="done", preview={"steps": steps, "summary": summary}
+                )
+                finished.phase = None
+            return
+        outputs = self.applier.apply(
+            deployment_id,
+            desired_there,
+            changed_version=None,
+            operation=f"move {version} from {source}",
+            deployed_by=deployed_by,
+            log_path=log_path,
+            finish=False,
+        )
+        # It serves on the new target now: pub is sent there before the old copy goes.
+        addresses = self.targets.get(target).addresses((outputs.get("versions") or {}).get(version) or {})
+        with session_scope(self.sessions) as session:
+            job = session.scalar(select(Job).where(Job.name == family.name, Job.version == version))
+            if job is not None:
+                job.infrastructure_target = target
+                job.internal_name = addresses[0] if addresses else None
+                job.replica_internal_names = addresses
+        self.applier.apply(
+            deployment_id,
+            desired_here,
+            changed_version=None,
+            operation=f"move {version} to {target}",
+            deployed_by=deployed_by,
+            log_path=log_path,
+        )
+        with session_scope(self.sessions) as session:
+            get_deployment(session, deployment_id).image_name = moving.main_image.tag
+            record_audit(
+                session,
+                "job_moved",
+                executor=deployed_by,
+                job_name=family.name,
+                job_version=version,
+                properties={"from": source, "to": target},
+            )
 
     def _reconcile(self, deployment_id: str, *, report_only: bool) -> None:
         """Refresh reports drift; reconcile re-applies the last applied revision after refreshing."""

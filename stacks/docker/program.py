@@ -45,7 +45,8 @@ def family_network(family: str, settings: dict) -> dict:
 
 
 def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, settings: dict) -> dict:
-    name = resource_name(spec.family, version.version)
+    # A second Docker-based target on the same engine names its containers apart (`name_prefix`).
+    name = settings.get("name_prefix", "") + resource_name(spec.family, version.version)
     labels = {
         "racetrack/job-name": spec.family,
         "racetrack/job-version": version.version,

@@ -171,6 +171,8 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("POST", "/job_family/{name}/rollback"): (DEPLOYERS, {"json": {"to_revision": 1}}),
     ("POST", "/job/{name}/{version}/redeploy"): (DEPLOYERS, None),
     ("POST", "/job/{name}/{version}/reprovision"): (DEPLOYERS, None),
+    # To the target it runs on: refused after the permission check, without needing a deploy engine.
+    ("POST", "/job/{name}/{version}/move"): (DEPLOYERS, {"json": {"infrastructure_target": "docker"}}),
     ("POST", "/job_family/{name}/refresh"): (READERS, None),
     ("GET", "/job_family/{name}/stack-updates"): (READERS, None),
     ("POST", "/job/all/reconcile"): (STAFF_ONLY, None),  # scope call_admin_api

@@ -47,7 +47,7 @@ from api.deployer.desired import (
     with_version,
     without_version,
 )
-from api.deployer.logpump import append_line
+from api.deployer.logpump import LogPump, append_line
 from api.deployer.monitor import JobMonitor
 from api.deployer.operations import (
     failure,
@@ -182,6 +182,8 @@ class DeployEngine:
                 self._move(deployment_id, str(parameters.get("from")), preview=kind == "preview")
             elif operation in ("reconcile", "refresh"):
                 self._reconcile(deployment_id, report_only=operation == "refresh")
+            elif kind == "build":
+                self._build_only(deployment_id)
             elif kind in ("deploy", "preview"):
                 self._deploy(deployment_id, preview=kind == "preview")
             elif kind == "delete":
@@ -334,6 +336,53 @@ class DeployEngine:
             deployed_by=deployed_by,
             log_path=self._log_path(deployment_id),
         )
+
+    def _build_only(self, deployment_id: str) -> None:
+        """Builds the job's images on the platform's Docker engine and starts nothing (run-local)."""
+        from jobtypes.build import plan_build
+        from stacks.docker.build import build_image, image_digest_label
+        from stacks.docker.resources import DIGEST_LABEL
+
+        inputs = load_deploy_inputs(self.settings.data_dir, deployment_id)
+        with session_scope(self.sessions) as session:
+            manifest = job_manifest(yaml.safe_load(get_deployment(session, deployment_id).manifest))
+        workspace = self.settings.data_dir / "workspaces" / deployment_id
+        log_path = self._log_path(deployment_id)
+        build_settings = self.settings.build_settings()
+        try:
+            self._phase(deployment_id, "fetching source code")
+            source = self._fetch_source(workspace, manifest, inputs, log_path)
+            self._phase(deployment_id, "preparing job type")
+            plan = plan_build(
+                manifest,
+                source,
+                build_id="pending",
+                settings=build_settings,
+                secret_build_env=(inputs.get("secret_vars") or {}).get("build_env") or None,
+                log=lambda line: append_line(log_path, line),
+            )
+            images = images_from_plan(plan, manifest.version)
+            no_cache = "--no-cache" in (inputs.get("build_flags") or ())
+            with LogPump(self.sessions, deployment_id, log_path):
+                for index, (built, spec) in enumerate(zip(plan.images, images, strict=True), start=1):
+                    self._phase(deployment_id, f"building image {index}/{len(images)}")
+                    if not no_cache and image_digest_label(spec.tag) == spec.context_digest:
+                        append_line(log_path, f"image {spec.tag} was built before from the same source")
+                        continue
+                    labelled = dataclasses.replace(
+                        built, image=spec.tag, labels={**built.labels, DIGEST_LABEL: spec.context_digest}
+                    )
+                    build_image(
+                        labelled,
+                        log=lambda line: append_line(log_path, line),
+                        no_cache=no_cache,
+                        settings=build_settings,
+                    )
+            with session_scope(self.sessions) as session:
+                finished = finish_deployment(session, deployment_id, status="done", image_name=images[0].tag)
+                finished.phase = None
+        finally:
+            shutil.rmtree(workspace, ignore_errors=True)
 
     def _move(self, deployment_id: str, source: str, *, preview: bool) -> None:
         """Starts the version on the deployment's target from the spec it has on `source` (its images

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from jobtypes.build import BuildPlan, ImageBuild
 from jobtypes.config import BuildSettings
 from jobtypes.errors import BuildFailed
 
-__all__ = ["build_image", "build_images", "build_from_inputs"]
+__all__ = ["build_image", "build_images", "build_from_inputs", "image_digest_label", "saved_image"]
 
 _STEP_PREFIX = re.compile(r"^#\d+ (\d+\.\d+ )?")
 _CERTIFICATE_ERROR = (
@@ -213,3 +213,22 @@ def build_from_inputs(props: dict[str, Any], *, labels: dict[str, str], log: Cal
             no_cache=bool(props.get("no_cache")),
             settings=BuildSettings.from_inputs(props.get("build_settings") or {}),
         )
+
+
+def saved_image(tag: str) -> Iterator[bytes]:
+    """The image as `docker save` writes it (a tar `docker load` reads), in chunks."""
+    import docker
+
+    yield from docker.from_env().images.get(tag).save(named=True)
+
+
+def image_digest_label(tag: str) -> str | None:
+    """The context digest the image with this tag was built from (None: no such image)."""
+    import docker
+
+    from stacks.docker.resources import DIGEST_LABEL
+
+    try:
+        return docker.from_env().images.get(tag).labels.get(DIGEST_LABEL)
+    except docker.errors.ImageNotFound:
+        return None

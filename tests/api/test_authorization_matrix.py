@@ -128,6 +128,9 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("DELETE", "/escs/{esc_id}/auth_token/{token_id}"): (STAFF_ONLY, None),
     ("POST", "/deploy"): (DEPLOYERS, {"json": {"manifest": MANIFEST}}),
     ("POST", "/deploy/preview"): (DEPLOYERS, {"json": {"manifest": MANIFEST}}),
+    ("POST", "/build"): (DEPLOYERS, {"json": {"manifest": MANIFEST}}),
+    # Only the caller's own finished builds: any other id is not found (404), whoever asks.
+    ("GET", "/build/{deployment_id}/image"): (AUTHENTICATED, None),
     ("GET", "/deploy"): (AUTHENTICATED, None),
     ("GET", "/deploy/{deployment_id}"): (READERS, None),
     ("POST", "/job/async/call"): (

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth.subjects import subject_for_family
 from api.auth.tokens import primary_token
-from api.db import Deployment, FamilyRevision, Job, session_scope
+from api.db import Deployment, FamilyRevision, Job, TrashJob, session_scope
 from api.db.repository import (
     discard_deploy_inputs,
     ensure_family,
@@ -59,6 +59,7 @@ from api.deployer.operations import (
 from api.deployer.sealing import Sealer
 from api.deployer.targets import Targets
 from api.errors import InvalidInput, NotFound, PlatformError
+from api.plugin_hooks import HookFailed, call_hooks, job_view
 from api.settings import Settings
 from jobtypes.manifest import Manifest, job_manifest
 from stacks.engine import EngineConfig
@@ -226,6 +227,19 @@ class DeployEngine:
                 secret_build_env=secret_vars.get("build_env") or None,
                 log=lambda line: append_line(log_path, line),
             )
+            with session_scope(self.sessions) as session:
+                list(
+                    call_hooks(
+                        session,
+                        self.settings,
+                        "validate_job_manifest",
+                        manifest=manifest,
+                        job_type=plan.job_type,
+                    )
+                )
+                plugin_env: dict[str, str] = {}
+                for _, values in call_hooks(session, self.settings, "job_runtime_env_vars"):
+                    plugin_env.update({str(k): str(v) for k, v in (values or {}).items()})
             images = images_from_plan(plan, version)
             no_cache = "--no-cache" in (inputs.get("build_flags") or ())
             if no_cache:
@@ -257,7 +271,7 @@ class DeployEngine:
                 pub_url=self.targets.get(target).job_pub_url(),
                 auth_token="",
                 deployment_timestamp=timestamp,
-                job_type_env=plan.runtime_env,
+                job_type_env={**plugin_env, **plan.runtime_env},
             )
             env.pop("AUTH_TOKEN")
             env.pop("JOB_DEPLOYMENT_TIMESTAMP")
@@ -295,6 +309,15 @@ class DeployEngine:
                 manifest_text=manifest_text,
                 job_type=plan.job_type,
                 log_path=log_path,
+            )
+            self._after_hook(
+                deployment_id,
+                name,
+                version,
+                "post_job_deploy",
+                manifest=manifest,
+                image_name=version_spec.main_image.tag,
+                deployer_username=deployed_by,
             )
         finally:
             shutil.rmtree(workspace, ignore_errors=True)
@@ -503,6 +526,23 @@ class DeployEngine:
             deployment = finish_deployment(session, deployment_id, status="done", preview=result.plan)
             deployment.phase = None
 
+    def _after_hook(self, deployment_id: str, name: str, version: str, hook: str, **kwargs: Any) -> None:
+        """Runs a hook that follows a finished operation (the job passed as `job`); a plugin that fails
+        there changes nothing done and is told as a warning of the operation."""
+        with session_scope(self.sessions) as session:
+            job = session.scalar(select(Job).where(Job.name == name, Job.version == version))
+            if job is None:
+                job = session.scalar(
+                    select(TrashJob).where(TrashJob.name == name, TrashJob.version == version)
+                )
+            view = job_view(job) if job is not None else None
+            try:
+                for _ in call_hooks(session, self.settings, hook, job=view, **kwargs):
+                    pass
+            except HookFailed as exc:
+                deployment = get_deployment(session, deployment_id)
+                deployment.warnings = "\n".join(filter(None, [deployment.warnings, exc.message]))
+
     def _delete(self, deployment_id: str) -> None:
         with session_scope(self.sessions) as session:
             deployment = get_deployment(session, deployment_id)
@@ -527,6 +567,9 @@ class DeployEngine:
             operation=f"delete {version}",
             deployed_by=deployed_by,
             log_path=self._log_path(deployment_id),
+        )
+        self._after_hook(
+            deployment_id, spec.family, version, "post_job_delete", username_executor=deployed_by
         )
 
     # Shared steps -------------------------------------------------------------------------------

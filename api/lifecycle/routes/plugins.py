@@ -122,10 +122,10 @@ def list_plugins(_: LoggedIn, session: SessionDep) -> list[PluginOut]:
 
 
 @router.get("/job_type/versions", response_model=list[str])
-def job_type_versions(_: LoggedIn, session: SessionDep) -> list[str]:
-    """`name:version` of every installed job-type plugin."""
-    rows = session.scalars(select(Plugin).where(Plugin.category == "job-type").order_by(Plugin.name))
-    return [f"{p.name}:{p.version}" for p in rows]
+def job_type_versions(_: LoggedIn, settings: SettingsDep) -> list[str]:
+    """`name:version` of every job type a manifest can name: the built-in ones, then those of uploaded
+    plugins (`plugin list --job-types`)."""
+    return [job_type.ref for job_type in registry.list_job_types(settings=settings.build_settings())]
 
 
 @router.post("/upload", response_model=PluginOut, status_code=201, responses=error_responses(409))

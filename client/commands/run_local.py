@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,7 +35,7 @@ __all__ = ["run_local"]
 JOB_PORT = 7000  # where the wrapper listens inside the container
 
 
-def _docker(*args: str, **kwargs) -> subprocess.CompletedProcess:
+def _docker(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
     if shutil.which("docker") is None:
         raise ClientError("docker is not installed here", hint="Install Docker, then run the job again.")
     return subprocess.run(["docker", *args], **kwargs)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -214,6 +215,11 @@ class DeployEngine:
         name, version = manifest.name, manifest.version
         workspace = self.settings.data_dir / "workspaces" / deployment_id
         log_path = self._log_path(deployment_id)
+        uploaded = self._uploaded_context(name, version)
+        if keeps_source and not inputs.get("build_context") and uploaded.is_file():
+            # A redeploy rebuilds the source the version was deployed from: an uploaded folder stays
+            # that folder, never the manifest's git repository.
+            inputs = {**inputs, "build_context": uploaded.read_text(encoding="ascii")}
         try:
             self._phase(deployment_id, "fetching source code")
             source = self._fetch_source(workspace, manifest, inputs, log_path)
@@ -310,6 +316,10 @@ class DeployEngine:
                 job_type=plan.job_type,
                 log_path=log_path,
             )
+            if inputs.get("build_context"):
+                _write_private(uploaded, inputs["build_context"])
+            else:
+                uploaded.unlink(missing_ok=True)
             self._after_hook(
                 deployment_id,
                 name,
@@ -568,6 +578,7 @@ class DeployEngine:
             deployed_by=deployed_by,
             log_path=self._log_path(deployment_id),
         )
+        self._uploaded_context(spec.family, version).unlink(missing_ok=True)
         self._after_hook(
             deployment_id, spec.family, version, "post_job_delete", username_executor=deployed_by
         )
@@ -645,6 +656,10 @@ class DeployEngine:
                 properties={"deployment_id": deployment_id, "error": reason[:500]},
             )
 
+    def _uploaded_context(self, name: str, version: str) -> Path:
+        """Where the build context a version was uploaded with is kept (for its redeploys)."""
+        return self.settings.data_dir / "build-contexts" / name / f"{version}.tar.gz.b64"
+
     def _log_path(self, deployment_id: str) -> Path:
         folder = self.settings.data_dir / "build-logs"
         folder.mkdir(parents=True, exist_ok=True)
@@ -652,3 +667,11 @@ class DeployEngine:
 
     def _target_settings(self, target: str, log_path: Path | None) -> dict[str, Any]:
         return self.targets.get(target).stack_settings(build_log_path=str(log_path) if log_path else None)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Writes a file only the platform's user reads (an uploaded job folder may hold anything)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(text)

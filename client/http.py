@@ -139,6 +139,18 @@ class Api:
                 "Pick another with --remote or `racetrack set remote URL_OR_ALIAS`.",
             ) from exc
 
+    def download(self, path: str, write: Callable[[bytes], Any]) -> None:
+        """GET `/api/v1/<path>` and hand its body to `write` in chunks, as it arrives."""
+        try:
+            with self._client.stream("GET", self.url(path), headers=self.headers(), timeout=None) as response:
+                if not response.is_success:
+                    response.read()
+                    self.check(response)
+                for chunk in response.iter_bytes(1 << 20):
+                    write(chunk)
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(f"download from {self.base_url} broke off: {exc}") from exc
+
     def check(self, response: httpx.Response) -> httpx.Response:
         """Raise the ClientError matching an error status, with the server's message."""
         if response.is_success:

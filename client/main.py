@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from client import output
-from client.commands import auth, deploy, get, jobs, plugin, revisions
+from client.commands import auth, deploy, get, jobs, plugin, revisions, run_local
 from client.commands import set as set_cmd
 from client.errors import ClientError
 from client.http import close_all
@@ -88,6 +88,7 @@ def version() -> None:
 app.command("deploy")(deploy.deploy)
 app.command("preview")(deploy.preview)
 app.command("validate")(deploy.validate)
+app.command("run-local")(run_local.run_local)
 app.command("list")(jobs.list_jobs)
 app.command("delete", no_args_is_help=True)(jobs.delete)
 app.command("logs", no_args_is_help=True)(jobs.logs)

@@ -31,6 +31,9 @@ class ImageSpec:
     )  # non-secret files mounted like secrets (CA bundle)
     port: int = 7000
     address_env: str | None = None  # the main container learns this image's host:port from this variable
+    # Set by a deploy with `--no-cache` (its deployment id): the image is built again without the build
+    # cache, once; the revision keeps the marker, so a later run with the same marker reuses that image.
+    rebuild: str = ""
 
 
 @dataclass(frozen=True)

@@ -67,8 +67,11 @@ class RevisionApplier:
         manifest: Manifest | None = None,
         manifest_text: str | None = None,
         job_type: str | None = None,
-    ) -> None:
-        """Records `desired` as the next revision, runs the stack to it and updates the registry."""
+        finish: bool = True,
+    ) -> dict[str, Any]:
+        """Records `desired` as the next revision, runs the stack to it and updates the registry;
+        with `finish`, the deployment is then done (an operation of several steps finishes it itself).
+        Returns the stack's outputs."""
         with session_scope(self.sessions) as session:
             family = ensure_family(session, desired.family)
             revision, numbered = record_revision(
@@ -157,6 +160,8 @@ class RevisionApplier:
                     job_version=changed_version,
                     properties={"revision": numbered.revision, "operation": operation},
                 )
+            if not finish:
+                return result.outputs
             deployment = finish_deployment(
                 session,
                 deployment_id,
@@ -166,6 +171,7 @@ class RevisionApplier:
                 else None,
             )
             deployment.phase = None
+        return result.outputs
 
     def sync_jobs(self, session: Session, spec: FamilySpec, outputs: dict[str, Any]) -> None:
         """Makes the registry's versions of a family match what the stack now runs."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth.subjects import subject_for_family
 from api.auth.tokens import primary_token
-from api.db import Deployment, FamilyRevision, Job, session_scope
+from api.db import Deployment, FamilyRevision, Job, TrashJob, session_scope
 from api.db.repository import (
     discard_deploy_inputs,
     ensure_family,
@@ -47,7 +48,7 @@ from api.deployer.desired import (
     with_version,
     without_version,
 )
-from api.deployer.logpump import append_line
+from api.deployer.logpump import LogPump, append_line
 from api.deployer.monitor import JobMonitor
 from api.deployer.operations import (
     failure,
@@ -59,6 +60,7 @@ from api.deployer.operations import (
 from api.deployer.sealing import Sealer
 from api.deployer.targets import Targets
 from api.errors import InvalidInput, NotFound, PlatformError
+from api.plugin_hooks import HookFailed, call_hooks, job_view
 from api.settings import Settings
 from jobtypes.manifest import Manifest, job_manifest
 from stacks.engine import EngineConfig
@@ -94,13 +96,22 @@ class DeployEngine:
         self.monitor = JobMonitor(sessions, self.targets, settings.default_infrastructure_target)
         self._threads = concurrent.futures.ThreadPoolExecutor(max_parallel * 2, thread_name_prefix="deploy")
         self._futures: set[concurrent.futures.Future] = set()
+        self._by_id: dict[str, concurrent.futures.Future] = {}
 
     # The lifecycle's interface ------------------------------------------------------------------
 
     def submit(self, deployment_id: str) -> None:
         future = self._threads.submit(self._run, deployment_id)
         self._futures.add(future)
+        self._by_id[deployment_id] = future
         future.add_done_callback(self._futures.discard)
+        future.add_done_callback(lambda _: self._by_id.pop(deployment_id, None))
+
+    def wait(self, deployment_id: str, timeout: float) -> None:
+        """Blocks until the operation ends or `timeout` seconds pass (its row then says how it ended)."""
+        future = self._by_id.get(deployment_id)
+        if future is not None:
+            concurrent.futures.wait([future], timeout=timeout)
 
     def wait_idle(self, timeout: float | None = None) -> None:
         concurrent.futures.wait(list(self._futures), timeout=timeout)
@@ -141,6 +152,9 @@ class DeployEngine:
                             deployment.infrastructure_target or self.settings.default_infrastructure_target,
                         )
                     )
+                    moved_from = (deployment.parameters or {}).get("from")
+                    if moved_from:  # a move touches two targets
+                        families.add((deployment.job_name, moved_from))
             for revision in session.scalars(select(FamilyRevision).where(FamilyRevision.status == "pending")):
                 set_revision_status(session, revision, "failed", error=INTERRUPTED)
             for job in session.scalars(select(Job).where(Job.status == "starting")):
@@ -166,8 +180,12 @@ class DeployEngine:
             operation = parameters.get("operation")
             if operation == "rollback":
                 self._rollback(deployment_id, parameters, preview=kind == "preview")
+            elif operation == "move":
+                self._move(deployment_id, str(parameters.get("from")), preview=kind == "preview")
             elif operation in ("reconcile", "refresh"):
                 self._reconcile(deployment_id, report_only=operation == "refresh")
+            elif kind == "build":
+                self._build_only(deployment_id)
             elif kind in ("deploy", "preview"):
                 self._deploy(deployment_id, preview=kind == "preview")
             elif kind == "delete":
@@ -197,6 +215,11 @@ class DeployEngine:
         name, version = manifest.name, manifest.version
         workspace = self.settings.data_dir / "workspaces" / deployment_id
         log_path = self._log_path(deployment_id)
+        uploaded = self._uploaded_context(name, version)
+        if keeps_source and not inputs.get("build_context") and uploaded.is_file():
+            # A redeploy rebuilds the source the version was deployed from: an uploaded folder stays
+            # that folder, never the manifest's git repository.
+            inputs = {**inputs, "build_context": uploaded.read_text(encoding="ascii")}
         try:
             self._phase(deployment_id, "fetching source code")
             source = self._fetch_source(workspace, manifest, inputs, log_path)
@@ -210,7 +233,23 @@ class DeployEngine:
                 secret_build_env=secret_vars.get("build_env") or None,
                 log=lambda line: append_line(log_path, line),
             )
+            with session_scope(self.sessions) as session:
+                list(
+                    call_hooks(
+                        session,
+                        self.settings,
+                        "validate_job_manifest",
+                        manifest=manifest,
+                        job_type=plan.job_type,
+                    )
+                )
+                plugin_env: dict[str, str] = {}
+                for _, values in call_hooks(session, self.settings, "job_runtime_env_vars"):
+                    plugin_env.update({str(k): str(v) for k, v in (values or {}).items()})
             images = images_from_plan(plan, version)
+            no_cache = "--no-cache" in (inputs.get("build_flags") or ())
+            if no_cache:
+                images = tuple(dataclasses.replace(image, rebuild=deployment_id) for image in images)
             secret_runtime = dict(secret_vars.get("runtime_env") or {})
             with session_scope(self.sessions) as session:
                 family = ensure_family(session, name)
@@ -238,7 +277,7 @@ class DeployEngine:
                 pub_url=self.targets.get(target).job_pub_url(),
                 auth_token="",
                 deployment_timestamp=timestamp,
-                job_type_env=plan.runtime_env,
+                job_type_env={**plugin_env, **plan.runtime_env},
             )
             env.pop("AUTH_TOKEN")
             env.pop("JOB_DEPLOYMENT_TIMESTAMP")
@@ -250,7 +289,7 @@ class DeployEngine:
                 timestamp=timestamp,
             )
             existing = spec.version(version)
-            if existing is not None and same_version(existing, version_spec):
+            if existing is not None and not no_cache and same_version(existing, version_spec):
                 # Nothing about this version changed: keep its timestamp so the stack sees no change.
                 version_spec = dataclasses.replace(
                     version_spec, deployment_timestamp=existing.deployment_timestamp, labels=existing.labels
@@ -276,6 +315,19 @@ class DeployEngine:
                 manifest_text=manifest_text,
                 job_type=plan.job_type,
                 log_path=log_path,
+            )
+            if inputs.get("build_context"):
+                _write_private(uploaded, inputs["build_context"])
+            else:
+                uploaded.unlink(missing_ok=True)
+            self._after_hook(
+                deployment_id,
+                name,
+                version,
+                "post_job_deploy",
+                manifest=manifest,
+                image_name=version_spec.main_image.tag,
+                deployer_username=deployed_by,
             )
         finally:
             shutil.rmtree(workspace, ignore_errors=True)
@@ -318,6 +370,134 @@ class DeployEngine:
             log_path=self._log_path(deployment_id),
         )
 
+    def _build_only(self, deployment_id: str) -> None:
+        """Builds the job's images on the platform's Docker engine and starts nothing (run-local)."""
+        from jobtypes.build import plan_build
+        from stacks.docker.build import build_image, image_digest_label
+        from stacks.docker.resources import DIGEST_LABEL
+
+        inputs = load_deploy_inputs(self.settings.data_dir, deployment_id)
+        with session_scope(self.sessions) as session:
+            manifest = job_manifest(yaml.safe_load(get_deployment(session, deployment_id).manifest))
+        workspace = self.settings.data_dir / "workspaces" / deployment_id
+        log_path = self._log_path(deployment_id)
+        build_settings = self.settings.build_settings()
+        try:
+            self._phase(deployment_id, "fetching source code")
+            source = self._fetch_source(workspace, manifest, inputs, log_path)
+            self._phase(deployment_id, "preparing job type")
+            plan = plan_build(
+                manifest,
+                source,
+                build_id="pending",
+                settings=build_settings,
+                secret_build_env=(inputs.get("secret_vars") or {}).get("build_env") or None,
+                log=lambda line: append_line(log_path, line),
+            )
+            images = images_from_plan(plan, manifest.version)
+            no_cache = "--no-cache" in (inputs.get("build_flags") or ())
+            with LogPump(self.sessions, deployment_id, log_path):
+                for index, (built, spec) in enumerate(zip(plan.images, images, strict=True), start=1):
+                    self._phase(deployment_id, f"building image {index}/{len(images)}")
+                    if not no_cache and image_digest_label(spec.tag) == spec.context_digest:
+                        append_line(log_path, f"image {spec.tag} was built before from the same source")
+                        continue
+                    labelled = dataclasses.replace(
+                        built, image=spec.tag, labels={**built.labels, DIGEST_LABEL: spec.context_digest}
+                    )
+                    build_image(
+                        labelled,
+                        log=lambda line: append_line(log_path, line),
+                        no_cache=no_cache,
+                        settings=build_settings,
+                    )
+            with session_scope(self.sessions) as session:
+                finished = finish_deployment(session, deployment_id, status="done", image_name=images[0].tag)
+                finished.phase = None
+        finally:
+            shutil.rmtree(workspace, ignore_errors=True)
+
+    def _move(self, deployment_id: str, source: str, *, preview: bool) -> None:
+        """Starts the version on the deployment's target from the spec it has on `source` (its images
+        are reused, nothing is rebuilt), points the registry at it, then removes it from `source`: a
+        revision on each target. A failure on the new target leaves the version serving where it was."""
+        log_path = self._log_path(deployment_id)
+        with session_scope(self.sessions) as session:
+            deployment = get_deployment(session, deployment_id)
+            family = get_family(session, deployment.job_name)
+            if family is None:
+                raise NotFound(f"job family {deployment.job_name} was not found")
+            target, version = deployment.infrastructure_target, deployment.job_version
+            deployed_by = deployment.deployed_by
+            here = current_spec(session, family, source, self.sealer, self._target_settings(source, log_path))
+            there = current_spec(
+                session, family, target, self.sealer, self._target_settings(target, log_path)
+            )
+        moving = here.version(version)
+        if moving is None:
+            raise NotFound(f"job {family.name} v{version} has no applied revision on {source}")
+        # The job calls other jobs through the pub its new target gives it.
+        run = dataclasses.replace(
+            moving.run, env={**moving.run.env, "PUB_URL": self.targets.get(target).job_pub_url()}
+        )
+        desired_there = with_version(there, dataclasses.replace(moving, run=run))
+        desired_here = without_version(here, version)
+        if preview:
+            self._phase(deployment_id, f"previewing the move from {source} to {target}")
+            plans = [
+                self.runner.run("preview", spec, log_path=str(log_path))
+                for spec in (desired_there, desired_here)
+            ]
+            failed = next((result for result in plans if not result.ok), None)
+            if failed is not None:
+                raise failure(failed)
+            steps = [step for result in plans for step in (result.plan or {}).get("steps", [])]
+            summary: dict[str, int] = {}
+            for result in plans:
+                for op, count in ((result.plan or {}).get("summary") or {}).items():
+                    summary[op] = summary.get(op, 0) + count
+            with session_scope(self.sessions) as session:
+                finished = finish_deployment(
+                    session, deployment_id, status="done", preview={"steps": steps, "summary": summary}
+                )
+                finished.phase = None
+            return
+        outputs = self.applier.apply(
+            deployment_id,
+            desired_there,
+            changed_version=None,
+            operation=f"move {version} from {source}",
+            deployed_by=deployed_by,
+            log_path=log_path,
+            finish=False,
+        )
+        # It serves on the new target now: pub is sent there before the old copy goes.
+        addresses = self.targets.get(target).addresses((outputs.get("versions") or {}).get(version) or {})
+        with session_scope(self.sessions) as session:
+            job = session.scalar(select(Job).where(Job.name == family.name, Job.version == version))
+            if job is not None:
+                job.infrastructure_target = target
+                job.internal_name = addresses[0] if addresses else None
+                job.replica_internal_names = addresses
+        self.applier.apply(
+            deployment_id,
+            desired_here,
+            changed_version=None,
+            operation=f"move {version} to {target}",
+            deployed_by=deployed_by,
+            log_path=log_path,
+        )
+        with session_scope(self.sessions) as session:
+            get_deployment(session, deployment_id).image_name = moving.main_image.tag
+            record_audit(
+                session,
+                "job_moved",
+                executor=deployed_by,
+                job_name=family.name,
+                job_version=version,
+                properties={"from": source, "to": target},
+            )
+
     def _reconcile(self, deployment_id: str, *, report_only: bool) -> None:
         """Refresh reports drift; reconcile re-applies the last applied revision after refreshing."""
         with session_scope(self.sessions) as session:
@@ -356,6 +536,23 @@ class DeployEngine:
             deployment = finish_deployment(session, deployment_id, status="done", preview=result.plan)
             deployment.phase = None
 
+    def _after_hook(self, deployment_id: str, name: str, version: str, hook: str, **kwargs: Any) -> None:
+        """Runs a hook that follows a finished operation (the job passed as `job`); a plugin that fails
+        there changes nothing done and is told as a warning of the operation."""
+        with session_scope(self.sessions) as session:
+            job = session.scalar(select(Job).where(Job.name == name, Job.version == version))
+            if job is None:
+                job = session.scalar(
+                    select(TrashJob).where(TrashJob.name == name, TrashJob.version == version)
+                )
+            view = job_view(job) if job is not None else None
+            try:
+                for _ in call_hooks(session, self.settings, hook, job=view, **kwargs):
+                    pass
+            except HookFailed as exc:
+                deployment = get_deployment(session, deployment_id)
+                deployment.warnings = "\n".join(filter(None, [deployment.warnings, exc.message]))
+
     def _delete(self, deployment_id: str) -> None:
         with session_scope(self.sessions) as session:
             deployment = get_deployment(session, deployment_id)
@@ -380,6 +577,10 @@ class DeployEngine:
             operation=f"delete {version}",
             deployed_by=deployed_by,
             log_path=self._log_path(deployment_id),
+        )
+        self._uploaded_context(spec.family, version).unlink(missing_ok=True)
+        self._after_hook(
+            deployment_id, spec.family, version, "post_job_delete", username_executor=deployed_by
         )
 
     # Shared steps -------------------------------------------------------------------------------
@@ -455,6 +656,10 @@ class DeployEngine:
                 properties={"deployment_id": deployment_id, "error": reason[:500]},
             )
 
+    def _uploaded_context(self, name: str, version: str) -> Path:
+        """Where the build context a version was uploaded with is kept (for its redeploys)."""
+        return self.settings.data_dir / "build-contexts" / name / f"{version}.tar.gz.b64"
+
     def _log_path(self, deployment_id: str) -> Path:
         folder = self.settings.data_dir / "build-logs"
         folder.mkdir(parents=True, exist_ok=True)
@@ -462,3 +667,11 @@ class DeployEngine:
 
     def _target_settings(self, target: str, log_path: Path | None) -> dict[str, Any]:
         return self.targets.get(target).stack_settings(build_log_path=str(log_path) if log_path else None)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Writes a file only the platform's user reads (an uploaded job folder may hold anything)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(text)

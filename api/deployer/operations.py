@@ -77,11 +77,13 @@ def job_condition(replicas: list[Replica], wanted: int | None) -> tuple[str, str
 
 
 def same_version(old: VersionSpec, new: VersionSpec) -> bool:
-    """Equal but for where this run's build contexts sit, when the version was stamped, and labels."""
+    """Equal but for where this run's build contexts sit, when the version was stamped, and labels
+    (a `--no-cache` rebuild marker included: an image rebuilt once is not rebuilt again for it)."""
 
     def essence(version: VersionSpec) -> VersionSpec:
         images = tuple(
-            dataclasses.replace(i, context="", dockerfile="", secret_files={}) for i in version.images
+            dataclasses.replace(i, context="", dockerfile="", secret_files={}, rebuild="")
+            for i in version.images
         )
         return dataclasses.replace(version, images=images, deployment_timestamp=0, labels={})
 

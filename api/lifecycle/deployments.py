@@ -45,6 +45,10 @@ class DeployEngine(Protocol):
         """Starts the recorded operation in the background; its deployment row shows how it goes."""
         ...
 
+    def wait(self, deployment_id: str, timeout: float) -> None:
+        """Blocks until the operation ends or `timeout` seconds pass."""
+        ...
+
     def runtime_logs(self, name: str, version: str, tail: int = 20) -> str:
         """The last `tail` lines (0: all) of every replica of the job."""
         ...

@@ -27,6 +27,7 @@ from client.errors import ClientError, NotFound, OperationFailed
 from client.http import AUTH_HEADER, Session, open_session
 from client.live_logs import follow_logs
 from client.lookup import job_lookup
+from client.plan import render_plan
 from client.progress import failure, wait_for_operation
 
 __all__ = ["list_jobs", "delete", "logs", "build_logs", "call", "move", "Column"]
@@ -305,25 +306,49 @@ def move(
     infrastructure: Annotated[
         str, typer.Option("--infrastructure", help="infrastructure target to move to", show_default=False)
     ],
+    preview: Annotated[
+        bool, typer.Option("--preview", help="only show what the move would change on each target")
+    ] = False,
     remote: RemoteOpt = None,
 ) -> None:
-    """Move a job version to another infrastructure target.
+    """Move a job version to another infrastructure target (its image is reused, not rebuilt).
+
+    The move is a revision on each target (see `racetrack history`); move it back to undo it.
 
     Example: racetrack move adder --version 0.0.1 --infrastructure kubernetes
     """
     session = open_session(remote)
-    output.note(f'Moving job "{name}" v{version} to {infrastructure}...')
+    subject = f'job "{name}" v{version}'
     try:
         with job_lookup(session, name, version):
-            session.api.post(
-                f"job/{name}/{version}/move", json_body={"infrastructure_target": infrastructure}
+            answer = session.api.post(
+                f"job/{name}/{version}/move",
+                json_body={"infrastructure_target": infrastructure, "preview": preview},
+                params={"wait": "false"},
             )
     except NotFound as exc:
         if exc.hint is None:  # the job exists: the server does not know the move route
             raise NotFound(
-                f'cannot move job "{name}" v{version}: {exc.server_message or exc.message}',
+                f"cannot move {subject}: {exc.server_message or exc.message}",
                 hint="This server may not support moving jobs between infrastructure targets; "
                 "redeploy with -e infrastructure_target=TARGET instead.",
             ) from exc
         raise
-    output.echo(f'Job "{name}" v{version} has been moved to {infrastructure} at {session.lifecycle_url}')
+    op_id = str(answer.get("id", "")) if isinstance(answer, dict) else ""
+    if not op_id:
+        raise ClientError(f"the server started no move operation: {str(answer)[:200]}")
+    action = "Previewing the move" if preview else "Moving"
+    record = wait_for_operation(
+        session, op_id, title=f"{action} of {subject} to {infrastructure}", what="move"
+    )
+    if str(record.get("status")).lower() == "failed":
+        raise OperationFailed(failure(f"move of {subject} to {infrastructure}", record))
+    if preview:
+        output.echo(f"Moving {subject} to {infrastructure} would change:")
+        output.echo()
+        for line in render_plan(record.get("preview") or {}):
+            output.echo(line)
+        return
+    output.echo(
+        f"{subject[0].upper()}{subject[1:]} has been moved to {infrastructure} at {session.lifecycle_url}"
+    )

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
+import yaml
 
 from client import output
+from client.build_context import IgnoreRules, list_context_files
 from client.commands._common import OutputFormat, OutputOpt, RemoteOpt, print_json
 from client.errors import ClientError, InvalidInput, NotFound
 from client.http import Api, open_session
 
 __all__ = ["app"]
 
-app = typer.Typer(no_args_is_help=True, help="Install, list and uninstall plugins on a Racetrack server.")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Install, list, uninstall and download plugins on a Racetrack server; bundle one into a ZIP.",
+)
 
 GITHUB_API = "https://api.github.com"
 
@@ -133,3 +139,78 @@ def uninstall(
     session = open_session(remote)
     session.api.delete(f"plugin/{name}/{version}")
     output.echo(f"Plugin {name} {version} uninstalled from {session.lifecycle_url}")
+
+
+@app.command("download")
+def download(
+    name: Annotated[str, typer.Argument(help="plugin name", show_default=False)],
+    version: Annotated[str, typer.Argument(help="plugin version", show_default=False)],
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="directory to save the ZIP in")] = Path("."),
+    out_filename: Annotated[
+        str | None, typer.Option("--out-filename", help="file name (default: NAME-VERSION.zip)")
+    ] = None,
+    remote: RemoteOpt = None,
+) -> None:
+    """Download an installed plugin's ZIP from a server (staff)."""
+    session = open_session(remote)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / (out_filename or f"{name}-{version}.zip")
+    partial = target.with_name(target.name + ".part")
+    try:
+        with partial.open("wb") as handle:
+            session.api.download(f"plugin/{name}/{version}/download", handle.write)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    output.echo(f"Plugin {name} {version} saved as {target}")
+
+
+@app.command("bundle")
+def bundle(
+    workdir: Annotated[
+        Path, typer.Argument(help="the plugin's directory (with plugin-manifest.yaml)")
+    ] = Path("."),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="directory to write the ZIP to (default: WORKDIR)")
+    ] = None,
+    out_filename: Annotated[
+        str | None, typer.Option("--out-filename", help="file name (default: NAME-VERSION.zip)")
+    ] = None,
+    plugin_version: Annotated[
+        str | None, typer.Option("--plugin-version", help="version to write into the bundled manifest")
+    ] = None,
+) -> None:
+    """Zip a plugin's directory for `plugin install`, leaving out what `.racetrackignore` names
+    (gitignore patterns).
+
+    Example: racetrack plugin bundle my-plugin --out dist
+    """
+    manifest_path = workdir / "plugin-manifest.yaml"
+    if not manifest_path.is_file():
+        raise InvalidInput(
+            f"{workdir} has no plugin-manifest.yaml",
+            hint="Run the command in the plugin's directory, or give that directory as WORKDIR.",
+        )
+    try:
+        manifest = yaml.safe_load(manifest_path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{manifest_path} is not valid YAML: {exc}") from exc
+    if not isinstance(manifest, dict) or not manifest.get("name"):
+        raise InvalidInput(f"{manifest_path} must be a mapping with at least `name` and `version`")
+    if plugin_version:
+        manifest["version"] = plugin_version
+    name, version = str(manifest["name"]), str(manifest.get("version") or "0.0.0")
+    ignore = workdir / ".racetrackignore"
+    rules = IgnoreRules(ignore.read_text().splitlines() if ignore.is_file() else [])
+    out_dir = out or workdir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = (out_dir / (out_filename or f"{name}-{version}.zip")).resolve()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for rel in list_context_files(workdir, rules):
+            if (workdir / rel).resolve() == target or rel == ".racetrackignore":
+                continue
+            if rel == "plugin-manifest.yaml":
+                archive.writestr(rel, yaml.safe_dump(manifest, sort_keys=False))
+            elif (workdir / rel).is_file():
+                archive.write(workdir / rel, rel)
+    output.echo(f"Plugin {name} {version} bundled as {target}")

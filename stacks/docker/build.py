@@ -15,7 +15,8 @@ import re
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from jobtypes.build import BuildPlan, ImageBuild
 from jobtypes.config import BuildSettings
 from jobtypes.errors import BuildFailed
 
-__all__ = ["build_image", "build_images", "build_from_inputs"]
+__all__ = ["build_image", "build_images", "build_from_inputs", "image_digest_label", "saved_image"]
 
 _STEP_PREFIX = re.compile(r"^#\d+ (\d+\.\d+ )?")
 _CERTIFICATE_ERROR = (
@@ -77,12 +78,48 @@ def build_image(
     """
     cli = docker_cli(settings)
     ensure_base_images(image.dockerfile, log=log, settings=settings)
+    with tempfile.TemporaryDirectory(prefix="racetrack-dockerfile-") as folder:
+        dockerfile = image.dockerfile
+        if no_cache:
+            dockerfile = Path(folder) / "Dockerfile"
+            dockerfile.write_text(_declaring_rebuild(image.dockerfile.read_text(encoding="utf-8")))
+        return _build(image, dockerfile, cli, log=log, no_cache=no_cache, settings=settings, timeout=timeout)
+
+
+# `--no-cache` is not passed on: the BuildKit of Docker 20.10 (Debian's docker.io, what setup installs)
+# panics on it and takes the engine down ("failed to get edge", moby/buildkit#2303) when a build uses one
+# stage twice, as the job types' Dockerfiles do. A build argument that every stage declares, new for each
+# build, gives every RUN step a cache key no earlier build has, so each runs again; COPY steps keep their
+# content-addressed layers, which a rebuild would produce identically anyway.
+REBUILD_ARG = "RACETRACK_REBUILD"
+_FROM_LINE = re.compile(r"^\s*FROM\s", re.IGNORECASE)
+
+
+def _declaring_rebuild(dockerfile: str) -> str:
+    lines = []
+    for line in dockerfile.splitlines():
+        lines.append(line)
+        if _FROM_LINE.match(line) and not line.rstrip().endswith("\\"):
+            lines.append(f"ARG {REBUILD_ARG}")
+    return "\n".join(lines) + "\n"
+
+
+def _build(
+    image: ImageBuild,
+    dockerfile: Path,
+    cli: str,
+    *,
+    log: Callable[[str], None],
+    no_cache: bool,
+    settings: BuildSettings,
+    timeout: float | None,
+) -> str:
     command = [
         cli,
         "build",
         "--progress=plain",
         "-f",
-        str(image.dockerfile),
+        str(dockerfile),
         "-t",
         image.image,
     ]
@@ -93,7 +130,7 @@ def build_image(
     for secret_id, path in image.secrets.items():
         command += ["--secret", f"id={secret_id},src={path}"]
     if no_cache:
-        command.append("--no-cache")
+        command += ["--build-arg", f"{REBUILD_ARG}={uuid.uuid4().hex}"]
     command.append(str(image.context))
     env = {**os.environ, "DOCKER_BUILDKIT": "1"}
     log(f"building image {image.image} ({image.role})")
@@ -176,3 +213,22 @@ def build_from_inputs(props: dict[str, Any], *, labels: dict[str, str], log: Cal
             no_cache=bool(props.get("no_cache")),
             settings=BuildSettings.from_inputs(props.get("build_settings") or {}),
         )
+
+
+def saved_image(tag: str) -> Iterator[bytes]:
+    """The image as `docker save` writes it (a tar `docker load` reads), in chunks."""
+    import docker
+
+    yield from docker.from_env().images.get(tag).save(named=True)
+
+
+def image_digest_label(tag: str) -> str | None:
+    """The context digest the image with this tag was built from (None: no such image)."""
+    import docker
+
+    from stacks.docker.resources import DIGEST_LABEL
+
+    try:
+        return docker.from_env().images.get(tag).labels.get(DIGEST_LABEL)
+    except docker.errors.ImageNotFound:
+        return None

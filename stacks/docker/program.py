@@ -58,7 +58,8 @@ def version_network(family: str, version: str, settings: dict) -> dict:
 
 
 def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, settings: dict) -> dict:
-    name = resource_name(spec.family, version.version)
+    # A second Docker-based target on the same engine names its containers apart (`name_prefix`).
+    name = settings.get("name_prefix", "") + resource_name(spec.family, version.version)
     labels = {
         "racetrack/job-name": spec.family,
         "racetrack/job-version": version.version,
@@ -74,6 +75,8 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
                 "context": image.context,
                 "dockerfile": image.dockerfile,
                 "context_digest": image.context_digest,
+                # Only when set: a version deployed later without `--no-cache` keeps the image it has.
+                **({"rebuild": image.rebuild} if image.rebuild else {}),
                 # Not the revision label: an image is the same image in every revision that uses it.
                 "labels": {k: v for k, v in labels.items() if k != "racetrack/revision"},
                 "build_args": image.build_args,

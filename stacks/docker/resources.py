@@ -429,6 +429,7 @@ class Volume(Resource):
 # The build settings are how this engine builds, not what: changing them rebuilds nothing.
 _IMAGE_LOCATIONS = frozenset({"context", "dockerfile", "log_path", "secret_files", "build_settings"})
 DIGEST_LABEL = "org.racetrack.context-digest"
+REBUILD_LABEL = "org.racetrack.rebuild"  # the `--no-cache` deploy an image was built for
 
 
 class ImageProvider(ResourceProvider):
@@ -438,9 +439,13 @@ class ImageProvider(ResourceProvider):
         from stacks.docker.build import build_from_inputs
 
         client = _client()
+        rebuild = props.get("rebuild") or ""
         try:
             existing = client.images.get(props["tag"])
-            if existing.labels.get(DIGEST_LABEL) == props["context_digest"]:
+            context_gone = not props.get("context") or not Path(props["context"]).is_dir()
+            if existing.labels.get(DIGEST_LABEL) == props["context_digest"] and (
+                not rebuild or existing.labels.get(REBUILD_LABEL) == rebuild or context_gone
+            ):
                 # Built before from the same context: reuse it (this is what makes a rollback fast).
                 return CreateResult(id_=existing.id, outs={**props, "image_id": existing.id, "reused": True})
         except docker.errors.ImageNotFound:
@@ -449,13 +454,14 @@ class ImageProvider(ResourceProvider):
             raise RuntimeError(
                 f"image {props['tag']} no longer exists and its build context is gone: deploy the job again"
             )
+        labels = {DIGEST_LABEL: props["context_digest"], **({REBUILD_LABEL: rebuild} if rebuild else {})}
         image_id = build_from_inputs(
-            props, labels={DIGEST_LABEL: props["context_digest"]}, log=_file_logger(props.get("log_path"))
+            {**props, "no_cache": bool(rebuild)}, labels=labels, log=_file_logger(props.get("log_path"))
         )
         return CreateResult(id_=image_id, outs={**props, "image_id": image_id, "reused": False})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = {k for k in news if not k.startswith("__") and k not in _IMAGE_LOCATIONS and k != "no_cache"}
+        keys = {k for k in news if not k.startswith("__") and k not in _IMAGE_LOCATIONS}
         changed = sorted(k for k in keys if olds.get(k) != news.get(k))
         return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
 
@@ -494,7 +500,8 @@ class Image(Resource):
     Inputs: `tag`, `context` and `dockerfile` (paths), `context_digest` (see
     `stacks.digest.context_digest`: an image with this tag and digest is reused, not rebuilt),
     `labels`, `build_args`, `build_secrets` (`{id: content}`, mounted with `RUN --mount=type=secret`,
-    kept encrypted in the state), `no_cache`, `log_path` (a file that receives the build log),
+    kept encrypted in the state), `rebuild` (a marker set by `--no-cache`: when it changes, the image is
+    built again without the build cache), `log_path` (a file that receives the build log),
     `build_settings` (`jobtypes.config.BuildSettings.as_inputs()`: the provider reads no settings of its own).
     Output: `image_id`.
     """

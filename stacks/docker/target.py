@@ -35,9 +35,15 @@ class DockerTarget:
 
         return program(spec)
 
+    @property
+    def name_prefix(self) -> str:
+        """Set for a second Docker-based target on the same engine: its containers' names start with it."""
+        return str(self.config.options.get("name_prefix") or "")
+
     def stack_settings(self, *, build_log_path: str | None) -> dict[str, Any]:
         options = self.config.options
         return {
+            **({"name_prefix": self.name_prefix} if self.name_prefix else {}),
             "network": options.get("network", "racetrack"),
             "build_log_path": build_log_path or "",
             "ready_timeout": options.get("ready_timeout", 300),
@@ -58,7 +64,7 @@ class DockerTarget:
         return f"{self.config.pub_url.rstrip('/')}/job/{name}/{version}"
 
     def runtime_logs(self, name: str, version: str, tail: int) -> str:
-        containers = _job_containers([f"racetrack/job-name={name}", f"racetrack/job-version={version}"])
+        containers = self._containers([f"racetrack/job-name={name}", f"racetrack/job-version={version}"])
         parts = []
         for container in containers:
             text = container.logs(tail=tail if tail > 0 else "all").decode("utf-8", "replace")
@@ -71,13 +77,13 @@ class DockerTarget:
     def follow_logs(self, name: str, version: str, tail: int) -> LogFollower | None:
         from stacks.docker.logs import DockerLogFollower
 
-        containers = _job_containers([f"racetrack/job-name={name}", f"racetrack/job-version={version}"])
+        containers = self._containers([f"racetrack/job-name={name}", f"racetrack/job-version={version}"])
         running = [container for container in containers if container.status == "running"]
         return DockerLogFollower(running, tail) if running else None
 
     def replicas(self) -> dict[tuple[str, str], list[Replica]]:
         found: dict[tuple[str, str], list[Replica]] = {}
-        for container in _job_containers([]):
+        for container in self._containers([]):
             key = (container.labels["racetrack/job-name"], container.labels["racetrack/job-version"])
             detail = "" if container.status == "running" else _log_tail(container)
             index = int(container.labels.get("racetrack/replica", "0"))
@@ -85,6 +91,10 @@ class DockerTarget:
                 Replica(container.name, container.status, detail, index, _address(container))
             )
         return found
+
+    def _containers(self, labels: list[str]) -> list[Any]:
+        """This target's job containers (not those of another Docker-based target on the engine)."""
+        return [c for c in _job_containers(labels) if c.name.startswith(f"{self.name_prefix}job-")]
 
     def watch(self, changed: Callable[[], None], stop: threading.Event) -> None:
         """Follows the engine's container events. After an engine restart (a host reboot) the jobs'

@@ -138,7 +138,12 @@ def test_plugins_upload_list_download_delete(api: Api, world: World) -> None:
         ("docker-infra", "1.0.0"),
         ("python3-job-type", "2.15.1"),
     ]
-    assert api.get("/plugin/job_type/versions", user).json() == ["python3-job-type:2.15.1"]
+    # This plugin declares no job type: only the built-in ones are there.
+    assert api.get("/plugin/job_type/versions", user).json() == [
+        "python3:1.0.0",
+        "golang:1.0.0",
+        "docker-proxy:1.0.0",
+    ]
     assert api.get("/plugin/python3-job-type/2.15.1/download", staff).content == content
     bad = api.post("/plugin/upload/x.zip", staff, content=b"not a zip")
     assert bad.status_code == 400 and "not a ZIP" in bad.json()["error"]

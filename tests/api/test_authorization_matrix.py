@@ -128,6 +128,9 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("DELETE", "/escs/{esc_id}/auth_token/{token_id}"): (STAFF_ONLY, None),
     ("POST", "/deploy"): (DEPLOYERS, {"json": {"manifest": MANIFEST}}),
     ("POST", "/deploy/preview"): (DEPLOYERS, {"json": {"manifest": MANIFEST}}),
+    ("POST", "/build"): (DEPLOYERS, {"json": {"manifest": MANIFEST}}),
+    # Only the caller's own finished builds: any other id is not found (404), whoever asks.
+    ("GET", "/build/{deployment_id}/image"): (AUTHENTICATED, None),
     ("GET", "/deploy"): (AUTHENTICATED, None),
     ("GET", "/deploy/{deployment_id}"): (READERS, None),
     ("POST", "/job/async/call"): (
@@ -171,6 +174,8 @@ POLICY: dict[tuple[str, str], tuple[set[str], Body]] = {
     ("POST", "/job_family/{name}/rollback"): (DEPLOYERS, {"json": {"to_revision": 1}}),
     ("POST", "/job/{name}/{version}/redeploy"): (DEPLOYERS, None),
     ("POST", "/job/{name}/{version}/reprovision"): (DEPLOYERS, None),
+    # To the target it runs on: refused after the permission check, without needing a deploy engine.
+    ("POST", "/job/{name}/{version}/move"): (DEPLOYERS, {"json": {"infrastructure_target": "docker"}}),
     ("POST", "/job_family/{name}/refresh"): (READERS, None),
     ("GET", "/job_family/{name}/stack-updates"): (READERS, None),
     ("POST", "/job/all/reconcile"): (STAFF_ONLY, None),  # scope call_admin_api

@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,3 +100,41 @@ def test_cli_against_the_lifecycle_app(rt, lifecycle: str, tmp_path: Path) -> No
 
     result = rt("logout")
     assert result.exit_code == 0 and f"Logged out from Racetrack: {url}" in result.stdout
+
+
+def test_plugin_bundle_install_download_with_built_in_job_types(rt, lifecycle: str, tmp_path: Path) -> None:
+    source = tmp_path / "recorder"
+    (source / "notes").mkdir(parents=True)
+    (source / "plugin.py").write_text(
+        "class Plugin:\n    def markdown_docs(self):\n        return '# Recorder'\n"
+    )
+    (source / "plugin-manifest.yaml").write_text("name: recorder\nversion: 0.1.0\ncategory: core\n")
+    (source / "notes" / "draft.txt").write_text("not for the server\n")
+    (source / ".racetrackignore").write_text("notes/\n")
+    result = rt("plugin", "bundle", str(source), "--out", str(tmp_path / "dist"), "--plugin-version", "0.2.0")
+    assert result.exit_code == 0, result.output
+    bundled = tmp_path / "dist" / "recorder-0.2.0.zip"
+    with zipfile.ZipFile(bundled) as archive:
+        assert sorted(archive.namelist()) == ["plugin-manifest.yaml", "plugin.py"]
+        assert "version: 0.2.0" in archive.read("plugin-manifest.yaml").decode()
+
+    assert (
+        rt("login", "--username", "admin", "--remote", lifecycle, input=f"{ADMIN_PASSWORD}\n").exit_code == 0
+    )
+    result = rt("plugin", "install", str(bundled), "--remote", lifecycle)
+    assert result.exit_code == 0, result.output
+    assert rt("plugin", "list", "--remote", lifecycle).stdout.split() == ["recorder==0.2.0"]
+    job_types = rt("plugin", "list", "--job-types", "--remote", lifecycle).stdout.split()
+    assert job_types[:3] == ["python3:1.0.0", "golang:1.0.0", "docker-proxy:1.0.0"], job_types  # built in
+
+    result = rt(
+        "plugin", "download", "recorder", "0.2.0", "--out-dir", str(tmp_path / "got"), "--remote", lifecycle
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "got" / "recorder-0.2.0.zip").read_bytes() == bundled.read_bytes()
+    result = rt(
+        "plugin", "download", "recorder", "9.9.9", "--out-dir", str(tmp_path / "got"), "--remote", lifecycle
+    )
+    assert result.exit_code == 1 and "recorder" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "got").iterdir()) == ["recorder-0.2.0.zip"]
+    assert rt("plugin", "uninstall", "recorder", "--version", "0.2.0", "--remote", lifecycle).exit_code == 0

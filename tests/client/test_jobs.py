@@ -1,4 +1,4 @@
-"""list, delete, logs, build-logs, call, move, and "job not found" with the closest names."""
+"""list, delete, logs, build-logs, call, "job not found" with the closest names (move: test_real_move.py)."""
 
 from __future__ import annotations
 
@@ -191,26 +191,6 @@ def test_call_curl_prints_a_command(rt, server) -> None:
         "  -d '{\"numbers\": [40, 2]}'",
     ]
     assert not server.sent("POST", "/perform")
-
-
-def test_move(rt, server) -> None:
-    server.on("POST", "/api/v1/job/adder/0.0.1/move", {})
-    result = rt("move", "adder", "--version", "0.0.1", "--infrastructure", "kubernetes")
-    assert result.exit_code == 0
-    assert server.body("POST", "/move") == {"infrastructure_target": "kubernetes"}
-    assert "has been moved to kubernetes" in result.stdout
-
-
-def test_move_to_unknown_target(rt, server) -> None:
-    server.on(
-        "POST",
-        "/api/v1/job/adder/0.0.1/move",
-        {"error": "infrastructure target 'mars' not found", "type": "InvalidInput"},
-        status=400,
-    )
-    result = rt("move", "adder", "--version", "0.0.1", "--infrastructure", "mars")
-    assert result.exit_code == 1
-    assert "infrastructure target 'mars' not found" in result.stderr
 
 
 def test_maintenance_mode(rt, server) -> None:

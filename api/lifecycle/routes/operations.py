@@ -1,4 +1,4 @@
-"""Operations on running jobs: redeploy, reprovision, drift refresh and reconcile.
+"""Operations on running jobs: redeploy, reprovision, move, drift refresh and reconcile.
 
 Each records an operation (a deployment row) for the deploy engine and returns it; poll
 `GET /deploy/{id}` for its end. A refresh only reports drift (as a plan); a reconcile re-applies the
@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from api.auth import Scope, has_permission
-from api.db import Job
-from api.db.repository import create_deployment, get_family
-from api.errors import Forbidden, NotFound
-from api.lifecycle.deployments import DeployEngine, actor, submit
+from api.db import Deployment, Job
+from api.db.repository import create_deployment, get_deployment, get_family
+from api.errors import AlreadyExists, DeployFailed, Forbidden, InvalidInput, NotFound, Unavailable
+from api.lifecycle.deployments import NO_ENGINE, DeployEngine, actor, submit
 from api.lifecycle.deps import LoggedIn, NotInMaintenance, SessionDep, SettingsDep, job_access
 from api.lifecycle.errors import error_responses
 from api.lifecycle.schemas import DeploymentOut, deployment_out
+from stacks.target import canonical_target_name
 
 router = APIRouter(tags=["operations"], responses=error_responses(401, 403, 404, 422, 503))
 
@@ -73,6 +75,77 @@ def reprovision(
     return _record(
         session, settings, request, caller, kind="deploy", operation="reconcile", job=job, family=job.name
     )
+
+
+class MoveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    infrastructure_target: str = Field(max_length=200, description="the target to move the job to")
+    preview: bool = Field(default=False, description="only show what the move would change")
+
+
+MOVE_WAIT_SECONDS = 900
+
+
+@router.post(
+    "/job/{name}/{version}/move",
+    response_model=DeploymentOut,
+    status_code=200,
+    dependencies=[NotInMaintenance],
+    responses=error_responses(409, 500),
+)
+def move(
+    job: DeployableJob,
+    body: MoveRequest,
+    request: Request,
+    response: Response,
+    caller: LoggedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    wait: bool = True,
+) -> DeploymentOut:
+    """Moves the job to another infrastructure target, its images reused: a revision of the family on
+    each target (`racetrack history`), undone by moving it back. With `wait` (the default, as upstream's
+    clients expect) the answer comes when the move has ended; `wait=false` answers 202 at once."""
+    target = canonical_target_name(body.infrastructure_target)
+    source = job.infrastructure_target or settings.default_infrastructure_target
+    if target == source:
+        raise InvalidInput(f"job {job.name} v{job.version} already runs on {target}")
+    busy = session.scalar(
+        select(Deployment.id).where(
+            Deployment.job_name == job.name, Deployment.status == "in_progress", Deployment.kind != "preview"
+        )
+    )
+    if busy is not None:
+        raise AlreadyExists(
+            f"operation {busy} on job family {job.name} is in progress; move it after it ends"
+        )
+    deployment = create_deployment(
+        session,
+        kind="preview" if body.preview else "move",
+        status="in_progress",
+        job_name=job.name,
+        job_version=job.version,
+        manifest=job.manifest,
+        deployed_by=actor(caller),
+        infrastructure_target=target,
+        parameters={"operation": "move", "from": source},
+    )
+    engine: DeployEngine | None = request.app.state.engine
+    submit(session, settings, engine, deployment)
+    if engine is None:
+        raise Unavailable(f"cannot move job {job.name} v{job.version}: {NO_ENGINE}")
+    deployment_id = deployment.id
+    if not wait:
+        response.status_code = 202
+        return deployment_out(deployment, None, settings)
+    engine.wait(deployment_id, MOVE_WAIT_SECONDS)
+    session.expire_all()
+    deployment = get_deployment(session, deployment_id)
+    if deployment.status == "failed":
+        raise DeployFailed(f"moving job {job.name} v{job.version} to {target} failed: {deployment.error}")
+    if deployment.status == "in_progress":
+        response.status_code = 202  # still going: poll GET /deploy/{id}
+    return deployment_out(deployment, None, settings)
 
 
 @router.post("/job_family/{name}/refresh", response_model=DeploymentOut, status_code=202)

@@ -26,6 +26,7 @@ from api.errors import AlreadyExists, InvalidInput, NotFound
 from api.lifecycle.deps import LoggedIn, SessionDep, SettingsDep, StaffCaller
 from api.lifecycle.errors import error_responses
 from api.lifecycle.schemas import MessageResponse, ts
+from api.plugin_hooks import loaded_plugin
 from api.settings import Settings
 from jobtypes import registry
 from jobtypes.registry import install_plugin, read_plugin_manifest, remove_plugin
@@ -121,10 +122,10 @@ def list_plugins(_: LoggedIn, session: SessionDep) -> list[PluginOut]:
 
 
 @router.get("/job_type/versions", response_model=list[str])
-def job_type_versions(_: LoggedIn, session: SessionDep) -> list[str]:
-    """`name:version` of every installed job-type plugin."""
-    rows = session.scalars(select(Plugin).where(Plugin.category == "job-type").order_by(Plugin.name))
-    return [f"{p.name}:{p.version}" for p in rows]
+def job_type_versions(_: LoggedIn, settings: SettingsDep) -> list[str]:
+    """`name:version` of every job type a manifest can name: the built-in ones, then those of uploaded
+    plugins (`plugin list --job-types`)."""
+    return [job_type.ref for job_type in registry.list_job_types(settings=settings.build_settings())]
 
 
 @router.post("/upload", response_model=PluginOut, status_code=201, responses=error_responses(409))
@@ -193,17 +194,8 @@ class PluginTree(BaseModel):
     problems: list[str] = Field(description="plugins that could not be loaded, and why")
 
 
-def _loaded(settings: Settings, plugin: Plugin) -> tuple[registry.PluginInfo, Any]:
-    """The plugin's info and object, with the configuration staff stored written where it reads it."""
-    info, instance = registry.plugin_instance(settings.data_dir / plugin.stored_file)
-    config_path = getattr(instance, "config_path", None)
-    if plugin.config is not None and config_path is not None:
-        config_path.write_text(plugin.config)
-    return info, instance
-
-
 def _call_hook(settings: Settings, plugin: Plugin, hook: str, **kwargs: Any) -> Any:
-    _, instance = _loaded(settings, plugin)
+    _, instance = loaded_plugin(settings, plugin)
     method = getattr(instance, hook, None)
     if not callable(method):
         raise NotFound(f"plugin {plugin.name} {plugin.version} has no {hook} hook")
@@ -230,7 +222,7 @@ def _targets(settings: Settings, plugins: list[Plugin], problems: list[str]) -> 
     targets = [TargetOrigin(name=name, origin="built-in") for name in BUILT_IN_TARGETS]
     for plugin in plugins:
         try:
-            _, instance = _loaded(settings, plugin)
+            _, instance = loaded_plugin(settings, plugin)
             hook = getattr(instance, "infrastructure_targets", None)
             names = list((hook() or {}).keys()) if callable(hook) else []
         except Exception as exc:  # noqa: BLE001 - one broken plugin does not hide the others
@@ -264,7 +256,7 @@ def plugin_tree(_: LoggedIn, session: SessionDep, settings: SettingsDep) -> Plug
     job_types = [TreeJobType(ref=t.ref, origin=t.origin, jobs=0) for t in registry.builtin_job_types()]
     for plugin in plugins:
         try:
-            info, _ = _loaded(settings, plugin)
+            info, _ = loaded_plugin(settings, plugin)
         except Exception as exc:  # noqa: BLE001 - one broken plugin does not hide the others
             problems.append(f"plugin {plugin.name} {plugin.version}: {exc}")
             continue
@@ -346,7 +338,7 @@ def write_config(
 def plugin_docs(name: str, _: LoggedIn, session: SessionDep, settings: SettingsDep) -> str | None:
     """The plugin's documentation in Markdown (its `markdown_docs` hook), or null when it has none."""
     plugin = _newest(session, name)
-    _, instance = _loaded(settings, plugin)
+    _, instance = loaded_plugin(settings, plugin)
     if not callable(getattr(instance, "markdown_docs", None)):
         return None
     docs = _call_hook(settings, plugin, "markdown_docs")

@@ -189,27 +189,21 @@ class JobMonitor:
             if ours and container in self._orphans and remove is not None:
                 remove(container)
                 logger.warning("monitor: removed orphan container %s of %s", container, job)
-                record_audit(
-                    session,
-                    "orphan_container_removed",
-                    executor=None,
-                    job_name=job[0],
-                    job_version=job[1],
-                    properties={"container": container, "target": target},
-                )
+                event, properties = "orphan_container_removed", {"container": container, "target": target}
                 self._reported.discard(container)
             elif container not in self._reported:
                 self._reported.add(container)
                 why = "" if ours else "; left in place: it is not labelled as this installation's"
                 logger.warning("monitor: orphan container %s of unknown job %s%s", container, job, why)
-                record_audit(
-                    session,
+                event, properties = (
                     "orphan_container_found",
-                    executor=None,
-                    job_name=job[0],
-                    job_version=job[1],
-                    properties={"container": container, "target": target, "ours": ours},
+                    {"container": container, "target": target, "ours": ours},
                 )
+            else:
+                continue
+            record_audit(
+                session, event, executor=None, job_name=job[0], job_version=job[1], properties=properties
+            )
         self._orphans = set(orphans)
 
     def _reconcile_lost(self, session: Session, lost: set[tuple[str, str]]) -> None:

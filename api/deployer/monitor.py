@@ -106,7 +106,8 @@ class JobMonitor:
                 replicas = observed.get(job.infrastructure_target or self.default_target)
                 if replicas is None:
                     continue  # a target that watches its jobs itself, or cannot be read now
-                if self._follow(job, replicas.get((job.name, job.version), [])) == "lost":
+                found = replicas.get((job.name, job.version), [])
+                if self._follow(job, found, settled=job.name not in busy) == "lost":
                     lost.add((job.name, job.infrastructure_target or self.default_target))
             known = {(job.name, job.version) for job in session.scalars(select(Job))}
             self._collect_orphans(session, observed, known, busy)
@@ -118,22 +119,26 @@ class JobMonitor:
         """Each target's replicas, those that run asked /live; None for a target not watched."""
         with session_scope(self.sessions) as session:
             used = session.scalars(select(Job.infrastructure_target).where(Job.status.in_(WATCHED)))
-            targets = set(used) | {self.default_target}
+            targets = {name or self.default_target for name in used} | {self.default_target}
         observed: dict[str, dict[tuple[str, str], list[Replica]] | None] = {}
         for name in targets:
-            name = name or self.default_target
-            if name in observed:
-                continue
             try:
                 observed[name] = self.targets.get(name).replicas()
             except PlatformError as exc:  # e.g. a plugin target no longer installed
                 logger.warning("monitor: cannot read target %s: %s", name, exc.message)
                 observed[name] = None
+            except Exception as exc:  # noqa: BLE001 - e.g. the Docker engine restarting: the others count
+                logger.warning("monitor: cannot read target %s: %s", name, exc)
+                observed[name] = None
+        with session_scope(self.sessions) as session:
+            rows = session.execute(select(Job.name, Job.version).where(Job.status.in_(WATCHED)))
+            watched = {(name, version) for name, version in rows}
         probed = [
             (replicas, i)
             for target, by_job in observed.items()
             if getattr(self.targets.get(target), "live_probes", False)
-            for replicas in (by_job or {}).values()
+            for job, replicas in (by_job or {}).items()
+            if job in watched  # not another installation's containers on a shared engine
             for i, replica in enumerate(replicas)
             if replica.state == "running" and replica.address
         ]
@@ -148,16 +153,16 @@ class JobMonitor:
                     replicas[i] = dataclasses.replace(replicas[i], state="unresponsive", detail=problem)
         return observed
 
-    def _follow(self, job: Job, replicas: list[Replica]) -> str:
-        """Sets the job's status (unless a deploy is starting it) and its addresses from its replicas."""
+    def _follow(self, job: Job, replicas: list[Replica], *, settled: bool) -> str:
+        """Sets the job's addresses from its replicas, and its status unless an operation of its family
+        is in progress (`settled` false: the operation sets it when it ends)."""
         serving = [r for r in replicas if r.state != DRAINING]
         for replica in serving:
             if replica.state == "unresponsive":
                 MONITOR_PROBE_FAILURES.labels(job.name).inc()
         status, error = job_condition(serving, job.replicas)
-        if replicas and not serving:
-            return job.status  # every copy drains: a deploy is removing the job
-        if job.status != "starting" and (job.status, job.error) != (status, error):
+        settled = settled and (bool(serving) or not replicas)  # all draining: a stack run removes them
+        if settled and job.status != "starting" and (job.status, job.error) != (status, error):
             job.status, job.error = status, error
         registered = list(job.replica_internal_names or [])
         moved = followed_addresses(registered, replicas)
@@ -165,7 +170,7 @@ class JobMonitor:
             # pub asks the lifecycle again when an address takes no connection, and at the latest when
             # its cached answer expires (pub_auth_cache_ttl): it finds these
             job.internal_name, job.replica_internal_names = moved[0], moved
-        return status
+        return status if settled else job.status
 
     def _collect_orphans(
         self,

@@ -125,6 +125,7 @@ def test_metrics_live_probes_lost_jobs_and_orphans(
             ["sleep", "600"],
             name=f"{gone}-{owner}",
             labels={**labels, "racetrack/installation": owner},
+            network_mode="none",
             detach=True,
         )
         for owner in (installation, "another-installation")

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import Deployment, Job, session_scope
 from api.db.repository import create_deployment, maintenance_mode, record_audit
-from api.deployer.operations import followed_addresses, job_condition
+from api.deployer.operations import UNRESPONSIVE, followed_addresses, job_condition
 from api.deployer.targets import Targets
 from api.metrics import MONITOR_ORPHANS, MONITOR_PROBE_FAILURES, MONITOR_RECONCILES, MONITOR_ROUNDS
 from core.errors import PlatformError
@@ -150,7 +150,7 @@ class JobMonitor:
                 answers = list(pool.map(lambda item: _live(client, item[0][item[1]]), probed))
             for (replicas, i), problem in zip(probed, answers, strict=True):
                 if problem:
-                    replicas[i] = dataclasses.replace(replicas[i], state="unresponsive", detail=problem)
+                    replicas[i] = dataclasses.replace(replicas[i], state=UNRESPONSIVE, detail=problem)
         return observed
 
     def _follow(self, job: Job, replicas: list[Replica], *, settled: bool) -> str:
@@ -158,7 +158,7 @@ class JobMonitor:
         is in progress (`settled` false: the operation sets it when it ends)."""
         serving = [r for r in replicas if r.state != DRAINING]
         for replica in serving:
-            if replica.state == "unresponsive":
+            if replica.state == UNRESPONSIVE:
                 MONITOR_PROBE_FAILURES.labels(job.name).inc()
         status, error = job_condition(serving, job.replicas)
         settled = settled and (bool(serving) or not replicas)  # all draining: a stack run removes them

@@ -17,7 +17,10 @@ from stacks.runner import OperationResult
 from stacks.spec import FamilySpec, VersionSpec
 from stacks.target import DRAINING, Replica
 
-__all__ = ["label_revision", "same_version", "failure", "job_condition", "rollback_state"]
+# A replica whose container runs but whose /live does not answer 200 (the monitor asks).
+UNRESPONSIVE = "unresponsive"
+
+__all__ = ["UNRESPONSIVE", "label_revision", "same_version", "failure", "job_condition", "rollback_state"]
 
 
 def rollback_state(
@@ -110,7 +113,8 @@ def followed_addresses(registered: list[str], replicas: list[Replica]) -> list[s
     running: dict[int, list[str]] = {}
     draining = {r.address for r in replicas if r.state == DRAINING and r.address}
     for replica in replicas:
-        if replica.state == "running" and replica.address:
+        # An unresponsive copy's container runs at that address: it is where the replica is now.
+        if replica.state in ("running", UNRESPONSIVE) and replica.address:
             running.setdefault(replica.index, []).append(replica.address)
     followed = []
     for index, address in enumerate(registered):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.deployer.operations import (
+    UNRESPONSIVE,
     followed_addresses,
     job_condition,
     keeps_recorded_secrets,
@@ -72,6 +73,8 @@ def test_registered_addresses_follow_a_restarted_replica() -> None:
     assert followed_addresses(["10.0.0.2:7000"], both) == ["10.0.0.2:7000"]
     stopped = [Replica("a-0", "exited", index=0, address="10.0.0.7:7000")]
     assert followed_addresses(["10.0.0.2:7000"], stopped) == ["10.0.0.2:7000"]
+    starting = [Replica("a-0", UNRESPONSIVE, index=0, address="10.0.0.7:7000")]  # /live not yet answering
+    assert followed_addresses(["10.0.0.2:7000"], starting) == ["10.0.0.7:7000"]
 
 
 def test_registered_addresses_leave_draining_replicas() -> None:

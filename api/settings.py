@@ -168,6 +168,13 @@ class Settings(BaseSettings):
     job_pids_limit: int = 1024  # processes and threads one job container may run
     job_ready_timeout: float = 300.0  # seconds a new job container has to answer /live and /ready
     monitor_interval: float = 30.0  # seconds between checks that each job's container runs
+    # Seconds between the monitor's attempts to bring back a lost job (all its containers gone) by
+    # reconciling its family; the first comes as soon as it is found lost. 0: only by hand.
+    monitor_reconcile_interval: float = 60.0
+    # Seconds a replaced or removed job container keeps serving after the registry stops naming it, so
+    # that pub, which re-reads addresses at the latest when its cached answer expires, has moved on
+    # before it stops. Default: pub_auth_cache_ttl + 5.
+    job_drain_seconds: float | None = None
     # Settings of the Kubernetes target (namespace, registry, ingress_class, pub_image, kubeconfig,
     # context, render_dir, ...); see stacks/kubernetes/program.py for the accepted keys.
     kubernetes_settings: dict[str, Any] = Field(default_factory=dict)
@@ -325,6 +332,14 @@ class Settings(BaseSettings):
         if self.auth_key is not None:
             return self.auth_key.get_secret_value()
         return managed_secret(self.data_dir, "auth_key")
+
+    @property
+    def effective_job_drain_seconds(self) -> float:
+        return self.pub_auth_cache_ttl + 5 if self.job_drain_seconds is None else self.job_drain_seconds
+
+    def installation_id(self) -> str:
+        """This installation's name for what it starts (a label on job containers), generated once."""
+        return managed_secret(self.data_dir, "installation_id", generate=lambda: secrets.token_hex(8))
 
     def pulumi_secret_passphrase(self) -> str:
         if self.pulumi_passphrase is not None:

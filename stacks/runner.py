@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from prometheus_client import Histogram
+
 from core.errors import InvalidInput, NotFound, PlatformError
 from stacks.engine import EngineConfig, open_stack, remove_stack, translate_errors
 from stacks.errors import StackError
@@ -25,6 +27,15 @@ from stacks.spec import FamilySpec
 __all__ = ["Operation", "OperationResult", "StackRunner", "stack_name", "PROJECT"]
 
 PROJECT = "racetrack-jobs"
+
+# In the process-wide registry: the lifecycle serves it at /metrics.
+STACK_OPERATION_SECONDS = Histogram(
+    "racetrack_stack_operation_duration_seconds",
+    "Duration of Pulumi operations on job-family stacks (up, preview, refresh, reconcile, destroy), "
+    "by target and outcome (ok or failed), including the wait for the stack's lock",
+    ["operation", "target", "outcome"],
+    buckets=(1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600),
+)
 Operation = Literal["up", "preview", "refresh", "reconcile", "destroy"]
 
 
@@ -63,9 +74,17 @@ class StackRunner:
 
     def run(self, operation: Operation, spec: FamilySpec, *, log_path: str | None = None) -> OperationResult:
         stack = stack_name(spec.family, spec.target)
-        with self._lock(stack):
-            future = self._pool.submit(run_in_worker, self._engine, operation, spec.to_json(), log_path)
-            return future.result()
+        started = time.monotonic()
+        outcome = "failed"
+        try:
+            with self._lock(stack):
+                future = self._pool.submit(run_in_worker, self._engine, operation, spec.to_json(), log_path)
+                result = future.result()
+            outcome = "ok" if result.ok else "failed"
+            return result
+        finally:
+            elapsed = time.monotonic() - started
+            STACK_OPERATION_SECONDS.labels(operation, spec.target, outcome).observe(elapsed)
 
     def history(self, family: str, target: str, *, limit: int = 50) -> list[dict[str, Any]]:
         """The stack's Pulumi updates, newest first (no program runs, so this stays in-process)."""

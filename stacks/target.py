@@ -29,6 +29,7 @@ from jobtypes.config import BuildSettings
 from stacks.spec import FamilySpec
 
 __all__ = [
+    "DRAINING",
     "ENTRY_POINT_GROUP",
     "InfrastructureTarget",
     "Replica",
@@ -63,6 +64,14 @@ class Replica:
     detail: str = ""  # why it does not run, e.g. its last log lines
     index: int = 0  # which replica of the job this copy is (0, 1, ...)
     address: str = ""  # where pub reaches it now (host:port), "" when the target does not say
+    # The platform installation that started it (its label), "" when unknown: the monitor removes an
+    # orphan only when it is its own installation's.
+    installation: str = ""
+
+
+# The state of a copy a deploy is replacing or removing: it still serves, until the registry and pub
+# have moved to the copies that stay.
+DRAINING = "draining"
 
 
 class LogFollower(Protocol):
@@ -117,7 +126,10 @@ class InfrastructureTarget(Protocol):
         ...
 
     def replicas(self) -> dict[tuple[str, str], list[Replica]] | None:
-        """Every job replica the target runs, by (job name, version), for the monitor; None: not watched."""
+        """Every job replica the target runs, by (job name, version), for the monitor; None: not watched.
+        A target whose addresses the lifecycle reaches as pub does says so with `live_probes = True`:
+        the monitor then asks each running replica's `/live`. A target may also offer
+        `remove_replica(name)`, with which the monitor removes orphans labelled as its installation's."""
         ...
 
     def watch(self, changed: Callable[[], None], stop: threading.Event) -> None:

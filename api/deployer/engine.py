@@ -60,6 +60,7 @@ from api.deployer.operations import (
 from api.deployer.sealing import Sealer
 from api.deployer.targets import Targets
 from api.errors import InvalidInput, NotFound, PlatformError
+from api.metrics import DeploymentTimer
 from api.plugin_hooks import HookFailed, call_hooks, job_view
 from api.settings import Settings
 from jobtypes.manifest import Manifest, job_manifest
@@ -93,10 +94,18 @@ class DeployEngine:
         self.runner = runner or StackRunner(EngineConfig.from_settings(settings), max_parallel=max_parallel)
         self.targets = Targets(settings)
         self.applier = RevisionApplier(sessions, self.sealer, self.runner, self.targets, self._phase)
-        self.monitor = JobMonitor(sessions, self.targets, settings.default_infrastructure_target)
+        self.monitor = JobMonitor(
+            sessions,
+            self.targets,
+            settings.default_infrastructure_target,
+            installation=settings.installation_id(),
+            reconcile_interval=settings.monitor_reconcile_interval,
+            submit=self.submit,
+        )
         self._threads = concurrent.futures.ThreadPoolExecutor(max_parallel * 2, thread_name_prefix="deploy")
         self._futures: set[concurrent.futures.Future] = set()
         self._by_id: dict[str, concurrent.futures.Future] = {}
+        self.timer = DeploymentTimer()
 
     # The lifecycle's interface ------------------------------------------------------------------
 
@@ -176,8 +185,9 @@ class DeployEngine:
         with session_scope(self.sessions) as session:
             deployment = get_deployment(session, deployment_id)
             kind, parameters = deployment.kind, dict(deployment.parameters or {})
+        operation = parameters.get("operation")
+        self.timer.started(deployment_id, kind if kind == "preview" else operation or kind)
         try:
-            operation = parameters.get("operation")
             if operation == "rollback":
                 self._rollback(deployment_id, parameters, preview=kind == "preview")
             elif operation == "move":
@@ -199,6 +209,9 @@ class DeployEngine:
             self._fail(deployment_id, f"internal error: {type(exc).__name__}: {exc}")
         finally:
             discard_deploy_inputs(self.settings.data_dir, deployment_id)
+            with session_scope(self.sessions) as session:
+                status = get_deployment(session, deployment_id).status
+            self.timer.ended(deployment_id, "done" if status == "done" else "failed")
 
     def _deploy(self, deployment_id: str, *, preview: bool) -> None:
         from jobtypes.build import plan_build
@@ -634,6 +647,7 @@ class DeployEngine:
         )
 
     def _phase(self, deployment_id: str, phase: str) -> None:
+        self.timer.phase(deployment_id, phase)
         with session_scope(self.sessions) as session:
             set_deployment_phase(session, deployment_id, phase)
 

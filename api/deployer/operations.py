@@ -15,9 +15,12 @@ from api.deployer.desired import with_version
 from core.errors import NotFound, PlatformError
 from stacks.runner import OperationResult
 from stacks.spec import FamilySpec, VersionSpec
-from stacks.target import Replica
+from stacks.target import DRAINING, Replica
 
-__all__ = ["label_revision", "same_version", "failure", "job_condition", "rollback_state"]
+# A replica whose container runs but whose /live does not answer 200 (the monitor asks).
+UNRESPONSIVE = "unresponsive"
+
+__all__ = ["UNRESPONSIVE", "label_revision", "same_version", "failure", "job_condition", "rollback_state"]
 
 
 def rollback_state(
@@ -104,16 +107,22 @@ def keeps_recorded_secrets(parameters: dict[str, Any] | None) -> bool:
 
 def followed_addresses(registered: list[str], replicas: list[Replica]) -> list[str]:
     """The registry's addresses of a job, each replaced by its replica's address when no running copy
-    holds it any more and exactly one running copy of that replica exists (a restart moved it). While a
-    deploy replaces a container both copies run for a moment: the registered one then still runs, and
-    the deploy decides what comes next."""
+    holds it any more and exactly one running copy of that replica exists (a restart moved it, or a
+    deploy set the old copy to drain once its successor was ready). An address whose copy drains with
+    no successor (fewer replicas now) is dropped, unless no address would remain. While a deploy
+    replaces a container both copies run for a moment: the registered one then still runs, and the
+    deploy decides what comes next."""
     running: dict[int, list[str]] = {}
+    draining = {r.address for r in replicas if r.state == DRAINING and r.address}
     for replica in replicas:
-        if replica.state == "running" and replica.address:
+        # An unresponsive copy's container runs at that address: it is where the replica is now.
+        if replica.state in ("running", UNRESPONSIVE) and replica.address:
             running.setdefault(replica.index, []).append(replica.address)
-    followed = list(registered)
+    followed = []
     for index, address in enumerate(registered):
         candidates = running.get(index, [])
         if address not in candidates and len(candidates) == 1:
-            followed[index] = candidates[0]
-    return followed
+            followed.append(candidates[0])
+        elif address not in draining or candidates:
+            followed.append(address)
+    return followed or list(registered)

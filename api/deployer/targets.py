@@ -21,6 +21,8 @@ def target_options(settings: Settings, name: str) -> dict[str, Any]:
             "memory_max": settings.job_memory_max,
             "cpu_max": settings.job_cpu_max,
             "pids_limit": settings.job_pids_limit,
+            "drain_seconds": settings.effective_job_drain_seconds,
+            "installation": settings.installation_id(),
         }
     if name == "kubernetes":
         return dict(settings.kubernetes_settings)

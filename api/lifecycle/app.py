@@ -29,6 +29,7 @@ from api.lifecycle.log_stream import SOCKETIO_PATH, LogStreams
 from api.lifecycle.routes import ROUTERS
 from api.lifecycle.routes.async_calls import purge_periodically
 from api.lifecycle.routes.info import VERSION
+from api.lifecycle.routes.metrics import RequestMetrics, metrics_router
 from api.lifecycle.schemas import HealthResponse
 from api.lifecycle.throttle import Throttle
 from api.settings import Settings
@@ -101,6 +102,7 @@ def create_app(
     app.state.throttle = Throttle(settings)
     install_error_handlers(app)
     app.add_middleware(BodyLimits, settings=settings, api_prefix=API_PREFIX)
+    app.add_middleware(RequestMetrics)
 
     for router in ROUTERS:
         # Unparseable (400), too large (413) and mismatched (422) bodies may come from any route.
@@ -108,6 +110,11 @@ def create_app(
     health = _health_router(app)
     app.include_router(health, prefix=BASE_PATH)
     app.include_router(health, include_in_schema=False)
+    # At the root, where Prometheus looks by default, and under the lifecycle's prefix for a proxy
+    # that forwards only that.
+    metrics = metrics_router(app)
+    app.include_router(metrics)
+    app.include_router(metrics, prefix=BASE_PATH, include_in_schema=False)
 
     # Live logs (`racetrack logs -f`), where upstream's client looks for them.
     app.state.log_streams = LogStreams(app)

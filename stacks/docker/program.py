@@ -66,6 +66,8 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
         "racetrack/resource": "job",
         **version.labels,
     }
+    if settings.get("installation"):
+        labels["racetrack/installation"] = settings["installation"]
     images = {}
     for image in version.images:
         images[image.role] = Image(
@@ -139,6 +141,8 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
                 "ready_check": {"port": main.port, "timeout": settings.get("ready_timeout", 300)}
                 if settings.get("ready_check", True)
                 else None,
+                # Replaced or removed, it serves on while pub moves to the replicas that stay.
+                "drain": {"seconds": settings["drain_seconds"]} if settings.get("drain_seconds") else None,
                 "network": network.name,
                 "network_aliases": [f"{name}{suffix}"],
                 "restart_policy": "unless-stopped",

@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 # Inputs that may change without touching the running container.
-_IN_PLACE = frozenset({"wait_seconds", "ready_check", "ready_url"})
+_IN_PLACE = frozenset({"wait_seconds", "ready_check", "ready_url", "drain"})
 
 
 def _client():  # imported lazily: the engine's provider process is the one that needs it
@@ -138,13 +138,33 @@ class ContainerProvider(ResourceProvider):
         outs.update(observed)
         return ReadResult(id_=id_, outs=outs)
 
-    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
         import docker.errors
 
         try:
-            _client().containers.get(id_).remove(force=True)
+            container = _client().containers.get(id_)
+            if (props.get("drain") or {}).get("seconds") and container.status == "running":
+                _drain(container, float(props["drain"]["seconds"]))
+            container.remove(force=True)
         except docker.errors.NotFound:
             pass
+
+
+def _drain(container, seconds: float) -> None:
+    """Lets a job container that is being replaced or removed finish serving before it goes.
+
+    Pulumi removes replaced containers once their successors are ready, but pub learns addresses from
+    the lifecycle's registry, which the deploy updates only after the stack. The new name tells the
+    lifecycle's monitor (it follows the engine's rename events) to take this container's address out of
+    the registry now; pub re-reads it at the latest when its cached answer expires, which `seconds`
+    covers. Then the job is stopped with SIGTERM, so a call still running is answered.
+    """
+    from stacks.docker.target import DRAINING_SUFFIX
+
+    if not container.name.endswith(DRAINING_SUFFIX):
+        container.rename(container.name + DRAINING_SUFFIX)
+    time.sleep(seconds)
+    container.stop(timeout=10)
 
 
 # Inputs that restrict what a container may do and use, and docker-py's names for them.

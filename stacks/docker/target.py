@@ -14,9 +14,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from stacks.spec import FamilySpec
-from stacks.target import LogFollower, Replica, TargetConfig
+from stacks.target import DRAINING, LogFollower, Replica, TargetConfig
 
-__all__ = ["DockerTarget"]
+__all__ = ["DockerTarget", "DRAINING_SUFFIX", "INSTALLATION_LABEL"]
+
+# Set by the stack's container provider on a job container it drains before removing it.
+DRAINING_SUFFIX = "-draining"
+INSTALLATION_LABEL = "racetrack/installation"
 
 logger = logging.getLogger("racetrack.deployer")
 
@@ -25,6 +29,8 @@ class DockerTarget:
     name = "docker"
     # Upstream's Docker plugin registers its target as "docker" too, so its manifests work unchanged.
     aliases: tuple[str, ...] = ()
+    # The lifecycle reaches job containers at their addresses as pub does: the monitor asks their /live.
+    live_probes = True
 
     def __init__(self, config: TargetConfig) -> None:
         self.config = config
@@ -47,7 +53,11 @@ class DockerTarget:
             "network": options.get("network", "racetrack"),
             "build_log_path": build_log_path or "",
             "ready_timeout": options.get("ready_timeout", 300),
-            **{key: options[key] for key in ("memory_max", "cpu_max", "pids_limit") if options.get(key)},
+            **{
+                key: options[key]
+                for key in ("memory_max", "cpu_max", "pids_limit", "drain_seconds", "installation")
+                if options.get(key)
+            },
             "build_settings": self.config.build.as_inputs(),
         }
 
@@ -82,13 +92,22 @@ class DockerTarget:
         return DockerLogFollower(running, tail) if running else None
 
     def replicas(self) -> dict[tuple[str, str], list[Replica]]:
+        import docker.errors
+
         found: dict[tuple[str, str], list[Replica]] = {}
         for container in self._containers([]):
             key = (container.labels["racetrack/job-name"], container.labels["racetrack/job-version"])
-            detail = "" if container.status == "running" else _log_tail(container)
+            state = container.status
+            if state == "running" and container.name.endswith(DRAINING_SUFFIX):
+                state = DRAINING
+            try:
+                detail = "" if state in ("running", DRAINING) else _log_tail(container)
+            except docker.errors.NotFound:
+                continue  # removed since it was listed
             index = int(container.labels.get("racetrack/replica", "0"))
+            installation = container.labels.get(INSTALLATION_LABEL, "")
             found.setdefault(key, []).append(
-                Replica(container.name, container.status, detail, index, _address(container))
+                Replica(container.name, state, detail, index, _address(container), installation)
             )
         return found
 
@@ -96,13 +115,24 @@ class DockerTarget:
         """This target's job containers (not those of another Docker-based target on the engine)."""
         return [c for c in _job_containers(labels) if c.name.startswith(f"{self.name_prefix}job-")]
 
+    def remove_replica(self, name: str) -> None:
+        """Removes a job container (an orphan the monitor found); gone already is fine."""
+        import docker
+
+        try:
+            docker.from_env().containers.get(name).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
     def watch(self, changed: Callable[[], None], stop: threading.Event) -> None:
         """Follows the engine's container events. After an engine restart (a host reboot) the jobs'
         containers come back with new addresses, and pub must learn them within seconds; a lost
         connection to the engine (it is restarting) is retried every second."""
         import docker
 
-        events = {"type": "container", "label": "racetrack/resource=job", "event": ["start", "die"]}
+        # A deploy renames a container it is about to remove (DRAINING_SUFFIX): the registry must move
+        # off it at once.
+        events = {"type": "container", "label": "racetrack/resource=job", "event": ["start", "die", "rename"]}
         while not stop.is_set():
             try:
                 client = docker.from_env()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.deployer.operations import (
+    UNRESPONSIVE,
     followed_addresses,
     job_condition,
     keeps_recorded_secrets,
@@ -13,7 +14,7 @@ from api.deployer.operations import (
 )
 from core.errors import NotFound
 from stacks.spec import ContainerSpec, FamilySpec, ImageSpec, VersionSpec
-from stacks.target import Replica
+from stacks.target import DRAINING, Replica
 
 
 def _version(version: str, digest: str, *, timestamp: int = 1) -> VersionSpec:
@@ -72,6 +73,21 @@ def test_registered_addresses_follow_a_restarted_replica() -> None:
     assert followed_addresses(["10.0.0.2:7000"], both) == ["10.0.0.2:7000"]
     stopped = [Replica("a-0", "exited", index=0, address="10.0.0.7:7000")]
     assert followed_addresses(["10.0.0.2:7000"], stopped) == ["10.0.0.2:7000"]
+    starting = [Replica("a-0", UNRESPONSIVE, index=0, address="10.0.0.7:7000")]  # /live not yet answering
+    assert followed_addresses(["10.0.0.2:7000"], starting) == ["10.0.0.7:7000"]
+
+
+def test_registered_addresses_leave_draining_replicas() -> None:
+    """A deploy drains the containers it removes: the registry moves to each one's successor, drops
+    those with none (fewer replicas now), and never ends up empty (the whole job is being removed)."""
+    draining = [
+        Replica("old-0", DRAINING, index=0, address="10.0.0.2:7000"),
+        Replica("new-0", "running", index=0, address="10.0.0.9:7000"),
+        Replica("old-1", DRAINING, index=1, address="10.0.0.3:7000"),
+    ]
+    assert followed_addresses(["10.0.0.2:7000", "10.0.0.3:7000"], draining) == ["10.0.0.9:7000"]
+    removed = [Replica("old-0", DRAINING, index=0, address="10.0.0.2:7000")]
+    assert followed_addresses(["10.0.0.2:7000"], removed) == ["10.0.0.2:7000"]
 
 
 def test_only_a_redeploy_keeps_the_recorded_secrets() -> None:

@@ -28,13 +28,22 @@ class Traffic:
     """Calls the job through pub, one call after another, recording when each started and how it ended."""
 
     def __init__(
-        self, url: str, token: str, *, right: Callable[[httpx.Response], bool] | None = None
+        self,
+        url: str,
+        token: str,
+        *,
+        right: Callable[[httpx.Response], bool] | None = None,
+        callers: int = 1,
+        pause: float = 0.05,
     ) -> None:
-        self.url, self.token, self.right = url, token, right
+        """`callers` threads, each calling again `pause` seconds after its last call ended; `right` tells
+        a 200 from the right job from one answered by another."""
+        self.url, self.token, self.right, self.pause = url, token, right, pause
         self.calls: list[tuple[float, bool]] = []
         self.wrong: list[float] = []  # answered 200, but not as `right` says the job answers
+        self.errors: list[str] = []  # what the failed calls answered
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(callers)]
 
     def _run(self) -> None:
         with httpx.Client(headers={"X-Racetrack-Auth": self.token}, timeout=10, trust_env=False) as client:
@@ -46,18 +55,27 @@ class Traffic:
                     if ok and self.right is not None and not self.right(response):
                         ok = False
                         self.wrong.append(started)
-                except httpx.HTTPError:
+                    if not ok:
+                        self.errors.append(f"{response.status_code} {response.text[:200]}")
+                except httpx.HTTPError as exc:
                     ok = False
+                    self.errors.append(f"{type(exc).__name__}: {exc}")
                 self.calls.append((started, ok))
-                self._stop.wait(0.05)
+                self._stop.wait(self.pause)
 
     def __enter__(self) -> Traffic:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
-        self._thread.join(30)
+        for thread in self._threads:
+            thread.join(30)
+
+    def between(self, start: float, end: float) -> list[bool]:
+        """How each call started between `start` and `end` ended (True: answered 200)."""
+        return [ok for started, ok in list(self.calls) if start <= started <= end]
 
     def succeeds_after(self, moment: float, timeout: float = RECOVERY) -> float:
         """Waits (bounded) for calls started after `moment` to succeed; answers when the first did."""

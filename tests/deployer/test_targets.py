@@ -115,6 +115,7 @@ def platform(tmp_path: Path, lab: None) -> Iterator[tuple[TestClient, DeployEngi
         database_url=f"sqlite:///{tmp_path / 'racetrack.db'}",
         admin_password=SecretStr("an-admin-password-1"),
         infrastructure_target_settings={"lab": {"rack": "r7"}},
+        default_infrastructure_target="lab",  # the monitor reads the default target too (orphans)
     )
     db_engine = create_db_engine(settings.effective_database_url)
     app = create_app(settings, db_engine=db_engine)

@@ -126,4 +126,4 @@ def _address(container: Any) -> str:
 
 
 def _log_tail(container: Any, lines: int = 5) -> str:
-    return container.logs(tail=lines).decode("utf-8", "replace").strip()[-500:]
+    return str(container.logs(tail=lines).decode("utf-8", "replace").strip()[-500:])

@@ -11,8 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from api.auth import Scope, has_permission
+from api.auth import Caller, Scope, has_permission
 from api.db import Job
 from api.db.repository import create_deployment, get_family
 from api.errors import Forbidden, NotFound
@@ -20,6 +21,7 @@ from api.lifecycle.deployments import DeployEngine, actor, submit
 from api.lifecycle.deps import LoggedIn, NotInMaintenance, SessionDep, SettingsDep, job_access
 from api.lifecycle.errors import error_responses
 from api.lifecycle.schemas import DeploymentOut, deployment_out
+from api.settings import Settings
 
 router = APIRouter(tags=["operations"], responses=error_responses(401, 403, 404, 422, 503))
 
@@ -27,7 +29,15 @@ DeployableJob = Annotated[Job, Depends(job_access(Scope.deploy_job))]
 
 
 def _record(
-    session, settings, request: Request, caller, *, kind: str, operation: str, job: Job | None, family: str
+    session: Session,
+    settings: Settings,
+    request: Request,
+    caller: Caller,
+    *,
+    kind: str,
+    operation: str,
+    job: Job | None,
+    family: str,
 ) -> DeploymentOut:
     deployment = create_deployment(
         session,

@@ -1,11 +1,9 @@
 """An in-memory lifecycle that speaks the REST API the dashboard relies on (docs/dashboard.md).
 
-It stands in for `api.lifecycle` until that app exists on this branch: paths, shapes and messages
-follow the `lifecycle` branch's routes and schemas (read at commit 979ab47), docs/architecture.md and
-upstream Racetrack (shared reference section 3). It keeps just enough
-state to walk the dashboard's pages: users and tokens, jobs grouped in families with revisions,
-deployments (with rollback previews), the audit log, permissions, ESCs, plugins, maintenance mode.
-`can_call_job` answers as pub's contract says, so a fake pub can check the session cookie.
+Every other dashboard test runs against the real `api.lifecycle`; this one stays for the two tests
+whose data only the deploy engine and Pulumi write (tests/dashboard/backends.py names them): a family's
+revision history with diffs and a rollback's plan, and a job's runtime and build logs. Its paths, shapes and
+messages follow the lifecycle's routes and schemas and docs/architecture.md.
 """
 
 from __future__ import annotations

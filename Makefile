@@ -1,5 +1,6 @@
 # The two commands a newcomer needs: `make run` starts the platform, `make test` runs the tests.
-# While coding: `make test-fast` (no Docker, Pulumi or browser; one worker per core) and `make lint`.
+# While coding: `make test-fast` (no Docker, Pulumi, Kubernetes or browser, nothing slow by design; one worker
+# per core) and `make lint`.
 SHELL := /bin/bash
 PY := .venv/bin/python
 export RACETRACK_DATA_DIR ?= $(HOME)/.local/share/racetrack
@@ -18,7 +19,7 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
-	$(PY) -m pytest -m "not engine and not browser" -n auto $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not engine and not browser and not kubernetes and not slow" -n auto $(PYTEST_ARGS)
 
 # Any finding fails: ruff (rules and formatting), mypy --strict (packages listed in pyproject.toml),
 # gofmt and go vet on pub's gateway.

@@ -49,7 +49,8 @@ def commands() -> list[list[str]]:
 def main() -> int:
     settings = settings_or_exit()
     make_private(settings.data_dir)  # the children inherit the owner-only umask
-    children = [subprocess.Popen(command) for command in commands()]
+    runs = commands()
+    children = [subprocess.Popen(command) for command in runs]
     print(
         f"racetrack: lifecycle {settings.effective_lifecycle_url}, "
         f"dashboard {settings.effective_dashboard_url}, "
@@ -67,11 +68,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     code = 0
     while not stopping:
-        for child in children:
+        for command, child in zip(runs, children, strict=True):
             if child.poll() is not None:
-                print(
-                    f"racetrack: {' '.join(child.args[1:])} exited with {child.returncode}", file=sys.stderr
-                )
+                print(f"racetrack: {' '.join(command[1:])} exited with {child.returncode}", file=sys.stderr)
                 code = child.returncode or 1
                 stopping = True
         time.sleep(0.5)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pulumi
@@ -79,7 +80,7 @@ def _ca_bundle(configured: str | None, settings: Settings) -> str:
     return str(ca.path) if ca.path else ""
 
 
-def declare(config: PlatformConfig) -> dict:
+def declare(config: PlatformConfig) -> dict[str, Any]:
     settings = Settings()  # this machine's settings: where `make setup` put the CLI, base images, CA bundle
     prefix = config.name_prefix
     labels = {"racetrack/platform": config.stack}
@@ -183,7 +184,7 @@ def declare(config: PlatformConfig) -> dict:
         "RACETRACK_PULUMI_PASSPHRASE": secrets["pulumiPassphrase"],
     }
     data_mount = {"source": data_volume.name, "target": DATA}
-    lifecycle_mounts = [
+    lifecycle_mounts: list[dict[str, Any]] = [
         data_mount,
         {"source": "/var/run/docker.sock", "target": "/var/run/docker.sock"},
         {"source": docker_cli, "target": "/usr/local/bin/docker-buildkit", "read_only": True},
@@ -201,7 +202,7 @@ def declare(config: PlatformConfig) -> dict:
     def component(
         name: str,
         command: list[str],
-        mounts: list[dict],
+        mounts: list[dict[str, Any]],
         ready_path: str,
         port: int,
         depends_on: list[pulumi.Resource],

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -48,7 +49,7 @@ def _provider(config: PlatformConfig) -> k8s.Provider:
     return k8s.Provider("cluster", kubeconfig=config.get("kubeconfig"), context=config.get("context"))
 
 
-def declare(config: PlatformConfig) -> dict:
+def declare(config: PlatformConfig) -> dict[str, Any]:
     opts = pulumi.ResourceOptions(provider=_provider(config))
     namespace = config.get("namespace", "racetrack")
     jobs_namespace = config.get("jobsNamespace", "racetrack-jobs")
@@ -190,7 +191,7 @@ def declare(config: PlatformConfig) -> dict:
         }
         for name in PORTS
     ]
-    rule: dict = {"http": {"paths": paths}}
+    rule: dict[str, Any] = {"http": {"paths": paths}}
     if host:
         rule["host"] = host
     k8s.networking.v1.Ingress(
@@ -223,16 +224,16 @@ def _declare_component(
     *,
     namespace: str,
     image: str,
-    labels: dict,
+    labels: dict[str, str],
     opts: pulumi.ResourceOptions,
-    env: dict,
-    secret_env: dict,
-    volumes: list,
+    env: dict[str, str],
+    secret_env: dict[str, str],
+    volumes: list[dict[str, Any]],
     replicas: int,
     service_account: str | None,
 ) -> None:
     selector = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "racetrack"}
-    env_list = [{"name": k, "value": v} for k, v in sorted(env.items())]
+    env_list: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(env.items())]
     env_list += [
         {"name": k, "value_from": {"secret_key_ref": {"name": "racetrack-secrets", "key": key}}}
         for k, key in sorted(secret_env.items())
@@ -242,7 +243,7 @@ def _declare_component(
         "period_seconds": 10,
         "timeout_seconds": 3,
     }
-    pod_spec: dict = {
+    pod_spec: dict[str, Any] = {
         "security_context": {
             "run_as_user": 10001,
             "run_as_group": 10001,
@@ -292,10 +293,10 @@ def _declare_component(
 
 
 def _declare_postgres(
-    config: PlatformConfig, namespace: str, image: str, labels: dict, opts: pulumi.ResourceOptions
+    config: PlatformConfig, namespace: str, image: str, labels: dict[str, str], opts: pulumi.ResourceOptions
 ) -> None:
     selector = {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "racetrack"}
-    claim: dict = {
+    claim: dict[str, Any] = {
         "access_modes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": config.get("postgresStorage", "10Gi")}},
     }
@@ -366,7 +367,9 @@ def _declare_postgres(
     )
 
 
-def _declare_rbac(namespace: str, jobs_namespace: str, labels: dict, opts: pulumi.ResourceOptions) -> str:
+def _declare_rbac(
+    namespace: str, jobs_namespace: str, labels: dict[str, str], opts: pulumi.ResourceOptions
+) -> str:
     name = "racetrack-lifecycle"
     k8s.core.v1.ServiceAccount(
         "lifecycle", metadata={"name": name, "namespace": namespace, "labels": labels}, opts=opts
@@ -397,7 +400,9 @@ def _declare_rbac(namespace: str, jobs_namespace: str, labels: dict, opts: pulum
     return name
 
 
-def _declare_network_policy(jobs_namespace: str, labels: dict, opts: pulumi.ResourceOptions) -> None:
+def _declare_network_policy(
+    jobs_namespace: str, labels: dict[str, str], opts: pulumi.ResourceOptions
+) -> None:
     """Job pods accept connections on the auth sidecar's port only; the job's port stays inside the pod."""
     k8s.networking.v1.NetworkPolicy(
         "jobs-only-through-sidecar",

@@ -52,4 +52,6 @@ if command -v tmux >/dev/null; then echo "tmux: present"; else
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq tmux >/dev/null
   echo "tmux: installed"
 fi
+step "Upstream racetrack-client 2.35 (the compatibility tests run it; installed once, cached)"
+.venv/bin/python -m tests.client.upstream
 printf '\nsetup done in %ss\n' "$(( $(date +%s) - start ))"

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from pulumi import automation as auto
 
@@ -35,6 +36,18 @@ __all__ = [
 PROVIDER_PACKAGES = {"kubernetes": "pulumi-kubernetes"}
 
 
+class EngineSettings(Protocol):
+    """What `EngineConfig.from_settings` reads: the API's settings have it, and stacks import no API."""
+
+    @property
+    def pulumi_root(self) -> Path: ...
+    @property
+    def pulumi_home(self) -> Path: ...
+    @property
+    def effective_pulumi_backend_url(self) -> str: ...
+    def pulumi_secret_passphrase(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     """Where the engine, its plugins and the state live. Build it with `from_settings`."""
@@ -45,7 +58,7 @@ class EngineConfig:
     passphrase: str = field(repr=False)
 
     @classmethod
-    def from_settings(cls, settings) -> EngineConfig:
+    def from_settings(cls, settings: EngineSettings) -> EngineConfig:
         return cls(
             pulumi_root=settings.pulumi_root,
             pulumi_home=settings.pulumi_home,

@@ -103,7 +103,8 @@ class ProgramLanguageServer(LanguageServer):
         if request.pwd:
             os.chdir(request.pwd)
         sys.argv = [program, *request.args]
-        return super().Run(patched, context)
+        # Pulumi's generated gRPC servicer is untyped.
+        return super().Run(patched, context)  # type: ignore[no-untyped-call]
 
     # The program ------------------------------------------------------------------------------
 

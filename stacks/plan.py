@@ -131,8 +131,8 @@ class PlanCollector:
 def _display_type(meta: Any) -> str:
     if meta.type == "pulumi-python:dynamic:Resource":
         provider = (_inputs(meta.new) or _inputs(meta.old)).get("__provider")
-        return "racetrack:docker:resource" if provider else meta.type
-    return meta.type
+        return "racetrack:docker:resource" if provider else str(meta.type)
+    return str(meta.type)
 
 
 def _inputs(state: Any) -> dict[str, Any]:

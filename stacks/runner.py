@@ -13,7 +13,9 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Literal
 
 from prometheus_client import Histogram
@@ -161,23 +163,23 @@ def run_in_worker(
                 collector = PlanCollector()
                 preview = stack.preview(on_output=on_output, on_event=collector.on_event, diff=False)
                 return OperationResult(
-                    ok=True, plan=collector.plan().to_dict(), summary=dict(preview.change_summary)
+                    ok=True, plan=collector.plan().to_dict(), summary=_counts(preview.change_summary)
                 )
             if operation == "up":
                 result = stack.up(on_output=on_output, on_event=errors.on_event)
                 return OperationResult(
                     ok=True,
                     outputs={key: value.value for key, value in result.outputs.items()},
-                    summary=dict(result.summary.resource_changes or {}),
+                    summary=_counts(result.summary.resource_changes),
                 )
             if operation == "refresh":
                 # Only a report: what runs is compared with the state, and neither is changed.
                 collector = PlanCollector()
-                result = stack.refresh(on_output=on_output, on_event=collector.on_event, preview_only=True)
+                refreshed = stack.refresh(on_output=on_output, on_event=collector.on_event, preview_only=True)
                 return OperationResult(
                     ok=True,
                     plan=collector.plan().to_dict(),
-                    summary=dict(result.summary.resource_changes or {}),
+                    summary=_counts(refreshed.summary.resource_changes),
                 )
             if operation == "reconcile":
                 collector = PlanCollector()
@@ -187,11 +189,11 @@ def run_in_worker(
                     ok=True,
                     plan=collector.plan().to_dict(),
                     outputs={key: value.value for key, value in result.outputs.items()},
-                    summary=dict(result.summary.resource_changes or {}),
+                    summary=_counts(result.summary.resource_changes),
                 )
             if operation == "destroy":
-                result = stack.destroy(on_output=on_output, on_event=errors.on_event)
-                summary = dict(result.summary.resource_changes or {})
+                destroyed = stack.destroy(on_output=on_output, on_event=errors.on_event)
+                summary = _counts(destroyed.summary.resource_changes)
         remove_stack(engine, project=PROJECT, stack=stack_name(spec.family, spec.target))
         return OperationResult(ok=True, summary=summary)
     except PlatformError as exc:
@@ -241,13 +243,21 @@ def clear_pending_operations(stack: Any) -> None:
         stack.refresh()
 
 
-def _program(spec: FamilySpec):
+def _counts(changes: Mapping[Any, int] | None) -> dict[str, int]:
+    """Pulumi's change counts keyed by plain operation names ("create", ...), as they are stored."""
+    return {
+        str(op.value) if isinstance(op, Enum) else str(op): count for op, count in (changes or {}).items()
+    }
+
+
+def _program(spec: FamilySpec) -> Callable[[], None]:
     from stacks.target import target_class
 
     try:
-        return target_class(spec.target).program(spec)
+        program: Callable[[], None] = target_class(spec.target).program(spec)
     except InvalidInput as exc:
         raise StackError(exc.message) from None
+    return program
 
 
 def _user_details(exc: PlatformError) -> str | None:

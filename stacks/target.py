@@ -143,18 +143,27 @@ _BUILTIN: dict[str, str] = {
     "docker": "stacks.docker.target:DockerTarget",
     "kubernetes": "stacks.kubernetes.target:KubernetesTarget",
 }
-_registered: dict[str, type] = {}
+# A class from the built-ins or a plugin: what it makes is checked against the protocol by `open_target`.
+TargetClass = type[Any]
+_registered: dict[str, TargetClass] = {}
 
 
-def register_target(cls: type) -> type:
+def register_target(cls: TargetClass) -> TargetClass:
     """Adds a target class in this process (tests, embedding); installed plugins use the entry points."""
     _registered[cls.name] = cls
     return cls
 
 
-def _load(reference: str) -> type:
+def _load(reference: str) -> TargetClass:
     module, _, attribute = reference.partition(":")
-    return getattr(importlib.import_module(module), attribute)
+    loaded = getattr(importlib.import_module(module), attribute)
+    if not isinstance(loaded, type):
+        raise InvalidInput(f"infrastructure target {reference!r} is not a class")
+    return loaded
+
+
+def _given(cls: TargetClass) -> TargetClass:
+    return cls
 
 
 @functools.cache
@@ -163,14 +172,14 @@ def _installed() -> tuple[Any, ...]:
     return tuple(entry_points(group=ENTRY_POINT_GROUP))
 
 
-def _classes() -> dict[str, Callable[[], type]]:
-    found: dict[str, Callable[[], type]] = {
-        name: (lambda ref=ref: _load(ref)) for name, ref in _BUILTIN.items()
+def _classes() -> dict[str, Callable[[], TargetClass]]:
+    found: dict[str, Callable[[], TargetClass]] = {
+        name: functools.partial(_load, ref) for name, ref in _BUILTIN.items()
     }
     for entry in _installed():
         found.setdefault(entry.name, entry.load)
     for name, cls in _registered.items():
-        found[name] = lambda cls=cls: cls
+        found[name] = functools.partial(_given, cls)
     return found
 
 
@@ -191,7 +200,7 @@ def canonical_target_name(name: str) -> str:
     )
 
 
-def target_class(name: str) -> type:
+def target_class(name: str) -> TargetClass:
     return _classes()[canonical_target_name(name)]()
 
 

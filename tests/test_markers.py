@@ -3,6 +3,8 @@ without its marker fails, saying which marker it needs (the check is in tests/co
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -41,3 +43,16 @@ def test_an_unmarked_test_that_starts_docker_fails_and_a_marked_one_runs(pyteste
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(["*running docker version needs @pytest.mark.engine*"])
     result.stdout.fnmatch_lines(["*a Docker client needs @pytest.mark.engine*"])
+
+
+def test_every_marker_said_to_be_left_out_by_test_fast_is_left_out() -> None:
+    """pyproject.toml says which markers `make test-fast` leaves out; the Makefile's -m expression agrees."""
+    markers = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["markers"]
+    said = {line.split(":")[0] for line in markers if "left out by `make test-fast`" in line}
+    assert {"engine", "browser", "slow"} <= said
+    recipe = re.search(r"^test-fast:.*\n\t(.+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert recipe, "no test-fast target in the Makefile"
+    expression = re.search(r'-m "([^"]+)"', recipe.group(1))
+    assert expression, f"test-fast selects no markers: {recipe.group(1)}"
+    left_out = set(re.findall(r"not (\w+)", expression.group(1)))
+    assert said <= left_out, f"registered as left out but run by make test-fast: {sorted(said - left_out)}"

@@ -33,7 +33,7 @@ _SECRET_LENGTH = 32
 
 
 def _valid_secret(value: str | None) -> bool:
-    return bool(value) and 20 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum()
+    return value is not None and 20 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum()
 
 
 class CsrfCookieMiddleware:

@@ -125,6 +125,13 @@ class LifecycleClient:
         except ValueError:
             return response.text
 
+    async def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A call whose answer is a JSON object; anything else is the lifecycle's fault, said as such."""
+        data = await self.request(method, path, **kwargs)
+        if not isinstance(data, dict):
+            raise PlatformError(f"the lifecycle answered {method} {path} with no JSON object")
+        return data
+
     # Users and tokens ---------------------------------------------------------------------
 
     async def register(self, username: str, password: str, *, client_address: str | None = None) -> Any:
@@ -135,25 +142,25 @@ class LifecycleClient:
         self, username: str, password: str, *, client_address: str | None = None
     ) -> dict[str, Any]:
         body = {"username": username, "password": password}
-        return await self.request("POST", "/users/login", json=body, client_address=client_address)
+        return await self._object("POST", "/users/login", json=body, client_address=client_address)
 
     async def whoami(self, token: str) -> dict[str, Any]:
-        return await self.request("GET", "/users/validate_user_auth", token=token)
+        return await self._object("GET", "/users/validate_user_auth", token=token)
 
     async def change_password(self, token: str, old_password: str, new_password: str) -> Any:
         body = {"old_password": old_password, "new_password": new_password}
         return await self.request("PUT", "/users/change_password", token=token, json=body)
 
     async def regenerate_token(self, token: str) -> dict[str, Any]:
-        return await self.request("POST", "/auth/token/user/regenerate", token=token)
+        return await self._object("POST", "/auth/token/user/regenerate", token=token)
 
     async def job_ticket(self, token: str, name: str, path: str) -> dict[str, Any]:
         """`{url, expires_in}`: the URL on the job's own host that opens `path` as this user, once."""
         body = {"job_name": name, "path": path}
-        return await self.request("POST", "/auth/job-session/ticket", token=token, json=body)
+        return await self._object("POST", "/auth/job-session/ticket", token=token, json=body)
 
     async def info(self, token: str | None) -> dict[str, Any]:
-        return await self.request("GET", "/info", token=token)
+        return await self._object("GET", "/info", token=token)
 
     # Jobs -----------------------------------------------------------------------------------
 
@@ -161,7 +168,7 @@ class LifecycleClient:
         return await self.request("GET", "/job", token=token) or []
 
     async def job(self, token: str, name: str, version: str) -> dict[str, Any]:
-        return await self.request("GET", f"/job/{_q(name)}/{_q(version)}", token=token)
+        return await self._object("GET", f"/job/{_q(name)}/{_q(version)}", token=token)
 
     async def job_logs(self, token: str, name: str, version: str, *, build: bool, tail: int) -> str:
         kind = "build-logs" if build else "logs"
@@ -182,7 +189,7 @@ class LifecycleClient:
         self, token: str, family: str, *, to_revision: int | None, version: str | None, preview: bool
     ) -> dict[str, Any]:
         body = {"to_revision": to_revision, "version": version, "preview": preview}
-        return await self.request("POST", f"/job_family/{_q(family)}/rollback", token=token, json=body)
+        return await self._object("POST", f"/job_family/{_q(family)}/rollback", token=token, json=body)
 
     # Deployments and activity -----------------------------------------------------------
 
@@ -190,7 +197,7 @@ class LifecycleClient:
         return await self.request("GET", "/deploy", token=token, params={"limit": limit}) or []
 
     async def deployment(self, token: str, deployment_id: str) -> dict[str, Any]:
-        return await self.request("GET", f"/deploy/{_q(deployment_id)}", token=token)
+        return await self._object("GET", f"/deploy/{_q(deployment_id)}", token=token)
 
     async def activity(self, token: str, **filters: Any) -> list[dict[str, Any]]:
         return await self.request("GET", "/audit/activity", token=token, params=filters) or []
@@ -225,16 +232,16 @@ class LifecycleClient:
         return await self.request("GET", "/escs", token=token) or []
 
     async def create_esc(self, token: str, name: str) -> dict[str, Any]:
-        return await self.request("POST", "/escs", token=token, json={"name": name})
+        return await self._object("POST", "/escs", token=token, json={"name": name})
 
     async def esc_auth_data(self, token: str, esc_id: str) -> dict[str, Any]:
-        return await self.request("GET", f"/escs/{_q(esc_id)}/auth_data", token=token)
+        return await self._object("GET", f"/escs/{_q(esc_id)}/auth_data", token=token)
 
     async def create_esc_token(
         self, token: str, esc_id: str, *, expiry_days: int | None = None, description: str | None = None
     ) -> dict[str, Any]:
         body = {k: v for k, v in {"expiry_days": expiry_days, "description": description}.items() if v}
-        return await self.request("POST", f"/escs/{_q(esc_id)}/auth_token", token=token, json=body)
+        return await self._object("POST", f"/escs/{_q(esc_id)}/auth_token", token=token, json=body)
 
     async def revoke_esc_token(self, token: str, esc_id: str, token_id: str) -> Any:
         return await self.request("DELETE", f"/escs/{_q(esc_id)}/auth_token/{_q(token_id)}", token=token)

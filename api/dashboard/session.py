@@ -50,7 +50,8 @@ class User:
 
 
 def lifecycle(request: Request) -> LifecycleClient:
-    return request.app.state.lifecycle
+    client: LifecycleClient = request.app.state.lifecycle
+    return client
 
 
 def session_token(request: Request) -> str | None:
@@ -61,7 +62,8 @@ def session_token(request: Request) -> str | None:
 async def current_user(request: Request) -> User | None:
     """The logged-in user, asked of the lifecycle once per request; None when not logged in."""
     if "user" in request.scope.get("state", {}):
-        return request.state.user
+        known: User | None = request.state.user
+        return known
     token = session_token(request)
     user = None
     if token:

@@ -32,9 +32,10 @@ from api.deployer.logpump import LogPump
 from api.deployer.operations import failure, label_revision
 from api.deployer.sealing import Sealer
 from api.deployer.targets import Targets
+from core.errors import PlatformError
 from jobtypes.manifest import Manifest
-from stacks.runner import StackRunner
-from stacks.spec import FamilySpec
+from stacks.runner import Operation, StackRunner
+from stacks.spec import FamilySpec, VersionSpec
 
 __all__ = ["RevisionApplier"]
 
@@ -85,9 +86,11 @@ class RevisionApplier:
             )
             if (
                 manifest is not None
-                and numbered.version(changed_version).labels.get("racetrack/revision") == "pending"
+                and _deployed(numbered, changed_version).labels.get("racetrack/revision") == "pending"
             ):
-                numbered = label_revision(numbered, changed_version, str(revision.number))
+                numbered = label_revision(
+                    numbered, _deployed(numbered, changed_version).version, str(revision.number)
+                )
             revision.desired_state = sealed_state(numbered, self.sealer)
             revision_id = revision.id
             get_deployment(session, deployment_id).revision_number = revision.number
@@ -95,7 +98,7 @@ class RevisionApplier:
                 upsert_job(
                     session,
                     name=desired.family,
-                    version=changed_version,
+                    version=_deployed(numbered, changed_version).version,
                     status="starting",
                     manifest=manifest_text,
                     deployment_id=deployment_id,
@@ -104,7 +107,7 @@ class RevisionApplier:
         self._phase(
             deployment_id, "building image and creating resources" if manifest else "updating resources"
         )
-        operation_kind = "destroy" if not numbered.versions else "up"
+        operation_kind: Operation = "destroy" if not numbered.versions else "up"
         if numbered.versions:
             self.targets.get(desired.target).deliver_images(numbered)
         with LogPump(self.sessions, deployment_id, log_path):
@@ -112,27 +115,28 @@ class RevisionApplier:
         if not result.ok:
             with session_scope(self.sessions) as session:
                 set_revision_status(
-                    session, session.get(FamilyRevision, revision_id), "failed", error=result.error
+                    session, session.get_one(FamilyRevision, revision_id), "failed", error=result.error
                 )
             self.restore(desired.family, desired.target)
             raise failure(result)
         self._phase(deployment_id, "updating the registry")
         with session_scope(self.sessions) as session:
             set_revision_status(
-                session, session.get(FamilyRevision, revision_id), "applied", summary=result.summary
+                session, session.get_one(FamilyRevision, revision_id), "applied", summary=result.summary
             )
             self.sync_jobs(session, numbered, result.outputs)
             if manifest is not None:
+                deployed = _deployed(numbered, changed_version)
                 job = upsert_job(
                     session,
                     name=desired.family,
-                    version=changed_version,
+                    version=deployed.version,
                     status="running",
                     error=None,
                     deployed_by=deployed_by,
                     job_type_version=job_type,
                     replicas=manifest.replicas,
-                    image_ref=numbered.version(changed_version).main_image.tag,
+                    image_ref=deployed.main_image.tag,
                 )
                 self._grant_deployer(session, deployed_by, job)
                 for endpoint in manifest.public_endpoints or []:
@@ -166,8 +170,8 @@ class RevisionApplier:
                 session,
                 deployment_id,
                 status="done",
-                image_name=numbered.version(changed_version).main_image.tag
-                if changed_version and numbered.version(changed_version)
+                image_name=found.main_image.tag
+                if changed_version and (found := numbered.version(changed_version))
                 else None,
             )
             deployment.phase = None
@@ -186,7 +190,7 @@ class RevisionApplier:
                 addresses = target.addresses(versions[job.version])
                 job.internal_name = addresses[0] if addresses else None
                 job.replica_internal_names = addresses
-                job.image_ref = spec.version(job.version).main_image.tag
+                job.image_ref = _deployed(spec, job.version).main_image.tag
                 if job.status in ("starting", "lost", "error"):
                     job.status, job.error = "running", None
             elif job.status != "starting":
@@ -202,7 +206,7 @@ class RevisionApplier:
                     internal_name=addresses[0] if addresses else None,
                     replica_internal_names=addresses,
                     infrastructure_target=spec.target,
-                    image_ref=spec.version(version).main_image.tag,
+                    image_ref=_deployed(spec, version).main_image.tag,
                 )
 
     def restore(self, family_name: str, target: str) -> None:
@@ -226,3 +230,11 @@ class RevisionApplier:
         user = session.scalar(select(User).where(User.username == deployed_by)) if deployed_by else None
         if user is not None:
             grant_deployer(session, subject_for_user(session, user), job)
+
+
+def _deployed(spec: FamilySpec, version: str | None) -> VersionSpec:
+    """A version the spec runs: the one a deploy changed, or one the stack reports."""
+    found = spec.version(version) if version is not None else None
+    if found is None:
+        raise PlatformError(f"version {version} is not in the desired state of job family {spec.family}")
+    return found

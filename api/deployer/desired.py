@@ -39,7 +39,7 @@ __all__ = [
 
 
 def sealed_state(spec: FamilySpec, sealer: Sealer) -> dict[str, Any]:
-    data = json.loads(spec.to_json())
+    data: dict[str, Any] = json.loads(spec.to_json())
     for version in data["versions"]:
         version["run"]["secret_env"] = sealer.seal(version["run"]["secret_env"])
         for image in version["images"]:
@@ -132,8 +132,7 @@ def record_revision(
 
 def latest_version(versions: tuple[VersionSpec, ...]) -> str | None:
     """The highest stable version (no pre-release part), else the highest of all."""
-    parsed = [(parse_semver(v.version), v.version) for v in versions]
-    parsed = [(p, v) for p, v in parsed if p is not None]
+    parsed = [(p, v.version) for v in versions if (p := parse_semver(v.version)) is not None]
     stable = [(p, v) for p, v in parsed if not p.prerelease]
     pool = stable or parsed
     return max(pool)[1] if pool else None

@@ -17,7 +17,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from sqlalchemy import select
@@ -68,6 +68,9 @@ from stacks.engine import EngineConfig
 from stacks.runner import OperationResult, StackRunner
 from stacks.target import LogFollower
 
+if TYPE_CHECKING:
+    from jobtypes.source import SourceInfo
+
 __all__ = ["DeployEngine"]
 
 logger = logging.getLogger("racetrack.deployer")
@@ -103,8 +106,8 @@ class DeployEngine:
             submit=self.submit,
         )
         self._threads = concurrent.futures.ThreadPoolExecutor(max_parallel * 2, thread_name_prefix="deploy")
-        self._futures: set[concurrent.futures.Future] = set()
-        self._by_id: dict[str, concurrent.futures.Future] = {}
+        self._futures: set[concurrent.futures.Future[None]] = set()
+        self._by_id: dict[str, concurrent.futures.Future[None]] = {}
         self.timer = DeploymentTimer()
 
     # The lifecycle's interface ------------------------------------------------------------------
@@ -221,6 +224,8 @@ class DeployEngine:
         with session_scope(self.sessions) as session:
             deployment = get_deployment(session, deployment_id)
             manifest_text = deployment.manifest
+            if manifest_text is None:
+                raise InvalidInput(f"deployment {deployment_id} has no manifest to deploy")
             manifest = job_manifest(yaml.safe_load(manifest_text))
             target = deployment.infrastructure_target or self.settings.default_infrastructure_target
             deployed_by = deployment.deployed_by
@@ -583,6 +588,8 @@ class DeployEngine:
             )
             deployed_by = deployment.deployed_by
             version = deployment.job_version
+        if version is None:
+            raise InvalidInput(f"deployment {deployment_id} names no version to delete")
         self.applier.apply(
             deployment_id,
             without_version(spec, version),
@@ -627,7 +634,9 @@ class DeployEngine:
             deployment = finish_deployment(session, deployment_id, status="done", preview=result.plan)
             deployment.phase = None
 
-    def _fetch_source(self, workspace: Path, manifest: Manifest, inputs: dict, log_path: Path):
+    def _fetch_source(
+        self, workspace: Path, manifest: Manifest, inputs: dict[str, Any], log_path: Path
+    ) -> SourceInfo:
         from jobtypes.source import fetch_git_source, unpack_build_context
 
         git = manifest.git

@@ -35,8 +35,9 @@ class Sealer:
         if SEALED not in value:
             return dict(value)
         try:
-            return json.loads(self._fernet.decrypt(value[SEALED].encode()))
+            unsealed: dict[str, str] = json.loads(self._fernet.decrypt(value[SEALED].encode()))
         except InvalidToken as exc:
             raise PlatformError(
                 "recorded secrets cannot be decrypted: the data directory's state_key changed"
             ) from exc
+        return unsealed

@@ -34,7 +34,8 @@ from api.db import session_scope
 from api.db.repository import find_job
 from api.errors import Forbidden, NotFound, PlatformError
 from api.lifecycle.deployments import DeployEngine
-from api.lifecycle.deps import AUTH_HEADER, LEGACY_AUTH_HEADERS, authenticate
+from api.lifecycle.deps import authenticate
+from core.protocol import AUTH_HEADER, LEGACY_AUTH_HEADERS
 from stacks.target import LogFollower
 
 __all__ = ["SOCKETIO_PATH", "LogStreams", "LogFollower"]

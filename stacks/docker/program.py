@@ -10,12 +10,13 @@ version's bridge (the registry keeps it; the lifecycle's monitor follows it when
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pulumi
 
 from stacks.docker.resources import Container, Image, Network
 from stacks.quantities import memory_bytes, nano_cpus
-from stacks.spec import FamilySpec, VersionSpec, resource_name
+from stacks.spec import ContainerSpec, FamilySpec, VersionSpec, resource_name
 
 __all__ = ["program"]
 
@@ -37,7 +38,7 @@ def program(spec: FamilySpec) -> Callable[[], None]:
     return declare
 
 
-def version_network(family: str, version: str, settings: dict) -> dict:
+def version_network(family: str, version: str, settings: dict[str, Any]) -> dict[str, Any]:
     """A bridge of the version's own: its containers reach each other and pub (on the host, which
     reaches every bridge's addresses), but no other job's containers nor the platform's database
     (Docker drops traffic between bridges).
@@ -57,7 +58,9 @@ def version_network(family: str, version: str, settings: dict) -> dict:
     }
 
 
-def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, settings: dict) -> dict:
+def _declare_version(
+    spec: FamilySpec, version: VersionSpec, network: Network, settings: dict[str, Any]
+) -> dict[str, Any]:
     # A second Docker-based target on the same engine names its containers apart (`name_prefix`).
     name = settings.get("name_prefix", "") + resource_name(spec.family, version.version)
     labels = {
@@ -151,9 +154,13 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
                 **_locked_down(()),
             },
         )
-        addresses.append(container.ip_address.apply(lambda ip, port=main.port: f"{ip}:{port}"))
+        addresses.append(container.ip_address.apply(_at_port(main.port)))
         containers.append(container.container_name)
     return {"addresses": addresses, "containers": containers, "network_address": f"{name}:{main.port}"}
+
+
+def _at_port(port: int) -> Callable[[str], str]:
+    return lambda ip: f"{ip}:{port}"
 
 
 # Defaults of a job container's limits when its manifest sets none (the Kubernetes target's too);
@@ -161,7 +168,7 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
 DEFAULT_LIMITS = {"memory_max": "1Gi", "cpu_max": "1", "pids_limit": 1024}
 
 
-def _limits(run, settings: dict) -> dict:
+def _limits(run: ContainerSpec, settings: dict[str, Any]) -> dict[str, int]:
     """Memory and CPU caps (the manifest's `resources`, else the platform's defaults), `memory_min` as a
     memory reservation and `cpu_min` as a CPU weight (Docker's soft forms of a request), a pids cap."""
     defaults = {**DEFAULT_LIMITS, **{k: settings[k] for k in DEFAULT_LIMITS if settings.get(k)}}
@@ -177,7 +184,7 @@ def _limits(run, settings: dict) -> dict:
     return limits
 
 
-def _locked_down(capabilities: tuple[str, ...]) -> dict:
+def _locked_down(capabilities: tuple[str, ...]) -> dict[str, Any]:
     """No capability but those named, and no gaining privileges through setuid binaries."""
     return {
         "security_opt": ["no-new-privileges:true"],

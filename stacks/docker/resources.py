@@ -16,11 +16,16 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container as DockerContainer
 
 __all__ = [
     "Container",
@@ -37,10 +42,17 @@ __all__ = [
 _IN_PLACE = frozenset({"wait_seconds", "ready_check", "ready_url", "drain"})
 
 
-def _client():  # imported lazily: the engine's provider process is the one that needs it
+def _client() -> DockerClient:  # imported lazily: the engine's provider process is the one that needs it
     import docker
 
     return docker.from_env()
+
+
+def _engine_id(found: str | None) -> str:
+    """The id of an object the Docker engine just returned (docker-py types it optional)."""
+    if not found:
+        raise RuntimeError("the Docker engine returned an object without an id")
+    return found
 
 
 def _suffix(inputs: dict[str, Any]) -> str:
@@ -119,9 +131,7 @@ class ContainerProvider(ResourceProvider):
             changes=bool(changed), replaces=replaces, delete_before_replace=_holds_fixed_address(olds)
         )
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]):
-        from pulumi.dynamic import UpdateResult
-
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         outs = dict(olds)
         outs.update(news)
         return UpdateResult(outs=outs)
@@ -195,7 +205,7 @@ def _holds_fixed_address(props: dict[str, Any]) -> bool:
     return props.get("network_mode") == "host" or bool(fixed_ports)
 
 
-def with_stale_removed(client, name: str) -> None:
+def with_stale_removed(client: DockerClient, name: str) -> None:
     """Removes a container left by an interrupted create under the same name."""
     import docker.errors
 
@@ -205,7 +215,9 @@ def with_stale_removed(client, name: str) -> None:
         pass
 
 
-def _observed(client, container_id: str, wait_seconds: float, network: str | None = None) -> dict[str, Any]:
+def _observed(
+    client: DockerClient, container_id: str, wait_seconds: float, network: str | None = None
+) -> dict[str, Any]:
     """What the engine reports about a container: state, image, the host ports it got and its address on
     `network`."""
     deadline = time.monotonic() + wait_seconds
@@ -227,7 +239,7 @@ def _observed(client, container_id: str, wait_seconds: float, network: str | Non
     }
 
 
-def _wait_ready(container, observed: dict[str, Any], check: dict[str, Any]) -> None:
+def _wait_ready(container: DockerContainer, observed: dict[str, Any], check: dict[str, Any]) -> None:
     """Waits until the job answers `/live` and `/ready` with 200; fails early if it stops or says why.
 
     Creating the container only succeeds once it serves, so a replacement that crashes at start
@@ -273,7 +285,7 @@ def _wait_ready(container, observed: dict[str, Any], check: dict[str, Any]) -> N
         time.sleep(0.2)
 
 
-def _json_error(response) -> str | None:
+def _json_error(response: Any) -> str | None:
     if "json" not in response.headers.get("content-type", ""):
         return None
     try:
@@ -283,7 +295,7 @@ def _json_error(response) -> str | None:
     return body.get("error") if isinstance(body, dict) else None
 
 
-def _wait_url(container, check: dict[str, Any]) -> None:
+def _wait_url(container: DockerContainer, check: dict[str, Any]) -> None:
     """Waits until `check["url"]` answers 200 (for a container on the host's network: no published port)."""
     import httpx
 
@@ -311,7 +323,7 @@ def _wait_url(container, check: dict[str, Any]) -> None:
         time.sleep(0.5)
 
 
-def _log_tail(container, lines: int = 20) -> str:
+def _log_tail(container: DockerContainer, lines: int = 20) -> str:
     """The container's last log lines on one line: the engine reports a provider's error by the last
     line of its traceback, so a multi-line message would lose its beginning."""
     text = container.logs(tail=lines).decode("utf-8", "replace")
@@ -336,7 +348,7 @@ class Container(Resource):
     """
 
     container_name: pulumi.Output[str]
-    published: pulumi.Output[dict]
+    published: pulumi.Output[dict[str, Any]]
     ip_address: pulumi.Output[str]
     state: pulumi.Output[str]
 
@@ -374,7 +386,7 @@ class NetworkProvider(ResourceProvider):
                     'larger pools in /etc/docker/daemon.json, e.g. "default-address-pools": '
                     '[{"base": "10.128.0.0/12", "size": 24}], and restart it, or delete unused jobs'
                 ) from None
-        return CreateResult(id_=network.id, outs=dict(props))
+        return CreateResult(id_=_engine_id(network.id), outs=dict(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [k for k in ("name", "labels") if olds.get(k) != news.get(k)]
@@ -405,6 +417,8 @@ class NetworkProvider(ResourceProvider):
 
 class Network(Resource):
     """A bridge network on the local Docker engine; a network still in use is left in place on delete."""
+
+    name: pulumi.Output[str]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(NetworkProvider(), name, props, opts)
@@ -440,6 +454,8 @@ class VolumeProvider(ResourceProvider):
 class Volume(Resource):
     """A named volume on the local Docker engine (`name`, `labels`); deleting it deletes its data."""
 
+    name: pulumi.Output[str]
+
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(VolumeProvider(), name, props, opts)
 
@@ -467,7 +483,9 @@ class ImageProvider(ResourceProvider):
                 not rebuild or existing.labels.get(REBUILD_LABEL) == rebuild or context_gone
             ):
                 # Built before from the same context: reuse it (this is what makes a rollback fast).
-                return CreateResult(id_=existing.id, outs={**props, "image_id": existing.id, "reused": True})
+                return CreateResult(
+                    id_=_engine_id(existing.id), outs={**props, "image_id": existing.id, "reused": True}
+                )
         except docker.errors.ImageNotFound:
             pass
         if not props.get("context") or not Path(props["context"]).is_dir():
@@ -485,9 +503,7 @@ class ImageProvider(ResourceProvider):
         changed = sorted(k for k in keys if olds.get(k) != news.get(k))
         return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]):
-        from pulumi.dynamic import UpdateResult
-
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(outs={**olds, **{k: news[k] for k in _IMAGE_LOCATIONS if k in news}})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -503,7 +519,7 @@ class ImageProvider(ResourceProvider):
         """Leaves the image in place: a later rollback may use it again. Pruning is a separate step."""
 
 
-def _file_logger(path: str | None):
+def _file_logger(path: str | None) -> Callable[[str], None]:
     if not path:
         return lambda line: None
 
@@ -527,6 +543,7 @@ class Image(Resource):
     """
 
     image_id: pulumi.Output[str]
+    tag: pulumi.Output[str]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         opts = pulumi.ResourceOptions.merge(

@@ -173,6 +173,6 @@ def _log_tail(container: Any, lines: int = 5) -> str:
     import docker
 
     try:
-        return container.logs(tail=lines).decode("utf-8", "replace").strip()[-500:]
+        return str(container.logs(tail=lines).decode("utf-8", "replace").strip()[-500:])
     except docker.errors.NotFound:  # removed since it was listed
         return ""

@@ -105,6 +105,7 @@ def test_api_conforms_to_its_openapi(case: Any, app: FastAPI, world: World) -> N
     case.call_and_validate(headers=app.state.fuzz_headers, checks=CHECKS, timeout=120)
 
 
+@pytest.mark.slow  # 25 sequences of 8 calls, each sequence on a fresh app and database: minutes of CPU
 def test_stateful_run_as_the_admin_leaves_the_admin_in_charge(tmp_path: Path, sqlite_template: Path) -> None:
     """Sequences of linked calls (GET /users, then PATCH /users/{username} with a name it listed, ...) made
     as the admin must not lock the platform out: the admin is still active and staff after each one.

@@ -1,7 +1,8 @@
 """The PyPI `racetrack-client` 2.35.x, in its own virtualenv, against a real lifecycle server.
 
-The client's venv is cached under ~/.cache/racetrack/ keyed by version. The server, `python -m api.lifecycle`,
-runs on a free port, started as a user would start it; the client runs with its own HOME.
+The client's venv is the one tests/client/upstream.py keeps in the cache folder. The server,
+`python -m api.lifecycle`, runs on a free port, started as a user would start it; the client runs with its
+own HOME.
 """
 
 from __future__ import annotations
@@ -22,25 +23,15 @@ from api.auth import grant_deployer, subject_for_user
 from api.auth.permissions import grant_owner
 from api.db import User, create_db_engine, session_factory, session_scope
 from api.db.repository import ensure_family, upsert_job
+from tests.client.upstream import upstream_client
 
-CLIENT_VERSION = "2.35.1"
 REPO = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "client-test-admin-password"
 
 
 @pytest.fixture(scope="session")
 def racetrack_cli() -> Path:
-    cache = Path(os.environ.get("RACETRACK_CACHE_DIR") or Path.home() / ".cache" / "racetrack")
-    venv = cache / f"racetrack-client-{CLIENT_VERSION}"
-    marker = venv / ".installed"
-    if not marker.exists():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "--quiet", f"racetrack-client=={CLIENT_VERSION}"],
-            check=True,
-        )
-        marker.write_text(CLIENT_VERSION)
-    return venv / "bin" / "racetrack"
+    return upstream_client()
 
 
 def _free_port() -> int:
@@ -95,6 +86,7 @@ def _run(cli: Path, home: Path, *args: str, cwd: Path | None = None) -> subproce
     return subprocess.run([str(cli), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # a lifecycle process per database and a dozen runs of the client: a minute of CPU
 def test_racetrack_client_works_against_the_lifecycle(
     racetrack_cli: Path, server: str, tmp_path: Path, database_url: str
 ) -> None:

@@ -61,12 +61,6 @@ class FakeBackend:
     def token_of(self, username: str, password: str) -> str:
         return self.fake.token_of(username)
 
-    def create_esc(self, name: str) -> str:
-        esc_id = f"esc-{len(self.fake.state.escs) + 1}"
-        self.fake.state.escs[esc_id] = {"id": esc_id, "name": name}
-        self.fake.state.esc_tokens[esc_id] = []
-        return esc_id
-
 
 class RealBackend:
     """`api.lifecycle.create_app` on a SQLite database in the test's folder, without a deploy engine."""

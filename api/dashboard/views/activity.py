@@ -17,7 +17,8 @@ ACTIVITY_FILTERS = ("job_name", "job_version", "event_type", "username")
 
 
 def _deployment_job(deployment: dict[str, Any]) -> tuple[str, str]:
-    job = deployment.get("job") if isinstance(deployment.get("job"), dict) else {}
+    given = deployment.get("job")
+    job: dict[str, Any] = given if isinstance(given, dict) else {}
     name = deployment.get("job_name") or job.get("name") or ""
     version = deployment.get("job_version") or job.get("version") or ""
     return name, version

@@ -145,12 +145,11 @@ async def open_job(request: Request, user: User) -> Response:
 async def job_page(request: Request, user: User) -> Response:
     name, version = request.path_params["name"], request.path_params["version"]
     job = await lifecycle(request).job(user.token, name, version)
+    revisions_error: str | None = None
     try:
         revisions = await lifecycle(request).revisions(user.token, name)
     except PlatformError as exc:
         revisions, revisions_error = [], exc.message
-    else:
-        revisions_error = None
     manifest = job.get("manifest_yaml") or job.get("manifest")
     return render(
         request,

@@ -142,6 +142,7 @@ def job_graph(caller: LoggedIn, session: SessionDep) -> JobGraph:
             nodes.setdefault(source, GraphNode(id=source, type="esc", title=subject.esc.name))
         else:
             continue  # users calling jobs are people, not dependencies
+        assert permission.job_family_id is not None  # the query selects grants on these families only
         target = f"job:{family_names[permission.job_family_id]}"
         edges.append(
             GraphEdge(source=source, target=target, scope=permission.scope, endpoint=permission.endpoint)

@@ -12,8 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from api.auth import Scope, has_permission
+from api.auth import Caller, Scope, has_permission
 from api.db import Deployment, Job
 from api.db.repository import create_deployment, get_deployment, get_family
 from api.errors import AlreadyExists, DeployFailed, Forbidden, InvalidInput, NotFound, Unavailable
@@ -21,6 +22,7 @@ from api.lifecycle.deployments import NO_ENGINE, DeployEngine, actor, submit
 from api.lifecycle.deps import LoggedIn, NotInMaintenance, SessionDep, SettingsDep, job_access
 from api.lifecycle.errors import error_responses
 from api.lifecycle.schemas import DeploymentOut, deployment_out
+from api.settings import Settings
 from stacks.target import canonical_target_name
 
 router = APIRouter(tags=["operations"], responses=error_responses(401, 403, 404, 422, 503))
@@ -29,7 +31,15 @@ DeployableJob = Annotated[Job, Depends(job_access(Scope.deploy_job))]
 
 
 def _record(
-    session, settings, request: Request, caller, *, kind: str, operation: str, job: Job | None, family: str
+    session: Session,
+    settings: Settings,
+    request: Request,
+    caller: Caller,
+    *,
+    kind: str,
+    operation: str,
+    job: Job | None,
+    family: str,
 ) -> DeploymentOut:
     deployment = create_deployment(
         session,

@@ -96,7 +96,7 @@ def esc_token(esc_id: str, _: StaffCaller, session: SessionDep, settings: Settin
     esc = session.get(Esc, esc_id)
     if esc is None:
         raise NotFound(f"ESC {esc_id} was not found")
-    _, token = primary_token(session, subject_for_esc(session, esc), settings.signing_key())
+    _row, token = primary_token(session, subject_for_esc(session, esc), settings.signing_key())
     return TokenResponse(token=token)
 
 
@@ -108,5 +108,5 @@ def regenerate_family_token(
     family = get_family(session, name)
     if family is None:
         raise NotFound(f"job family {name} was not found")
-    _, token = regenerate_token(session, subject_for_family(session, family), settings.signing_key())
+    _row, token = regenerate_token(session, subject_for_family(session, family), settings.signing_key())
     return TokenResponse(token=token)

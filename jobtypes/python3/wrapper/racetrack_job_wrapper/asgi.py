@@ -119,7 +119,7 @@ def header_value(scope: Scope, name: bytes) -> str | None:
     """The first value of a request header (name in lower case)."""
     for key, value in scope["headers"]:
         if key == name:
-            return value.decode("latin-1")
+            return bytes(value).decode("latin-1")
     return None
 
 

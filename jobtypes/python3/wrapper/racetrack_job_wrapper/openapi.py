@@ -161,10 +161,10 @@ def _body_schema(func: Any, skip: frozenset[str] | set[str] = frozenset()) -> di
     for param in inspect.signature(func).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or param.name in skip:
             continue
-        schema = json_schema_of(hints.get(param.name, param.annotation))
+        field = json_schema_of(hints.get(param.name, param.annotation))
         if param.default is not param.empty and _json_safe(param.default):
-            schema["default"] = param.default
-        properties[param.name] = schema
+            field["default"] = param.default
+        properties[param.name] = field
         if param.default is param.empty:
             required.append(param.name)
     schema: dict[str, Any] = {"type": "object", "properties": properties}

@@ -26,6 +26,6 @@ def read_predecessor_id(entrypoint: Any = None) -> str | None:
     """The id noted during this request, else the one the request came with."""
     noted = request_extra.get({}).get(RECORDKEEPER_HEADER)
     if noted:
-        return noted
+        return str(noted)
     request = current_request()
     return request.headers.get(RECORDKEEPER_HEADER) if request is not None else None

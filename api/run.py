@@ -26,7 +26,7 @@ COMPONENTS = ("api.lifecycle", "api.pub", "api.dashboard")
 def _docker_bridge_gateway() -> str | None:
     """The Docker host's address on the default bridge (what `host-gateway` resolves to)."""
     try:
-        import docker
+        import docker  # type: ignore[import-untyped]
 
         config = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
     except Exception:  # noqa: BLE001 - no Docker engine, or an unusual one: jobs just cannot call pub
@@ -39,17 +39,24 @@ def commands() -> list[list[str]]:
     settings = get_settings()
     runs = [[sys.executable, "-m", name] for name in COMPONENTS]
     if os.environ.get("RACETRACK_PUB_BRIDGE", "true").lower() != "false":
-        gateway = _docker_bridge_gateway()
-        if gateway and gateway != settings.pub_host:
+        from api.deployer.targets import cluster_host_address
+
+        # Jobs on the local Kubernetes cluster call pub at this host's address on the pod network.
+        gateways = [_docker_bridge_gateway(), cluster_host_address(settings)]
+        extra = [g for g in dict.fromkeys(gateways) if g and g != settings.pub_host]
+        if extra:
             pub = runs[COMPONENTS.index("api.pub")]
-            pub += ["--host", settings.pub_host, "--host", gateway, "--port", str(settings.pub_port)]
+            pub += ["--host", settings.pub_host]
+            for gateway in extra:
+                pub += ["--host", gateway]
+            pub += ["--port", str(settings.pub_port)]
     return runs
 
 
 def main() -> int:
     settings = settings_or_exit()
     make_private(settings.data_dir)  # the children inherit the owner-only umask
-    children = [subprocess.Popen(command) for command in commands()]
+    children = [(command, subprocess.Popen(command)) for command in commands()]
     print(
         f"racetrack: lifecycle {settings.effective_lifecycle_url}, "
         f"dashboard {settings.effective_dashboard_url}, "
@@ -67,18 +74,16 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     code = 0
     while not stopping:
-        for child in children:
+        for command, child in children:
             if child.poll() is not None:
-                print(
-                    f"racetrack: {' '.join(child.args[1:])} exited with {child.returncode}", file=sys.stderr
-                )
+                print(f"racetrack: {' '.join(command[1:])} exited with {child.returncode}", file=sys.stderr)
                 code = child.returncode or 1
                 stopping = True
         time.sleep(0.5)
-    for child in children:
+    for _, child in children:
         if child.poll() is None:
             child.terminate()
-    for child in children:
+    for _, child in children:
         try:
             child.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -35,12 +35,15 @@ class JobMonitor:
                     logger.exception("job monitor round failed")
 
         threading.Thread(target=loop, name="monitor", daemon=True).start()
-        # Between rounds, the default target's own events (a job's container restarted elsewhere)
-        # trigger a round at once.
-        target = self.targets.get(self.default_target)
-        threading.Thread(
-            target=target.watch, args=(self._checked_safely, self._stop), name="monitor-events", daemon=True
-        ).start()
+        # Between rounds, the targets' own events (a job's container restarted elsewhere) trigger a
+        # round at once.
+        for target in self.targets.watched():
+            threading.Thread(
+                target=target.watch,
+                args=(self._checked_safely, self._stop),
+                name="monitor-events",
+                daemon=True,
+            ).start()
 
     def _checked_safely(self) -> None:
         try:

@@ -10,14 +10,15 @@ family's bridge (the registry keeps it; the lifecycle's monitor follows it when 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pulumi
 
 from stacks.docker.resources import Container, Image, Network
 from stacks.quantities import memory_bytes, nano_cpus
-from stacks.spec import FamilySpec, VersionSpec, resource_name
+from stacks.spec import FamilySpec, ImageSpec, VersionSpec, resource_name
 
-__all__ = ["program"]
+__all__ = ["image_inputs", "program"]
 
 
 def program(spec: FamilySpec) -> Callable[[], None]:
@@ -54,24 +55,7 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
     }
     images = {}
     for image in version.images:
-        images[image.role] = Image(
-            f"{name}-{image.role}-image",
-            {
-                "tag": image.tag,
-                "context": image.context,
-                "dockerfile": image.dockerfile,
-                "context_digest": image.context_digest,
-                # Not the revision label: an image is the same image in every revision that uses it.
-                "labels": {k: v for k, v in labels.items() if k != "racetrack/revision"},
-                "build_args": image.build_args,
-                "build_secrets": pulumi.Output.secret(image.build_secrets) if image.build_secrets else {},
-                "secret_files": image.secret_files,
-                "role": image.role,
-                "port": image.port,
-                "log_path": settings.get("build_log_path", ""),
-                "build_settings": settings.get("build_settings") or {},
-            },
-        )
+        images[image.role] = Image(f"{name}-{image.role}-image", image_inputs(image, labels, settings))
     run = version.run
     limits = _limits(run, settings)
     env = {**run.env, "JOB_DEPLOYMENT_TIMESTAMP": str(version.deployment_timestamp)}
@@ -134,6 +118,25 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
         addresses.append(container.ip_address.apply(lambda ip, port=main.port: f"{ip}:{port}"))
         containers.append(container.container_name)
     return {"addresses": addresses, "containers": containers, "network_address": f"{name}:{main.port}"}
+
+
+def image_inputs(image: ImageSpec, labels: dict[str, str], settings: dict) -> dict[str, Any]:
+    """The inputs of an image built on the local engine (the Kubernetes target's images build here too)."""
+    return {
+        "tag": image.tag,
+        "context": image.context,
+        "dockerfile": image.dockerfile,
+        "context_digest": image.context_digest,
+        # Not the revision label: an image is the same image in every revision that uses it.
+        "labels": {k: v for k, v in labels.items() if k != "racetrack/revision"},
+        "build_args": image.build_args,
+        "build_secrets": pulumi.Output.secret(image.build_secrets) if image.build_secrets else {},
+        "secret_files": image.secret_files,
+        "role": image.role,
+        "port": image.port,
+        "log_path": settings.get("build_log_path", ""),
+        "build_settings": settings.get("build_settings") or {},
+    }
 
 
 # Defaults of a job container's limits when its manifest sets none (the Kubernetes target's too);

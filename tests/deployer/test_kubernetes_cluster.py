@@ -26,6 +26,14 @@ import pytest
 import yaml
 
 from jobtypes.source import pack_directory
+from tests.deployer.kubernetes_platform import (
+    CLUSTER,
+    NAMESPACE,
+    cluster_problem,
+    kubectl,
+    start_lifecycle,
+    start_pub,
+)
 from tests.deployer.lifecycle_process import LifecycleProcess
 from tests.pub.servers import PubProcess
 
@@ -33,9 +41,6 @@ pytestmark = [pytest.mark.engine, pytest.mark.kubernetes]
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample" / "python-class"
-DATA_DIR = Path(os.environ.get("RACETRACK_DATA_DIR") or Path.home() / ".local" / "share" / "racetrack")
-CLUSTER = DATA_DIR / "cluster"
-NAMESPACE = "racetrack-jobs"
 
 # The adder, saying in its log which pod answered (replicas are told apart by their logs).
 CODE = """import socket
@@ -55,61 +60,25 @@ OFFSET = 0
 """
 
 
-def kubectl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [str(CLUSTER / "bin" / "kubectl"), "--kubeconfig", str(CLUSTER / "kubeconfig"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert not check or done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
-    return done
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Path:
     """The local cluster, running: a test of the Kubernetes target must not pass without one."""
-    if not (CLUSTER / "kubeconfig").is_file():
-        pytest.fail(f"no local Kubernetes cluster in {CLUSTER}: start it with `make cluster`", pytrace=False)
-    nodes = kubectl("get", "nodes", "-o", "json", check=False)
-    if nodes.returncode != 0:
-        pytest.fail(
-            f"the local Kubernetes cluster does not answer ({nodes.stderr.strip()[:300]}): "
-            "start it with `make cluster`",
-            pytrace=False,
-        )
+    problem = cluster_problem()
+    if problem:
+        pytest.fail(problem, pytrace=False)
     return CLUSTER
 
 
 @pytest.fixture(scope="module")
 def lifecycle(cluster: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LifecycleProcess]:
-    data = tmp_path_factory.mktemp("k8s") / "data"
-    data.mkdir()
-    # This platform's data directory shares the machine's local cluster, as `make run`'s does.
-    (data / "cluster").symlink_to(cluster)
-    server = LifecycleProcess(data).start()
+    server = start_lifecycle(tmp_path_factory.mktemp("k8s") / "data")
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
 def pub(lifecycle: LifecycleProcess) -> Iterator[PubProcess]:
-    """Pub as `make run` starts it (api/run.py): on loopback and where pods reach this host."""
-    from api.run import commands
-
-    env = {key: value for key, value in lifecycle.env.items() if key.startswith("RACETRACK_")}
-    previous = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        command = next(c for c in commands() if c[2] == "api.pub")
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    hosts = tuple(a for i, a in enumerate(command) if i and command[i - 1] == "--host")
-    server = PubProcess(env, args=tuple(x for h in hosts for x in ("--host", h)))
+    server = start_pub(lifecycle)
     yield server
     server.stop()
 

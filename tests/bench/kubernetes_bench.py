@@ -163,10 +163,11 @@ def _report(
 
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
-        f"Measured {when} on {platform.machine()} with {os.cpu_count()} CPUs shared with other work (load average",
-        f"{load} at the start), by `python -m tests.bench --only kubernetes`: one platform (lifecycle, pub) on the",
-        "host, the adder sample (python3 job type) deployed to each target in turn. Each operation is timed from",
-        "the request until it is done, and until the new answer comes back through pub (seconds).",
+        f"Measured {when} on {platform.machine()} with {os.cpu_count()} CPUs shared with other work",
+        f"(load average {load} at the start), by `python -m tests.bench --only kubernetes`: one platform",
+        "(lifecycle, pub) on the host, the adder sample (python3 job type) deployed to each target in turn.",
+        "Each operation is timed from the request until it is done, and until the new answer comes back",
+        "through pub (seconds).",
         "",
         "| operation | Docker: done | Docker: answers | Kubernetes: done | Kubernetes: answers | target |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -177,10 +178,10 @@ def _report(
         lines.append(f"| {operation} | {d[0]:.1f} | {d[1]:.1f} | {k[0]:.1f} | {k[1]:.1f} | {goal} |")
     lines += [
         "",
-        f"Calls at concurrency {concurrency} (`wrk -t1 -c{concurrency}`, {duration:g} s per round, the round with the",
-        f"median latency of {rounds} interleaved rounds). Through pub on Kubernetes a call goes pub -> the Service",
-        "(kube-proxy) -> the pod's auth sidecar -> the job; straight means the job's port at the container's or",
-        "pod's address, from the host.",
+        f"Calls at concurrency {concurrency} (`wrk -t1 -c{concurrency}`, {duration:g} s per round, the",
+        f"round with the median latency of {rounds} interleaved rounds). Through pub on Kubernetes a call",
+        "goes pub -> the Service (kube-proxy) -> the pod's auth sidecar -> the job; straight means the",
+        "job's port at the container's or pod's address, from the host.",
         "",
         "| target | through pub: median ms | req/s | straight: median ms | req/s | pub adds (median) |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -188,7 +189,8 @@ def _report(
     for target in ("docker", "kubernetes"):
         pub, direct = figures[target]["pub"], figures[target]["direct"]
         lines.append(
-            f"| {target} | {pub[1]:.2f} | {pub[0]:.0f} | {direct[1]:.2f} | {direct[0]:.0f} | {pub[1] - direct[1]:.2f} ms |"
+            f"| {target} | {pub[1]:.2f} | {pub[0]:.0f} | {direct[1]:.2f} | {direct[0]:.0f} "
+            f"| {pub[1] - direct[1]:.2f} ms |"
         )
     text = "\n".join(lines)
     print(text, flush=True)

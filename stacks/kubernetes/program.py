@@ -327,6 +327,9 @@ def _declare_ingress(
             "name": name,
             "namespace": settings["namespace"],
             "labels": {"racetrack/job-name": spec.family},
+            # An Ingress is "ready" when its controller writes an address into its status, which not
+            # every controller does; the Deployments behind it are what deploys wait for.
+            "annotations": {"pulumi.com/skipAwait": "true"},
         },
         spec={"ingress_class_name": settings["ingress_class"], "rules": rules},
         opts=opts,

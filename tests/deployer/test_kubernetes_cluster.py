@@ -191,6 +191,15 @@ def test_adder_serves_through_pub_from_locked_down_pods_with_its_secret(
         secret_vars={"runtime_env": {"SECRET_WORD": "swordfish"}},
     )
     assert _call(pub, lifecycle, family) == 42
+    # The cluster's ingress controller routes the job's path to its sidecars too.
+    ingress = (CLUSTER / "ingress").read_text().strip()
+    routed = httpx.post(
+        f"http://{ingress}/pub/job/{family}/1.0.0/api/v1/perform",
+        json={"numbers": [40, 2]},
+        headers={"X-Racetrack-Auth": lifecycle.token or ""},
+        timeout=60,
+    )
+    assert (routed.status_code, routed.json()) == (200, 42), routed.text
 
     deployment = _deployment(family)
     pod_spec = deployment["spec"]["template"]["spec"]

@@ -219,7 +219,12 @@ def _declare_version(
             "name": name,
             "namespace": namespace,
             "labels": labels,
-            "annotations": {"racetrack-deployment-date": str(version.deployment_timestamp)},
+            "annotations": {
+                "racetrack-deployment-date": str(version.deployment_timestamp),
+                # The stack owns its Deployments: a reconcile takes back fields changed by hand (a
+                # `kubectl scale`), where server-side apply would refuse them as another manager's.
+                "pulumi.com/patchForce": "true",
+            },
         },
         spec={
             "replicas": run.replicas,

@@ -23,28 +23,15 @@ from typing import Any
 
 import docker
 import httpx
-import yaml
 
 from jobtypes.source import pack_directory
+from tests.bench.deploy_bench import _job
+from tests.bench.deploy_bench import _timed as timed_operation
 from tests.bench.pub_bench import BODY, _wrk
 from tests.deployer.kubernetes_platform import NAMESPACE, cluster_problem, kubectl, start_lifecycle, start_pub
 from tests.deployer.lifecycle_process import LifecycleProcess
 
-SAMPLE = Path(__file__).resolve().parents[2] / "sample" / "python-class"
 PERFORM = "/api/v1/perform"
-
-
-def _job(root: Path, offset: int) -> Path:
-    folder = root / f"job-{offset}"
-    if not folder.exists():
-        shutil.copytree(SAMPLE, folder)
-        code = (
-            (folder / "adder.py")
-            .read_text()
-            .replace("return sum(numbers)", f"return sum(numbers) + {offset}")
-        )
-        (folder / "adder.py").write_text(code)
-    return folder
 
 
 def _until_answer(url: str, token: str, expected: float, deadline: float) -> None:
@@ -64,13 +51,9 @@ def _until_answer(url: str, token: str, expected: float, deadline: float) -> Non
 def _timed(
     lifecycle: LifecycleProcess, pub_url: str, method: str, path: str, body: dict[str, Any], expected: float
 ) -> tuple[float, float]:
+    """Seconds until the operation is done, and until pub returns the new answer."""
     started = time.monotonic()
-    response = lifecycle.request(method, path, json=body)
-    response.raise_for_status()
-    result = lifecycle.wait_deployment(response.json()["id"])
-    if result["status"] != "done":
-        raise RuntimeError(f"{path} failed: {result['error']}")
-    done = time.monotonic() - started
+    done = timed_operation(lifecycle, method, path, body)
     _until_answer(pub_url, lifecycle.token or "", expected, time.monotonic() + 120)
     return done, time.monotonic() - started
 
@@ -123,12 +106,13 @@ def run(duration: float = 5.0, rounds: int = 3, concurrency: int = 16) -> dict[s
         for target in ("docker", "kubernetes"):
             family = families[target] = f"bench-{target[:3]}-{uuid.uuid4().hex[:5]}"
             url = f"{pub.url}/pub/job/{family}/1.0.0{PERFORM}"
-            manifest = {**yaml.safe_load((SAMPLE / "job.yaml").read_text()), "name": family}
-            manifest["infrastructure_target"] = target
             row: dict[str, Any] = {}
-            body = {"manifest": manifest, "build_context": pack_directory(_job(root, 0)), "force": True}
+            folder, manifest = _job(root / target, family, 0)
+            manifest["infrastructure_target"] = target
+            body = {"manifest": manifest, "build_context": pack_directory(folder), "force": True}
             row["first deploy"] = _timed(lifecycle, url, "POST", "/deploy", body, 42)
-            body = {"manifest": manifest, "build_context": pack_directory(_job(root, 1)), "force": True}
+            folder, _ = _job(root / target, family, 1)
+            body = {"manifest": manifest, "build_context": pack_directory(folder), "force": True}
             row["redeploy, code change"] = _timed(lifecycle, url, "POST", "/deploy", body, 43)
             revisions = lifecycle.request("GET", f"/job_family/{family}/revisions").json()
             previous = next(r["number"] for r in revisions[1:] if r["status"] == "applied")

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,6 +33,7 @@ from tests.deployer.kubernetes_platform import (
     start_pub,
 )
 from tests.deployer.lifecycle_process import LifecycleProcess
+from tests.deployer.test_revision_commands import _cli
 from tests.pub.servers import PubProcess
 
 pytestmark = [pytest.mark.engine, pytest.mark.kubernetes]
@@ -158,17 +157,21 @@ def _call(
     return answer.json()
 
 
-def _cli(tmp_path: Path, lifecycle: LifecycleProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RACETRACK_")}
-    env.update(HOME=str(tmp_path / "home"), RACETRACK_CONFIG_DIR=str(tmp_path / "racetrack"))
-    return subprocess.run(
-        [sys.executable, "-m", "client", *args, "--remote", lifecycle.url],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=900,
-    )
+PROBE = """import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=5)
+    print("answered 200")
+except urllib.error.HTTPError as e:
+    print(f"answered {e.code}")
+except Exception as e:
+    print(f"no answer: {type(e).__name__}")
+"""
+
+
+def _probe_from(pod: str, url: str) -> str:
+    """What a call to `url` from the job container of `pod` gets."""
+    done = kubectl("-n", NAMESPACE, "exec", pod, "-c", "job", "--", "python3", "-c", PROBE, url)
+    return done.stdout.strip()
 
 
 def _wait_status(lifecycle: LifecycleProcess, family: str, wanted: str, timeout: float = 180) -> dict:
@@ -259,44 +262,10 @@ def test_adder_serves_through_pub_from_locked_down_pods_with_its_secret(
     # Straight to a pod's job port, from another pod: NetworkPolicy refuses it; its sidecar answers.
     ips = {p["metadata"]["name"]: p["status"]["podIP"] for p in _pods(family)}
     caller, other = list(ips)
-    probe = (
-        "import sys, urllib.request, urllib.error\n"
-        "try:\n"
-        "    urllib.request.urlopen(sys.argv[1], timeout=5)\n"
-        "    print('answered 200')\n"
-        "except urllib.error.HTTPError as e:\n"
-        "    print(f'answered {e.code}')\n"
-        "except Exception as e:\n"
-        "    print(f'no answer: {type(e).__name__}')\n"
-    )
-    direct = kubectl(
-        "-n",
-        NAMESPACE,
-        "exec",
-        caller,
-        "-c",
-        "job",
-        "--",
-        "python3",
-        "-c",
-        probe,
-        f"http://{ips[other]}:7000/api/v1/perform",
-    )
-    assert direct.stdout.startswith("no answer"), direct.stdout
-    sidecar = kubectl(
-        "-n",
-        NAMESPACE,
-        "exec",
-        caller,
-        "-c",
-        "job",
-        "--",
-        "python3",
-        "-c",
-        probe,
-        f"http://{ips[other]}:7005/pub/job/{family}/1.0.0/api/v1/perform",
-    )
-    assert sidecar.stdout.strip() == "answered 401", sidecar.stdout  # it asks for credentials
+    direct = _probe_from(caller, f"http://{ips[other]}:7000/api/v1/perform")
+    assert direct.startswith("no answer"), direct
+    sidecar = _probe_from(caller, f"http://{ips[other]}:7005/pub/job/{family}/1.0.0/api/v1/perform")
+    assert sidecar == "answered 401", sidecar  # it asks for credentials
 
 
 def test_preview_redeploy_rollback_pulls_the_earlier_digest(

@@ -272,6 +272,7 @@ def test_preview_redeploy_rollback_pulls_the_earlier_digest(
     lifecycle: LifecycleProcess, pub: PubProcess, family: str, tmp_path: Path
 ) -> None:
     folder = _job_folder(tmp_path / "job", 0)
+    (folder / "job.yaml").write_text(yaml.safe_dump(_manifest(family)))  # what the CLI reads
     _deploy(lifecycle, folder, _manifest(family))
     first = next(
         c["image"]

@@ -9,6 +9,7 @@ family's bridge (the registry keeps it; the lifecycle's monitor follows it when 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ import pulumi
 
 from stacks.docker.resources import Container, Image, Network
 from stacks.quantities import memory_bytes, nano_cpus
-from stacks.spec import FamilySpec, ImageSpec, VersionSpec, resource_name
+from stacks.spec import ContainerSpec, FamilySpec, ImageSpec, VersionSpec, resource_name
 
 __all__ = ["image_inputs", "program"]
 
@@ -35,7 +36,7 @@ def program(spec: FamilySpec) -> Callable[[], None]:
     return declare
 
 
-def family_network(family: str, settings: dict) -> dict:
+def family_network(family: str, settings: dict[str, Any]) -> dict[str, Any]:
     """A bridge of the family's own: its containers reach each other and pub (on the host, which
     reaches every bridge's addresses), but no other family's containers nor the platform's database
     (Docker drops traffic between bridges)."""
@@ -45,7 +46,9 @@ def family_network(family: str, settings: dict) -> dict:
     }
 
 
-def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, settings: dict) -> dict:
+def _declare_version(
+    spec: FamilySpec, version: VersionSpec, network: Network, settings: dict[str, Any]
+) -> dict[str, Any]:
     name = resource_name(spec.family, version.version)
     labels = {
         "racetrack/job-name": spec.family,
@@ -115,12 +118,16 @@ def _declare_version(spec: FamilySpec, version: VersionSpec, network: Network, s
                 **_locked_down(()),
             },
         )
-        addresses.append(container.ip_address.apply(lambda ip, port=main.port: f"{ip}:{port}"))
+        addresses.append(container.ip_address.apply(functools.partial(_address, port=main.port)))
         containers.append(container.container_name)
     return {"addresses": addresses, "containers": containers, "network_address": f"{name}:{main.port}"}
 
 
-def image_inputs(image: ImageSpec, labels: dict[str, str], settings: dict) -> dict[str, Any]:
+def _address(ip: str, port: int) -> str:
+    return f"{ip}:{port}"
+
+
+def image_inputs(image: ImageSpec, labels: dict[str, str], settings: dict[str, Any]) -> dict[str, Any]:
     """The inputs of an image built on the local engine (the Kubernetes target's images build here too)."""
     return {
         "tag": image.tag,
@@ -144,7 +151,7 @@ def image_inputs(image: ImageSpec, labels: dict[str, str], settings: dict) -> di
 DEFAULT_LIMITS = {"memory_max": "1Gi", "cpu_max": "1", "pids_limit": 1024}
 
 
-def _limits(run, settings: dict) -> dict:
+def _limits(run: ContainerSpec, settings: dict[str, Any]) -> dict[str, Any]:
     """Memory and CPU caps (the manifest's `resources`, else the platform's defaults), `memory_min` as a
     memory reservation and `cpu_min` as a CPU weight (Docker's soft forms of a request), a pids cap."""
     defaults = {**DEFAULT_LIMITS, **{k: settings[k] for k in DEFAULT_LIMITS if settings.get(k)}}
@@ -160,7 +167,7 @@ def _limits(run, settings: dict) -> dict:
     return limits
 
 
-def _locked_down(capabilities: tuple[str, ...]) -> dict:
+def _locked_down(capabilities: tuple[str, ...]) -> dict[str, Any]:
     """No capability but those named, and no gaining privileges through setuid binaries."""
     return {
         "security_opt": ["no-new-privileges:true"],

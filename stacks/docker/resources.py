@@ -375,6 +375,8 @@ class NetworkProvider(ResourceProvider):
 class Network(Resource):
     """A bridge network on the local Docker engine; a network still in use is left in place on delete."""
 
+    name: pulumi.Output[str]
+
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(NetworkProvider(), name, props, opts)
 

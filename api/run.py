@@ -26,7 +26,7 @@ COMPONENTS = ("api.lifecycle", "api.pub", "api.dashboard")
 def _docker_bridge_gateway() -> str | None:
     """The Docker host's address on the default bridge (what `host-gateway` resolves to)."""
     try:
-        import docker
+        import docker  # type: ignore[import-untyped]
 
         config = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
     except Exception:  # noqa: BLE001 - no Docker engine, or an unusual one: jobs just cannot call pub
@@ -39,10 +39,17 @@ def commands() -> list[list[str]]:
     settings = get_settings()
     runs = [[sys.executable, "-m", name] for name in COMPONENTS]
     if os.environ.get("RACETRACK_PUB_BRIDGE", "true").lower() != "false":
-        gateway = _docker_bridge_gateway()
-        if gateway and gateway != settings.pub_host:
+        from api.deployer.targets import cluster_host_address
+
+        # Jobs on the local Kubernetes cluster call pub at this host's address on the pod network.
+        gateways = [_docker_bridge_gateway(), cluster_host_address(settings)]
+        extra = [g for g in dict.fromkeys(gateways) if g and g != settings.pub_host]
+        if extra:
             pub = runs[COMPONENTS.index("api.pub")]
-            pub += ["--host", settings.pub_host, "--host", gateway, "--port", str(settings.pub_port)]
+            pub += ["--host", settings.pub_host]
+            for gateway in extra:
+                pub += ["--host", gateway]
+            pub += ["--port", str(settings.pub_port)]
     return runs
 
 

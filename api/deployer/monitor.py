@@ -73,12 +73,15 @@ class JobMonitor:
                 self._checked_safely()
 
         threading.Thread(target=loop, name="monitor", daemon=True).start()
-        # Between rounds, the default target's own events (a job's container restarted elsewhere, or
-        # set to drain by a deploy) trigger a round at once.
-        target = self.targets.get(self.default_target)
-        threading.Thread(
-            target=target.watch, args=(self._checked_safely, self._stop), name="monitor-events", daemon=True
-        ).start()
+        # Between rounds, the targets' own events (a job's container restarted elsewhere, or set to
+        # drain by a deploy) trigger a round at once.
+        for target in self.targets.watched():
+            threading.Thread(
+                target=target.watch,
+                args=(self._checked_safely, self._stop),
+                name="monitor-events",
+                daemon=True,
+            ).start()
 
     def _checked_safely(self) -> None:
         try:

@@ -9,7 +9,13 @@ from api.settings import Settings
 from core.errors import PlatformError
 from stacks.target import InfrastructureTarget, TargetConfig, canonical_target_name, open_target
 
-__all__ = ["Targets", "target_options", "job_public_url"]
+__all__ = [
+    "Targets",
+    "cluster_host_address",
+    "job_public_url",
+    "kubernetes_platform_options",
+    "target_options",
+]
 
 
 def target_options(settings: Settings, name: str) -> dict[str, Any]:
@@ -25,8 +31,36 @@ def target_options(settings: Settings, name: str) -> dict[str, Any]:
             "installation": settings.installation_id(),
         }
     if name == "kubernetes":
-        return dict(settings.kubernetes_settings)
+        return {**kubernetes_platform_options(settings), **settings.kubernetes_settings}
     return dict(settings.infrastructure_target_settings.get(name) or {})
+
+
+def kubernetes_platform_options(settings: Settings) -> dict[str, Any]:
+    """What the Kubernetes target learns from the platform: where `make cluster` leaves the local
+    cluster, the token sidecars show the lifecycle, pub's gateway binary (the sidecar's image) and the
+    lifecycle's port (which pods on the local cluster call)."""
+    from api.lifecycle.deps import expected_internal_token
+    from api.pub._launcher import BinaryNotFound, find_binary
+
+    try:
+        binary: str | None = find_binary()
+    except BinaryNotFound:
+        binary = None
+    return {
+        "cluster_dir": str(settings.data_dir / "cluster"),
+        "state_dir": str(settings.data_dir / "kubernetes"),
+        "sidecar_binary": binary,
+        "internal_token": expected_internal_token(settings),
+        "lifecycle_port": settings.lifecycle_port,
+    }
+
+
+def cluster_host_address(settings: Settings) -> str | None:
+    """This host's address on the local cluster's pod network, where pods call the lifecycle and pub:
+    None when `make cluster` runs no cluster here."""
+    from stacks.kubernetes.cluster import local_host_address
+
+    return local_host_address(str(settings.data_dir / "cluster"))
 
 
 def job_public_url(settings: Settings, name: str, version: str, target: str | None) -> str:
@@ -59,3 +93,14 @@ class Targets:
                 )
                 self._open[key] = open_target(key, config)
             return self._open[key]
+
+    def watched(self) -> list[InfrastructureTarget]:
+        """The targets whose events the monitor follows: the default one, and Kubernetes when a cluster
+        is configured or `make cluster` runs one here."""
+        names = [self._settings.default_infrastructure_target]
+        if (
+            self._settings.kubernetes_settings.get("kubeconfig")
+            or (self._settings.data_dir / "cluster" / "kubeconfig").is_file()
+        ):
+            names.append("kubernetes")
+        return [self.get(name) for name in dict.fromkeys(canonical_target_name(n) for n in names)]

@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 import threading
 
 import uvicorn
+from fastapi import FastAPI
 
 from api.data_dir import make_private
 from api.db import create_db_engine, session_factory
 from api.lifecycle.app import create_app
-from api.settings import settings_or_exit
+from api.settings import Settings, settings_or_exit
+
+
+def _serve(app: FastAPI, settings: Settings) -> None:
+    """Serves on the lifecycle's host and, when the local Kubernetes cluster runs here, on this host's
+    address on its pod network too: the auth sidecars of jobs there ask the lifecycle about each call
+    (reachable from the cluster's pods only, as the Docker bridge's address is from containers)."""
+    hosts = [settings.lifecycle_host]
+    if ipaddress.ip_address(socket.gethostbyname(settings.lifecycle_host)).is_loopback:
+        from api.deployer.targets import cluster_host_address
+
+        extra = cluster_host_address(settings)
+        if extra:
+            hosts.append(extra)
+    if len(hosts) == 1:
+        uvicorn.run(app, host=hosts[0], port=settings.lifecycle_port, log_level="info")
+        return
+    sockets = []
+    for host in hosts:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, settings.lifecycle_port))
+        sockets.append(sock)
+    logging.getLogger("racetrack.lifecycle").info(
+        "serving on %s, port %d", ", ".join(hosts), settings.lifecycle_port
+    )
+    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=sockets)
 
 
 def main() -> None:
@@ -21,7 +50,7 @@ def main() -> None:
     app = create_app(settings, db_engine=db_engine)
     if not settings.deploy_engine:
         logging.getLogger("racetrack.lifecycle").warning("RACETRACK_DEPLOY_ENGINE=false: deploys will fail")
-        uvicorn.run(app, host=settings.lifecycle_host, port=settings.lifecycle_port, log_level="info")
+        _serve(app, settings)
         return
     from api.deployer import DeployEngine  # imported only when used: it brings in Pulumi and Docker clients
 
@@ -31,7 +60,7 @@ def main() -> None:
     threading.Thread(target=engine.recover, name="recover", daemon=True).start()
     engine.start_monitor(settings.monitor_interval)
     try:
-        uvicorn.run(app, host=settings.lifecycle_host, port=settings.lifecycle_port, log_level="info")
+        _serve(app, settings)
     finally:
         engine.shutdown()
 

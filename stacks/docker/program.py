@@ -16,9 +16,9 @@ import pulumi
 
 from stacks.docker.resources import Container, Image, Network
 from stacks.quantities import memory_bytes, nano_cpus
-from stacks.spec import ContainerSpec, FamilySpec, VersionSpec, resource_name
+from stacks.spec import ContainerSpec, FamilySpec, ImageSpec, VersionSpec, resource_name
 
-__all__ = ["program"]
+__all__ = ["image_inputs", "program"]
 
 
 def program(spec: FamilySpec) -> Callable[[], None]:
@@ -73,26 +73,7 @@ def _declare_version(
         labels["racetrack/installation"] = settings["installation"]
     images = {}
     for image in version.images:
-        images[image.role] = Image(
-            f"{name}-{image.role}-image",
-            {
-                "tag": image.tag,
-                "context": image.context,
-                "dockerfile": image.dockerfile,
-                "context_digest": image.context_digest,
-                # Only when set: a version deployed later without `--no-cache` keeps the image it has.
-                **({"rebuild": image.rebuild} if image.rebuild else {}),
-                # Not the revision label: an image is the same image in every revision that uses it.
-                "labels": {k: v for k, v in labels.items() if k != "racetrack/revision"},
-                "build_args": image.build_args,
-                "build_secrets": pulumi.Output.secret(image.build_secrets) if image.build_secrets else {},
-                "secret_files": image.secret_files,
-                "role": image.role,
-                "port": image.port,
-                "log_path": settings.get("build_log_path", ""),
-                "build_settings": settings.get("build_settings") or {},
-            },
-        )
+        images[image.role] = Image(f"{name}-{image.role}-image", image_inputs(image, labels, settings))
     run = version.run
     limits = _limits(run, settings)
     env = {**run.env, "JOB_DEPLOYMENT_TIMESTAMP": str(version.deployment_timestamp)}
@@ -163,12 +144,33 @@ def _at_port(port: int) -> Callable[[str], str]:
     return lambda ip: f"{ip}:{port}"
 
 
+def image_inputs(image: ImageSpec, labels: dict[str, str], settings: dict[str, Any]) -> dict[str, Any]:
+    """The inputs of an image built on the local engine (the Kubernetes target's images build here too)."""
+    return {
+        "tag": image.tag,
+        "context": image.context,
+        "dockerfile": image.dockerfile,
+        "context_digest": image.context_digest,
+        # Only when set: a version deployed later without `--no-cache` keeps the image it has.
+        **({"rebuild": image.rebuild} if image.rebuild else {}),
+        # Not the revision label: an image is the same image in every revision that uses it.
+        "labels": {k: v for k, v in labels.items() if k != "racetrack/revision"},
+        "build_args": image.build_args,
+        "build_secrets": pulumi.Output.secret(image.build_secrets) if image.build_secrets else {},
+        "secret_files": image.secret_files,
+        "role": image.role,
+        "port": image.port,
+        "log_path": settings.get("build_log_path", ""),
+        "build_settings": settings.get("build_settings") or {},
+    }
+
+
 # Defaults of a job container's limits when its manifest sets none (the Kubernetes target's too);
 # target settings `memory_max`, `cpu_max`, `pids_limit` change them.
 DEFAULT_LIMITS = {"memory_max": "1Gi", "cpu_max": "1", "pids_limit": 1024}
 
 
-def _limits(run: ContainerSpec, settings: dict[str, Any]) -> dict[str, int]:
+def _limits(run: ContainerSpec, settings: dict[str, Any]) -> dict[str, Any]:
     """Memory and CPU caps (the manifest's `resources`, else the platform's defaults), `memory_min` as a
     memory reservation and `cpu_min` as a CPU weight (Docker's soft forms of a request), a pids cap."""
     defaults = {**DEFAULT_LIMITS, **{k: settings[k] for k in DEFAULT_LIMITS if settings.get(k)}}

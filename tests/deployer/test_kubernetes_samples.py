@@ -72,7 +72,7 @@ def test_sample_renders_valid_kubernetes_objects(sample: Path, tmp_path: Path, d
         runner.shutdown()
     documents = [doc for path in sorted(out.rglob("*.yaml")) for doc in yaml.safe_load_all(path.read_text())]
     kinds = sorted(doc["kind"] for doc in documents)
-    assert kinds == ["Deployment", "Ingress", "Secret", "Service"]
+    assert kinds == ["Deployment", "Ingress", "NetworkPolicy", "Secret", "Service"]
     for document in documents:
         kubernetes_validate.validate(document, "1.33.0", strict=True)
     deployment = next(doc for doc in documents if doc["kind"] == "Deployment")

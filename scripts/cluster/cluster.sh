@@ -135,9 +135,13 @@ built() { [[ -x "$RACETRACK_CACHE_DIR/$1-$2/bin/$1" ]]; }
 addons() {  # the cluster's own objects, with this cluster's registry and versions filled in
   local files=("$here/addons/coredns.yaml" "$here/addons/host-addons.yaml")
   built local-path-provisioner "$LOCAL_PATH_PROVISIONER_VERSION" && files+=("$here/addons/local-path.yaml")
-  sed -e "s|@REGISTRY@|$REGISTRY|g" -e "s|@COREDNS_VERSION@|$COREDNS_VERSION|g" -e "s|@DNS_IP@|$DNS_IP|g" \
+  local f
+  for f in "${files[@]}"; do
+    sed -e "s|@REGISTRY@|$REGISTRY|g" -e "s|@COREDNS_VERSION@|$COREDNS_VERSION|g" -e "s|@DNS_IP@|$DNS_IP|g" \
     -e "s|@LOCAL_PATH_PROVISIONER_VERSION@|$LOCAL_PATH_PROVISIONER_VERSION|g" -e "s|@BUSYBOX@|$(busybox_tag)|g" \
-    -e "s|@LOCAL_PATH_DIR@|$VAR/local-path|g" "${files[@]}"
+    -e "s|@LOCAL_PATH_DIR@|$VAR/local-path|g" "$f"
+    echo "---"
+  done
 }
 
 running() {

@@ -63,7 +63,7 @@ func main() {
 	}
 	if name == "kubectl" {
 		// kubectl reads its -v flag before cobra parses, as its own main does.
-		_ = logs.GlogSetter(kubectl.GetLogVerbosity(os.Args))
+		_, _ = logs.GlogSetter(kubectl.GetLogVerbosity(os.Args))
 		if err := cli.RunNoErrOutput(kubectl.NewDefaultKubectlCommand()); err != nil {
 			kubectlutil.CheckErr(err)
 		}

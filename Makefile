@@ -57,3 +57,17 @@ platform-images:
 
 clean:
 	rm -rf .venv .pytest_cache
+
+# The local single-node Kubernetes cluster with its registry and ingress (docs/cluster.md). The first run
+# builds it (cached in $(RACETRACK_CACHE_DIR)); later runs start it in seconds. Its state stays in
+# $(RACETRACK_DATA_DIR)/cluster across `make cluster-down`.
+.PHONY: cluster cluster-down cluster-status
+cluster:
+	@bash scripts/cluster/build.sh
+	@bash scripts/cluster/cluster.sh up
+
+cluster-down:
+	@bash scripts/cluster/cluster.sh down
+
+cluster-status:
+	@bash scripts/cluster/cluster.sh status

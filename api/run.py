@@ -26,7 +26,7 @@ COMPONENTS = ("api.lifecycle", "api.pub", "api.dashboard")
 def _docker_bridge_gateway() -> str | None:
     """The Docker host's address on the default bridge (what `host-gateway` resolves to)."""
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         config = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
     except Exception:  # noqa: BLE001 - no Docker engine, or an unusual one: jobs just cannot call pub

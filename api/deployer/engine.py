@@ -396,7 +396,10 @@ class DeployEngine:
 
         inputs = load_deploy_inputs(self.settings.data_dir, deployment_id)
         with session_scope(self.sessions) as session:
-            manifest = job_manifest(yaml.safe_load(get_deployment(session, deployment_id).manifest))
+            text = get_deployment(session, deployment_id).manifest
+            if text is None:
+                raise InvalidInput(f"deployment {deployment_id} has no manifest to build")
+            manifest = job_manifest(yaml.safe_load(text))
         workspace = self.settings.data_dir / "workspaces" / deployment_id
         log_path = self._log_path(deployment_id)
         build_settings = self.settings.build_settings()
@@ -446,6 +449,8 @@ class DeployEngine:
             if family is None:
                 raise NotFound(f"job family {deployment.job_name} was not found")
             target, version = deployment.infrastructure_target, deployment.job_version
+            if target is None or version is None:
+                raise InvalidInput(f"deployment {deployment_id} names no target or version to move")
             deployed_by = deployment.deployed_by
             here = current_spec(session, family, source, self.sealer, self._target_settings(source, log_path))
             there = current_spec(
@@ -558,7 +563,9 @@ class DeployEngine:
         """Runs a hook that follows a finished operation (the job passed as `job`); a plugin that fails
         there changes nothing done and is told as a warning of the operation."""
         with session_scope(self.sessions) as session:
-            job = session.scalar(select(Job).where(Job.name == name, Job.version == version))
+            job: Job | TrashJob | None = session.scalar(
+                select(Job).where(Job.name == name, Job.version == version)
+            )
             if job is None:
                 job = session.scalar(
                     select(TrashJob).where(TrashJob.name == name, TrashJob.version == version)

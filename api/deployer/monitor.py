@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -192,6 +193,7 @@ class JobMonitor:
                         orphans[replica.name] = (target, job, replica)
         MONITOR_ORPHANS.set(len(orphans))
         for container, (target, job, replica) in orphans.items():
+            properties: dict[str, Any]
             ours = bool(self.installation) and replica.installation == self.installation
             remove = getattr(self.targets.get(target), "remove_replica", None)
             if ours and container in self._orphans and remove is not None:

@@ -160,7 +160,7 @@ class ContainerProvider(ResourceProvider):
             pass
 
 
-def _drain(container, seconds: float) -> None:
+def _drain(container: Any, seconds: float) -> None:
     """Lets a job container that is being replaced or removed finish serving before it goes.
 
     Pulumi removes replaced containers once their successors are ready, but pub learns addresses from

@@ -80,7 +80,7 @@ class RegistryImageProvider(ImageProvider):
 
 
 def _push(image_id: str, repo: str, tag: str) -> str:
-    import docker  # type: ignore[import-untyped]
+    import docker
 
     client = docker.from_env()
     client.api.tag(image_id, repo, tag)

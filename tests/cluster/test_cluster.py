@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.engine  # images are built and pushed with the Docker engine
+pytestmark = [pytest.mark.engine, pytest.mark.kubernetes]  # images are built and pushed with Docker
 
 CLUSTER = Path(os.environ.get("RACETRACK_DATA_DIR", Path.home() / ".local/share/racetrack")) / "cluster"
 KUBECTL = CLUSTER / "bin" / "kubectl"

@@ -32,7 +32,7 @@ def two_replicas() -> Iterator[tuple[str, list[Any]]]:
         client.containers.create(
             IMAGE,
             ["true"],
-            name=f"{name}-{index}",
+            name=f"job-{name}-{index}",  # the Docker target knows its containers by this prefix
             labels={
                 "racetrack/resource": "job",
                 "racetrack/role": "job",

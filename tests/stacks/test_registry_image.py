@@ -18,7 +18,7 @@ import pytest
 from jobtypes.config import BuildSettings
 from stacks.kubernetes.resources import RegistryImageProvider, manifest_digest
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.kubernetes]  # the registry comes with `make cluster`
 
 
 @pytest.fixture

@@ -70,14 +70,14 @@ class RequestMetrics:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
         status = 500  # what an exception that escapes every handler becomes
 
-        async def sending(message: dict) -> None:
+        async def sending(message: dict[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -91,7 +91,7 @@ class RequestMetrics:
             REQUEST_SECONDS.labels(method, route).observe(time.perf_counter() - started)
 
 
-def _template(scope: dict) -> str:
+def _template(scope: dict[str, Any]) -> str:
     """The matched route's whole path template. FastAPI keeps an included router's routes with their own
     paths (without the router's prefix) in scope["route"], and the whole one in its routing context."""
     context = (scope.get("fastapi") or {}).get("effective_route_context")

@@ -338,7 +338,7 @@ def write_config(
 def plugin_docs(name: str, _: LoggedIn, session: SessionDep, settings: SettingsDep) -> str | None:
     """The plugin's documentation in Markdown (its `markdown_docs` hook), or null when it has none."""
     plugin = _newest(session, name)
-    _, instance = loaded_plugin(settings, plugin)
+    _info, instance = loaded_plugin(settings, plugin)
     if not callable(getattr(instance, "markdown_docs", None)):
         return None
     docs = _call_hook(settings, plugin, "markdown_docs")

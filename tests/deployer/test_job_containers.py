@@ -38,7 +38,13 @@ def test_a_job_runs_unprivileged_within_limits(
 ) -> None:
     job = deploy_probe(lifecycle, tmp_path, probe_manifest(family))
     seen = _perform(job)
-    assert seen == {"uid": 10000, "gid": 10000, "cap_eff": NO_CAPABILITIES, "no_new_privs": "1"}
+    assert seen == {
+        "uid": 10000,
+        "gid": 10000,
+        "cap_eff": NO_CAPABILITIES,
+        "no_new_privs": "1",
+        "version": "1.0.0",
+    }
 
     container = job_container(family)
     host = container.attrs["HostConfig"]

@@ -22,6 +22,7 @@ from api.db import Job, create_db_engine, session_factory, session_scope
 from api.deployer import DeployEngine
 from api.lifecycle import create_app
 from api.settings import Settings
+from core.errors import Unavailable
 from jobtypes.source import pack_directory
 from stacks import target as targets
 from stacks.runner import OperationResult
@@ -193,8 +194,18 @@ def test_builtin_targets_implement_the_interface() -> None:
     assert docker.job_pub_url() == "http://host.docker.internal:7005/pub"
     assert docker.public_url("adder", "1.0.0") == "http://127.0.0.1:7005/pub/job/adder/1.0.0"
     assert docker.addresses({"addresses": ["127.0.0.1:1", "127.0.0.1:2"]}) == ["127.0.0.1:1", "127.0.0.1:2"]
-    assert kubernetes.job_pub_url() == "http://pub.racetrack.svc.cluster.local:7005/pub"
-    assert kubernetes.replicas() is None
+    # With no cluster here (this config names none), a Kubernetes target says how to get one.
+    with pytest.raises(Unavailable, match="make cluster"):
+        kubernetes.job_pub_url()
+    with pytest.raises(Unavailable, match="make cluster"):
+        kubernetes.replicas()
+    in_cluster = TargetConfig(
+        pub_url=config.pub_url, options={"pub_url": "http://pub.racetrack.svc.cluster.local:7005/pub"}
+    )
+    assert (
+        open_target("kubernetes", in_cluster).job_pub_url()
+        == "http://pub.racetrack.svc.cluster.local:7005/pub"
+    )
 
 
 def test_an_installed_plugin_target_is_found_by_its_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:

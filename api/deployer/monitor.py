@@ -110,7 +110,12 @@ class JobMonitor:
                 replicas = observed.get(job.infrastructure_target or self.default_target)
                 if replicas is None:
                     continue  # a target that watches its jobs itself, or cannot be read now
-                found = replicas.get((job.name, job.version), [])
+                # On an engine shared by installations, a container labelled as another's is not ours.
+                found = [
+                    r
+                    for r in replicas.get((job.name, job.version), [])
+                    if r.installation in ("", self.installation)
+                ]
                 if self._follow(job, found, settled=job.name not in busy) == "lost":
                     lost.add((job.name, job.infrastructure_target or self.default_target))
             known = {(job.name, job.version) for job in session.scalars(select(Job))}

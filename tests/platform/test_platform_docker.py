@@ -137,10 +137,11 @@ def test_up_deploy_call_preview_destroy(stack: tuple[str, dict, str], pulumi: Pu
         f"{lifecycle}/api/v1/job/{family}/1.0.0", headers={"X-Racetrack-Auth": token}, timeout=30
     ).json()
     assert job["status"] == "running", job
-    # The lifecycle (in its container) deployed the job onto its family's network, not the platform's
-    # (where PostgreSQL is).
+    # The lifecycle (in its container) deployed the job onto its version's own network, not the
+    # platform's (where PostgreSQL is).
     job_container = docker.from_env().containers.list(filters={"label": f"racetrack/job-name={family}"})[0]
-    assert list(job_container.attrs["NetworkSettings"]["Networks"]) == [f"racetrack-{name}-job-{family}"]
+    networks = list(job_container.attrs["NetworkSettings"]["Networks"])
+    assert networks == [f"racetrack-{name}-job-{family}-v-1-0-0"]
     if has_pub:
         url = f"{outputs['pubUrl']}/job/{family}/1.0.0/api/v1/perform"
         assert httpx.post(url, json={"numbers": [40, 2]}, timeout=30).status_code == 401

@@ -19,22 +19,29 @@ __all__ = ["OWNER_ONLY_UMASK", "make_private", "tighten"]
 OWNER_ONLY_UMASK = 0o077
 
 
-def make_private(data_dir: Path) -> None:
-    """Makes this process create owner-only files, creates `data_dir` 0700 and tightens what is in it."""
+def make_private(data_dir: Path, *, leave: tuple[Path, ...] = ()) -> None:
+    """Makes this process create owner-only files, creates `data_dir` 0700 and tightens what is in it,
+    except the folders in `leave`, which another program keeps."""
     os.umask(OWNER_ONLY_UMASK)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tighten(data_dir)
+    tighten(data_dir, leave=leave)
 
 
-def tighten(root: Path) -> None:
-    """Removes group and other permission bits from `root` and everything below it.
+def tighten(root: Path, *, leave: tuple[Path, ...] = ()) -> None:
+    """Removes group and other permission bits from `root` and everything below it but `leave`.
 
-    Links are left alone, and so are other file systems mounted below `root`: the platform's container
-    mounts the host's build cache read-only inside its data directory, and that cache is not ours to change.
+    Links are left alone, and so are other file systems mounted below `root` (folders and single files):
+    the platform's container mounts the host's build cache read-only inside its data directory, and the
+    local cluster's network namespaces are files mounted in its state; neither is ours to change.
     """
     paths = [root]
     for folder, dirs, files in os.walk(root):  # does not descend into linked folders
-        dirs[:] = [name for name in dirs if not os.path.ismount(Path(folder, name))]
+        dirs[:] = [
+            name
+            for name in dirs
+            if Path(folder, name) not in leave and not os.path.ismount(Path(folder, name))
+        ]
+        files = [name for name in files if not os.path.ismount(Path(folder, name))]
         paths += [Path(folder, name) for name in (*dirs, *files)]
     for path in paths:
         try:

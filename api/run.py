@@ -55,7 +55,8 @@ def commands() -> list[list[str]]:
 
 def main() -> int:
     settings = settings_or_exit()
-    make_private(settings.data_dir)  # the children inherit the owner-only umask
+    # The children inherit the owner-only umask; the local cluster's state is the cluster scripts' to keep.
+    make_private(settings.data_dir, leave=(settings.cluster_dir,))
     runs = commands()
     children = [subprocess.Popen(command) for command in runs]
     print(

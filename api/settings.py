@@ -273,6 +273,12 @@ class Settings(BaseSettings):
         return host_ca_bundle()
 
     @property
+    def cluster_dir(self) -> Path:
+        """The local Kubernetes cluster's state (`make cluster`): its kubeconfig, registry address, etcd,
+        containerd and the images' files, which the cluster's own scripts keep, not the platform."""
+        return self.data_dir / "cluster"
+
+    @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'racetrack.db'}"
 

@@ -47,7 +47,7 @@ def kubernetes_platform_options(settings: Settings) -> dict[str, Any]:
     except BinaryNotFound:
         binary = None
     return {
-        "cluster_dir": str(settings.data_dir / "cluster"),
+        "cluster_dir": str(settings.cluster_dir),
         "state_dir": str(settings.data_dir / "kubernetes"),
         "sidecar_binary": binary,
         "internal_token": expected_internal_token(settings),
@@ -60,7 +60,7 @@ def cluster_host_address(settings: Settings) -> str | None:
     None when `make cluster` runs no cluster here."""
     from stacks.kubernetes.cluster import local_host_address
 
-    return local_host_address(str(settings.data_dir / "cluster"))
+    return local_host_address(str(settings.cluster_dir))
 
 
 def job_public_url(settings: Settings, name: str, version: str, target: str | None) -> str:
@@ -100,7 +100,7 @@ class Targets:
         names = [self._settings.default_infrastructure_target]
         if (
             self._settings.kubernetes_settings.get("kubeconfig")
-            or (self._settings.data_dir / "cluster" / "kubeconfig").is_file()
+            or (self._settings.cluster_dir / "kubeconfig").is_file()
         ):
             names.append("kubernetes")
         return [self.get(name) for name in dict.fromkeys(canonical_target_name(n) for n in names)]

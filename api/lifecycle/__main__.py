@@ -45,7 +45,7 @@ def _serve(app: FastAPI, settings: Settings) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings_or_exit()
-    make_private(settings.data_dir)
+    make_private(settings.data_dir, leave=(settings.cluster_dir,))
     db_engine = create_db_engine(settings.effective_database_url)
     app = create_app(settings, db_engine=db_engine)
     if not settings.deploy_engine:

@@ -110,3 +110,22 @@ def test_everything_the_lifecycle_writes_is_owner_only(lifecycle_process: tuple[
     assert any(name.startswith("build-logs/") for name in names) and "workspaces" in names
     readable = [f"{stat.filemode(p.lstat().st_mode)} {p}" for p in found if p.lstat().st_mode & 0o077]
     assert readable == [], "group or others can reach:\n" + "\n".join(readable)
+
+
+def test_tightening_leaves_the_local_clusters_state_alone(tmp_path: Path) -> None:
+    """The cluster's containerd keeps image files whose modes pods rely on, and mounts network namespaces
+    as files there: `make run` with `make cluster` running must neither change nor fail on them."""
+    from api.data_dir import tighten
+
+    data = tmp_path / "data"
+    (data / "cluster" / "snapshots").mkdir(parents=True)
+    image_file = data / "cluster" / "snapshots" / "passwd"
+    image_file.write_text("root:x:0:0\n")
+    image_file.chmod(0o644)
+    ours = data / "racetrack.db"
+    ours.write_text("")
+    ours.chmod(0o644)
+
+    tighten(data, leave=(data / "cluster",))
+
+    assert (ours.stat().st_mode & 0o777, image_file.stat().st_mode & 0o777) == (0o600, 0o644)
